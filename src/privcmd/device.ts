@@ -1,0 +1,172 @@
+// The Linux privcmd driver (drivers/xen/privcmd.c) in front of a hypervisor's dm_op entry point.
+import { decodeXenDmOpBufs, xenDmOpBufSize } from "./dmopbuf-array.js";
+import { E2BIG, EFAULT, EINVAL, ENOSYS, EPERM } from "./errno.js";
+import type { UserMemory } from "./memory.js";
+import type { CallerAbi, DmOpBuf, DmOpFn, DmOpTarget, IoctlResult } from "./types.js";
+
+export const DOMID_INVALID = 0x7ff4;
+export const HYPERVISOR_DM_OP = 41;
+export const PAGE_SIZE = 4096;
+
+export interface PrivcmdOptions {
+  /** Module parameter `dm_op_max_nr_bufs` (default 16). */
+  dm_op_max_nr_bufs?: number;
+  /** Module parameter `dm_op_buf_max_size` (default 4096). */
+  dm_op_buf_max_size?: number;
+  /** Newer kernels fail a buffer that spans no page (size 0) with EFAULT; 6.1 passes it on (default false). */
+  zero_page_buf_efault?: boolean;
+  /** The callers' ABI for raw hypercalls that point at a xen_dm_op_buf array (default x86_64). */
+  abi?: CallerAbi;
+  /** The callers' memory, for raw hypercalls made without resolved buffers. */
+  memory?: UserMemory;
+}
+
+/** Thrown for arguments a C caller could not even express (not u16, not an integer, ...). */
+export class PrivcmdArgumentError extends RangeError {
+  constructor(readonly field: string, message: string) {
+    super(`privcmd: ${field}: ${message}`);
+    this.name = "PrivcmdArgumentError";
+  }
+}
+
+export interface PrivcmdHandle {
+  readonly caller: number;
+  /** The current restriction, or DOMID_INVALID when none. */
+  readonly restriction: number;
+  restrict(dom: number): IoctlResult;
+  dm_op(dom: number, num: number, bufs: DmOpBuf[]): IoctlResult;
+  hypercall(op: bigint | number, args: readonly bigint[], bufs?: DmOpBuf[]): IoctlResult;
+  close(): void;
+}
+
+function u16(field: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new PrivcmdArgumentError(field, `${v} is not a u16`);
+  return v;
+}
+
+function result(rc: number): IoctlResult {
+  return rc < 0 ? { ret: -1, errno: -rc } : { ret: rc };
+}
+
+const FAULTING_BUF: DmOpBuf = { bytes: new Uint8Array(0), size: 0, fault: { read: true, write: true } };
+
+export class PrivcmdDevice {
+  readonly #dmOp: DmOpFn;
+  readonly maxNrBufs: number;
+  readonly maxBufSize: number;
+  readonly zeroPageBufEfault: boolean;
+  readonly abi: CallerAbi;
+  readonly memory: UserMemory | undefined;
+
+  constructor(hv: DmOpTarget | DmOpFn, opts: PrivcmdOptions = {}) {
+    this.#dmOp = typeof hv === "function" ? hv : (caller, domid, bufs) => hv.dm_op(caller, domid, bufs);
+    this.maxNrBufs = opts.dm_op_max_nr_bufs ?? 16;
+    this.maxBufSize = opts.dm_op_buf_max_size ?? PAGE_SIZE;
+    for (const [k, v] of [["dm_op_max_nr_bufs", this.maxNrBufs], ["dm_op_buf_max_size", this.maxBufSize]] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new PrivcmdArgumentError(k, `${v} is not a uint`);
+    }
+    this.zeroPageBufEfault = opts.zero_page_buf_efault ?? false;
+    this.abi = opts.abi ?? "x86_64";
+    this.memory = opts.memory;
+  }
+
+  /** Opens /dev/xen/privcmd as domain `caller`: a new, unrestricted file handle. */
+  open(caller: number): PrivcmdHandle {
+    return new Handle(this, u16("caller", caller), this.#dmOp);
+  }
+}
+
+class Handle implements PrivcmdHandle {
+  #restriction = DOMID_INVALID;
+  #closed = false;
+
+  constructor(
+    readonly dev: PrivcmdDevice,
+    readonly caller: number,
+    readonly hvDmOp: DmOpFn,
+  ) {}
+
+  get restriction(): number {
+    return this.#restriction;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new PrivcmdArgumentError("fd", "the handle is closed");
+  }
+
+  // mirrors privcmd.c:privcmd_ioctl_restrict
+  restrict(dom: number): IoctlResult {
+    this.#check();
+    u16("dom", dom);
+    if (this.#restriction === DOMID_INVALID) this.#restriction = dom;
+    else if (this.#restriction !== dom) return { ret: -1, errno: EINVAL };
+    return { ret: 0 };
+  }
+
+  // mirrors privcmd.c:privcmd_ioctl_dm_op
+  dm_op(dom: number, num: number, bufs: DmOpBuf[]): IoctlResult {
+    this.#check();
+    u16("dom", dom);
+    u16("num", num);
+    if (this.#restriction !== DOMID_INVALID && this.#restriction !== dom) return { ret: -1, errno: EPERM };
+    if (num === 0) return { ret: 0 };
+    if (num > this.dev.maxNrBufs) return { ret: -1, errno: E2BIG };
+    // The descriptor array holds `bufs.length` entries: copying `num` of them reads past it.
+    if (num > bufs.length) return { ret: -1, errno: EFAULT };
+    const used = bufs.slice(0, num);
+    for (const [i, b] of used.entries()) {
+      const size = b.size ?? b.bytes.length;
+      if (!Number.isInteger(size) || size < 0) throw new PrivcmdArgumentError(`bufs[${i}].size`, `${size} is not a size`);
+      if (size > this.dev.maxBufSize) return { ret: -1, errno: E2BIG };
+      if (b.fault?.read === true) return { ret: -1, errno: EFAULT }; // access_ok
+    }
+    // lock_pages: every buffer is pinned for writing, so read-only memory fails here.
+    for (const b of used) {
+      const size = b.size ?? b.bytes.length;
+      if (b.fault?.write === true) return { ret: -1, errno: EFAULT };
+      if (size === 0 && this.dev.zeroPageBufEfault) return { ret: -1, errno: EFAULT };
+    }
+    return result(this.hvDmOp(this.caller, dom, used));
+  }
+
+  // mirrors privcmd.c:privcmd_ioctl_hypercall
+  hypercall(op: bigint | number, args: readonly bigint[], bufs?: DmOpBuf[]): IoctlResult {
+    this.#check();
+    if (this.#restriction !== DOMID_INVALID) return { ret: -1, errno: EPERM };
+    if (args.length > 5) throw new PrivcmdArgumentError("arg", `${args.length} arguments, at most 5`);
+    const opv = typeof op === "number" ? BigInt(op) : op;
+    const a = [0, 1, 2, 3, 4].map((i) => args[i] ?? 0n);
+    for (const [i, v] of [opv, ...a].entries()) {
+      if (v < 0n || v > 0xffff_ffff_ffff_ffffn) throw new PrivcmdArgumentError(i === 0 ? "op" : `arg[${i - 1}]`, `${v} is not a u64`);
+    }
+    if (opv !== BigInt(HYPERVISOR_DM_OP)) return { ret: -1, errno: ENOSYS };
+    const [domArg, nrArg, ptrArg] = a as [bigint, bigint, bigint, bigint, bigint];
+    const domid = Number(domArg & 0xffffn); // do_dm_op takes a domid_t
+    const nr = nrArg & 0xffff_ffffn; // and an unsigned int count
+    if (nr === 0n) return result(this.hvDmOp(this.caller, domid, []));
+    if (nr > 2n) {
+      // Xen refuses more than two before reading a descriptor; three unreadable ones say so without allocating.
+      return result(this.hvDmOp(this.caller, domid, [FAULTING_BUF, FAULTING_BUF, FAULTING_BUF]));
+    }
+    const n = Number(nr);
+    let xbufs: DmOpBuf[];
+    if (bufs !== undefined) {
+      if (bufs.length < n) return { ret: -1, errno: EFAULT }; // the descriptor copy would fault
+      xbufs = bufs.slice(0, n);
+    } else {
+      const mem = this.dev.memory;
+      const descBytes = mem?.view(ptrArg, n * xenDmOpBufSize(this.dev.abi)) ?? null;
+      if (mem === undefined || descBytes === null) return { ret: -1, errno: EFAULT };
+      xbufs = decodeXenDmOpBufs(descBytes, n, this.dev.abi).map((d) => {
+        const size = d.size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(d.size);
+        const bytes = size <= 0x1000_0000 ? mem.view(d.h, size) : null;
+        return bytes === null ? { bytes: new Uint8Array(0), size, fault: { read: true, write: true } } : { bytes, size };
+      });
+    }
+    return result(this.hvDmOp(this.caller, domid, xbufs));
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+}
