@@ -68,3 +68,9 @@ for arch in "${arches[@]}"; do
     fi
     cp "$tmp/layout.$arch.json" "$out/layouts/$arch.json"
 done
+
+# --- golden vectors (x86_64: compiled and run)
+gcc "${cflags[@]}" -o "$tmp/vectors" "$here/vectors.c"
+rm -rf "$out/vectors/x86_64"
+mkdir -p "$out/vectors"
+"$tmp/vectors" "$out/vectors"
