@@ -1,0 +1,419 @@
+// The xendm socket protocol, version 1 (docs/protocol.md): frame layout, request and reply bodies.
+// Pure functions over bytes: no I/O. Every parse is strict: a length, count or size that does not
+// fit is a ProtocolError carrying the error code of the error reply, never an allocation.
+
+export const PROTOCOL_VERSION = 1;
+/** Largest value of the leading u32 length (8 header bytes + body). */
+export const MAX_FRAME = 1 << 20;
+export const HEADER_SIZE = 8;
+/** Linux privcmd defaults: dm_op_max_nr_bufs and dm_op_buf_max_size. */
+export const DM_OP_MAX_NR_BUFS = 16;
+export const DM_OP_BUF_MAX_SIZE = 4096;
+/** Xen's dm_op takes at most 2 buffers; HYPERCALL carries descriptors only for 1 <= arg[1] <= 2. */
+export const HYPERCALL_MAX_BUFS = 2;
+/** HYPERCALL: a descriptor's contents are sent when it is not flagged and at most this size. */
+export const HYPERCALL_BUF_MAX_SIZE = 256 * 1024;
+export const HYPERVISOR_dm_op = 41;
+
+export const Kind = {
+  HELLO: 0x01,
+  DM_OP: 0x02,
+  RESTRICT: 0x03,
+  HYPERCALL: 0x04,
+  BYE: 0x7f,
+  ERROR: 0xff,
+} as const;
+export type RequestKind = typeof Kind.HELLO | typeof Kind.DM_OP | typeof Kind.RESTRICT | typeof Kind.HYPERCALL | typeof Kind.BYE;
+export const REPLY_BIT = 0x80;
+
+export const ErrorCode = {
+  BAD_FRAME: 1,
+  TOO_LARGE: 2,
+  BAD_VERSION: 3,
+  UNKNOWN_KIND: 4,
+  BAD_BODY: 5,
+  INTERNAL: 6,
+} as const;
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Descriptor flag bit 0: the caller's pointer was unreadable. */
+export const DESC_UNREADABLE = 1;
+
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: ErrorCodeValue,
+    message: string,
+    readonly seq = 0,
+  ) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+export interface FrameHeader {
+  version: number;
+  kind: number;
+  flags: number;
+  seq: number;
+}
+
+/** One buffer descriptor as the caller gave it. `bytes` is absent when its contents were not sent. */
+export interface WireBuf {
+  size: bigint;
+  flags: number;
+  bytes?: Uint8Array;
+}
+
+export interface HelloRequest { kind: typeof Kind.HELLO; caller: number; abi: number; name: string }
+export interface DmOpRequest { kind: typeof Kind.DM_OP; dom: number; num: number; bufs: WireBuf[] }
+export interface RestrictRequest { kind: typeof Kind.RESTRICT; dom: number; flags: number }
+export interface HypercallRequest { kind: typeof Kind.HYPERCALL; op: bigint; args: bigint[]; bufs: WireBuf[] }
+export interface ByeRequest { kind: typeof Kind.BYE }
+export type Request = HelloRequest | DmOpRequest | RestrictRequest | HypercallRequest | ByeRequest;
+
+export interface CallReply { ret: number; errno: number; bufs: Uint8Array[] }
+export interface HelloReply { protocol_version: number; features: number; name: string }
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder("utf-8", { fatal: true });
+
+function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** Builds one frame: u32 length, version, kind, flags, seq, body. */
+export function frame(kind: number, seq: number, body: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const length = HEADER_SIZE + body.length;
+  if (length > MAX_FRAME) throw new ProtocolError(ErrorCode.TOO_LARGE, `frame of ${length} bytes exceeds ${MAX_FRAME}`, seq);
+  const out = new Uint8Array(4 + length);
+  const v = view(out);
+  v.setUint32(0, length, true);
+  out[4] = PROTOCOL_VERSION;
+  out[5] = kind;
+  v.setUint16(6, 0, true);
+  v.setUint32(8, seq >>> 0, true);
+  out.set(body, 12);
+  return out;
+}
+
+/** A little-endian writer over a growing list of chunks. */
+class Writer {
+  private readonly parts: Uint8Array[] = [];
+  private scratch = new DataView(new ArrayBuffer(8));
+  u8(x: number): this { return this.push(1, (v) => { v.setUint8(0, x); }); }
+  u16(x: number): this { return this.push(2, (v) => { v.setUint16(0, x, true); }); }
+  u32(x: number): this { return this.push(4, (v) => { v.setUint32(0, x >>> 0, true); }); }
+  i32(x: number): this { return this.push(4, (v) => { v.setInt32(0, x | 0, true); }); }
+  u64(x: bigint): this { return this.push(8, (v) => { v.setBigUint64(0, BigInt.asUintN(64, x), true); }); }
+  bytes(b: Uint8Array): this { this.parts.push(b); return this; }
+  private push(n: number, f: (v: DataView) => void): this {
+    this.scratch = new DataView(new ArrayBuffer(8));
+    f(this.scratch);
+    this.parts.push(new Uint8Array(this.scratch.buffer, 0, n));
+    return this;
+  }
+  finish(): Uint8Array {
+    let n = 0;
+    for (const p of this.parts) n += p.length;
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const p of this.parts) { out.set(p, o); o += p.length; }
+    return out;
+  }
+}
+
+/** A bounds-checked little-endian reader; running past the end is a BAD_BODY error. */
+class Reader {
+  private pos = 0;
+  private readonly v: DataView;
+  constructor(private readonly b: Uint8Array, private readonly what: string, private readonly seq: number) {
+    this.v = view(b);
+  }
+  get remaining(): number { return this.b.length - this.pos; }
+  private need(n: number, field: string): number {
+    if (this.remaining < n) throw new ProtocolError(ErrorCode.BAD_BODY, `${this.what}: body too short for ${field}`, this.seq);
+    const p = this.pos;
+    this.pos += n;
+    return p;
+  }
+  u8(f: string): number { return this.v.getUint8(this.need(1, f)); }
+  u16(f: string): number { return this.v.getUint16(this.need(2, f), true); }
+  u32(f: string): number { return this.v.getUint32(this.need(4, f), true); }
+  i32(f: string): number { return this.v.getInt32(this.need(4, f), true); }
+  u64(f: string): bigint { return this.v.getBigUint64(this.need(8, f), true); }
+  bytes(n: number, f: string): Uint8Array { const p = this.need(n, f); return this.b.slice(p, p + n); }
+  rest(): Uint8Array { const p = this.pos; this.pos = this.b.length; return this.b.slice(p); }
+  end(): void {
+    if (this.remaining !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, `${this.what}: ${this.remaining} trailing bytes`, this.seq);
+  }
+}
+
+function text(b: Uint8Array, what: string, seq: number): string {
+  try {
+    return utf8d.decode(b);
+  } catch {
+    throw new ProtocolError(ErrorCode.BAD_BODY, `${what}: name is not UTF-8`, seq);
+  }
+}
+
+/** Parses the 8 header bytes that follow the length word. Version is checked by the caller. */
+export function parseHeader(b: Uint8Array): FrameHeader {
+  const v = view(b);
+  return { version: v.getUint8(0), kind: v.getUint8(1), flags: v.getUint16(2, true), seq: v.getUint32(4, true) };
+}
+
+// ---- descriptors ------------------------------------------------------------------------------
+
+/** Whether DM_OP contents travel: every size within the kernel's limit and no descriptor flagged. */
+export function dmOpContentsSent(bufs: readonly { size: bigint; flags: number }[]): boolean {
+  return bufs.length > 0 && bufs.every((d) => d.size <= BigInt(DM_OP_BUF_MAX_SIZE) && (d.flags & DESC_UNREADABLE) === 0);
+}
+
+/** Whether one HYPERCALL descriptor's contents travel (per descriptor). */
+export function hypercallContentSent(d: { size: bigint; flags: number }): boolean {
+  return d.size <= BigInt(HYPERCALL_BUF_MAX_SIZE) && (d.flags & DESC_UNREADABLE) === 0;
+}
+
+function writeDescs(w: Writer, bufs: readonly WireBuf[], sent: (d: WireBuf, i: number) => boolean): void {
+  w.u32(bufs.length);
+  for (const d of bufs) w.u64(d.size).u32(d.flags).u32(0);
+  bufs.forEach((d, i) => {
+    if (!sent(d, i)) return;
+    const n = Number(d.size);
+    const src = d.bytes ?? new Uint8Array(0);
+    if (src.length === n) w.bytes(src);
+    else {
+      const c = new Uint8Array(n);
+      c.set(src.subarray(0, n));
+      w.bytes(c);
+    }
+  });
+}
+
+function readDescs(r: Reader, ndesc: number, what: string, seq: number, maxDesc: number): WireBuf[] {
+  if (ndesc > maxDesc) throw new ProtocolError(ErrorCode.BAD_BODY, `${what}: ndesc ${ndesc} exceeds ${maxDesc}`, seq);
+  const out: WireBuf[] = [];
+  for (let i = 0; i < ndesc; i++) {
+    const size = r.u64(`desc[${i}].size`);
+    const flags = r.u32(`desc[${i}].flags`);
+    const reserved = r.u32(`desc[${i}].reserved`);
+    if (reserved !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, `${what}: desc[${i}].reserved is not 0`, seq);
+    if ((flags & ~DESC_UNREADABLE) !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, `${what}: desc[${i}].flags has unknown bits`, seq);
+    out.push({ size, flags });
+  }
+  return out;
+}
+
+// ---- requests ---------------------------------------------------------------------------------
+
+export function encodeRequest(req: Request): { kind: number; body: Uint8Array } {
+  const w = new Writer();
+  switch (req.kind) {
+    case Kind.HELLO:
+      w.u16(req.caller).u8(req.abi).u8(0).bytes(utf8.encode(req.name));
+      break;
+    case Kind.DM_OP: {
+      w.u16(req.dom).u16(req.num);
+      const inRange = req.num >= 1 && req.num <= DM_OP_MAX_NR_BUFS;
+      const descs = inRange ? req.bufs.slice(0, req.num) : [];
+      if (inRange && descs.length !== req.num) throw new ProtocolError(ErrorCode.BAD_BODY, `DM_OP: num ${req.num} but ${descs.length} buffers`);
+      const sent = dmOpContentsSent(descs);
+      writeDescs(w, descs, () => sent);
+      break;
+    }
+    case Kind.RESTRICT:
+      w.u16(req.dom).u16(req.flags);
+      break;
+    case Kind.HYPERCALL: {
+      w.u64(req.op);
+      for (let i = 0; i < 5; i++) w.u64(req.args[i] ?? 0n);
+      if (req.op === BigInt(HYPERVISOR_dm_op)) {
+        const n = req.args[1] ?? 0n;
+        const inRange = n >= 1n && n <= BigInt(HYPERCALL_MAX_BUFS);
+        const descs = inRange ? req.bufs.slice(0, Number(n)) : [];
+        if (inRange && BigInt(descs.length) !== n) throw new ProtocolError(ErrorCode.BAD_BODY, `HYPERCALL: arg[1] ${n} but ${descs.length} buffers`);
+        writeDescs(w, descs, (d) => hypercallContentSent(d));
+      }
+      break;
+    }
+    case Kind.BYE:
+      break;
+  }
+  return { kind: req.kind, body: w.finish() };
+}
+
+/** Parses a request body. Throws ProtocolError (UNKNOWN_KIND, BAD_BODY). */
+export function parseRequest(kind: number, body: Uint8Array, seq: number): Request {
+  switch (kind) {
+    case Kind.HELLO: {
+      const r = new Reader(body, "HELLO", seq);
+      const caller = r.u16("caller");
+      const abi = r.u8("abi");
+      const reserved = r.u8("reserved");
+      if (abi > 3) throw new ProtocolError(ErrorCode.BAD_BODY, `HELLO: abi ${abi} is not 0..3`, seq);
+      if (reserved !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, "HELLO: reserved is not 0", seq);
+      return { kind, caller, abi, name: text(r.rest(), "HELLO", seq) };
+    }
+    case Kind.DM_OP: {
+      const r = new Reader(body, "DM_OP", seq);
+      const dom = r.u16("dom");
+      const num = r.u16("num");
+      const ndesc = r.u32("ndesc");
+      const expect = num >= 1 && num <= DM_OP_MAX_NR_BUFS ? num : 0;
+      if (ndesc !== expect) throw new ProtocolError(ErrorCode.BAD_BODY, `DM_OP: ndesc ${ndesc} must be ${expect} for num ${num}`, seq);
+      const bufs = readDescs(r, ndesc, "DM_OP", seq, DM_OP_MAX_NR_BUFS);
+      if (dmOpContentsSent(bufs)) for (const [i, d] of bufs.entries()) d.bytes = r.bytes(Number(d.size), `contents of buffer ${i}`);
+      r.end();
+      return { kind, dom, num, bufs };
+    }
+    case Kind.RESTRICT: {
+      const r = new Reader(body, "RESTRICT", seq);
+      const dom = r.u16("dom");
+      const flags = r.u16("flags");
+      if ((flags & ~DESC_UNREADABLE) !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, "RESTRICT: flags has unknown bits", seq);
+      r.end();
+      return { kind, dom, flags };
+    }
+    case Kind.HYPERCALL: {
+      const r = new Reader(body, "HYPERCALL", seq);
+      const op = r.u64("op");
+      const args: bigint[] = [];
+      for (let i = 0; i < 5; i++) args.push(r.u64(`arg[${i}]`));
+      let bufs: WireBuf[] = [];
+      if (op === BigInt(HYPERVISOR_dm_op)) {
+        const n = args[1] ?? 0n;
+        const expect = n >= 1n && n <= BigInt(HYPERCALL_MAX_BUFS) ? Number(n) : 0;
+        const ndesc = r.u32("ndesc");
+        if (ndesc !== expect) throw new ProtocolError(ErrorCode.BAD_BODY, `HYPERCALL: ndesc ${ndesc} must be ${expect} for arg[1] ${n}`, seq);
+        bufs = readDescs(r, ndesc, "HYPERCALL", seq, HYPERCALL_MAX_BUFS);
+        for (const [i, d] of bufs.entries()) if (hypercallContentSent(d)) d.bytes = r.bytes(Number(d.size), `contents of buffer ${i}`);
+      }
+      r.end();
+      return { kind, op, args, bufs };
+    }
+    case Kind.BYE:
+      new Reader(body, "BYE", seq).end();
+      return { kind };
+    default:
+      throw new ProtocolError(ErrorCode.UNKNOWN_KIND, `unknown kind 0x${kind.toString(16)}`, seq);
+  }
+}
+
+// ---- replies ----------------------------------------------------------------------------------
+
+export function encodeCallReply(rep: CallReply): Uint8Array {
+  const w = new Writer().i32(rep.ret).i32(rep.errno).u32(rep.bufs.length);
+  for (const b of rep.bufs) w.u32(b.length).bytes(b);
+  return w.finish();
+}
+
+export function parseCallReply(body: Uint8Array, seq = 0): CallReply {
+  const r = new Reader(body, "reply", seq);
+  const ret = r.i32("ret");
+  const errno = r.i32("errno");
+  const n = r.u32("nbufs");
+  if (n > DM_OP_MAX_NR_BUFS) throw new ProtocolError(ErrorCode.BAD_BODY, `reply: nbufs ${n} exceeds ${DM_OP_MAX_NR_BUFS}`, seq);
+  const bufs: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) bufs.push(r.bytes(r.u32(`buf[${i}].size`), `buf[${i}]`));
+  r.end();
+  return { ret, errno, bufs };
+}
+
+export function encodeRestrictReply(ret: number, errno: number): Uint8Array {
+  return new Writer().i32(ret).i32(errno).finish();
+}
+
+export function parseRestrictReply(body: Uint8Array, seq = 0): { ret: number; errno: number } {
+  const r = new Reader(body, "reply", seq);
+  const out = { ret: r.i32("ret"), errno: r.i32("errno") };
+  r.end();
+  return out;
+}
+
+export function encodeHelloReply(rep: HelloReply): Uint8Array {
+  return new Writer().u32(rep.protocol_version).u32(rep.features).bytes(utf8.encode(rep.name)).finish();
+}
+
+export function parseHelloReply(body: Uint8Array, seq = 0): HelloReply {
+  const r = new Reader(body, "HELLO reply", seq);
+  return { protocol_version: r.u32("protocol_version"), features: r.u32("features"), name: text(r.rest(), "HELLO reply", seq) };
+}
+
+export function encodeErrorReply(code: number, message: string): Uint8Array {
+  return new Writer().u32(code).bytes(utf8.encode(message.slice(0, 1024))).finish();
+}
+
+export function parseErrorReply(body: Uint8Array): { code: number; message: string } {
+  const r = new Reader(body, "error reply", 0);
+  const code = r.u32("code");
+  return { code, message: new TextDecoder().decode(r.rest()) };
+}
+
+// ---- stream deframing -------------------------------------------------------------------------
+
+export interface RawFrame extends FrameHeader { body: Uint8Array }
+
+/**
+ * Splits a byte stream into frames. `push` returns the complete frames; a length word that is
+ * short or over the limit is a ProtocolError at once (before the body arrives), so a hostile length
+ * never makes the reader wait for or buffer a megabyte it will refuse.
+ */
+export class FrameReader {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+
+  push(chunk: Uint8Array): RawFrame[] {
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    const out: RawFrame[] = [];
+    for (;;) {
+      if (this.buffered < 4) break;
+      const len = view(this.peek(4)).getUint32(0, true);
+      if (len < HEADER_SIZE) throw new ProtocolError(ErrorCode.BAD_FRAME, `frame length ${len} is shorter than the ${HEADER_SIZE}-byte header`);
+      if (len > MAX_FRAME) throw new ProtocolError(ErrorCode.TOO_LARGE, `frame length ${len} exceeds ${MAX_FRAME}`);
+      if (this.buffered < 4 + len) break;
+      const all = this.take(4 + len);
+      const h = parseHeader(all.subarray(4, 12));
+      out.push({ ...h, body: all.subarray(12) });
+    }
+    return out;
+  }
+
+  /** Bytes received but not yet part of a complete frame. */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    this.coalesce();
+    return this.chunks[0]!.subarray(0, n);
+  }
+
+  private take(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    let out: Uint8Array;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      this.coalesce();
+      const all = this.chunks[0]!;
+      out = all.subarray(0, n);
+      this.chunks = all.length === n ? [] : [all.subarray(n)];
+    }
+    this.buffered -= n;
+    return out;
+  }
+
+  private coalesce(): void {
+    const all = new Uint8Array(this.buffered);
+    let o = 0;
+    for (const c of this.chunks) { all.set(c, o); o += c.length; }
+    this.chunks = [all];
+  }
+}

@@ -1,0 +1,142 @@
+// `xendm serve`: the socket protocol (docs/protocol.md) in front of a fake privcmd device.
+// One connection = one Session = one privcmd file handle. A malformed frame gets an error reply and
+// closes its own connection; every other connection goes on.
+import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import type { PrivcmdDevice } from "../privcmd/index.js";
+import {
+  ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest,
+} from "./protocol.js";
+import { Session } from "./session.js";
+import type { TraceWriter } from "./trace.js";
+
+export interface ServerOptions {
+  device: PrivcmdDevice;
+  /** Writes every call (see trace.ts). */
+  trace?: TraceWriter;
+  /** Called with one line per connection event, for -v logging. */
+  log?: (line: string) => void;
+}
+
+interface Conn {
+  sock: Socket;
+  session: Session;
+  reader: FrameReader;
+  closing: boolean;
+}
+
+export class XendmServer {
+  readonly #server: Server;
+  readonly #conns = new Set<Conn>();
+  #nextId = 1;
+  #path: string | undefined;
+  #stats = { connections: 0, requests: 0, errors: 0 };
+
+  constructor(private readonly opts: ServerOptions) {
+    this.#server = createServer((sock) => { this.#accept(sock); });
+  }
+
+  get stats(): Readonly<{ connections: number; requests: number; errors: number; open: number }> {
+    return { ...this.#stats, open: this.#conns.size };
+  }
+
+  /** Listens on a Unix socket created with mode 0600. A stale socket file is replaced. */
+  async listen(path: string): Promise<void> {
+    await removeStale(path);
+    const old = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#server.once("error", reject);
+        this.#server.listen(path, () => { this.#server.off("error", reject); resolve(); });
+      });
+    } finally {
+      process.umask(old);
+    }
+    chmodSync(path, 0o600);
+    this.#path = path;
+  }
+
+  /** Stops accepting, drops every connection, unlinks the socket. */
+  async close(): Promise<void> {
+    for (const c of this.#conns) this.#drop(c);
+    await new Promise<void>((resolve) => this.#server.close(() => { resolve(); }));
+    if (this.#path !== undefined) {
+      try { unlinkSync(this.#path); } catch { /* already gone */ }
+      this.#path = undefined;
+    }
+  }
+
+  #accept(sock: Socket): void {
+    const c: Conn = { sock, session: new Session(this.#nextId++, this.opts.device), reader: new FrameReader(), closing: false };
+    this.#conns.add(c);
+    this.#stats.connections++;
+    this.opts.log?.(`conn ${c.session.id}: open`);
+    sock.setNoDelay(true);
+    sock.on("data", (chunk: Buffer) => { this.#onData(c, chunk); });
+    sock.on("error", () => { this.#drop(c); });
+    sock.on("close", () => { this.#drop(c); });
+  }
+
+  #onData(c: Conn, chunk: Buffer): void {
+    if (c.closing) return;
+    let seq = 0;
+    try {
+      const frames = c.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      for (const f of frames) {
+        seq = f.seq;
+        if (f.version !== PROTOCOL_VERSION) throw new ProtocolError(ErrorCode.BAD_VERSION, `version ${f.version}, this server speaks ${PROTOCOL_VERSION}`, f.seq);
+        if (f.flags !== 0) throw new ProtocolError(ErrorCode.BAD_FRAME, `flags 0x${f.flags.toString(16)} must be 0`, f.seq);
+        const req = parseRequest(f.kind, f.body, f.seq);
+        this.#stats.requests++;
+        const done = c.session.execute(req, f.seq);
+        if (done.trace !== undefined) this.opts.trace?.write(done.trace);
+        c.sock.write(frame(done.reply.kind, f.seq, done.reply.body));
+        if (done.reply.close === true) {
+          this.#end(c);
+          return;
+        }
+      }
+    } catch (e) {
+      const pe = e instanceof ProtocolError ? e : new ProtocolError(ErrorCode.INTERNAL, `internal error: ${e instanceof Error ? e.message : String(e)}`, seq);
+      this.#stats.errors++;
+      this.opts.log?.(`conn ${c.session.id}: error ${pe.code}: ${pe.message}`);
+      this.opts.trace?.write({ conn: c.session.id, kind: "error", code: pe.code, message: pe.message });
+      c.sock.write(frame(Kind.ERROR, pe.seq || seq, encodeErrorReply(pe.code, pe.message)));
+      this.#end(c);
+    }
+  }
+
+  /** Half-closes after the queued replies, then forgets the connection. */
+  #end(c: Conn): void {
+    c.closing = true;
+    c.sock.end();
+    this.#drop(c, false);
+  }
+
+  #drop(c: Conn, destroy = true): void {
+    if (!this.#conns.delete(c)) return;
+    c.closing = true;
+    c.session.close();
+    this.opts.trace?.write({ conn: c.session.id, kind: "close" });
+    this.opts.log?.(`conn ${c.session.id}: closed`);
+    if (destroy) c.sock.destroy();
+  }
+}
+
+/** Removes `path` if it is a socket nobody listens on; refuses a live socket or another file. */
+async function removeStale(path: string): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket`);
+  const live = await new Promise<boolean>((resolve) => {
+    const s = connect(path);
+    s.once("connect", () => { s.destroy(); resolve(true); });
+    s.once("error", () => { resolve(false); });
+  });
+  if (live) throw new Error(`${path}: a server is already listening`);
+  unlinkSync(path);
+}

@@ -1,0 +1,56 @@
+// Trace files (JSON lines) written by `xendm serve --record` and read by `xendm replay`.
+import { closeSync, openSync, writeSync } from "node:fs";
+
+export const TRACE_FORMAT = 1;
+
+export interface TraceBuf {
+  /** Claimed size, decimal string (u64). */
+  size: string;
+  flags: number;
+  /** Contents as sent, hex; null when they were not sent. */
+  in: string | null;
+}
+
+export interface TraceHeader {
+  xendm_trace: typeof TRACE_FORMAT;
+  /** The world the fake was built from (a scenario file's world part). */
+  world: unknown;
+}
+
+export type TraceCall =
+  | { conn: number; kind: "hello"; caller: number; abi: number; name: string }
+  | { conn: number; kind: "dm_op"; dom: number; num: number; bufs: TraceBuf[]; ret: number; errno: number; out: string[] }
+  | { conn: number; kind: "restrict"; dom: number; flags: number; ret: number; errno: number }
+  | { conn: number; kind: "hypercall"; op: string; args: string[]; bufs: TraceBuf[]; ret: number; errno: number; out: string[] }
+  | { conn: number; kind: "close" }
+  | { conn: number; kind: "error"; code: number; message: string };
+
+export type TraceLine = TraceHeader | TraceCall;
+
+export function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+}
+
+export function unhex(s: string, what: string): Uint8Array {
+  if (!/^([0-9a-fA-F]{2})*$/.test(s)) throw new Error(`${what}: not a hex byte string`);
+  return new Uint8Array(Buffer.from(s, "hex"));
+}
+
+/** Appends one JSON line per call, synchronously (so a killed server leaves whole lines). */
+export class TraceWriter {
+  readonly #fd: number;
+  #closed = false;
+  constructor(path: string, header: TraceHeader) {
+    this.#fd = openSync(path, "w", 0o600);
+    this.write(header);
+  }
+  write(line: TraceLine): void {
+    if (this.#closed) return;
+    writeSync(this.#fd, JSON.stringify(line) + "\n");
+  }
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeSync(this.#fd);
+  }
+}
