@@ -1,0 +1,208 @@
+/*
+ * rawclient: exercises the shim below libxendevicemodel, one JSON line per case.
+ *
+ *   rawclient plain DIR     ordinary files, /dev/null, pipes: must behave the same
+ *                           with and without the shim
+ *   rawclient privcmd DOM   raw privcmd ioctls and their -1/errno results
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+struct pc_hypercall { uint64_t op; uint64_t arg[5]; };
+struct pc_buf { void *uptr; size_t size; };
+struct pc_dm_op { uint16_t dom; uint16_t num; const struct pc_buf *ubufs; };
+struct xen_buf { uint64_t h; uint64_t size; };
+
+#define IOC(nr, size) ((unsigned long)(((size) << 16) | (0x50 << 8) | (nr)))
+#define IOCTL_HYPERCALL IOC(0, sizeof(struct pc_hypercall))
+#define IOCTL_DM_OP IOC(5, sizeof(struct pc_dm_op))
+#define IOCTL_RESTRICT IOC(6, sizeof(uint16_t))
+
+static void line(const char *name, long ret, int err)
+{
+    printf("{\"case\":\"%s\",\"ret\":%ld,\"errno\":%d}\n", name, ret, ret < 0 ? err : 0);
+    fflush(stdout);
+}
+
+#define CASE(name, expr)            \
+    do {                            \
+        errno = 0;                  \
+        long r_ = (long)(expr);     \
+        line(name, r_, errno);      \
+    } while (0)
+
+static int plain(const char *dir)
+{
+    char path[4096], buf[64];
+    snprintf(path, sizeof(path), "%s/plain.txt", dir);
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    CASE("open_creat", fd >= 0 ? 0 : -1);
+    CASE("write", write(fd, "hello shim\n", 11));
+    CASE("close", close(fd));
+    struct stat st;
+    CASE("stat_mode", stat(path, &st) == 0 ? (long)(st.st_mode & 0777) : -1);
+    fd = openat(AT_FDCWD, path, O_RDONLY);
+    memset(buf, 0, sizeof(buf));
+    CASE("openat_read", read(fd, buf, sizeof(buf)));
+    CASE("read_matches", strcmp(buf, "hello shim\n") == 0 ? 0 : -1);
+    int d = dup(fd);
+    CASE("dup_lseek", lseek(d, 6, SEEK_SET));
+    CASE("dup2", dup2(d, 100));
+    CASE("fcntl_dupfd", fcntl(100, F_DUPFD_CLOEXEC, 200) >= 200 ? 0 : -1);
+    CASE("read_after_dup", read(fd, buf, 4));
+    CASE("fcntl_getfd", fcntl(fd, F_GETFD));
+    void *m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    CASE("mmap_file", m != MAP_FAILED && memcmp(m, "hello", 5) == 0 ? 0 : -1);
+    if (m != MAP_FAILED)
+        munmap(m, 4096);
+    close(fd);
+    close(d);
+    close(100);
+    FILE *f = fopen(path, "r");
+    CASE("fopen_fgets", f && fgets(buf, sizeof(buf), f) && strcmp(buf, "hello shim\n") == 0 ? 0 : -1);
+    if (f)
+        fclose(f);
+    fd = open("/dev/null", O_RDWR);
+    CASE("devnull_read", read(fd, buf, sizeof(buf)));
+    CASE("devnull_write", write(fd, buf, 7));
+    close(fd);
+    int p[2];
+    CASE("pipe", pipe(p));
+    struct termios t;
+    CASE("tcgets_pipe", ioctl(p[0], TCGETS, &t));
+    CASE("pipe_write", write(p[1], "abc", 3));
+    int avail = -1;
+    CASE("fionread_pipe", ioctl(p[0], FIONREAD, &avail) == 0 ? avail : -1);
+    close(p[0]);
+    close(p[1]);
+    CASE("close_bad", close(-1));
+    CASE("ioctl_bad", ioctl(-1, FIONREAD, &avail));
+    CASE("open_missing", open("/nonexistent/xendm", O_RDONLY));
+    return 0;
+}
+
+static int privcmd(unsigned dom)
+{
+    uint8_t *op = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (op == MAP_FAILED || ro == MAP_FAILED)
+        return 1;
+
+    CASE("open_hypercall_dev", open("/dev/xen/hypercall", O_RDWR | O_CLOEXEC));
+    int fd = open("/dev/xen/privcmd", O_RDWR | O_CLOEXEC);
+    CASE("open_privcmd", fd >= 0 ? 0 : -1);
+    CASE("cloexec", (fcntl(fd, F_GETFD) & FD_CLOEXEC) ? 1 : 0);
+
+    CASE("dm_op_null_arg", ioctl(fd, IOCTL_DM_OP, NULL));
+    struct pc_dm_op u = { 0x7ff4, 0, NULL };
+    CASE("dm_op_probe", ioctl(fd, IOCTL_DM_OP, &u));
+    u.num = 17;
+    CASE("dm_op_num_17", ioctl(fd, IOCTL_DM_OP, &u));
+    u.num = 1;
+    CASE("dm_op_ubufs_null", ioctl(fd, IOCTL_DM_OP, &u));
+    struct pc_buf b[3] = { { NULL, 32 }, { NULL, 0 }, { NULL, 0 } };
+    u.dom = (uint16_t)dom;
+    u.ubufs = b;
+    CASE("dm_op_buf_null", ioctl(fd, IOCTL_DM_OP, &u));
+    b[0].uptr = op;
+    b[0].size = 4097;
+    CASE("dm_op_buf_4097", ioctl(fd, IOCTL_DM_OP, &u));
+    b[0].uptr = ro;
+    b[0].size = 32;
+    CASE("dm_op_buf_readonly", ioctl(fd, IOCTL_DM_OP, &u));
+
+    /* nr_vcpus: op 20, vcpus written at offset 8 */
+    memset(op, 0, 32);
+    op[0] = 20;
+    memset(op + 8, 0xee, 4);
+    b[0].uptr = op;
+    CASE("dm_op_nr_vcpus", ioctl(fd, IOCTL_DM_OP, &u));
+    CASE("dm_op_nr_vcpus_out", (long)(op[8] | op[9] << 8 | op[10] << 16 | (uint32_t)op[11] << 24));
+    u.num = 3;
+    b[1].uptr = op + 4096;
+    b[2].uptr = op + 4096;
+    CASE("dm_op_three_bufs", ioctl(fd, IOCTL_DM_OP, &u));
+    u.num = 1;
+    memset(op, 0, 32);
+    op[0] = 21;
+    CASE("dm_op_bad_op", ioctl(fd, IOCTL_DM_OP, &u));
+
+    CASE("ioctl_unknown", ioctl(fd, 0x12345678UL, op));
+    struct termios t;
+    CASE("ioctl_tcgets", ioctl(fd, TCGETS, &t));
+
+    CASE("hypercall_null_arg", ioctl(fd, IOCTL_HYPERCALL, NULL));
+    struct pc_hypercall hc = { 34, { 0, 0, 0, 0, 0 } };
+    CASE("hypercall_hvm_op", ioctl(fd, IOCTL_HYPERCALL, &hc));
+    struct xen_buf *xb = (struct xen_buf *)(op + 64);
+    memset(op, 0, 32);
+    op[0] = 20;
+    memset(op + 8, 0xee, 4);
+    xb[0].h = (uint64_t)(uintptr_t)op;
+    xb[0].size = 32;
+    hc.op = 41;
+    hc.arg[0] = dom;
+    hc.arg[1] = 1;
+    hc.arg[2] = (uint64_t)(uintptr_t)xb;
+    CASE("hypercall_dm_op_nr_vcpus", ioctl(fd, IOCTL_HYPERCALL, &hc));
+    CASE("hypercall_dm_op_nr_vcpus_out", (long)(op[8] | op[9] << 8 | op[10] << 16 | (uint32_t)op[11] << 24));
+    xb[0].h = 0;
+    CASE("hypercall_dm_op_buf_null", ioctl(fd, IOCTL_HYPERCALL, &hc));
+
+    void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CASE("mmap_privcmd", m == MAP_FAILED ? -1 : 0);
+
+    int fd2 = open("/proc/xen/privcmd", O_RDWR);
+    CASE("open_proc_privcmd", fd2 >= 0 ? 0 : -1);
+    CASE("cloexec2", (fcntl(fd2, F_GETFD) & FD_CLOEXEC) ? 1 : 0);
+
+    CASE("restrict_null_arg", ioctl(fd, IOCTL_RESTRICT, NULL));
+    uint16_t rd = (uint16_t)dom;
+    CASE("restrict", ioctl(fd, IOCTL_RESTRICT, &rd));
+    CASE("restrict_same", ioctl(fd, IOCTL_RESTRICT, &rd));
+    uint16_t other = (uint16_t)(dom + 1);
+    CASE("restrict_other", ioctl(fd, IOCTL_RESTRICT, &other));
+    u.dom = 0x7ff4;
+    u.num = 0;
+    CASE("restricted_probe", ioctl(fd, IOCTL_DM_OP, &u));
+    CASE("restricted_hypercall", ioctl(fd, IOCTL_HYPERCALL, &hc));
+    CASE("unrestricted_other_fd_probe", ioctl(fd2, IOCTL_DM_OP, &u));
+    int fd3 = dup(fd);
+    CASE("dup_restricted_probe", ioctl(fd3, IOCTL_DM_OP, &u));
+    int fd4 = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    CASE("fcntl_dupfd_restricted_probe", ioctl(fd4, IOCTL_DM_OP, &u));
+    CASE("close", close(fd));
+    CASE("closed_fd_ioctl", ioctl(fd, IOCTL_DM_OP, &u));
+    u.dom = (uint16_t)dom;
+    u.num = 1;
+    memset(op, 0, 32);
+    op[0] = 20;
+    CASE("dup_after_close_dm_op", ioctl(fd3, IOCTL_DM_OP, &u));
+    CASE("dup2_over_privcmd", dup2(0, fd4));
+    u.num = 0;
+    CASE("dup2_over_privcmd_ioctl", ioctl(fd4, IOCTL_DM_OP, &u));
+    close(fd2);
+    close(fd3);
+    close(fd4);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 2 && strcmp(argv[1], "plain") == 0)
+        return plain(argv[2]);
+    if (argc > 2 && strcmp(argv[1], "privcmd") == 0)
+        return privcmd((unsigned)strtoul(argv[2], NULL, 0));
+    fprintf(stderr, "usage: rawclient plain DIR | privcmd DOM\n");
+    return 2;
+}
