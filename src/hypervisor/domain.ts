@@ -1,0 +1,168 @@
+// One guest (or control/stub) domain of the fake host.
+import { EvtchnTable } from "./evtchn.js";
+import type { IoreqServer } from "./ioreq-server.js";
+import { HvmIrq, Vgic } from "./irq.js";
+import type { PendingEvent } from "./irq.js";
+
+/** Internal p2m types (asm/p2m.h p2m_type_t). */
+export const p2m_ram_rw = 0, p2m_invalid = 1, p2m_ram_logdirty = 2, p2m_ram_ro = 3, p2m_mmio_dm = 4,
+  p2m_ram_paging_out = 9, p2m_ram_paged = 10, p2m_ram_paging_in = 11, p2m_ram_shared = 12, p2m_ioreq_server = 15;
+
+/** The part of the p2m (src/hypervisor/p2m.ts) the server model and dispatcher use. */
+export interface P2mApi {
+  readonly maxMappedPfn: number;
+  readonly entryCount: number;
+  typeOf(gfn: number): number;
+  setType(first: number, last: number, t: number): void;
+  ioreqClaim(): { server: number | null; flags: number };
+  /** mirrors p2m.c:p2m_set_ioreq_server: 0, -EBUSY, -EINVAL */
+  setIoreqServer(server: number, flags: number): number;
+  /** One sweep chunk; mirrors p2m.c:p2m_finish_type_change. */
+  finishTypeChange(firstGfn: number, count: number): number;
+}
+
+export interface Vcpu {
+  readonly id: number;
+  /** inject_event slot; null = HVM_EVENT_VECTOR_UNSET. */
+  pendingEvent: PendingEvent | null;
+}
+
+export interface IoreqGfnPool {
+  /** HVM_PARAM_IOREQ_SERVER_PFN */
+  base: number;
+  /** Bit i set = gfn base+i free (HVM_PARAM_NR_IOREQ_SERVER_PAGES bits at start). */
+  mask: bigint;
+  /** Bits 5 (HVM_PARAM_IOREQ_PFN) and 6 (HVM_PARAM_BUFIOREQ_PFN): legacy gfn available. */
+  legacyMask: number;
+  /** HVM params 5 and 6 (the legacy ioreq gfns). */
+  ioreqPfn: number;
+  bufioreqPfn: number;
+}
+
+export interface DomainIoreq {
+  /** Slots indexed by server id (8 slots; 4.9 ids index the same array sparsely). */
+  servers: (IoreqServer | undefined)[];
+  gfnPool: IoreqGfnPool;
+  /** 4.9: the last id handed out (ids count up from 1). */
+  lastId: number;
+  /** 4.9: servers newest first (list_add at the head). */
+  list: IoreqServer[];
+}
+
+export interface LogDirtyState {
+  enabled: boolean;
+  /** Pfns marked dirty (modified_memory, ioreq page put back, ...). */
+  dirty: Set<number>;
+}
+
+export interface CacheattrRange {
+  start: bigint;
+  end: bigint;
+  type: number;
+}
+
+export interface ShutdownState {
+  /** shutdown_code; null = SHUTDOWN_CODE_INVALID (not shut down). */
+  code: number | null;
+}
+
+export interface DomainInit {
+  domid: number;
+  type: "hvm" | "pv";
+  control: boolean;
+  hap: boolean;
+  maxVcpus: number;
+  target: number | null;
+  isDying: boolean;
+  p2m: P2mApi;
+  ioreqPoolBase: number;
+  ioreqPoolPages: number;
+  ioreqPfn: number;
+  bufioreqPfn: number;
+  logDirty: boolean;
+  paddrBits: number;
+  nrPirqs: number;
+  vgicIrqs: number;
+  allocatedIrqs: ReadonlySet<number>;
+}
+
+export class Domain {
+  readonly domid: number;
+  readonly type: "hvm" | "pv";
+  readonly hap: boolean;
+  readonly maxVcpus: number;
+  readonly vcpus: Vcpu[];
+  isDying: boolean;
+  readonly control: boolean;
+  /** The domain this one is a stub device model for. */
+  readonly target: number | null;
+  readonly p2m: P2mApi;
+  readonly ioreq: DomainIoreq;
+  readonly irq: HvmIrq;
+  readonly vgic: Vgic;
+  readonly evtchn = new EvtchnTable();
+  readonly shutdown: ShutdownState = { code: null };
+  readonly logDirty: LogDirtyState;
+  readonly cacheattr: CacheattrRange[] = [];
+  readonly paddrBits: number;
+  /** Latched 0xCF8 value (written by the emulation side). */
+  pciCf8 = 0;
+  /** Mapcache invalidations requested (§5.8); the emulation side consumes them. */
+  mapcacheInvalidatePending = false;
+  mapcacheInvalidateCount = 0;
+
+  constructor(init: DomainInit) {
+    this.domid = init.domid;
+    this.type = init.type;
+    this.hap = init.hap;
+    this.maxVcpus = init.maxVcpus;
+    this.vcpus = Array.from({ length: init.maxVcpus }, (_, id) => ({ id, pendingEvent: null }));
+    this.isDying = init.isDying;
+    this.control = init.control;
+    this.target = init.target;
+    this.p2m = init.p2m;
+    const pages = init.ioreqPoolPages;
+    this.ioreq = {
+      servers: new Array<IoreqServer | undefined>(8).fill(undefined),
+      gfnPool: {
+        base: init.ioreqPoolBase,
+        mask: pages > 0 ? (1n << BigInt(pages)) - 1n : 0n,
+        legacyMask: (init.ioreqPfn !== 0 ? 1 << 5 : 0) | (init.bufioreqPfn !== 0 ? 1 << 6 : 0),
+        ioreqPfn: init.ioreqPfn,
+        bufioreqPfn: init.bufioreqPfn,
+      },
+      lastId: 0,
+      list: [],
+    };
+    this.irq = new HvmIrq(init.maxVcpus, init.nrPirqs);
+    this.vgic = new Vgic(init.vgicIrqs, init.allocatedIrqs);
+    this.logDirty = { enabled: init.logDirty, dirty: new Set() };
+    this.paddrBits = init.paddrBits;
+  }
+
+  get isHvm(): boolean {
+    return this.type === "hvm";
+  }
+
+  /** Servers in the order range selection tries them (highest slot first; 4.9: newest first). */
+  serversInSelectionOrder(): IoreqServer[] {
+    if (this.ioreq.list.length > 0) return [...this.ioreq.list];
+    const out: IoreqServer[] = [];
+    for (let i = this.ioreq.servers.length - 1; i >= 0; i--) {
+      const s = this.ioreq.servers[i];
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  /** mirrors ioreq.c:ioreq_request_mapcache_invalidate (flag every vCPU). */
+  requestMapcacheInvalidate(): void {
+    this.mapcacheInvalidatePending = true;
+    this.mapcacheInvalidateCount++;
+  }
+
+  /** paging_mark_pfn_dirty: recorded only while log-dirty mode is on. */
+  markDirty(pfn: number): void {
+    if (this.logDirty.enabled) this.logDirty.dirty.add(pfn);
+  }
+}

@@ -1,0 +1,146 @@
+// One fake Xen host: domains, a persona, a preemption hook, and the dm_op hypercall.
+import type { DmOpBuf } from "./context.js";
+import { DmOpCall, DmOpTables, doDmOp } from "./dm.js";
+import { Domain } from "./domain.js";
+import type { P2mApi } from "./domain.js";
+import { explanation } from "./explain.js";
+import type { Explanation } from "./explain.js";
+import { domainSnapshot, serverSnapshot } from "./introspect.js";
+import type { DomainSnapshot, ServerSnapshot } from "./introspect.js";
+import { makePersona } from "./persona.js";
+import type { Persona } from "./persona.js";
+import { Preempt } from "./preempt.js";
+import type { PreemptSpec } from "./preempt.js";
+import { checkWorld, toBig, toInt, WorldError } from "./world.js";
+import type { AbiName, DomainConfig, WorldConfig } from "./world.js";
+
+/** Builds a domain's p2m from its RAM ranges (inclusive gfn pairs). */
+export type P2mFactory = (init: { ram: [number, number][] }) => P2mApi;
+
+export interface HypervisorOptions {
+  /** The p2m implementation (src/hypervisor/p2m.ts by default). */
+  p2m?: P2mFactory;
+}
+
+export type NotifyListener = (domid: number, port: number) => void;
+
+const DEFAULT_RAM: [number, number][] = [[0x0, 0x9f], [0xc0, 0xffff]];
+let defaultP2mFactory: P2mFactory | null = null;
+
+/** Installs the p2m used when HypervisorOptions.p2m is not given. */
+export function setDefaultP2mFactory(f: P2mFactory): void {
+  defaultP2mFactory = f;
+}
+
+export class Hypervisor {
+  readonly persona: Persona;
+  readonly abi: AbiName;
+  readonly preemptHook: Preempt;
+  readonly domains = new Map<number, Domain>();
+  /** Passes the last dm_op made (1 + continuations). */
+  lastPasses = 0;
+  private lastRefusal: Explanation | null = null;
+  private readonly listeners = new Set<NotifyListener>();
+  private readonly tables: DmOpTables;
+  private readonly call: DmOpCall;
+
+  constructor(world: WorldConfig = {}, opts: HypervisorOptions = {}) {
+    checkWorld(world);
+    this.persona = makePersona(world.xen ?? "4.17", world.arch ?? "x86");
+    this.abi = world.abi ?? (this.persona.arch === "arm" ? "arm64" : "x86_64");
+    this.preemptHook = new Preempt(world.preempt ?? "never");
+    const factory = opts.p2m ?? defaultP2mFactory;
+    if (!factory) throw new WorldError("p2m", "no p2m implementation installed");
+    const list: DomainConfig[] = [...(world.domains ?? [])];
+    if (!list.some((d) => toBig(d.domid, "domid") === 0n)) list.unshift({ domid: 0, control: true });
+    // device_model: N on a guest makes N that guest's stub device model.
+    const stubOf = new Map<number, number>();
+    list.forEach((c, i) => {
+      if (c.device_model !== undefined) stubOf.set(toInt(c.device_model, `domains[${i}].device_model`, 0, 0x7fef), toInt(c.domid, "domid", 0, 0x7fef));
+    });
+    for (const [stub] of stubOf) if (!list.some((d) => toBig(d.domid, "domid") === BigInt(stub))) list.push({ domid: stub, type: "pv" });
+    list.forEach((c, i) => {
+      const d = this.buildDomain(c, `domains[${i}]`, factory, stubOf);
+      this.domains.set(d.domid, d);
+    });
+    this.tables = new DmOpTables(this.persona, this.abi);
+    this.call = new DmOpCall(this, this.persona);
+  }
+
+  private buildDomain(c: DomainConfig, path: string, factory: P2mFactory, stubOf: Map<number, number>): Domain {
+    const domid = toInt(c.domid, `${path}.domid`, 0, 0x7fef);
+    const type = c.type ?? (domid === 0 || c.target !== undefined || stubOf.has(domid) ? "pv" : "hvm");
+    const hvm = type === "hvm";
+    const vcpus = toInt(c.vcpus ?? c.max_vcpus ?? (hvm ? 2 : 1), `${path}.vcpus`, 0, 128);
+    const ram = hvm ? (c.ram ?? DEFAULT_RAM).map(([a, b], j): [number, number] => {
+      const first = toInt(a, `${path}.ram[${j}][0]`, 0, Number.MAX_SAFE_INTEGER);
+      const last = toInt(b, `${path}.ram[${j}][1]`, first, Number.MAX_SAFE_INTEGER);
+      return [first, last];
+    }) : [];
+    const target = c.target !== undefined ? toInt(c.target, `${path}.target`, 0, 0x7fef) : (stubOf.get(domid) ?? null);
+    const nrSpis = toInt(c.nr_spis ?? 32, `${path}.nr_spis`, 0, 960);
+    return new Domain({
+      domid,
+      type,
+      control: c.control ?? domid === 0,
+      hap: hvm && (c.hap ?? true),
+      maxVcpus: vcpus,
+      target,
+      isDying: c.dying ?? false,
+      p2m: factory({ ram }),
+      ioreqPoolBase: toInt(c.ioreq_server_pfn ?? 0xfff0, `${path}.ioreq_server_pfn`, 0, Number.MAX_SAFE_INTEGER),
+      ioreqPoolPages: toInt(c.nr_ioreq_server_pages ?? 8, `${path}.nr_ioreq_server_pages`, 0, 64),
+      ioreqPfn: toInt(c.ioreq_pfn ?? 0, `${path}.ioreq_pfn`, 0, Number.MAX_SAFE_INTEGER),
+      bufioreqPfn: toInt(c.bufioreq_pfn ?? 0, `${path}.bufioreq_pfn`, 0, Number.MAX_SAFE_INTEGER),
+      logDirty: c.log_dirty ?? false,
+      paddrBits: toInt(c.paddr_bits ?? 52, `${path}.paddr_bits`, 32, 64),
+      nrPirqs: toInt(c.nr_pirqs ?? 256, `${path}.nr_pirqs`, 0, 1 << 20),
+      vgicIrqs: 32 + nrSpis,
+      allocatedIrqs: new Set((c.allocated_irqs ?? []).map((v, j) => toInt(v, `${path}.allocated_irqs[${j}]`, 0, 1019))),
+    });
+  }
+
+  /** HYPERVISOR_dm_op(domid, nr_bufs, bufs) issued by domain `caller`. rc: 0, positive, or -errno. */
+  dm_op(caller: number, domid: number, bufs: readonly DmOpBuf[], nrBufs: number = bufs.length): number {
+    this.lastRefusal = null;
+    return doDmOp(this.call, this.tables, caller, domid, bufs, nrBufs);
+  }
+
+  domain(domid: number): Domain | undefined {
+    return this.domains.get(domid);
+  }
+
+  /** Why the last call was refused, or null if it succeeded. */
+  explain(): Explanation | null {
+    return this.lastRefusal;
+  }
+
+  recordRefusal(rc: number, rule: string, mirrors: string): void {
+    this.lastRefusal = explanation(rc, rule, mirrors);
+  }
+
+  /** Re-programs hypercall_preempt_check(); the check counter keeps running. */
+  setPreempt(spec: PreemptSpec): void {
+    this.preemptHook.set(spec);
+  }
+
+  /** Subscribes to event-channel notifications; returns the unsubscribe function. */
+  onNotify(listener: NotifyListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Raises port `port` of domain `domid` (evtchn_send). */
+  notify(domid: number, port: number): void {
+    for (const l of this.listeners) l(domid, port);
+  }
+
+  server(domid: number, id: number): ServerSnapshot {
+    return serverSnapshot(this.domains.get(domid), id);
+  }
+
+  snapshot(domid: number): DomainSnapshot | undefined {
+    const d = this.domains.get(domid);
+    return d ? domainSnapshot(d) : undefined;
+  }
+}

@@ -1,0 +1,385 @@
+// The ioreq server model: create / get_info / map ranges / set_state / destroy / acquire frames.
+// mirrors common/ioreq.c and arch/x86/hvm/ioreq.c
+import type { OpContext } from "./context.js";
+import type { Domain } from "./domain.js";
+import {
+  p2m_invalid, p2m_ioreq_server, p2m_ram_logdirty, p2m_ram_paged, p2m_ram_paging_in, p2m_ram_paging_out,
+  p2m_ram_ro, p2m_ram_rw,
+} from "./domain.js";
+import { EINVAL, ENOENT, ENOMEM, ENOSPC, EOPNOTSUPP, EPERM } from "./explain.js";
+import { RangeSet } from "./rangeset.js";
+
+export const MAX_NR_IOREQ_SERVERS = 8;
+export const PAGE_SIZE = 4096;
+/** Offset of vp_eport inside one 32-byte ioreq_t (public/hvm/ioreq.h). */
+export const IOREQ_VP_EPORT_OFFSET = 24;
+export const IOREQ_SIZE = 32;
+export const HVM_PARAM_IOREQ_PFN = 5;
+export const HVM_PARAM_BUFIOREQ_PFN = 6;
+
+export interface IoreqPage {
+  gfn: number | null;
+  page: Uint8Array | null;
+}
+
+export type RangeType = "port" | "memory" | "pci";
+export const rangeTypes: readonly RangeType[] = ["port", "memory", "pci"];
+
+export class IoreqServer {
+  enabled = false;
+  readonly ranges = { port: new RangeSet(), memory: new RangeSet(), pci: new RangeSet() };
+  readonly ioreqPage: IoreqPage = { gfn: null, page: null };
+  readonly bufioreqPage: IoreqPage = { gfn: null, page: null };
+  /** Per-vCPU ioreq event channel in the target's table. */
+  readonly ioreqEvtchn: number[] = [];
+  /** Per-vCPU "waiting for the emulator" flag (the emulation side sets it). */
+  readonly pending: boolean[] = [];
+  bufioreqEvtchn: number | null = null;
+
+  constructor(
+    readonly id: number,
+    /** The domain that created the server. */
+    readonly emulator: number,
+    /** The domain it serves. */
+    readonly target: number,
+    readonly bufioreqHandling: 0 | 1 | 2,
+  ) {}
+
+  get handlesBufioreq(): boolean {
+    return this.bufioreqHandling !== 0;
+  }
+}
+
+type Ctx = Pick<OpContext, "caller" | "d" | "persona" | "refuse">;
+
+/** mirrors ioreq.c:get_ioreq_server + the emulator check */
+export function lookupServer(ctx: Ctx, id: number, fn: string): IoreqServer | number {
+  const s = ctx.persona.serverSlots
+    ? (id < MAX_NR_IOREQ_SERVERS ? ctx.d.ioreq.servers[id] : undefined)
+    : ctx.d.ioreq.list.find((x) => x.id === id);
+  if (!s) return ctx.refuse(ENOENT, `no ioreq server ${id}`, fn);
+  if (ctx.persona.ownerCheck && s.emulator !== ctx.caller) {
+    return ctx.refuse(EPERM, `server ${id} belongs to domain ${s.emulator}, not the caller ${ctx.caller}`, fn);
+  }
+  return s;
+}
+
+/** mirrors ioreq.c:ioreq_server_add_vcpu for every vCPU; frees on failure */
+function addVcpus(d: Domain, s: IoreqServer): number {
+  for (const v of d.vcpus) {
+    const port = d.evtchn.allocUnbound(v.id, s.emulator);
+    if (port < 0) return port;
+    s.ioreqEvtchn[v.id] = port;
+    s.pending[v.id] = false;
+    if (v.id === 0 && s.handlesBufioreq) {
+      const bport = d.evtchn.allocUnbound(0, s.emulator);
+      if (bport < 0) return bport;
+      s.bufioreqEvtchn = bport;
+    }
+    if (s.enabled) updateEvtchn(s, v.id);
+  }
+  return 0;
+}
+
+function freeVcpus(d: Domain, s: IoreqServer): void {
+  for (const port of s.ioreqEvtchn) d.evtchn.free(port);
+  if (s.bufioreqEvtchn !== null) d.evtchn.free(s.bufioreqEvtchn);
+  s.ioreqEvtchn.length = 0;
+  s.bufioreqEvtchn = null;
+}
+
+/** mirrors ioreq.c:ioreq_server_update_evtchn */
+function updateEvtchn(s: IoreqServer, vcpu: number): void {
+  const page = s.ioreqPage.page;
+  if (!page) return;
+  const off = vcpu * IOREQ_SIZE + IOREQ_VP_EPORT_OFFSET;
+  new DataView(page.buffer, page.byteOffset, page.byteLength).setUint32(off, s.ioreqEvtchn[vcpu] ?? 0, true);
+}
+
+/** mirrors ioreq.c:ioreq_server_create (4.12+) / x86 hvm_create_ioreq_server (4.9) */
+export function createServer(ctx: Ctx, handling: number): { rc: number; id: number } {
+  const { d, persona } = ctx;
+  if (persona.arch === "arm" && handling !== 0) {
+    return { rc: ctx.refuse(EINVAL, "handle_bufioreq must be 0 on Arm", "ioreq.c:ioreq_server_create"), id: 0 };
+  }
+  if (handling > 2) {
+    return { rc: ctx.refuse(EINVAL, `handle_bufioreq ${handling} > HVM_IOREQSRV_BUFIOREQ_ATOMIC`, "ioreq.c:ioreq_server_create"), id: 0 };
+  }
+  const h = handling as 0 | 1 | 2;
+  if (!persona.serverSlots) return create49(ctx, h);
+  let i = 0;
+  while (i < MAX_NR_IOREQ_SERVERS && d.ioreq.servers[i]) i++;
+  if (i >= MAX_NR_IOREQ_SERVERS) {
+    return { rc: ctx.refuse(ENOSPC, "all 8 ioreq server slots are in use", "ioreq.c:ioreq_server_create"), id: 0 };
+  }
+  const s = new IoreqServer(i, ctx.caller, d.domid, h);
+  const rc = addVcpus(d, s);
+  if (rc < 0) {
+    freeVcpus(d, s);
+    return { rc: ctx.refuse(rc, "event channel allocation failed", "ioreq.c:ioreq_server_init"), id: 0 };
+  }
+  d.ioreq.servers[i] = s;
+  return { rc: 0, id: i };
+}
+
+/** 4.9: ids count up from 1 skipping ids in use; pages are gfn-mapped at create time. */
+function create49(ctx: Ctx, h: 0 | 1 | 2): { rc: number; id: number } {
+  const { d } = ctx;
+  let id = d.ioreq.lastId;
+  do id = (id + 1) & 0xffff; while (d.ioreq.list.some((x) => x.id === id));
+  d.ioreq.lastId = id;
+  const s = new IoreqServer(id, ctx.caller, d.domid, h);
+  const pool = d.ioreq.gfnPool;
+  const g1 = takePoolGfn(d);
+  const g2 = g1 !== null && h !== 0 ? takePoolGfn(d) : null;
+  if (g1 === null || (h !== 0 && g2 === null)) {
+    if (g1 !== null) pool.mask |= 1n << BigInt(g1 - pool.base);
+    return { rc: ctx.refuse(ENOMEM, "no free ioreq gfn in the pool", "hvm/ioreq.c:hvm_alloc_ioreq_gmfn"), id: 0 };
+  }
+  s.ioreqPage.gfn = g1;
+  s.ioreqPage.page = new Uint8Array(PAGE_SIZE);
+  if (g2 !== null) {
+    s.bufioreqPage.gfn = g2;
+    s.bufioreqPage.page = new Uint8Array(PAGE_SIZE);
+  }
+  const rc = addVcpus(d, s);
+  if (rc < 0) {
+    freeVcpus(d, s);
+    releaseGfn(d, g1);
+    if (g2 !== null) releaseGfn(d, g2);
+    return { rc: ctx.refuse(rc, "event channel allocation failed", "hvm/ioreq.c:hvm_ioreq_server_init"), id: 0 };
+  }
+  d.ioreq.list.unshift(s);
+  d.ioreq.servers[id] = s;
+  return { rc: 0, id };
+}
+
+function takePoolGfn(d: Domain): number | null {
+  const pool = d.ioreq.gfnPool;
+  for (let i = 0; i < 64; i++) {
+    const bit = 1n << BigInt(i);
+    if (pool.mask & bit) {
+      pool.mask &= ~bit;
+      return pool.base + i;
+    }
+  }
+  return null;
+}
+
+/** mirrors x86 ioreq.c:hvm_alloc_ioreq_gfn + hvm_alloc_legacy_ioreq_gfn (4.17 tests the bit inverted) */
+function allocGfn(ctx: Ctx): number | null {
+  const d = ctx.d;
+  const g = takePoolGfn(d);
+  if (g !== null) return g;
+  const pool = d.ioreq.gfnPool;
+  for (const i of [HVM_PARAM_IOREQ_PFN, HVM_PARAM_BUFIOREQ_PFN]) {
+    const wasSet = (pool.legacyMask & (1 << i)) !== 0;
+    pool.legacyMask &= ~(1 << i);
+    const param = i === HVM_PARAM_IOREQ_PFN ? pool.ioreqPfn : pool.bufioreqPfn;
+    if (ctx.persona.legacyGfnFixed ? wasSet : !wasSet) return param;
+  }
+  return null;
+}
+
+/** mirrors x86 ioreq.c:hvm_free_ioreq_gfn */
+function releaseGfn(d: Domain, gfn: number): void {
+  const pool = d.ioreq.gfnPool;
+  if (gfn === pool.ioreqPfn) pool.legacyMask |= 1 << HVM_PARAM_IOREQ_PFN;
+  else if (gfn === pool.bufioreqPfn) pool.legacyMask |= 1 << HVM_PARAM_BUFIOREQ_PFN;
+  else {
+    const i = gfn - pool.base;
+    if (i >= 0 && i < 64) pool.mask |= 1n << BigInt(i);
+  }
+}
+
+/** mirrors common prepare_ring_for_helper: the gfn must hold a RAM page */
+function prepareRing(d: Domain, gfn: number): number {
+  const t = d.p2m.typeOf(gfn);
+  if (t === p2m_ram_paging_out || t === p2m_ram_paged || t === p2m_ram_paging_in) return ENOENT;
+  if (t === p2m_ram_rw || t === p2m_ram_logdirty || t === p2m_ram_ro || t === p2m_ioreq_server) return 0;
+  return EINVAL;
+}
+
+/** mirrors x86 ioreq.c:hvm_map_ioreq_gfn */
+function mapGfn(ctx: Ctx, iorp: IoreqPage, which: string): number {
+  const fn = "hvm/ioreq.c:hvm_map_ioreq_gfn";
+  if (iorp.page) {
+    if (iorp.gfn === null) return ctx.refuse(EPERM, `the ${which} page was allocated by XENMEM_acquire_resource`, fn);
+    return 0;
+  }
+  if (ctx.d.isDying) return ctx.refuse(EINVAL, `domain ${ctx.d.domid} is dying`, fn);
+  const gfn = allocGfn(ctx);
+  if (gfn === null) return ctx.refuse(ENOMEM, "no free ioreq gfn (pool and legacy gfns exhausted)", "hvm/ioreq.c:hvm_alloc_ioreq_gfn");
+  const rc = prepareRing(ctx.d, gfn);
+  if (rc !== 0) {
+    releaseGfn(ctx.d, gfn);
+    return ctx.refuse(rc, `gfn ${hex(gfn)} is not a writable RAM page`, "common/domain.c:prepare_ring_for_helper");
+  }
+  iorp.gfn = gfn;
+  iorp.page = new Uint8Array(PAGE_SIZE);
+  return 0;
+}
+
+/** mirrors x86 ioreq.c:hvm_unmap_ioreq_gfn */
+function unmapGfn(d: Domain, iorp: IoreqPage): void {
+  if (iorp.gfn === null) return;
+  releaseGfn(d, iorp.gfn);
+  iorp.page = null;
+  iorp.gfn = null;
+}
+
+/** mirrors x86 ioreq.c:arch_ioreq_server_map_pages (Arm: -EOPNOTSUPP) */
+function mapPages(ctx: Ctx, s: IoreqServer): number {
+  if (ctx.persona.arch === "arm") {
+    return ctx.refuse(EOPNOTSUPP, "Arm cannot map ioreq pages into guest frames", "arm/ioreq.c:arch_ioreq_server_map_pages");
+  }
+  let rc = mapGfn(ctx, s.ioreqPage, "ioreq");
+  if (rc === 0 && s.handlesBufioreq) rc = mapGfn(ctx, s.bufioreqPage, "bufioreq");
+  if (rc !== 0) unmapGfn(ctx.d, s.ioreqPage);
+  return rc;
+}
+
+export interface ServerInfo {
+  ioreq_gfn?: bigint;
+  bufioreq_gfn?: bigint;
+  bufioreq_port?: number;
+}
+
+const INVALID_GFN = 0xffffffffffffffffn;
+
+/** mirrors ioreq.c:ioreq_server_get_info; only the fields Xen writes are returned */
+export function getServerInfo(ctx: Ctx, id: number, wantGfns: boolean): { rc: number; info: ServerInfo } {
+  const s = lookupServer(ctx, id, "ioreq.c:ioreq_server_get_info");
+  if (typeof s === "number") return { rc: s, info: {} };
+  const info: ServerInfo = {};
+  if (ctx.persona.getInfoFlags) {
+    if (wantGfns) {
+      const rc = mapPages(ctx, s);
+      if (rc !== 0) return { rc, info };
+      info.ioreq_gfn = gfnOut(s.ioreqPage);
+    }
+    if (s.handlesBufioreq) {
+      if (wantGfns) info.bufioreq_gfn = gfnOut(s.bufioreqPage);
+      info.bufioreq_port = s.bufioreqEvtchn ?? 0;
+    }
+  } else {
+    info.ioreq_gfn = gfnOut(s.ioreqPage);
+    if (s.bufioreqPage.page) {
+      info.bufioreq_gfn = gfnOut(s.bufioreqPage);
+      info.bufioreq_port = s.bufioreqEvtchn ?? 0;
+    }
+  }
+  return { rc: 0, info };
+}
+
+function gfnOut(p: IoreqPage): bigint {
+  return p.gfn === null ? INVALID_GFN : BigInt(p.gfn);
+}
+
+/** mirrors ioreq.c:ioreq_server_map_io_range / ioreq_server_unmap_io_range */
+export function mapIoRange(ctx: Ctx, map: boolean, id: number, type: number, start: bigint, end: bigint): number {
+  const fn = map ? "ioreq.c:ioreq_server_map_io_range" : "ioreq.c:ioreq_server_unmap_io_range";
+  if (ctx.persona.startEndCheck && start > end) return ctx.refuse(EINVAL, `start ${hex(start)} > end ${hex(end)}`, fn);
+  const s = lookupServer(ctx, id, fn);
+  if (typeof s === "number") return s;
+  const kind = rangeTypes[type];
+  if (kind === undefined) return ctx.refuse(EINVAL, `type ${type} is not XEN_DMOP_IO_RANGE_PORT/MEMORY/PCI`, fn);
+  const r = s.ranges[kind];
+  if (map) {
+    if (r.overlaps(start, end)) return ctx.refuse(-17, `[${hex(start)}, ${hex(end)}] overlaps a ${kind} range of server ${id}`, fn);
+    const rc = r.add(start, end);
+    return rc === 0 ? 0 : ctx.refuse(rc, `server ${id} already has 256 ${kind} range nodes`, "rangeset.c:rangeset_add_range");
+  }
+  if (!r.contains(start, end)) return ctx.refuse(ENOENT, `[${hex(start)}, ${hex(end)}] is not inside one ${kind} range of server ${id}`, fn);
+  const rc = r.remove(start, end);
+  return rc === 0 ? 0 : ctx.refuse(rc, `splitting needs a node beyond the 256-node limit`, "rangeset.c:rangeset_remove_range");
+}
+
+/** mirrors ioreq.c:ioreq_server_enable + x86 arch_ioreq_server_enable / hvm_remove_ioreq_gfn */
+export function enableServer(d: Domain, s: IoreqServer, isX86: boolean): void {
+  if (s.enabled) return;
+  if (isX86) {
+    for (const p of [s.ioreqPage, s.bufioreqPage]) {
+      if (p.gfn === null) continue;
+      d.p2m.setType(p.gfn, p.gfn, p2m_invalid);
+      p.page?.fill(0);
+    }
+  }
+  s.enabled = true;
+  for (const v of d.vcpus) updateEvtchn(s, v.id);
+}
+
+/** mirrors ioreq.c:ioreq_server_disable + x86 arch_ioreq_server_disable / hvm_add_ioreq_gfn */
+export function disableServer(d: Domain, s: IoreqServer, isX86: boolean): void {
+  if (!s.enabled) return;
+  if (isX86) {
+    for (const p of [s.bufioreqPage, s.ioreqPage]) {
+      if (p.gfn === null) continue;
+      p.page?.fill(0);
+      d.p2m.setType(p.gfn, p.gfn, p2m_ram_rw);
+      d.markDirty(p.gfn);
+    }
+  }
+  s.enabled = false;
+}
+
+/** mirrors ioreq.c:ioreq_server_set_state */
+export function setServerState(ctx: Ctx, id: number, enabled: boolean): number {
+  const s = lookupServer(ctx, id, "ioreq.c:ioreq_server_set_state");
+  if (typeof s === "number") return s;
+  const x86 = ctx.persona.arch === "x86";
+  if (enabled) enableServer(ctx.d, s, x86);
+  else disableServer(ctx.d, s, x86);
+  return 0;
+}
+
+/** mirrors ioreq.c:ioreq_server_destroy + x86 arch_ioreq_server_destroy */
+export function destroyServer(ctx: Ctx, id: number): number {
+  const s = lookupServer(ctx, id, "ioreq.c:ioreq_server_destroy");
+  if (typeof s === "number") return s;
+  const d = ctx.d;
+  const x86 = ctx.persona.arch === "x86";
+  // p2m_set_ioreq_server(d, 0, s): releases the claim only if s holds it; no sweep
+  if (x86 && d.hap && d.p2m.ioreqClaim().server === s.id) d.p2m.setIoreqServer(s.id, 0);
+  disableServer(d, s, x86);
+  freeVcpus(d, s);
+  unmapGfn(d, s.bufioreqPage);
+  unmapGfn(d, s.ioreqPage);
+  s.ioreqPage.page = null;
+  s.bufioreqPage.page = null;
+  for (const k of rangeTypes) s.ranges[k].clear();
+  if (ctx.persona.serverSlots) d.ioreq.servers[id] = undefined;
+  else {
+    d.ioreq.list.splice(d.ioreq.list.indexOf(s), 1);
+    d.ioreq.servers[id] = undefined;
+  }
+  return 0;
+}
+
+/**
+ * XENMEM_acquire_resource frames of an ioreq server: frame 0 = buffered page, 1 = sync page.
+ * mirrors ioreq.c:ioreq_server_get_frame + ioreq_server_alloc_mfn
+ */
+export function getServerFrame(ctx: Ctx, id: number, frame: number): { rc: number; page: Uint8Array | null } {
+  const fn = "ioreq.c:ioreq_server_get_frame";
+  const s = lookupServer(ctx, id, fn);
+  if (typeof s === "number") return { rc: s, page: null };
+  for (const [p, need] of [[s.ioreqPage, true], [s.bufioreqPage, s.handlesBufioreq]] as const) {
+    if (!need) continue;
+    if (p.page) {
+      if (p.gfn !== null) return { rc: ctx.refuse(EPERM, "the page is already mapped at a guest frame", "ioreq.c:ioreq_server_alloc_mfn"), page: null };
+      continue;
+    }
+    p.page = new Uint8Array(PAGE_SIZE);
+  }
+  if (frame === 0) {
+    if (!s.handlesBufioreq) return { rc: ctx.refuse(ENOENT, `server ${id} has no buffered ring`, fn), page: null };
+    return { rc: 0, page: s.bufioreqPage.page };
+  }
+  if (frame === 1) return { rc: 0, page: s.ioreqPage.page };
+  return { rc: ctx.refuse(EINVAL, `frame ${frame} is not 0 (bufioreq) or 1 (ioreq)`, fn), page: null };
+}
+
+export function hex(v: number | bigint): string {
+  return `0x${v.toString(16)}`;
+}

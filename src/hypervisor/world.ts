@@ -1,0 +1,87 @@
+// The world a Hypervisor is built from: the `domains` part of a scenario file, parsed and checked.
+import type { Arch, PersonaName } from "./persona.js";
+import { isPersonaName } from "./persona.js";
+import type { PreemptSpec } from "./preempt.js";
+
+export type IntLike = number | bigint | string;
+export type AbiName = "x86_64" | "i386" | "arm64" | "arm32";
+
+export interface DomainConfig {
+  domid: IntLike;
+  type?: "hvm" | "pv";
+  control?: boolean;
+  hap?: boolean;
+  vcpus?: IntLike;
+  max_vcpus?: IntLike;
+  ram?: [IntLike, IntLike][];
+  ioreq_server_pfn?: IntLike;
+  nr_ioreq_server_pages?: IntLike;
+  /** HVM_PARAM_IOREQ_PFN / HVM_PARAM_BUFIOREQ_PFN (the legacy gfns); 0 = never set. */
+  ioreq_pfn?: IntLike;
+  bufioreq_pfn?: IntLike;
+  device_model?: IntLike;
+  target?: IntLike;
+  log_dirty?: boolean;
+  dying?: boolean;
+  paddr_bits?: IntLike;
+  nr_pirqs?: IntLike;
+  /** Arm: number of SPIs of the vGIC (vgic_num_irqs = 32 + nr_spis). */
+  nr_spis?: IntLike;
+  /** Arm: IRQs already allocated (routed to hardware or used by Xen). */
+  allocated_irqs?: IntLike[];
+}
+
+export interface WorldConfig {
+  format?: number;
+  xen?: PersonaName;
+  arch?: Arch;
+  abi?: AbiName;
+  preempt?: PreemptSpec;
+  domains?: DomainConfig[];
+}
+
+export class WorldError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(`${path}: ${message}`);
+    this.name = "WorldError";
+  }
+}
+
+export function toBig(v: IntLike, path: string): bigint {
+  if (typeof v === "bigint") return v;
+  if (typeof v === "number") {
+    if (!Number.isSafeInteger(v)) throw new WorldError(path, `not an integer: ${v}`);
+    return BigInt(v);
+  }
+  const s = v.trim();
+  if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(s)) throw new WorldError(path, `not a decimal or 0x integer: "${v}"`);
+  return BigInt(s);
+}
+
+export function toInt(v: IntLike, path: string, min: number, max: number): number {
+  const b = toBig(v, path);
+  if (b < BigInt(min) || b > BigInt(max)) throw new WorldError(path, `${b} is outside ${min}..${max}`);
+  return Number(b);
+}
+
+const domainKeys = new Set<string>([
+  "domid", "type", "control", "hap", "vcpus", "max_vcpus", "ram", "ioreq_server_pfn", "nr_ioreq_server_pages",
+  "ioreq_pfn", "bufioreq_pfn", "device_model", "target", "log_dirty", "dying", "paddr_bits", "nr_pirqs",
+  "nr_spis", "allocated_irqs",
+]);
+const worldKeys = new Set<string>(["format", "xen", "arch", "abi", "preempt", "domains"]);
+
+/** Checks keys and enumerations; throws WorldError naming the field. */
+export function checkWorld(w: WorldConfig): void {
+  for (const k of Object.keys(w)) if (!worldKeys.has(k)) throw new WorldError(k, "unknown world key");
+  if (w.xen !== undefined && !isPersonaName(w.xen)) throw new WorldError("xen", `unknown persona "${String(w.xen)}"`);
+  if (w.arch !== undefined && w.arch !== "x86" && w.arch !== "arm") throw new WorldError("arch", `unknown arch "${String(w.arch)}"`);
+  const seen = new Set<number>();
+  (w.domains ?? []).forEach((d, i) => {
+    for (const k of Object.keys(d)) if (!domainKeys.has(k)) throw new WorldError(`domains[${i}].${k}`, "unknown domain key");
+    const id = toInt(d.domid, `domains[${i}].domid`, 0, 0x7fef);
+    if (seen.has(id)) throw new WorldError(`domains[${i}].domid`, `domain ${id} listed twice`);
+    seen.add(id);
+    if (d.type !== undefined && d.type !== "hvm" && d.type !== "pv") throw new WorldError(`domains[${i}].type`, `must be "hvm" or "pv"`);
+  });
+}

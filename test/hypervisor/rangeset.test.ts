@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { RangeSet } from "../../src/hypervisor/rangeset.js";
+
+const arr = (r: RangeSet): string[] => r.toArray().map(([a, b]) => `${a}-${b}`);
+
+describe("RangeSet (rangeset.c semantics)", () => {
+  it("merges overlapping and adjacent ranges", () => {
+    const r = new RangeSet();
+    expect(r.add(0x100n, 0x10fn)).toBe(0);
+    expect(r.add(0x110n, 0x11fn)).toBe(0);
+    expect(arr(r)).toEqual([`${0x100}-${0x11f}`]);
+    expect(r.add(0x50n, 0x60n)).toBe(0);
+    expect(r.add(0x61n, 0xffn)).toBe(0);
+    expect(arr(r)).toEqual([`${0x50}-${0x11f}`]);
+  });
+  it("contains needs one node; overlaps finds any", () => {
+    const r = new RangeSet();
+    r.add(10n, 20n);
+    r.add(30n, 40n);
+    expect(r.contains(12n, 18n)).toBe(true);
+    expect(r.contains(15n, 35n)).toBe(false);
+    expect(r.overlaps(19n, 29n)).toBe(true);
+    expect(r.overlaps(21n, 29n)).toBe(false);
+    expect(r.overlaps(0n, 100n)).toBe(true);
+  });
+  it("splits on remove and refuses a split beyond the limit", () => {
+    const r = new RangeSet(2);
+    r.add(0n, 100n);
+    expect(r.remove(10n, 20n)).toBe(0);
+    expect(arr(r)).toEqual(["0-9", "21-100"]);
+    expect(r.remove(50n, 60n)).toBe(-12);
+    expect(r.remove(21n, 30n)).toBe(0);
+    expect(r.remove(90n, 100n)).toBe(0);
+    expect(arr(r)).toEqual(["0-9", "31-89"]);
+  });
+  it("at the limit, a range adjacent only on its right still needs a node (Xen quirk)", () => {
+    const r = new RangeSet(1);
+    r.add(10n, 20n);
+    expect(r.add(5n, 9n)).toBe(-12);
+    expect(r.add(21n, 25n)).toBe(0);
+    expect(arr(r)).toEqual(["10-25"]);
+  });
+  it("handles the full 64-bit space", () => {
+    const r = new RangeSet();
+    const max = 0xffffffffffffffffn;
+    expect(r.add(max - 1n, max)).toBe(0);
+    expect(r.add(0n, 0n)).toBe(0);
+    expect(r.contains(max, max)).toBe(true);
+    expect(r.remove(max, max)).toBe(0);
+    expect(arr(r)).toEqual(["0-0", `${max - 1n}-${max - 1n}`]);
+  });
+  it("allows 256 nodes and refuses the 257th", () => {
+    const r = new RangeSet();
+    for (let i = 0n; i < 256n; i++) expect(r.add(i * 4n, i * 4n)).toBe(0);
+    expect(r.add(2000n, 2000n)).toBe(-12);
+    expect(r.add(1n, 1n)).toBe(0);
+    expect(r.size).toBe(256);
+  });
+});
