@@ -1,0 +1,63 @@
+// Small argument parser shared by the commands: --flag, --key value, --key=value, positionals.
+
+import { isArch, type Arch } from "../../abi/profiles.js";
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export interface ParsedArgs {
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+/** `valued` lists the options that take a value. */
+export function parseArgs(args: readonly string[], valued: readonly string[] = []): ParsedArgs {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") {
+      positional.push(...args.slice(i + 1));
+      break;
+    }
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      const key = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+      if (eq >= 0) flags.set(key, a.slice(eq + 1));
+      else if (valued.includes(key)) {
+        const v = args[i + 1];
+        if (v === undefined) throw new UsageError(`--${key} needs a value`);
+        flags.set(key, v);
+        i++;
+      } else flags.set(key, true);
+    } else positional.push(a);
+  }
+  return { positional, flags };
+}
+
+export function archOf(p: ParsedArgs): Arch {
+  const a = p.flags.get("arch");
+  if (a === undefined) return "x86_64";
+  if (typeof a !== "string" || !isArch(a)) throw new UsageError(`--arch must be one of x86_64, i386, arm64, arm32`);
+  return a;
+}
+
+/** Parses hex with optional spaces, colons or a 0x prefix. */
+export function parseHex(s: string): Uint8Array {
+  const clean = s.replace(/^0x/i, "").replace(/[\s:_]/g, "");
+  if (!/^[0-9a-fA-F]*$/.test(clean)) {
+    const bad = clean.search(/[^0-9a-fA-F]/);
+    throw new UsageError(`not hex: unexpected ${JSON.stringify(clean[bad])} at character ${bad}`);
+  }
+  if (clean.length % 2 !== 0) throw new UsageError(`hex has an odd number of digits (${clean.length})`);
+  return Uint8Array.from(Buffer.from(clean, "hex"));
+}
+
+export function toHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
+}
+
+export function wantsHelp(args: readonly string[]): boolean {
+  return args.includes("--help") || args.includes("-h");
+}

@@ -1,0 +1,223 @@
+// The codec: encode / encodeInto / decode / layout / getCodec over the ABI declarations in abi/.
+
+import { allTypes, constants, findType, resolve, type AggregateLayout, type Arch, type FieldLayout } from "../../abi/index.js";
+import { dmOpMembers } from "../../abi/xen/dm_op.js";
+import { compiled, type CValue, type CField, type Compiled } from "./compile.js";
+import { CodecError } from "./errors.js";
+import { dumpLayout, type DumpLine } from "./dump.js";
+
+export { CodecError, type CodecErrorCode } from "./errors.js";
+export type { CValue, CField } from "./compile.js";
+export type { Arch } from "../../abi/profiles.js";
+
+export interface CodecOptions {
+  /** the wire ABI (default x86_64) */
+  readonly arch?: Arch;
+}
+
+export interface DecodeOptions extends CodecOptions {
+  /**
+   * `strict` (default): exact size, zero pads, a valid op. `hypervisor`: for `xen_dm_op`, reads the 8-byte
+   * header and then only the selected op's payload, the way Xen does, with no pad or length checks
+   * beyond that; for other types, reads without pad checks and ignores trailing bytes.
+   */
+  readonly mode?: "strict" | "hypervisor";
+}
+
+/** A compiled codec for one type and ABI: the fast path. */
+export interface StructCodec {
+  readonly name: string;
+  readonly size: number;
+  readonly align: number;
+  read(view: DataView, offset: number): CValue;
+  write(view: DataView, offset: number, value: unknown): void;
+}
+
+export interface LayoutField {
+  name: string;
+  offset: number;
+  size: number;
+  bit_offset?: number;
+  bit_width?: number;
+}
+export interface LayoutType {
+  name: string;
+  size: number;
+  align: number;
+  fields: LayoutField[];
+}
+export interface LayoutJson {
+  arch: Arch;
+  types: LayoutType[];
+  constants: Record<string, number>;
+}
+
+const DEFAULT_ARCH: Arch = "x86_64";
+
+const layoutCache = new Map<string, AggregateLayout>();
+
+/** The resolved layout of a type, by struct tag or typedef. */
+export function layoutOf(type: string, opts: CodecOptions = {}): AggregateLayout {
+  const arch = opts.arch ?? DEFAULT_ARCH;
+  const key = arch + "\0" + type;
+  let L = layoutCache.get(key);
+  if (L === undefined) {
+    const decl = findType(type, arch);
+    if (decl === undefined) throw new CodecError("unknown-type", type, 0, `no type ${JSON.stringify(type)} in the ${arch} ABI (try 'xendm layout')`);
+    L = resolve(decl, arch);
+    layoutCache.set(key, L);
+  }
+  return L;
+}
+
+/** The names of every type (tags and typedefs). */
+export function typeNames(opts: CodecOptions = {}): string[] {
+  const out: string[] = [];
+  for (const d of allTypes(opts.arch ?? DEFAULT_ARCH)) {
+    out.push(d.name);
+    if (d.typedef !== undefined) out.push(d.typedef);
+  }
+  return out;
+}
+
+export function sizeOf(type: string, opts: CodecOptions = {}): number {
+  return layoutOf(type, opts).size;
+}
+
+const views = new WeakMap<ArrayBufferLike, DataView>();
+/** A DataView over the whole ArrayBuffer behind `bytes`, cached so that hot paths allocate nothing. */
+export function viewOf(bytes: Uint8Array): DataView {
+  let v = views.get(bytes.buffer);
+  if (v === undefined) {
+    v = new DataView(bytes.buffer);
+    views.set(bytes.buffer, v);
+  }
+  return v;
+}
+
+/** Encodes a C-field value into a new buffer of exactly the type's size. */
+export function encode(type: string, value: unknown, opts: CodecOptions = {}): Uint8Array {
+  const L = layoutOf(type, opts);
+  const out = new Uint8Array(L.size);
+  compiled(L, true).write(viewOf(out), 0, value, L.name);
+  return out;
+}
+
+/** Encodes into the caller's buffer at `offset` without allocating; returns the bytes written. */
+export function encodeInto(type: string, value: unknown, buf: Uint8Array, offset = 0, opts: CodecOptions = {}): number {
+  const L = layoutOf(type, opts);
+  if (!Number.isInteger(offset) || offset < 0 || offset + L.size > buf.length) {
+    throw new CodecError("truncated", L.name, offset, `destination holds ${Math.max(0, buf.length - offset)} bytes from offset ${offset}, ${L.name} needs ${L.size}`);
+  }
+  compiled(L, true).write(viewOf(buf), buf.byteOffset + offset, value, L.name);
+  return L.size;
+}
+
+function firstMissing(L: AggregateLayout, length: number): FieldLayout | undefined {
+  return L.fields.find((f) => f.offset + f.size > length);
+}
+
+/** Decodes a whole buffer into a C-field value. */
+export function decode(type: string, bytes: Uint8Array, opts: DecodeOptions = {}): CValue {
+  const L = layoutOf(type, opts);
+  const v = viewOf(bytes);
+  if (opts.mode === "hypervisor") {
+    if (L.name === "xen_dm_op") return decodeDmOpAsXen(L, bytes, opts.arch ?? DEFAULT_ARCH);
+    if (bytes.length < L.size) truncated(L, bytes.length);
+    return compiled(L, false).read(v, bytes.byteOffset, L.name);
+  }
+  if (bytes.length < L.size) truncated(L, bytes.length);
+  if (bytes.length > L.size) throw new CodecError("trailing", L.name, L.size, `${bytes.length - L.size} byte(s) after the end of ${L.name} (${L.size} bytes)`);
+  return compiled(L, true).read(v, bytes.byteOffset, L.name);
+}
+
+function truncated(L: AggregateLayout, length: number): never {
+  const f = firstMissing(L, length);
+  throw new CodecError("truncated", f !== undefined ? `${L.name}.${f.name}` : L.name, f?.offset ?? length, `the buffer ends at ${length} bytes; ${L.name} needs ${L.size}`);
+}
+
+/** Buffer 0 as Xen reads it: the header, then op_size[op] payload bytes if present. */
+function decodeDmOpAsXen(L: AggregateLayout, bytes: Uint8Array, arch: Arch): CValue {
+  if (bytes.length < 8) truncated(L, bytes.length);
+  const v = viewOf(bytes);
+  const o = bytes.byteOffset;
+  const op = v.getUint32(o, true);
+  const pad = v.getUint32(o + 4, true);
+  const m = op < dmOpMembers.length ? dmOpMembers[op] : undefined;
+  if (m === undefined) return { op, pad, u: {} };
+  const P = layoutOf(m.type, { arch });
+  if (bytes.length < 8 + P.size) return { op, pad, u: {} };
+  return { op, pad, u: { [m.member]: compiled(P, false).read(v, o + 8, `xen_dm_op.u.${m.member}`) } };
+}
+
+/** The compiled fast path for one type. `checkPads: false` reads declared pads without refusing them. */
+export function getCodec(type: string, opts: CodecOptions & { checkPads?: boolean } = {}): StructCodec {
+  const L = layoutOf(type, opts);
+  const c: Compiled = compiled(L, opts.checkPads !== false);
+  const name = L.name;
+  const size = L.size;
+  return {
+    name,
+    size,
+    align: L.align,
+    read(view: DataView, offset: number): CValue {
+      if (offset < 0 || offset + size > view.byteLength) {
+        throw new CodecError("truncated", name, offset, `${view.byteLength - offset} bytes available at offset ${offset}, ${name} needs ${size}`);
+      }
+      return c.read(view, offset, name);
+    },
+    write(view: DataView, offset: number, value: unknown): void {
+      if (offset < 0 || offset + size > view.byteLength) {
+        throw new CodecError("truncated", name, offset, `${view.byteLength - offset} bytes available at offset ${offset}, ${name} needs ${size}`);
+      }
+      c.write(view, offset, value, name);
+    },
+  };
+}
+
+function layoutType(L: AggregateLayout): LayoutType {
+  return {
+    name: L.name,
+    size: L.size,
+    align: L.align,
+    fields: L.fields.map((f) => ({
+      name: f.name,
+      offset: f.offset,
+      size: f.size,
+      ...(f.bitOffset !== undefined ? { bit_offset: f.bitOffset, bit_width: f.bitWidth! } : {}),
+    })),
+  };
+}
+
+/** Sizes, offsets and bit positions in the same shape the C probe prints (fixtures/layouts/<arch>.json). */
+export function layout(type?: string, opts: CodecOptions = {}): LayoutJson {
+  const arch = opts.arch ?? DEFAULT_ARCH;
+  const types = type === undefined ? allTypes(arch).map((d) => layoutType(resolve(d, arch))) : [layoutType(layoutOf(type, { arch }))];
+  return { arch, types, constants: { ...constants(arch) } };
+}
+
+/** 64-bit values as decimal strings: a JSON-safe copy of a decoded value. */
+export function toJson(value: CField): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (Array.isArray(value)) return value.map(toJson);
+  if (typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, toJson(x)]));
+  return value;
+}
+
+/**
+ * An annotated dump, one line per field (offset, raw bytes, C path, value, meaning). When the bytes do
+ * not decode strictly, the line holding the offending byte carries the error.
+ */
+export function dump(type: string, bytes: Uint8Array, opts: CodecOptions = {}): DumpLine[] {
+  const L = layoutOf(type, opts);
+  let err: CodecError | undefined;
+  try {
+    decode(type, bytes, opts);
+  } catch (e) {
+    if (!(e instanceof CodecError)) throw e;
+    err = e;
+  }
+  return dumpLayout(L, bytes, err);
+}
+
+export { formatDump, meaningOf, type DumpLine } from "./dump.js";
