@@ -11,8 +11,6 @@ export const DM_OP_MAX_NR_BUFS = 16;
 export const DM_OP_BUF_MAX_SIZE = 4096;
 /** Xen's dm_op takes at most 2 buffers; HYPERCALL carries descriptors only for 1 <= arg[1] <= 2. */
 export const HYPERCALL_MAX_BUFS = 2;
-/** HYPERCALL: a descriptor's contents are sent when it is not flagged and at most this size. */
-export const HYPERCALL_BUF_MAX_SIZE = 256 * 1024;
 export const HYPERVISOR_dm_op = 41;
 
 export const Kind = {
@@ -164,14 +162,9 @@ export function parseHeader(b: Uint8Array): FrameHeader {
 
 // ---- descriptors ------------------------------------------------------------------------------
 
-/** Whether DM_OP contents travel: every size within the kernel's limit and no descriptor flagged. */
+/** Whether DM_OP (and HYPERCALL dm_op) contents travel: every size within the kernel's limit and no descriptor flagged. */
 export function dmOpContentsSent(bufs: readonly { size: bigint; flags: number }[]): boolean {
   return bufs.length > 0 && bufs.every((d) => d.size <= BigInt(DM_OP_BUF_MAX_SIZE) && (d.flags & DESC_UNREADABLE) === 0);
-}
-
-/** Whether one HYPERCALL descriptor's contents travel (per descriptor). */
-export function hypercallContentSent(d: { size: bigint; flags: number }): boolean {
-  return d.size <= BigInt(HYPERCALL_BUF_MAX_SIZE) && (d.flags & DESC_UNREADABLE) === 0;
 }
 
 function writeDescs(w: Writer, bufs: readonly WireBuf[], sent: (d: WireBuf, i: number) => boolean): void {
@@ -232,7 +225,8 @@ export function encodeRequest(req: Request): { kind: number; body: Uint8Array } 
         const inRange = n >= 1n && n <= BigInt(HYPERCALL_MAX_BUFS);
         const descs = inRange ? req.bufs.slice(0, Number(n)) : [];
         if (inRange && BigInt(descs.length) !== n) throw new ProtocolError(ErrorCode.BAD_BODY, `HYPERCALL: arg[1] ${n} but ${descs.length} buffers`);
-        writeDescs(w, descs, (d) => hypercallContentSent(d));
+        const sent = dmOpContentsSent(descs);
+        writeDescs(w, descs, () => sent);
       }
       break;
     }
@@ -286,7 +280,7 @@ export function parseRequest(kind: number, body: Uint8Array, seq: number): Reque
         const ndesc = r.u32("ndesc");
         if (ndesc !== expect) throw new ProtocolError(ErrorCode.BAD_BODY, `HYPERCALL: ndesc ${ndesc} must be ${expect} for arg[1] ${n}`, seq);
         bufs = readDescs(r, ndesc, "HYPERCALL", seq, HYPERCALL_MAX_BUFS);
-        for (const [i, d] of bufs.entries()) if (hypercallContentSent(d)) d.bytes = r.bytes(Number(d.size), `contents of buffer ${i}`);
+        if (dmOpContentsSent(bufs)) for (const [i, d] of bufs.entries()) d.bytes = r.bytes(Number(d.size), `contents of buffer ${i}`);
       }
       r.end();
       return { kind, op, args, bufs };

@@ -83,7 +83,7 @@ export class Session {
       case Kind.HYPERCALL: {
         const bufs = req.bufs.map(toDmOpBuf);
         const r = split(this.handle.hypercall(req.op, req.args, bufs));
-        const out = req.bufs.map((d, i) => (d.bytes === undefined ? new Uint8Array(0) : bufs[i]!.bytes));
+        const out = dmOpContentsSent(req.bufs) ? bufs.map((b) => b.bytes) : [];
         return {
           reply: { kind: Kind.HYPERCALL | REPLY_BIT, body: encodeCallReply({ ...r, bufs: out }) },
           trace: {
