@@ -11,7 +11,8 @@ function describe(x: unknown): string {
   if (typeof x === "string") return JSON.stringify(x);
   if (typeof x === "bigint") return `${x}n`;
   if (typeof x === "object") return x === null ? "null" : Array.isArray(x) ? "an array" : "an object";
-  return String(x as number | boolean | undefined);
+  if (typeof x === "number" || typeof x === "boolean" || x === undefined) return String(x);
+  return typeof x;
 }
 
 /** The value of a field as a bigint, or a CodecError. `undefined` means zero (a field left out). */
