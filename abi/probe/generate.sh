@@ -74,3 +74,21 @@ gcc "${cflags[@]}" -o "$tmp/vectors" "$here/vectors.c"
 rm -rf "$out/vectors/x86_64"
 mkdir -p "$out/vectors"
 "$tmp/vectors" "$out/vectors"
+
+# --- golden vectors for the cross targets: only the types whose layout or shape differs from x86_64,
+#     read back from the object file of vectors_cross.c
+declare -A cross_types=(
+    [i386]=xen_dm_op_buf,privcmd_dm_op_buf,privcmd_dm_op
+    [arm64]=xen_dm_op_buf
+    [arm32]=xen_dm_op_buf,privcmd_dm_op_buf,privcmd_dm_op
+)
+for arch in i386 arm64 arm32; do
+    "${cc[$arch]}" "${cflags[@]}" -H -c -o "$tmp/vectors.$arch.o" "$here/vectors_cross.c" 2>"$tmp/vincludes.$arch"
+    if grep -qE '^\.+ /usr/include/' "$tmp/vincludes.$arch"; then
+        echo "generate.sh: $arch vector build used host headers" >&2
+        exit 1
+    fi
+    "${objcopy[$arch]}" -O binary --only-section=xendm_vectors "$tmp/vectors.$arch.o" "$tmp/vectors.$arch.bin"
+    rm -rf "$out/vectors/$arch"
+    "$tmp/vectors" --blob "$tmp/vectors.$arch.bin" --arch "$arch" --types "${cross_types[$arch]}" "$out/vectors"
+done

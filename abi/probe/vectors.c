@@ -4,6 +4,9 @@
  * language-neutral JSON, one file per type:
  *
  *   vectors OUTDIR     writes OUTDIR/x86_64/<type>.json (host build)
+ *   vectors --blob FILE --arch ARCH --types T1,T2 OUTDIR
+ *                      writes OUTDIR/ARCH/<type>.json from the record table
+ *                      of a cross-compiled vectors_cross.c (section xendm_vectors)
  *
  * Value JSON uses the C field names; integers of at most 32 bits are numbers,
  * 64-bit integers decimal strings, arrays arrays, unions {"<member>": ...}.
@@ -16,8 +19,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "json.h"
+#include "patterns.h"
+#include "vectors_cross.h"
 
-#define ARCH "x86_64"
+static const char *arch_name = "x86_64";
 
 /* ---- field descriptors (non-bitfield members, declaration order) ---- */
 
@@ -309,28 +314,12 @@ static void print_buf_ioreq(const struct tdesc *t, const unsigned char *b)
 
 /* ---- distinctive fillings ---- */
 
-enum pat { P_ZERO, P_ONES, P_ONE, P_TOP, P_BYTES_LO, P_BYTES_HI, P_ALT_AA, P_ALT_55, NPAT };
-static const char *const pat_name[NPAT] = { "zero", "ones", "one", "top-bit", "bytes-lo", "bytes-hi", "alt-aa", "alt-55" };
+static const char *const pat_name[NPAT] = PATTERN_NAMES;
 
-/* The value of pattern `p` for a field of `size` bytes at absolute offset `off`. */
+/* The value of pattern `p` for a field of `size` bytes at absolute offset `off` (see patterns.h). */
 static uint64_t gen(int p, size_t off, size_t size)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < size; i++) {
-        unsigned byte;
-        switch (p) {
-        case P_ZERO: byte = 0; break;
-        case P_ONES: byte = 0xff; break;
-        case P_ONE: byte = i == 0; break;
-        case P_TOP: byte = i == size - 1 ? 0x80 : 0; break;
-        case P_BYTES_LO: byte = (0x10 + off + i) & 0x7f; break;
-        case P_BYTES_HI: byte = 0x80 | ((0x40 + off + i) & 0x7f); break;
-        case P_ALT_AA: byte = 0xaa; break;
-        default: byte = 0x55; break;
-        }
-        v |= (uint64_t)byte << (8 * i);
-    }
-    return v;
+    return GEN(p, off, size);
 }
 
 /* The same for a bitfield of `width` bits. */
@@ -397,7 +386,7 @@ static void open_file(const struct tdesc *t)
     jdepth = 0;
     jobj(NULL);
     jstr("type", t->name);
-    jstr("arch", ARCH);
+    jstr("arch", arch_name);
     jarr("cases");
 }
 
@@ -792,15 +781,128 @@ static void gen_pages(void)
     close_file();
 }
 
+/* ---- tables of cross-compiled targets (see vectors_cross.c) ---- */
+
+static void print_rec_value(const struct vrec *r)
+{
+    jobj("value");
+    for (uint32_t i = 0; i < r->nfields; i++) {
+        const struct vrec_field *f = &r->f[i];
+        const char *dot = strchr(f->name, '.');
+        uint64_t v = (uint64_t)f->hi << 32 | f->lo;
+        if (dot) {
+            char outer[16];
+            snprintf(outer, sizeof outer, "%.*s", (int)(dot - f->name), f->name);
+            jobj(outer);
+            pnum(dot + 1, v, f->size);
+            jobj_end();
+        } else {
+            pnum(f->name, v, f->size);
+        }
+    }
+    jobj_end();
+}
+
+static int from_blob(const char *blob, const char *types)
+{
+    static struct vrec recs[256];
+    FILE *f = fopen(blob, "rb");
+    if (!f) {
+        perror(blob);
+        return 1;
+    }
+    size_t n = fread(recs, sizeof recs[0], NF(recs), f);
+    if (!feof(f) || ferror(f)) {
+        fprintf(stderr, "vectors: %s: too large or unreadable\n", blob);
+        return 1;
+    }
+    fclose(f);
+    /* every recorded value must be what the object holds at the recorded offset */
+    for (size_t i = 0; i < n; i++) {
+        const struct vrec *r = &recs[i];
+        if (r->nfields > VREC_MAXF || r->size > sizeof r->obj.b || r->pattern >= NPAT) {
+            fprintf(stderr, "vectors: %s: bad record %zu\n", blob, i);
+            return 1;
+        }
+        for (uint32_t k = 0; k < r->nfields; k++) {
+            const struct vrec_field *fd = &r->f[k];
+            uint64_t v = (uint64_t)fd->hi << 32 | fd->lo;
+            if (fd->off + fd->size > r->size || rd(r->obj.b + fd->off, fd->size) != v ||
+                v != gen(r->pattern, fd->off, fd->size)) {
+                fprintf(stderr, "vectors: %s: %s.%s: object bytes differ from the recorded value\n", blob, r->type,
+                        fd->name);
+                return 1;
+            }
+        }
+    }
+    char list[1024];
+    snprintf(list, sizeof list, "%s", types);
+    for (char *type = strtok(list, ","); type; type = strtok(NULL, ",")) {
+        const struct vrec *last = NULL;
+        struct tdesc td = { type, 0, NULL, 0, NULL };
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(recs[i].type, type))
+                td.size = recs[i].size;
+        if (!td.size) {
+            fprintf(stderr, "vectors: no records for %s\n", type);
+            return 1;
+        }
+        open_file(&td);
+        for (size_t i = 0; i < n; i++) {
+            const struct vrec *r = &recs[i];
+            if (strcmp(r->type, type))
+                continue;
+            jobj(NULL);
+            jstr("name", pat_name[r->pattern]);
+            print_rec_value(r);
+            jhex("hex", r->obj.b, r->size);
+            jobj_end();
+            if (r->pattern == P_BYTES_HI)
+                last = r;
+        }
+        begin_must_fail();
+        if (last) {
+            unsigned char buf[64];
+            char path[128] = "";
+            size_t off = 0;
+            for (uint32_t k = 0; k < last->nfields; k++)
+                if (last->f[k].off <= last->size - 1 && last->size - 1 < last->f[k].off + last->f[k].size) {
+                    snprintf(path, sizeof path, "%s.%s", type, last->f[k].name);
+                    off = last->f[k].off;
+                }
+            emit_fail("truncated/bytes-hi", last->obj.b, last->size - 1, "truncated", path, off);
+            memcpy(buf, last->obj.b, last->size);
+            buf[last->size] = 0x5a;
+            emit_fail("trailing/bytes-hi", buf, last->size + 1, "trailing", type, last->size);
+        }
+        close_file();
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: vectors OUTDIR\n");
+    const char *blob = NULL, *types = NULL;
+    int i = 1;
+    for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+        if (!strcmp(argv[i], "--arch"))
+            arch_name = argv[i + 1];
+        else if (!strcmp(argv[i], "--blob"))
+            blob = argv[i + 1];
+        else if (!strcmp(argv[i], "--types"))
+            types = argv[i + 1];
+        else
+            break;
+    }
+    if (i + 1 != argc || (blob && !types)) {
+        fprintf(stderr, "usage: vectors [--blob FILE --arch ARCH --types T1,T2] OUTDIR\n");
         return 2;
     }
-    snprintf(outdir, sizeof outdir, "%s/%s", argv[1], ARCH);
-    mkdir(argv[1], 0777);
+    snprintf(outdir, sizeof outdir, "%s/%s", argv[i], arch_name);
+    mkdir(argv[i], 0777);
     mkdir(outdir, 0777);
+    if (blob)
+        return from_blob(blob, types);
     gen_xen_dm_op();
     gen_d_create();
     gen_d_getinfo();
