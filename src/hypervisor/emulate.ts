@@ -1,0 +1,874 @@
+// Guest accesses as the hypervisor sees them after instruction decode: port I/O, MMIO, PCI config
+// through 0xCF8/0xCFC, and plain memory accesses. Each is routed as Xen 4.17 routes it (internal
+// handlers, p2m_ioreq_server pages, range selection, the null handler) and becomes ioreqs.
+// mirrors arch/x86/hvm/emulate.c:hvmemul_do_io, hvmemul_linear_mmio_access, hvmemul_phys_mmio_access;
+// arch/x86/hvm/io.c:handle_pio; common/ioreq.c:ioreq_server_select, vcpu_ioreq_handle_completion
+import type { Domain } from "./domain.js";
+import { GuestMemory, PAGE_SIZE, bytesUint, uintBytes } from "./guest-memory.js";
+import type { Hypervisor } from "./hypervisor.js";
+import { P2M_TYPES } from "./p2m-types.js";
+import {
+  IOREQ_READ,
+  IOREQ_WRITE,
+  IOREQ_TYPE_COPY,
+  IOREQ_TYPE_INVALIDATE,
+  IOREQ_TYPE_PCI_CONFIG,
+  IOREQ_TYPE_PIO,
+  IOREQ_TYPE_TIMEOFFSET,
+  STATE_IOREQ_READY,
+  HVM_IOREQSRV_BUFIOREQ_OFF,
+} from "./ioreq-record.js";
+import {
+  checkSlot,
+  needsCompletion,
+  sendBuffered,
+  sendSync,
+  vcpuPort,
+  IOREQ_STATUS_HANDLED,
+  IOREQ_STATUS_RETRY,
+  IOREQ_STATUS_UNHANDLED,
+  type IoreqFields,
+  type IoreqServerLike,
+  type SendEnv,
+} from "./ioreq-send.js";
+
+/** What routing needs from a domain (the hypervisor core and p2m own these). */
+export interface GuestDomainPort {
+  readonly domid: number;
+  readonly nrVcpus: number;
+  readonly memory: GuestMemory;
+  /** has_vvga(d): the domain has an emulated VGA, so stdvga sends VRAM writes buffered. */
+  readonly hasVga: boolean;
+  /** Behaviour version: "master" turns unsupported buffered requests into UNHANDLED, "4.9" ignores df. */
+  readonly persona: string;
+  /** AMD family 0x10..0x16 with NB_CFG extended config enabled: CF8 bits 24..27 extend the register. */
+  readonly amdExtendedCf8?: boolean;
+  /** Existing servers in the order range selection tries them (highest id first; 4.9: newest first). */
+  serversInSelectionOrder(): readonly IoreqServerLike[];
+  /** The domain's 0xCF8 latch (d->arch.hvm.pci_cf8). */
+  pciCf8: number;
+  /** Consumes a pending "invalidate the mapcache" request for the domain (every vCPU gets flagged). */
+  takeMapcacheInvalidate?(): boolean;
+  /** The p2m type name of a gfn ("ram_rw", "ioreq_server", "mmio_dm", ...). */
+  p2mType(gfn: number): string;
+  /** The server holding the p2m_ioreq_server claim, or null. */
+  claimant(): IoreqServerLike | null;
+  /** notify_via_xen_event_channel on one of the domain's ports. */
+  notify(port: number): void;
+  /** domain_crash(d). */
+  crash(reason: string): void;
+  /** The domain is shutting down: a sync send is suspended (RETRY, nothing sent). */
+  shuttingDown?(): boolean;
+}
+
+export type Dir = "read" | "write";
+export type IntIn = number | bigint;
+
+export interface PioAccess {
+  port: IntIn;
+  size: number;
+  dir: Dir;
+  /** Value for writes (low `size` bytes), or the buffer's gpa with data_is_ptr. */
+  data?: IntIn;
+  count?: number;
+  df?: boolean;
+  data_is_ptr?: boolean;
+}
+
+export interface MmioAccess {
+  addr: IntIn;
+  /** 1..64 for a single access (split as Xen splits it); 1/2/4/8 with count > 1 or data_is_ptr. */
+  size: number;
+  dir: Dir;
+  data?: IntIn | Uint8Array;
+  count?: number;
+  df?: boolean;
+  data_is_ptr?: boolean;
+}
+
+export type MemAccess = Omit<MmioAccess, "count" | "df" | "data_is_ptr">;
+
+export type AccessResult =
+  | { status: "done"; value?: bigint; bytes?: Uint8Array; reps?: number }
+  | { status: "pending"; server: number; vcpu: number }
+  | { status: "retry" }
+  | { status: "unhandled"; reason: string; effect: "domain_crash" | "gp_fault" | "emulation_failed" };
+
+/** One emitted record, for observers (tests, the demo, traces). */
+export interface EmitEvent {
+  domid: number;
+  vcpu: number;
+  server: number;
+  slot: "sync" | "buffered";
+  fields: IoreqFields;
+  status: string;
+  reason?: string;
+}
+
+export class GuestAccessError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "GuestAccessError";
+  }
+}
+
+const ALL_ONES = 0xffff_ffff_ffff_ffffn;
+const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
+const MMIO_CACHE_BYTES = 64; // struct hvm_mmio_cache.buffer
+const VGA_MEM_BASE = 0xa0000n;
+const VGA_MEM_END = 0xbffffn;
+
+/** p2m types whose pages the guest reads directly (the hardware allows reads). */
+const READ_DIRECT = new Set([
+  "ram_rw", "ram_logdirty", "ram_ro", "ram_shared", "ram_paging_out", "ram_paged", "ram_paging_in",
+  "populate_on_demand", "grant_map_rw", "grant_map_ro", "map_foreign", "ioreq_server",
+]);
+/** p2m types whose pages the guest writes directly. */
+const WRITE_DIRECT = new Set([
+  "ram_rw", "ram_logdirty", "ram_shared", "ram_paging_out", "ram_paged", "ram_paging_in", "populate_on_demand",
+  "grant_map_rw", "map_foreign",
+]);
+/** p2m types where a write exits and is thrown away inside Xen (hvmemul_map_linear_addr). */
+const WRITE_DISCARD = new Set(["ram_ro", "grant_map_ro"]);
+
+/** One hvmemul_do_io call. */
+interface Chunk {
+  isMmio: boolean;
+  addr: bigint;
+  size: number;
+  count: number;
+  dir: number;
+  df: number;
+  dataIsPtr: number;
+  /** value for direct writes, buffer gpa for data_is_ptr */
+  data: bigint;
+  /** offset of this chunk in the access's byte buffer */
+  offset: number;
+}
+
+type IoOutcome =
+  | { k: "ok"; data: bigint; reps: number }
+  | { k: "sent"; server: IoreqServerLike; port: number; complete: boolean; reps: number }
+  | { k: "retry" }
+  | { k: "unhandled"; reason: string };
+
+interface Wait {
+  server: IoreqServerLike;
+  port: number;
+  prev: number;
+}
+
+interface Job {
+  kind: "pio" | "mmio" | "invalidate";
+  chunks: Chunk[];
+  index: number;
+  bytes: Uint8Array;
+  dir: number;
+  reps: number;
+  /** the current chunk needs its response data */
+  takeData: boolean;
+  next: Job | null;
+  onDone: ((r: AccessResult) => void) | undefined;
+  /** the final result, once settled */
+  final: AccessResult | null;
+}
+
+interface VcpuState {
+  job: Job | null;
+  waits: Wait[];
+  mapcacheInvalidate: boolean;
+  result: AccessResult | null;
+}
+
+interface DomainState {
+  port: GuestDomainPort;
+  vcpus: VcpuState[];
+  crashed: string | null;
+  env: SendEnv;
+  /** notifications raised while state is being changed; delivered when it is consistent again */
+  outbox: number[];
+  flushing: boolean;
+}
+
+function toBig(v: IntIn | undefined, field: string): bigint {
+  if (v === undefined) return 0n;
+  if (typeof v === "bigint") return v;
+  if (!Number.isSafeInteger(v)) throw new GuestAccessError(field, `${field} ${v} is not an integer`);
+  return BigInt(v);
+}
+
+const isPow2Le8 = (n: number): boolean => n === 1 || n === 2 || n === 4 || n === 8;
+
+export class GuestEmulator {
+  private readonly doms = new Map<number, DomainState>();
+  private readonly listeners: ((e: EmitEvent) => void)[] = [];
+
+  /** Makes a domain's accesses routable. Re-attaching replaces the port and keeps the vCPU state. */
+  attach(port: GuestDomainPort): void {
+    const old = this.doms.get(port.domid);
+    const vcpus: VcpuState[] = [];
+    for (let i = 0; i < port.nrVcpus; i++) vcpus.push({ job: null, waits: [], mapcacheInvalidate: false, result: null });
+    const outbox: number[] = [];
+    const env: SendEnv = {
+      notify: (p) => {
+        outbox.push(p);
+      },
+      bufferedUnsupportedIsUnhandled: port.persona === "master",
+    };
+    this.doms.set(port.domid, { port, vcpus: old?.vcpus ?? vcpus, crashed: old?.crashed ?? null, env, outbox, flushing: false });
+  }
+
+  /** Observe every record the fake writes into an ioreq page. */
+  onEmit(listener: (e: EmitEvent) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /** The 0xCF8 latch of a domain. */
+  cf8(domid: number): number {
+    return this.dom(domid).port.pciCf8;
+  }
+
+  /** Whether a vCPU is blocked on an emulator, and on which servers. */
+  waitingOn(domid: number, vcpu: number): number[] {
+    return this.vcpu(this.dom(domid), vcpu).waits.map((w) => w.server.id);
+  }
+
+  /** The last finished result on a vCPU (the value a pending read finally got). */
+  lastResult(domid: number, vcpu: number): AccessResult | null {
+    return this.vcpu(this.dom(domid), vcpu).result;
+  }
+
+  // ---- guest accesses ----
+
+  /** in / out / ins / outs. mirrors io.c:handle_pio (and hvmemul_do_pio_* for the string forms) */
+  pio(domid: number, vcpu: number, a: PioAccess, onDone?: (r: AccessResult) => void): AccessResult {
+    const d = this.dom(domid);
+    const v = this.ready(d, vcpu);
+    const port = toBig(a.port, "port");
+    if (port < 0n || port > 0xffffn) throw new GuestAccessError("port", `port ${port} is outside 0..0xffff`);
+    const count = checkCount(a.count);
+    const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
+    const ptr = a.data_is_ptr === true ? 1 : 0;
+    if (!isPow2Le8(a.size) || a.size > 4) {
+      throw new GuestAccessError("size", `port I/O size ${a.size} is not 1, 2 or 4`);
+    }
+    const data = ptr === 1 ? U64(toBig(a.data, "data")) : dir === IOREQ_WRITE ? BigInt.asUintN(a.size * 8, toBig(a.data, "data")) : 0n;
+    const chunk: Chunk = { isMmio: false, addr: port, size: a.size, count, dir, df: a.df === true ? 1 : 0, dataIsPtr: ptr, data, offset: 0 };
+    const job = this.job("pio", [chunk], new Uint8Array(a.size), dir, onDone);
+    return this.start(d, vcpu, v, job);
+  }
+
+  /** An MMIO exit (mmio_dm / unpopulated gfn, or a write to a p2m_ioreq_server page). */
+  mmio(domid: number, vcpu: number, a: MmioAccess, onDone?: (r: AccessResult) => void): AccessResult {
+    const d = this.dom(domid);
+    const v = this.ready(d, vcpu);
+    const addr = toBig(a.addr, "addr");
+    if (addr < 0n || addr > ALL_ONES) throw new GuestAccessError("addr", `addr ${addr} is not a 64-bit address`);
+    const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
+    const ptr = a.data_is_ptr === true ? 1 : 0;
+    const count = checkCount(a.count);
+    if (ptr === 1 || count > 1) {
+      // a string instruction: one hvmemul_do_io with the element size and the rep count
+      const chunk: Chunk = {
+        isMmio: true, addr, size: a.size, count, dir, df: a.df === true ? 1 : 0, dataIsPtr: ptr,
+        data: ptr === 1 ? U64(toBig(a.data as IntIn | undefined, "data")) : BigInt.asUintN(Math.min(a.size, 8) * 8, toBig(a.data as IntIn | undefined, "data")),
+        offset: 0,
+      };
+      return this.start(d, vcpu, v, this.job("mmio", [chunk], new Uint8Array(Math.min(a.size, 8)), dir, onDone));
+    }
+    if (!Number.isInteger(a.size) || a.size < 1 || a.size > MMIO_CACHE_BYTES) {
+      throw new GuestAccessError("size", `MMIO size ${a.size} is outside 1..${MMIO_CACHE_BYTES}`);
+    }
+    const bytes = dir === IOREQ_WRITE ? writeBytes(a.data, a.size) : new Uint8Array(a.size);
+    const job = this.job("mmio", splitMmio(addr, a.size, dir, bytes), bytes, dir, onDone);
+    return this.start(d, vcpu, v, job);
+  }
+
+  /**
+   * A plain memory access to a guest-physical address: RAM is read and written directly, ram_ro
+   * writes are discarded, reads of p2m_ioreq_server pages come from RAM, and anything else (writes
+   * to p2m_ioreq_server pages, MMIO holes) exits and takes the MMIO path.
+   */
+  mem(domid: number, vcpu: number, a: MemAccess, onDone?: (r: AccessResult) => void): AccessResult {
+    const d = this.dom(domid);
+    this.ready(d, vcpu);
+    const addr = toBig(a.addr, "addr");
+    if (!Number.isInteger(a.size) || a.size < 1 || a.size > MMIO_CACHE_BYTES) {
+      throw new GuestAccessError("size", `memory access size ${a.size} is outside 1..${MMIO_CACHE_BYTES}`);
+    }
+    if (addr < 0n || addr + BigInt(a.size) - 1n > BigInt(2 ** 52 - 1)) {
+      throw new GuestAccessError("addr", `addr ${addr} is not a guest-physical address`);
+    }
+    const first = Number(addr >> 12n);
+    const last = Number((addr + BigInt(a.size) - 1n) >> 12n);
+    const types: string[] = [];
+    for (let g = first; g <= last; g++) types.push(d.port.p2mType(g));
+    if (a.dir === "read") {
+      if (types.every((t) => READ_DIRECT.has(t))) {
+        const bytes = d.port.memory.read(addr, a.size);
+        return this.finishDirect(d, vcpu, bytes, onDone);
+      }
+    } else {
+      if (types.every((t) => WRITE_DIRECT.has(t))) {
+        d.port.memory.write(addr, writeBytes(a.data, a.size));
+        return this.finishDirect(d, vcpu, undefined, onDone);
+      }
+      if (types.some((t) => WRITE_DISCARD.has(t)) && types.every((t) => READ_DIRECT.has(t) && t !== "ioreq_server")) {
+        return this.finishDirect(d, vcpu, undefined, onDone);
+      }
+    }
+    return this.mmio(domid, vcpu, { addr, size: a.size, dir: a.dir, ...(a.data !== undefined ? { data: a.data } : {}) }, onDone);
+  }
+
+  /**
+   * The RTC moved by `delta` seconds: a TIMEOFFSET record broadcast buffered to every enabled server
+   * with bufioreq. Returns the number of servers that could not take it.
+   * mirrors io.c:send_timeoffset_req, ioreq.c:ioreq_broadcast(p, true)
+   */
+  timeOffset(domid: number, delta: IntIn): { failed: number; sent: number[] } {
+    const d = this.dom(domid);
+    const data = U64(toBig(delta, "delta"));
+    const sent: number[] = [];
+    let failed = 0;
+    if (data === 0n) return { failed, sent };
+    for (const s of d.port.serversInSelectionOrder()) {
+      if (!s.enabled || s.bufioreqHandling === HVM_IOREQSRV_BUFIOREQ_OFF) continue;
+      const req = record(IOREQ_TYPE_TIMEOFFSET, 0n, data, 1, 8, IOREQ_WRITE, 0, 0);
+      const out = sendBuffered(s, req, d.env);
+      this.emit(d, 0, s, "buffered", req, out.status, out.reason);
+      if (out.status === IOREQ_STATUS_UNHANDLED) failed++;
+      else sent.push(s.id);
+    }
+    this.flush(d);
+    return { failed, sent };
+  }
+
+  /**
+   * RAM was removed from or replaced in the physmap by another domain (relocate_memory, decrease
+   * reservation): every vCPU is flagged and sends INVALIDATE at its next resume.
+   * mirrors ioreq.c:ioreq_request_mapcache_invalidate
+   */
+  requestMapcacheInvalidate(domid: number, vcpu?: number): void {
+    const d = this.dom(domid);
+    if (vcpu !== undefined) this.vcpu(d, vcpu).mapcacheInvalidate = true;
+    else for (const v of d.vcpus) v.mapcacheInvalidate = true;
+  }
+
+  /**
+   * The vCPU is about to run guest code: a flagged vCPU broadcasts INVALIDATE synchronously and
+   * waits for every enabled server. mirrors ioreq.c:vcpu_ioreq_handle_completion (its last step)
+   */
+  resume(domid: number, vcpu: number, onDone?: (r: AccessResult) => void): AccessResult {
+    const d = this.dom(domid);
+    const v = this.ready(d, vcpu);
+    this.pullInvalidate(d);
+    if (!v.mapcacheInvalidate) return { status: "done" };
+    return this.start(d, vcpu, v, this.job("invalidate", [], new Uint8Array(0), IOREQ_WRITE, onDone));
+  }
+
+  /**
+   * The vCPU was woken (its port was notified, or the caller polls): each server it waits on is
+   * looked at once. Returns the access's result when every answer is in, else still pending.
+   * mirrors ioreq.c:vcpu_ioreq_handle_completion / wait_for_io
+   */
+  complete(domid: number, vcpu: number): AccessResult {
+    const d = this.dom(domid);
+    const v = this.vcpu(d, vcpu);
+    const job = v.job;
+    const r = this.wake(d, vcpu, v);
+    this.flush(d);
+    return job?.final ?? (v.job === null ? r : this.current(v, vcpu));
+  }
+
+  /** An emulator notified `port` of domain `domid`: wake the vCPU waiting on it, if any. */
+  notified(domid: number, port: number): AccessResult | undefined {
+    const d = this.doms.get(domid);
+    if (d === undefined) return undefined;
+    for (let i = 0; i < d.vcpus.length; i++) {
+      const v = d.vcpus[i]!;
+      if (v.waits.length !== 0 && v.waits[0]!.port === port) {
+        const job = v.job;
+        const r = this.wake(d, i, v);
+        this.flush(d);
+        return job?.final ?? (v.job === null ? r : this.current(v, i));
+      }
+    }
+    return undefined;
+  }
+
+  // ---- internals ----
+
+  private dom(domid: number): DomainState {
+    const d = this.doms.get(domid);
+    if (d === undefined) throw new GuestAccessError("domid", `domain ${domid} is not attached to the emulator`);
+    return d;
+  }
+
+  private vcpu(d: DomainState, vcpu: number): VcpuState {
+    const v = d.vcpus[vcpu];
+    if (v === undefined) throw new GuestAccessError("vcpu", `domain ${d.port.domid} has no vCPU ${vcpu}`);
+    return v;
+  }
+
+  private ready(d: DomainState, vcpu: number): VcpuState {
+    const v = this.vcpu(d, vcpu);
+    if (v.job !== null) {
+      const on = v.waits.map((w) => w.server.id).join(", ");
+      throw new GuestAccessError("vcpu", `vCPU ${vcpu} of domain ${d.port.domid} is blocked waiting for server ${on}`);
+    }
+    return v;
+  }
+
+  private job(kind: Job["kind"], chunks: Chunk[], bytes: Uint8Array, dir: number, onDone: Job["onDone"]): Job {
+    return { kind, chunks, index: 0, bytes, dir, reps: 1, takeData: false, next: null, onDone, final: null };
+  }
+
+  private finishDirect(d: DomainState, vcpu: number, bytes: Uint8Array | undefined, onDone: Job["onDone"]): AccessResult {
+    const r: AccessResult = bytes === undefined ? { status: "done" } : { status: "done", value: bytes.length <= 8 ? bytesUint(bytes) : 0n, bytes };
+    const v = this.vcpu(d, vcpu);
+    v.result = r;
+    onDone?.(r);
+    return r;
+  }
+
+  /** The reason the domain was crashed, or null. */
+  crashed(domid: number): string | null {
+    return this.dom(domid).crashed;
+  }
+
+  private pullInvalidate(d: DomainState): void {
+    if (d.port.takeMapcacheInvalidate?.() === true) for (const v of d.vcpus) v.mapcacheInvalidate = true;
+  }
+
+  private start(d: DomainState, vcpu: number, v: VcpuState, job: Job): AccessResult {
+    if (d.crashed !== null) return { status: "unhandled", reason: `domain crashed: ${d.crashed}`, effect: "domain_crash" };
+    this.pullInvalidate(d);
+    if (v.mapcacheInvalidate && job.kind !== "invalidate") {
+      const inv = this.job("invalidate", [], new Uint8Array(0), IOREQ_WRITE, undefined);
+      inv.next = job;
+      job = inv;
+    }
+    v.job = job;
+    const r = this.run(d, vcpu, v);
+    this.flush(d);
+    return job.final ?? (v.job === null ? r : this.current(v, vcpu));
+  }
+
+  /** The vCPU's state as a result: pending on the first server it waits for. */
+  private current(v: VcpuState, vcpu: number): AccessResult {
+    const w = v.waits[0];
+    if (w !== undefined) return { status: "pending", server: w.server.id, vcpu };
+    return v.result ?? { status: "done" };
+  }
+
+  /** Delivers queued notifications (an in-process emulator may answer, and wake vCPUs, from here). */
+  private flush(d: DomainState): void {
+    if (d.flushing) return;
+    d.flushing = true;
+    try {
+      for (let p = d.outbox.shift(); p !== undefined; p = d.outbox.shift()) d.port.notify(p);
+    } finally {
+      d.flushing = false;
+    }
+  }
+
+  /** Runs the vCPU's job until it waits, finishes or fails. */
+  private run(d: DomainState, vcpu: number, v: VcpuState): AccessResult {
+    for (;;) {
+      const job = v.job!;
+      if (job.kind === "invalidate") {
+        v.mapcacheInvalidate = false;
+        this.broadcastInvalidate(d, vcpu, v);
+        if (v.waits.length !== 0) return { status: "pending", server: v.waits[0]!.server.id, vcpu };
+        if (job.next === null) return this.finish(d, v, { status: "done" });
+        v.job = job.next;
+        continue;
+      }
+      while (job.index < job.chunks.length) {
+        const c = job.chunks[job.index]!;
+        const out = this.doIo(d, vcpu, c);
+        switch (out.k) {
+          case "ok":
+            job.reps = out.reps;
+            if (job.dir === IOREQ_READ && c.dataIsPtr === 0) job.bytes.set(uintBytes(out.data, c.size), c.offset);
+            job.index++;
+            continue;
+          case "sent":
+            job.reps = out.reps;
+            job.takeData = out.complete && job.dir === IOREQ_READ;
+            v.waits.push({ server: out.server, port: out.port, prev: STATE_IOREQ_READY });
+            return { status: "pending", server: out.server.id, vcpu };
+          case "retry":
+            v.job = null;
+            return this.settle(v, job, { status: "retry" });
+          case "unhandled": {
+            v.job = null;
+            const crash = job.kind === "pio";
+            if (crash) this.crash(d, `unhandled port I/O: ${out.reason}`);
+            return this.settle(v, job, { status: "unhandled", reason: out.reason, effect: crash ? "domain_crash" : "gp_fault" });
+          }
+        }
+      }
+      const r: AccessResult =
+        job.dir === IOREQ_READ && job.chunks[0]?.dataIsPtr === 0
+          ? { status: "done", value: job.bytes.length <= 8 ? bytesUint(job.bytes) : 0n, bytes: job.bytes, reps: job.reps }
+          : { status: "done", reps: job.reps };
+      return this.finish(d, v, r);
+    }
+  }
+
+  private finish(_d: DomainState, v: VcpuState, r: AccessResult): AccessResult {
+    const job = v.job!;
+    v.job = null;
+    return this.settle(v, job, r);
+  }
+
+  private settle(v: VcpuState, job: Job, r: AccessResult): AccessResult {
+    v.result = r;
+    let j: Job | null = job;
+    while (j !== null) {
+      j.final = r;
+      j.onDone?.(r);
+      j = j.next;
+    }
+    return r;
+  }
+
+  private wake(d: DomainState, vcpu: number, v: VcpuState): AccessResult {
+    if (v.job === null) return v.result ?? { status: "done" };
+    while (v.waits.length !== 0) {
+      const w = v.waits[0]!;
+      const page = w.server.ioreqPage.page;
+      if (page === null) {
+        this.crash(d, `server ${w.server.id} lost its ioreq page while vCPU ${vcpu} waited`);
+        return this.abort(d, v, "ioreq page gone");
+      }
+      const out = checkSlot(page, vcpu, w.prev);
+      if (out.kind === "waiting") {
+        w.prev = out.state;
+        return { status: "pending", server: w.server.id, vcpu };
+      }
+      if (out.kind === "crash") {
+        this.crash(d, out.reason);
+        return this.abort(d, v, out.reason);
+      }
+      v.waits.shift();
+      if (w.server.pending !== undefined) w.server.pending[vcpu] = false;
+      const job = v.job;
+      if (job.kind !== "invalidate" && job.takeData) {
+        const c = job.chunks[job.index]!;
+        job.bytes.set(uintBytes(out.data, c.size), c.offset);
+      }
+    }
+    const job = v.job;
+    if (job.kind !== "invalidate") {
+      job.index++;
+      job.takeData = false;
+    } else if (job.next !== null) {
+      v.job = job.next;
+      return this.run(d, vcpu, v);
+    } else {
+      return this.finish(d, v, { status: "done" });
+    }
+    if (v.mapcacheInvalidate) {
+      // a flag raised while waiting is honoured before the guest runs again
+      const inv = this.job("invalidate", [], new Uint8Array(0), IOREQ_WRITE, undefined);
+      inv.next = job;
+      v.job = inv;
+    }
+    return this.run(d, vcpu, v);
+  }
+
+  private abort(_d: DomainState, v: VcpuState, reason: string): AccessResult {
+    const job = v.job!;
+    v.job = null;
+    v.waits.length = 0;
+    return this.settle(v, job, { status: "unhandled", reason: `domain crashed: ${reason}`, effect: "domain_crash" });
+  }
+
+  private crash(d: DomainState, reason: string): void {
+    if (d.crashed === null) {
+      d.crashed = reason;
+      d.port.crash(reason);
+    }
+  }
+
+  private emit(d: DomainState, vcpu: number, s: IoreqServerLike, slot: "sync" | "buffered", fields: IoreqFields, status: string, reason?: string): void {
+    if (this.listeners.length === 0) return;
+    const e: EmitEvent = { domid: d.port.domid, vcpu, server: s.id, slot, fields: { ...fields }, status };
+    if (reason !== undefined) e.reason = reason;
+    for (const l of this.listeners) l(e);
+  }
+
+  /** INVALIDATE to every enabled server, synchronously. mirrors ioreq.c:ioreq_broadcast(p, false) */
+  private broadcastInvalidate(d: DomainState, vcpu: number, v: VcpuState): void {
+    for (const s of d.port.serversInSelectionOrder()) {
+      if (!s.enabled) continue;
+      const req = record(IOREQ_TYPE_INVALIDATE, 0n, ALL_ONES, 0, 4, IOREQ_WRITE, 0, 0);
+      const out = sendSync(s, vcpu, req, d.env);
+      this.emit(d, vcpu, s, "sync", req, out.status, out.reason);
+      if (out.status === IOREQ_STATUS_RETRY) v.waits.push({ server: s, port: vcpuPort(s, vcpu)!, prev: STATE_IOREQ_READY });
+    }
+  }
+
+  /** One hvmemul_do_io call. */
+  private doIo(d: DomainState, vcpu: number, c: Chunk): IoOutcome {
+    // mirrors emulate.c:hvmemul_do_io — sizes, then the rep cut at the page, then the handlers
+    if (!isPow2Le8(c.size)) return { k: "unhandled", reason: `bad mmio size ${c.size}` };
+    let count = c.count;
+    if (c.isMmio && count > 1) {
+      const off = Number(c.addr & 0xfffn);
+      const tail = PAGE_SIZE - off;
+      count = tail < c.size ? 1 : Math.min(count, Math.floor((c.df === 1 ? off + c.size : tail) / c.size));
+    }
+    const req = record(c.isMmio ? IOREQ_TYPE_COPY : IOREQ_TYPE_PIO, c.addr, c.data, count, c.size, c.dir, c.df, c.dataIsPtr);
+    const mem = d.port.memory;
+
+    // internal handlers: the 0xCF8 latch (always falls through) and stdvga
+    if (!c.isMmio) {
+      if (c.dir === IOREQ_WRITE && c.size === 4 && c.addr === 0xcf8n) {
+        // mirrors hvm/ioreq.c:hvm_access_cf8 — the first element is latched, then the access goes on
+        d.port.pciCf8 = Number(c.dataIsPtr === 1 ? mem.readUint(c.data, 4) : c.data & 0xffff_ffffn);
+      }
+    } else if (d.port.hasVga && c.dir === IOREQ_WRITE && c.dataIsPtr === 0 && count === 1) {
+      const last = c.addr + BigInt(c.size) - 1n;
+      if (c.addr >= VGA_MEM_BASE && last <= VGA_MEM_END) {
+        // mirrors stdvga.c:stdvga_mem_write — buffered to the range-selected server, else the normal path
+        const vreq = { ...req, count: 1 };
+        const s = this.select(d, vreq);
+        if (s !== null) {
+          const out = sendBuffered(s, vreq, d.env);
+          this.emit(d, vcpu, s, "buffered", vreq, out.status, out.reason);
+          if (out.status === IOREQ_STATUS_HANDLED) return { k: "ok", data: 0n, reps: 1 };
+        }
+      }
+    }
+
+    let s: IoreqServerLike | null = null;
+    if (c.isMmio) {
+      const gfn = Number(c.addr >> 12n);
+      if (d.port.p2mType(gfn) === "ioreq_server") {
+        s = d.port.claimant();
+        if (s === null) return { k: "retry" };
+        if (c.dir === IOREQ_READ) {
+          // mirrors emulate.c:ioreq_server_read — the read half of a read-modify-write, from RAM
+          return { k: "ok", data: this.intercept(d, req, (a, n) => mem.readUint(a, n)), reps: count };
+        }
+      }
+    }
+    if (s === null) s = this.select(d, req);
+    if (s === null) {
+      // the null handler: reads all ones, writes dropped
+      return { k: "ok", data: this.intercept(d, req, (_a, n) => BigInt.asUintN(n * 8, ALL_ONES)), reps: count };
+    }
+    if (d.port.shuttingDown?.() === true) return { k: "retry" };
+    const complete = needsCompletion(record(c.isMmio ? IOREQ_TYPE_COPY : IOREQ_TYPE_PIO, 0n, 0n, 1, c.size, c.dir, c.df, c.dataIsPtr));
+    const out = sendSync(s, vcpu, req, d.env);
+    this.emit(d, vcpu, s, "sync", req, out.status, out.reason);
+    if (out.status !== IOREQ_STATUS_RETRY) return { k: "unhandled", reason: out.reason ?? "send failed" };
+    return { k: "sent", server: s, port: req.vp_eport, complete, reps: count };
+  }
+
+  /**
+   * An internal read handler applied to every element (hvm_process_io_intercept): direct reads
+   * return the value; with data_is_ptr each element is stored in guest memory. Writes are dropped.
+   */
+  private intercept(d: DomainState, req: IoreqFields, read: (addr: bigint, size: number) => bigint): bigint {
+    if (req.dir !== IOREQ_READ) return 0n;
+    if (req.data_is_ptr === 0) return read(req.addr, req.size);
+    const step = BigInt(req.df === 1 ? -req.size : req.size);
+    for (let i = 0; i < req.count; i++) {
+      const v = read(U64(req.addr + step * BigInt(i)), req.size);
+      d.port.memory.writeUint(U64(req.data + step * BigInt(i)), req.size, v);
+    }
+    return 0n;
+  }
+
+  /** mirrors common/ioreq.c:ioreq_server_select + hvm/ioreq.c:arch_ioreq_server_get_type_addr */
+  private select(d: DomainState, req: IoreqFields): IoreqServerLike | null {
+    const cf8 = d.port.pciCf8;
+    let kind: "port" | "memory" | "pci";
+    let first: bigint;
+    let last: bigint;
+    let pciAddr = 0n;
+    if (req.type === IOREQ_TYPE_PIO && (req.addr & ~3n) === 0xcfcn && (cf8 & 0x8000_0000) !== 0) {
+      const sbdf = BigInt((cf8 >>> 8) & 0xffff);
+      let reg = BigInt((cf8 & 0xfc) | Number(req.addr & 3n));
+      if (d.port.amdExtendedCf8 === true) reg |= BigInt((cf8 & 0x0f00_0000) >>> 16);
+      pciAddr = (sbdf << 32n) | reg;
+      kind = "pci";
+      first = last = sbdf;
+    } else if (req.type === IOREQ_TYPE_PIO) {
+      kind = "port";
+      first = req.addr;
+      last = req.addr + BigInt(req.size) - 1n;
+    } else if (req.type === IOREQ_TYPE_COPY) {
+      kind = "memory";
+      const span = BigInt(req.count) * BigInt(req.size);
+      if (req.df === 1 && d.port.persona !== "4.9") {
+        first = U64(req.addr - (BigInt(req.count) - 1n) * BigInt(req.size));
+        last = U64(req.addr + BigInt(req.size) - 1n);
+      } else {
+        first = req.addr;
+        last = U64(req.addr + span - 1n);
+      }
+    } else {
+      return null;
+    }
+    for (const s of d.port.serversInSelectionOrder()) {
+      if (!s.enabled) continue;
+      if (!s.ranges[kind].contains(first, last)) continue;
+      if (kind === "pci") {
+        req.type = IOREQ_TYPE_PCI_CONFIG;
+        req.addr = pciAddr;
+      }
+      return s;
+    }
+    return null;
+  }
+}
+
+function record(type: number, addr: bigint, data: bigint, count: number, size: number, dir: number, df: number, ptr: number): IoreqFields {
+  return { addr, data, count, size, vp_eport: 0, state: STATE_IOREQ_READY, data_is_ptr: ptr, dir, df, type };
+}
+
+function checkCount(count: number | undefined): number {
+  if (count === undefined) return 1;
+  if (!Number.isInteger(count) || count < 1 || count > 0xffff_ffff) {
+    throw new GuestAccessError("count", `count ${count} is outside 1..2^32-1`);
+  }
+  return count;
+}
+
+function writeBytes(data: IntIn | Uint8Array | undefined, size: number): Uint8Array {
+  if (data instanceof Uint8Array) {
+    if (data.length !== size) throw new GuestAccessError("data", `data has ${data.length} bytes, size is ${size}`);
+    return data.slice();
+  }
+  return uintBytes(toBig(data, "data"), size);
+}
+
+/**
+ * A single MMIO access cut at the page boundary, then each piece into power-of-two chunks of at most
+ * 8 bytes, largest first. mirrors emulate.c:hvmemul_linear_mmio_access + hvmemul_phys_mmio_access
+ */
+export function splitMmio(addr: bigint, size: number, dir: number, bytes: Uint8Array): Chunk[] {
+  const out: Chunk[] = [];
+  let gpa = addr;
+  let offset = 0;
+  let left = size;
+  while (left > 0) {
+    const pageOff = Number(gpa & 0xfffn);
+    let piece = Math.min(left, PAGE_SIZE - pageOff);
+    left -= piece;
+    let chunk = 1 << (31 - Math.clz32(piece));
+    if (chunk > 8) chunk = 8;
+    while (piece > 0) {
+      while (chunk > piece) chunk >>= 1;
+      const data = dir === IOREQ_WRITE ? bytesUint(bytes.subarray(offset, offset + chunk)) : 0n;
+      out.push({ isMmio: true, addr: gpa, size: chunk, count: 1, dir, df: 0, dataIsPtr: 0, data, offset });
+      gpa = U64(gpa + BigInt(chunk));
+      offset += chunk;
+      piece -= chunk;
+    }
+  }
+  return out;
+}
+
+export type { Chunk as MmioChunk };
+
+// ---- the in-process host: a GuestDomainPort over the fake hypervisor's Domain ----
+
+export interface HostOptions {
+  /** has_vvga: libxl gives HVM guests an emulated VGA by default (true). */
+  vga?: boolean;
+  /** AMD family 0x10..0x16 with extended CF8 enabled (default false). */
+  amdExtendedCf8?: boolean;
+}
+
+/** A Domain of the fake hypervisor seen as a GuestDomainPort. */
+export class HypervisorDomainPort implements GuestDomainPort {
+  readonly domid: number;
+  readonly nrVcpus: number;
+  readonly memory = new GuestMemory();
+  readonly hasVga: boolean;
+  readonly persona: string;
+  readonly amdExtendedCf8: boolean;
+  /** Set when the domain is crashed by the emulation layer (domain_crash). */
+  crashReason: string | null = null;
+
+  constructor(
+    private readonly hv: Hypervisor,
+    readonly d: Domain,
+    opts: HostOptions = {},
+  ) {
+    this.domid = d.domid;
+    this.nrVcpus = d.vcpus.length;
+    this.hasVga = opts.vga ?? true;
+    this.persona = hv.persona.name;
+    this.amdExtendedCf8 = opts.amdExtendedCf8 ?? false;
+  }
+
+  serversInSelectionOrder(): readonly IoreqServerLike[] {
+    return this.d.serversInSelectionOrder();
+  }
+
+  get pciCf8(): number {
+    return this.d.pciCf8;
+  }
+
+  set pciCf8(v: number) {
+    this.d.pciCf8 = v >>> 0;
+  }
+
+  takeMapcacheInvalidate(): boolean {
+    const p = this.d.mapcacheInvalidatePending;
+    this.d.mapcacheInvalidatePending = false;
+    return p;
+  }
+
+  p2mType(gfn: number): string {
+    return P2M_TYPES[this.d.p2m.typeOf(gfn)] ?? "mmio_dm";
+  }
+
+  claimant(): IoreqServerLike | null {
+    const c = this.d.p2m.ioreqClaim();
+    if (c.server === null) return null;
+    return this.d.ioreq.servers[c.server] ?? null;
+  }
+
+  notify(port: number): void {
+    this.hv.notify(this.domid, port);
+  }
+
+  crash(reason: string): void {
+    this.crashReason ??= reason;
+  }
+
+  shuttingDown(): boolean {
+    return this.d.shutdown.code !== null;
+  }
+}
+
+const guests = new WeakMap<Hypervisor, GuestEmulator>();
+
+/**
+ * The guest side of an in-process fake hypervisor: one GuestEmulator per Hypervisor, with every HVM
+ * domain attached (created on first use; options apply then).
+ */
+export function guestOf(hv: Hypervisor, opts: HostOptions = {}): GuestEmulator {
+  let g = guests.get(hv);
+  if (g === undefined) {
+    g = new GuestEmulator();
+    for (const d of hv.domains.values()) if (d.isHvm) g.attach(new HypervisorDomainPort(hv, d, opts));
+    guests.set(hv, g);
+  }
+  return g;
+}
