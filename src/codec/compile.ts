@@ -30,7 +30,7 @@ function padError(path: string, offset: number, value: number | bigint): never {
 function tailError(v: DataView, from: number, to: number, path: string): never {
   for (let i = from; i < to; i++) {
     const b = v.getUint8(i);
-    if (b !== 0) throw new CodecError("nonzero-pad", path, i, `bytes beyond the selected union member must be zero, found 0x${b.toString(16)}`);
+    if (b !== 0) throw new CodecError("nonzero-pad", path, i, path.endsWith(".(padding)") ? `compiler padding must be zero, found 0x${b.toString(16)}` : `bytes beyond the selected union member must be zero, found 0x${b.toString(16)}`);
   }
   throw new Error("unreachable: tail check");
 }
@@ -79,6 +79,20 @@ function orBytes(base: number, from: number, to: number): string {
   }
   while (s < to) parts.push(`v.getUint8(o + ${base + s++})`);
   return parts.join(" | ") || "0";
+}
+
+/** Byte runs of a struct that no field covers (compiler-inserted padding). */
+function paddingRuns(L: AggregateLayout): Array<[number, number]> {
+  const covered = new Uint8Array(L.size);
+  for (const f of L.fields) for (let b = f.offset; b < f.offset + f.size; b++) covered[b] = 1;
+  const runs: Array<[number, number]> = [];
+  for (let b = 0; b < L.size; b++) {
+    if (covered[b] !== 0) continue;
+    const from = b;
+    while (b < L.size && covered[b] === 0) b++;
+    runs.push([from, b]);
+  }
+  return runs;
 }
 
 // ---------- readers ----------
@@ -130,6 +144,12 @@ function readAgg(g: Gen, L: AggregateLayout, base: number, path: string): string
   if (L.kind === "union") return readUnion(g, L, undefined, base, path, new Map());
   const siblings = new Map<string, string>();
   const vals = L.fields.map((f) => [f.name, readField(g, f, base, path, siblings)] as const);
+  if (g.strict) {
+    // implicit (compiler) padding is not a field, but a canonical buffer has it zero
+    for (const [from, to] of paddingRuns(L)) {
+      g.emit(`if ((${orBytes(base, from, to)}) !== 0) R.tailError(v, o + ${base + from}, o + ${base + to}, ${pathExpr(path + ".(padding)")});`);
+    }
+  }
   const out = g.tmp("s");
   g.emit(`const ${out} = {${vals.map(([n, x]) => `${lit(n)}: ${x}`).join(", ")}};`);
   return out;
