@@ -1,0 +1,34 @@
+// What the runner needs from the fake: the hypercall, read-only state queries, guest and emulator actions.
+import type { DmOpBuf } from "../privcmd/types.js";
+import type { EmulatorStep, GuestStep, QueryArgs, QueryKind } from "./types.js";
+import type { JsonObject } from "./values.js";
+
+export type Arch = "x86_64" | "i386" | "arm64" | "arm32";
+
+export interface ScenarioCodec {
+  encode(type: string, value: object, opts?: { arch?: Arch }): Uint8Array;
+  decode(type: string, bytes: Uint8Array, opts?: { arch?: Arch; mode?: "strict" | "hypervisor" }): unknown;
+}
+
+/** A plain-data answer: numbers, bigints, strings, booleans, null, arrays and objects of those. */
+export type QueryResult = Record<string, unknown>;
+
+export interface ScenarioHost {
+  dm_op(caller: number, domid: number, bufs: DmOpBuf[]): number;
+  /** Throws HostUnsupported for a query this host cannot answer. */
+  query(kind: QueryKind, args: QueryArgs): QueryResult;
+  guest?(step: GuestStep): QueryResult;
+  emulator?(step: EmulatorStep): QueryResult;
+  /** Why the last dm_op failed, if the host knows. */
+  explain?(): string | undefined;
+}
+
+export type HostFactory = (world: JsonObject) => ScenarioHost;
+
+/** The host cannot do what a step asks (a step result, not an invalid file). */
+export class HostUnsupported extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "HostUnsupported";
+  }
+}

@@ -1,0 +1,37 @@
+// Scenario files: parse, run, report (docs/scenarios.md).
+import { readFileSync } from "node:fs";
+import { decode, encode } from "../codec/index.js";
+import { ScenarioError } from "./errors.js";
+import type { ScenarioCodec } from "./host.js";
+import { runScenario as run, type RunOptions, type StepResult } from "./runner.js";
+import { createXenHost } from "./xen-host.js";
+
+export { ScenarioError } from "./errors.js";
+export { parseScenario, MAX_QUERY_NR } from "./parse.js";
+export { compareSubset, show } from "./compare.js";
+export { HostUnsupported } from "./host.js";
+export type { ScenarioHost, ScenarioCodec, HostFactory, QueryResult } from "./host.js";
+export type { StepResult, RunOptions } from "./runner.js";
+export type * from "./types.js";
+export { createXenHost, XenHost } from "./xen-host.js";
+
+/** The real codec, as the runner needs it. */
+export const defaultCodec: ScenarioCodec = {
+  encode: (type, value, opts) => encode(type, value, opts),
+  decode: (type, bytes, opts) => decode(type, bytes, opts),
+};
+
+/** Runs a parsed JSON scenario against the fake hypervisor (or the host and codec given). */
+export function runScenario(json: unknown, opts: Partial<RunOptions> = {}): StepResult[] {
+  return run(json, { codec: opts.codec ?? defaultCodec, createHost: opts.createHost ?? createXenHost });
+}
+
+/** Reads and parses a scenario file; a JSON syntax error is a ScenarioError. */
+export function loadScenarioFile(path: string): unknown {
+  const text = readFileSync(path, "utf8");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ScenarioError("", `not valid JSON: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
