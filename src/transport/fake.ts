@@ -1,10 +1,7 @@
 // A fresh fake host behind a privcmd device, from a scenario file's world part.
-import { Hypervisor, type P2mFactory } from "../hypervisor/hypervisor.js";
-import { P2m } from "../hypervisor/p2m.js";
+import { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { WorldConfig } from "../hypervisor/world.js";
 import { PrivcmdDevice, type PrivcmdOptions } from "../privcmd/index.js";
-
-const p2mFactory: P2mFactory = (init) => new P2m({ ram: init.ram }) as unknown as ReturnType<P2mFactory>;
 
 export interface FakeHost {
   hv: Hypervisor;
@@ -12,7 +9,7 @@ export interface FakeHost {
 }
 
 export function createFakeHost(world: WorldConfig = {}, privcmd: PrivcmdOptions = {}): FakeHost {
-  const hv = new Hypervisor(world, { p2m: p2mFactory });
+  const hv = new Hypervisor(world);
   const abi = world.abi;
   const device = new PrivcmdDevice(hv, abi !== undefined ? { abi, ...privcmd } : privcmd);
   return { hv, device };
