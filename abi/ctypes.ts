@@ -121,7 +121,8 @@ export function resolve(decl: AggregateDecl, arch: Arch): AggregateLayout {
   return out;
 }
 
-// xen.h: x86 defines the handle as struct { void *p; }; Arm as a union with a uint64_t, aligned 8.
+// xen.h: x86 defines the handle as struct { void *p; } (__guest_handle_void); Arm as a union with a
+// uint64_t, aligned 8 (__guest_handle_64_void).
 export const GUEST_HANDLE_VOID_X86: StructDecl = {
   kind: "struct",
   name: "__guest_handle_void",
@@ -129,7 +130,7 @@ export const GUEST_HANDLE_VOID_X86: StructDecl = {
 };
 export const GUEST_HANDLE_VOID_ARM: UnionDecl = {
   kind: "union",
-  name: "__guest_handle_void",
+  name: "__guest_handle_64_void",
   fields: [
     { name: "p", type: "ptr" },
     { name: "q", type: "u64" },

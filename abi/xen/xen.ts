@@ -8,6 +8,7 @@ export const DOMID_XEN = 0x7ff2;
 export const DOMID_COW = 0x7ff3;
 export const DOMID_INVALID = 0x7ff4;
 export const DOMID_IDLE = 0x7fff;
+export const DOMID_MASK = 0x7fff;
 
 export const SHUTDOWN_poweroff = 0;
 export const SHUTDOWN_reboot = 1;
@@ -26,6 +27,8 @@ export const XENMEM_resource_ioreq_server = 0;
 export const XENMEM_resource_ioreq_server_frame_bufioreq = 0;
 /** XENMEM_resource_ioreq_server_frame_ioreq(n) */
 export const XENMEM_resource_ioreq_server_frame_ioreq = (n: number): number => 1 + n;
+/** XENMEM_resource_ioreq_server_frame_ioreq(0): the first (and on x86 only) sync ioreq frame */
+export const XENMEM_resource_ioreq_server_frame_ioreq_0 = XENMEM_resource_ioreq_server_frame_ioreq(0);
 
 export const DOMID_NAMES: Readonly<Record<string, number>> = {
   DOMID_FIRST_RESERVED,
@@ -35,6 +38,7 @@ export const DOMID_NAMES: Readonly<Record<string, number>> = {
   DOMID_COW,
   DOMID_INVALID,
   DOMID_IDLE,
+  DOMID_MASK,
 };
 
 export const SHUTDOWN_NAMES: Readonly<Record<string, number>> = {
@@ -49,11 +53,11 @@ export const SHUTDOWN_NAMES: Readonly<Record<string, number>> = {
 export const XEN_H_CONSTANTS: Readonly<Record<string, number>> = {
   ...DOMID_NAMES,
   ...SHUTDOWN_NAMES,
-  SHUTDOWN_MAX,
   __HYPERVISOR_memory_op,
   __HYPERVISOR_hvm_op,
   __HYPERVISOR_dm_op,
   XENMEM_acquire_resource,
   XENMEM_resource_ioreq_server,
   XENMEM_resource_ioreq_server_frame_bufioreq,
+  XENMEM_resource_ioreq_server_frame_ioreq_0,
 };

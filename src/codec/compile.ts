@@ -123,7 +123,7 @@ function readField(g: Gen, f: FieldLayout, base: number, path: string, siblings:
       const els = Array.from({ length: f.count }, (_, i) => readInt(g, t, off + i * t.size));
       g.emit(`const ${out} = [${els.join(", ")}];`);
       if (f.pad && g.strict) {
-        g.emit(`for (let i = 0; i < ${f.count}; i++) if (${out}[i] !== ${zero}) R.padError(${pathExpr(fpath)}, o + ${off} + i * ${t.size}, ${out}[i]);`);
+        g.emit(`for (let i = 0; i < ${f.count}; i++) if (${out}[i] !== ${zero}) R.padError(${pathExpr(fpath)}, o + ${off}, ${out}[i]);`);
       }
     }
     siblings.set(f.name, out);
@@ -190,8 +190,7 @@ function readUnion(g: Gen, U: AggregateLayout, f: FieldLayout | undefined, base:
   g.emit("default:");
   if (g.strict) {
     const valid = g.konst(Object.keys(sel.members).map(Number));
-    g.emit(`if (${selVar} !== 0) R.badOp(p + ${lit(path.slice(0, path.lastIndexOf(".")) + "." + sel.by)}, o + ${base - (f?.offset ?? 0) + offsetOfSibling(sel.by, U, f)}, ${selVar}, ${valid});`);
-    g.emit(`if ((${orBytes(base, 0, U.size)}) !== 0) R.tailError(v, o + ${base}, o + ${base + U.size}, ${pathExpr(path)});`);
+    g.emit(`R.badOp(p + ${lit(path.slice(0, path.lastIndexOf(".")) + "." + sel.by)}, o + ${base - (f?.offset ?? 0) + offsetOfSibling(sel.by, U, f)}, ${selVar}, ${valid});`);
   }
   g.emit(`${out} = {};`);
   g.emit("}");
@@ -330,7 +329,7 @@ function writeUnion(g: Gen, U: AggregateLayout, f: FieldLayout | undefined, base
   }
   g.emit("default: {");
   const valid = g.konst(Object.keys(sel.members).map(Number));
-  g.emit(`if (${selVar} !== 0) R.badOp(p + ${lit(path.slice(0, path.lastIndexOf(".")) + "." + sel.by)}, o + ${base - f!.offset + (selectorOffsets.get(f!) ?? 0)}, ${selVar}, ${valid});`);
+  g.emit(`R.badOp(p + ${lit(path.slice(0, path.lastIndexOf(".")) + "." + sel.by)}, o + ${base - f!.offset + (selectorOffsets.get(f!) ?? 0)}, ${selVar}, ${valid});`);
   writeMember(undefined);
   g.emit("} }");
 }
