@@ -6,7 +6,6 @@
 import type { Domain } from "./domain.js";
 import { GuestMemory, PAGE_SIZE, bytesUint, uintBytes } from "./guest-memory.js";
 import type { Hypervisor } from "./hypervisor.js";
-import { P2M_TYPES } from "./p2m-types.js";
 import {
   IOREQ_READ,
   IOREQ_WRITE,
@@ -835,7 +834,7 @@ export class HypervisorDomainPort implements GuestDomainPort {
   }
 
   p2mType(gfn: number): string {
-    return P2M_TYPES[this.d.p2m.typeOf(gfn)] ?? "mmio_dm";
+    return this.d.p2m.typeOf(gfn);
   }
 
   claimant(): IoreqServerLike | null {

@@ -1,0 +1,432 @@
+// IoreqClient: the device-model side of an ioreq server's shared pages. It takes requests from the
+// sync slots (one per vCPU) and the buffered ring, hands them to a handler, and writes the answers
+// back byte-exact (data for reads, state IORESP_READY), then notifies the vCPU's port.
+// The pages are plain bytes: in-process they come from the fake hypervisor (XENMEM_acquire_resource),
+// over a transport they can be any Uint8Array kept in sync, with notifications from any source.
+import { getCodec, type StructCodec } from "../codec/index.js";
+import {
+  BUF_RING_OFFSET,
+  BUF_SLOT_SIZE,
+  IOREQ_BUFFER_SLOT_NUM,
+  IOREQ_READ,
+  IOREQ_SIZE,
+  IOREQ_TYPE_PIO,
+  IOREQ_WRITE,
+  READ_POINTER_OFFSET,
+  STATE_IOREQ_INPROCESS,
+  STATE_IOREQ_NONE,
+  STATE_IOREQ_READY,
+  STATE_IORESP_READY,
+  WRITE_POINTER_OFFSET,
+  bufSlot,
+  ioreqRecord,
+} from "../hypervisor/ioreq-record.js";
+import { IoreqProtocolError } from "./errors.js";
+
+/** Where notifications come from and go to (an event channel). */
+export interface IoreqEvents {
+  /** Calls `listener(port)` when the hypervisor side raises one of the client's ports. */
+  onNotify(listener: (port: number) => void): () => void;
+  /** Raises `port` towards the hypervisor (xenevtchn_notify). */
+  notify(port: number): void;
+}
+
+export interface IoreqClientInit {
+  /** The sync page (shared_iopage_t): one 32-byte ioreq_t per vCPU. */
+  ioreqPage: Uint8Array;
+  /** The buffered page (buffered_iopage_t), when the server has one. */
+  bufioreqPage?: Uint8Array | null;
+  /** Number of vCPUs (slots) to serve. */
+  vcpus: number;
+  /** Each vCPU's port; by default read from the slots' vp_eport (written when the server is enabled). */
+  vcpuPorts?: readonly number[];
+  /** The buffered ring's port (get_ioreq_server_info bufioreq_port). */
+  bufioreqPort?: number | null;
+  events: IoreqEvents;
+  /**
+   * How read_pointer is advanced after a buffered request. "atomic" (default) adds to the current
+   * value, as QEMU does since it fixed its ring handling. "stale" stores a value computed from an
+   * earlier read — the old behaviour, which loses Xen's pointer folding in ATOMIC mode; only the
+   * flood helper uses it, to reproduce the overrun.
+   */
+  readPointerUpdate?: "atomic" | "stale";
+}
+
+/** One request as the device model sees it. */
+export interface IoreqRequest {
+  readonly slot: "sync" | "buffered";
+  /** The vCPU waiting for the answer (sync), or -1 (buffered). */
+  readonly vcpu: number;
+  /** The ring index the request was read from (buffered), or -1. */
+  readonly ringIndex: number;
+  readonly type: number;
+  readonly addr: bigint;
+  /** Value for writes, or the guest buffer's address when data_is_ptr. */
+  readonly data: bigint;
+  readonly count: number;
+  readonly size: number;
+  readonly dir: number;
+  readonly df: number;
+  readonly data_is_ptr: number;
+  readonly vp_eport: number;
+}
+
+/** A handler's answer: the value for direct reads (ignored otherwise). */
+export type IoreqHandlerResult = bigint | number | undefined;
+export type IoreqHandler = (req: IoreqRequest) => IoreqHandlerResult | Promise<IoreqHandlerResult>;
+
+export const TYPE_NAMES: Readonly<Record<number, string>> = {
+  0: "PIO",
+  1: "COPY",
+  2: "PCI_CONFIG",
+  7: "TIMEOFFSET",
+  8: "INVALIDATE",
+};
+
+interface Waiter {
+  resolve: (r: IteratorResult<IoreqRequest>) => void;
+  reject: (e: unknown) => void;
+}
+
+export class IoreqClient implements AsyncIterable<IoreqRequest> {
+  readonly vcpus: number;
+  private readonly page: Uint8Array;
+  private readonly view: DataView;
+  private readonly bufPage: Uint8Array | null;
+  private readonly bufView: DataView | null;
+  private readonly events: IoreqEvents;
+  private readonly stale: boolean;
+  private readonly codec: StructCodec;
+  private ports: number[];
+  private portToVcpu = new Map<number, number>();
+  private bufPort: number | null;
+  private unsubscribe: (() => void) | null = null;
+  private handler: IoreqHandler | null = null;
+  private serveFail: ((e: unknown) => void) | null = null;
+  private serveDone: (() => void) | null = null;
+  private readonly queue: IoreqRequest[] = [];
+  private readonly waiters: Waiter[] = [];
+  private closed = false;
+  private failure: unknown = null;
+  /** Counts, for tests and benches. */
+  readonly stats = { sync: 0, buffered: 0, responses: 0 };
+
+  constructor(init: IoreqClientInit) {
+    if (init.ioreqPage.length < init.vcpus * IOREQ_SIZE) {
+      throw new RangeError(`ioreqPage has ${init.ioreqPage.length} bytes, ${init.vcpus} vCPUs need ${init.vcpus * IOREQ_SIZE}`);
+    }
+    this.vcpus = init.vcpus;
+    this.page = init.ioreqPage;
+    this.view = new DataView(this.page.buffer, this.page.byteOffset, this.page.byteLength);
+    this.bufPage = init.bufioreqPage ?? null;
+    this.bufView = this.bufPage === null ? null : new DataView(this.bufPage.buffer, this.bufPage.byteOffset, this.bufPage.byteLength);
+    this.events = init.events;
+    this.stale = init.readPointerUpdate === "stale";
+    this.codec = getCodec("ioreq_t", { checkPads: false });
+    this.bufPort = init.bufioreqPort ?? null;
+    this.ports = [];
+    if (init.vcpuPorts !== undefined) this.setPorts(init.vcpuPorts);
+    else this.refreshPorts();
+    this.unsubscribe = this.events.onNotify((port) => {
+      this.onPort(port);
+    });
+  }
+
+  /** Re-reads every vCPU's port from the vp_eport field of its slot (after the server is enabled). */
+  refreshPorts(): void {
+    const ports: number[] = [];
+    for (let v = 0; v < this.vcpus; v++) ports.push(ioreqRecord.vpEport(this.view, v * IOREQ_SIZE));
+    this.setPorts(ports);
+  }
+
+  private setPorts(ports: readonly number[]): void {
+    this.ports = [...ports];
+    this.portToVcpu = new Map();
+    this.ports.forEach((p, v) => {
+      if (p !== 0) this.portToVcpu.set(p, v);
+    });
+  }
+
+  /** The port of a vCPU's slot. */
+  portOf(vcpu: number): number | undefined {
+    return this.ports[vcpu];
+  }
+
+  /** The state nibble of a vCPU's slot. */
+  state(vcpu: number): number {
+    this.checkVcpu(vcpu);
+    return ioreqRecord.state(this.view, vcpu * IOREQ_SIZE);
+  }
+
+  /**
+   * Sets a slot's state by hand (QEMU sets INPROCESS when it takes a request). Only 0..3 exist;
+   * anything else is refused here before it could crash the guest.
+   */
+  setState(vcpu: number, state: number): void {
+    this.checkVcpu(vcpu);
+    if (!Number.isInteger(state) || state < STATE_IOREQ_NONE || state > STATE_IORESP_READY) {
+      throw new IoreqProtocolError("bad-state", "sync", vcpu, `state ${state} is not an ioreq state (0..3); Xen would crash the domain`);
+    }
+    ioreqRecord.setState(this.view, vcpu * IOREQ_SIZE, state);
+  }
+
+  /**
+   * Looks at every slot and the buffered ring now (QEMU also polls on a timer) and dispatches what is
+   * waiting. Returns the number of requests taken.
+   */
+  poll(): number {
+    let n = 0;
+    for (let v = 0; v < this.vcpus; v++) if (this.takeSync(v)) n++;
+    return n + this.drainBuffered();
+  }
+
+  /**
+   * Answers a sync request: `data` (for direct reads) goes into the slot, state becomes IORESP_READY,
+   * and the vCPU's port is notified.
+   */
+  respond(req: IoreqRequest, data?: bigint | number): void {
+    if (req.slot !== "sync") return;
+    const v = req.vcpu;
+    this.checkVcpu(v);
+    const off = v * IOREQ_SIZE;
+    const state = ioreqRecord.state(this.view, off);
+    if (state !== STATE_IOREQ_READY && state !== STATE_IOREQ_INPROCESS) {
+      throw new IoreqProtocolError(
+        "not-in-progress",
+        "sync",
+        v,
+        `vCPU ${v}: responding to a slot in state ${stateName(state)}; only IOREQ_READY or IOREQ_INPROCESS can be answered`,
+      );
+    }
+    if (data !== undefined && needsData(req)) ioreqRecord.setData(this.view, off, BigInt(data));
+    ioreqRecord.setState(this.view, off, STATE_IORESP_READY);
+    this.stats.responses++;
+    const port = this.ports[v];
+    if (port !== undefined && port !== 0) this.events.notify(port);
+  }
+
+  /**
+   * Serves requests with `handler` until close(). Synchronous handlers are answered on the spot (the
+   * fast path); a returned promise is awaited first. Resolves on close(); rejects on a protocol error
+   * or a handler error.
+   */
+  serve(handler: IoreqHandler): Promise<void> {
+    if (this.handler !== null) throw new Error("serve() is already running on this client");
+    this.handler = handler;
+    const done = new Promise<void>((resolve, reject) => {
+      this.serveDone = resolve;
+      this.serveFail = reject;
+    });
+    for (let r = this.queue.shift(); r !== undefined; r = this.queue.shift()) this.dispatch(r);
+    this.poll();
+    return done;
+  }
+
+  /** Stops serving and ends iteration. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.handler = null;
+    this.serveDone?.();
+    for (const w of this.waiters.splice(0)) w.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<IoreqRequest> {
+    return {
+      next: (): Promise<IteratorResult<IoreqRequest>> => {
+        if (this.failure !== null) return Promise.reject(asError(this.failure));
+        const r = this.queue.shift();
+        if (r !== undefined) return Promise.resolve({ value: r, done: false });
+        if (this.closed) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+      },
+      return: (): Promise<IteratorResult<IoreqRequest>> => {
+        this.close();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  // ---- internals ----
+
+  private checkVcpu(v: number): void {
+    if (!Number.isInteger(v) || v < 0 || v >= this.vcpus) {
+      throw new IoreqProtocolError("unknown-request", "sync", v, `vCPU ${v} is not served by this client (0..${this.vcpus - 1})`);
+    }
+  }
+
+  private onPort(port: number): void {
+    if (this.closed) return;
+    try {
+      if (port === this.bufPort) {
+        this.drainBuffered();
+        return;
+      }
+      const v = this.portToVcpu.get(port);
+      if (v !== undefined) {
+        this.takeSync(v);
+        // QEMU drains the buffered ring on every wake-up as well
+        if (this.bufPage !== null) this.drainBuffered();
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private takeSync(v: number): boolean {
+    const off = v * IOREQ_SIZE;
+    const state = ioreqRecord.state(this.view, off);
+    if (state > STATE_IORESP_READY) {
+      throw new IoreqProtocolError("bad-state", "sync", v, `vCPU ${v}: slot holds state ${state}, which no side may write`);
+    }
+    if (state !== STATE_IOREQ_READY) return false;
+    ioreqRecord.setState(this.view, off, STATE_IOREQ_INPROCESS);
+    const f = this.codec.read(this.view, off);
+    const req: IoreqRequest = {
+      slot: "sync",
+      vcpu: v,
+      ringIndex: -1,
+      type: f.type as number,
+      addr: f.addr as bigint,
+      data: f.data as bigint,
+      count: f.count as number,
+      size: f.size as number,
+      dir: f.dir as number,
+      df: f.df as number,
+      data_is_ptr: f.data_is_ptr as number,
+      vp_eport: f.vp_eport as number,
+    };
+    this.stats.sync++;
+    this.dispatch(req);
+    return true;
+  }
+
+  /** Consumes every buffered request between read_pointer and write_pointer. */
+  drainBuffered(hook?: { beforePointerStore?: () => void }): number {
+    const view = this.bufView;
+    if (view === null) return 0;
+    let n = 0;
+    const start = view.getUint32(READ_POINTER_OFFSET, true);
+    let rp = start;
+    for (;;) {
+      if (!this.stale) rp = view.getUint32(READ_POINTER_OFFSET, true);
+      const wp = view.getUint32(WRITE_POINTER_OFFSET, true);
+      const avail = (wp - rp) >>> 0;
+      if (avail === 0) break;
+      if (avail > IOREQ_BUFFER_SLOT_NUM) {
+        throw new IoreqProtocolError(
+          "ring-overrun",
+          "buffered",
+          rp % IOREQ_BUFFER_SLOT_NUM,
+          `buffered ring: read_pointer ${rp} write_pointer ${wp} (${avail} slots apart, at most ${IOREQ_BUFFER_SLOT_NUM})`,
+        );
+      }
+      const idx = rp % IOREQ_BUFFER_SLOT_NUM;
+      const a = bufSlot.read(view, BUF_RING_OFFSET + idx * BUF_SLOT_SIZE);
+      let data = BigInt(a.data);
+      let size = 1 << a.size;
+      const qw = a.size === 3 ? 1 : 0;
+      if (qw === 1) {
+        const idx2 = (rp + 1) % IOREQ_BUFFER_SLOT_NUM;
+        const b = bufSlot.read(view, BUF_RING_OFFSET + idx2 * BUF_SLOT_SIZE);
+        if (avail < 2 || b.type !== a.type || b.addr !== a.addr || b.size !== a.size || b.dir !== a.dir) {
+          throw new IoreqProtocolError(
+            "half-quad-word",
+            "buffered",
+            idx,
+            `buffered ring slot ${idx}: an 8-byte request needs a matching second slot at ${idx2} (${avail} slot(s) published)`,
+          );
+        }
+        data |= BigInt(b.data) << 32n;
+        size = 8;
+      }
+      if (a.dir !== IOREQ_WRITE) {
+        throw new IoreqProtocolError("bad-buffered-request", "buffered", idx, `buffered ring slot ${idx}: dir is read; only writes are buffered`);
+      }
+      const req: IoreqRequest = {
+        slot: "buffered",
+        vcpu: -1,
+        ringIndex: idx,
+        type: a.type,
+        addr: BigInt(a.addr),
+        data,
+        count: 1,
+        size,
+        dir: a.dir,
+        df: 0,
+        data_is_ptr: 0,
+        vp_eport: 0,
+      };
+      this.stats.buffered++;
+      n++;
+      rp = (rp + 1 + qw) >>> 0;
+      if (!this.stale) {
+        // atomic add of the consumed slots to the current read_pointer
+        view.setUint32(READ_POINTER_OFFSET, (view.getUint32(READ_POINTER_OFFSET, true) + 1 + qw) >>> 0, true);
+      }
+      this.dispatch(req);
+    }
+    if (this.stale && n > 0) {
+      hook?.beforePointerStore?.();
+      view.setUint32(READ_POINTER_OFFSET, rp, true);
+    }
+    return n;
+  }
+
+  private dispatch(req: IoreqRequest): void {
+    const h = this.handler;
+    if (h === null) {
+      const w = this.waiters.shift();
+      if (w !== undefined) w.resolve({ value: req, done: false });
+      else this.queue.push(req);
+      return;
+    }
+    let out: IoreqHandlerResult | Promise<IoreqHandlerResult>;
+    try {
+      out = h(req);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (out instanceof Promise) {
+      out.then(
+        (v) => {
+          try {
+            this.respond(req, v);
+          } catch (e) {
+            this.fail(e);
+          }
+        },
+        (e: unknown) => {
+          this.fail(e);
+        },
+      );
+    } else {
+      this.respond(req, out);
+    }
+  }
+
+  private fail(e: unknown): void {
+    this.failure = e;
+    const reject = this.serveFail;
+    this.serveFail = null;
+    this.close();
+    if (reject !== null) reject(e);
+    for (const w of this.waiters.splice(0)) w.reject(e);
+  }
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(typeof e === "string" ? e : "request handler failed");
+}
+
+/** Whether the answer's data is read by the hypervisor (direct reads; PCI config and COPY too). */
+function needsData(req: IoreqRequest): boolean {
+  return req.data_is_ptr === 0 && (req.type !== IOREQ_TYPE_PIO || req.dir === IOREQ_READ);
+}
+
+function stateName(s: number): string {
+  return ["STATE_IOREQ_NONE", "STATE_IOREQ_READY", "STATE_IOREQ_INPROCESS", "STATE_IORESP_READY"][s] ?? `invalid state ${s}`;
+}

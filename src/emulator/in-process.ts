@@ -1,0 +1,84 @@
+// An IoreqClient attached to a server of an in-process fake hypervisor: the pages are mapped with
+// XENMEM_acquire_resource (frame 1 sync, frame 0 buffered), the buffered port comes from
+// get_ioreq_server_info (no_gfns) through the real dispatcher, and notifications travel through the
+// hypervisor's event channels and the guest side's completion path.
+import { decode, encode } from "../codec/index.js";
+import { guestOf } from "../hypervisor/emulate.js";
+import type { Hypervisor } from "../hypervisor/hypervisor.js";
+import { mapResource } from "../hypervisor/resource.js";
+import { IoreqClient, type IoreqClientInit, type IoreqEvents } from "./client.js";
+
+export class IoreqAttachError extends Error {
+  constructor(
+    readonly rc: number,
+    readonly step: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "IoreqAttachError";
+  }
+}
+
+export interface InProcessTarget {
+  /** The emulator's domain (the server's creator). */
+  caller: number;
+  domid: number;
+  /** ioservid */
+  id: number;
+}
+
+/** The event channel between an emulator and one domain of an in-process hypervisor. */
+export function inProcessEvents(hv: Hypervisor, domid: number): IoreqEvents {
+  const guest = guestOf(hv);
+  return {
+    onNotify: (listener) =>
+      hv.onNotify((dom, port) => {
+        if (dom === domid) listener(port);
+      }),
+    notify: (port) => {
+      guest.notified(domid, port);
+    },
+  };
+}
+
+/** get_ioreq_server_info with XEN_DMOP_no_gfns through the dispatcher: the buffered port. */
+export function bufioreqPortOf(hv: Hypervisor, t: InProcessTarget): number | null {
+  const buf = encode("xen_dm_op", { op: "XEN_DMOP_get_ioreq_server_info", u: { get_ioreq_server_info: { id: t.id, flags: "XEN_DMOP_no_gfns" } } });
+  const rc = hv.dm_op(t.caller, t.domid, [{ bytes: buf }]);
+  if (rc !== 0) throw new IoreqAttachError(rc, "get_ioreq_server_info", `get_ioreq_server_info(id ${t.id}) on domain ${t.domid} failed: rc ${rc}`);
+  const out = decode("xen_dm_op", buf);
+  const u = out.u as Record<string, Record<string, unknown>>;
+  const port = u.get_ioreq_server_info?.bufioreq_port;
+  return typeof port === "number" && port !== 0 ? port : null;
+}
+
+/**
+ * Maps server `id`'s pages and returns a client for them. Map before enabling the server (as QEMU
+ * does): enable writes each vCPU's port into its slot, and the client reads the ports from there on
+ * its first wake-up if they were not known at attach time.
+ */
+export function attachInProcess(hv: Hypervisor, t: InProcessTarget, opts: Pick<IoreqClientInit, "readPointerUpdate"> = {}): IoreqClient {
+  const sync = mapResource(hv, t.caller, t.domid, t.id, 1);
+  if (sync.page === null) throw new IoreqAttachError(sync.rc, "acquire_resource frame 1", `mapping the sync page of server ${t.id}: rc ${sync.rc}`);
+  const port = bufioreqPortOf(hv, t);
+  let bufPage: Uint8Array | null = null;
+  if (port !== null) {
+    const b = mapResource(hv, t.caller, t.domid, t.id, 0);
+    if (b.page === null) throw new IoreqAttachError(b.rc, "acquire_resource frame 0", `mapping the buffered page of server ${t.id}: rc ${b.rc}`);
+    bufPage = b.page;
+  }
+  const d = hv.domain(t.domid);
+  const vcpus = d?.vcpus.length ?? 0;
+  const server = d?.ioreq.servers[t.id];
+  const init: IoreqClientInit = {
+    ioreqPage: sync.page,
+    bufioreqPage: bufPage,
+    vcpus,
+    bufioreqPort: port,
+    events: inProcessEvents(hv, t.domid),
+    ...(opts.readPointerUpdate !== undefined ? { readPointerUpdate: opts.readPointerUpdate } : {}),
+  };
+  // The ports are the ones event channel setup created (xenevtchn_bind_interdomain to each vp_eport).
+  if (server !== undefined) init.vcpuPorts = server.ioreqEvtchn.slice(0, vcpus);
+  return new IoreqClient(init);
+}
