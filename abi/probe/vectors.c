@@ -429,42 +429,26 @@ static void emit_fail(const char *name, const void *bytes, size_t n, const char 
     jobj_end();
 }
 
-/* Innermost declared field of t (at absolute offset base) containing byte `at`. */
-static void field_at(const struct tdesc *t, const unsigned char *b, size_t base, size_t at, char *path,
-                     size_t *off)
+/* The first direct member of t (declaration order) that does not fit in `len` bytes. */
+static const struct fdesc *first_missing(const struct tdesc *t, size_t len)
 {
-    for (size_t i = 0; i < t->nfields; i++) {
-        const struct fdesc *f = &t->fields[i];
-        if (at < base + f->off || at >= base + f->off + f->size)
-            continue;
-        size_t len = strlen(path);
-        snprintf(path + len, 256 - len, ".%s", f->name);
-        *off = base + f->off;
-        if (f->kind == FK_UNION) {
-            const struct opdesc *o = find_op(((const struct xen_dm_op *)(const void *)b)->op);
-            if (o && at < o->off + o->payload->size) {
-                len = strlen(path);
-                snprintf(path + len, 256 - len, ".%s", o->member);
-                *off = o->off;
-                field_at(o->payload, b, o->off, at, path, off);
-            }
-        } else if (f->kind == FK_SUB) {
-            field_at(f->sub, b, base + f->off, at, path, off);
-        }
-        return;
-    }
+    for (size_t i = 0; i < t->nfields; i++)
+        if (t->fields[i].off + t->fields[i].size > len)
+            return &t->fields[i];
+    return NULL;
 }
 
 /* truncated (one byte short) and trailing (one extra byte) from a valid object */
 static void emit_size_fails(const char *name, const struct tdesc *t, const unsigned char *obj)
 {
     char path[256], nm[128];
-    size_t off = 0;
     unsigned char buf[8192];
-    snprintf(path, sizeof path, "%s", t->name);
-    field_at(t, obj, 0, t->size - 1, path, &off);
+    const struct fdesc *f = first_missing(t, t->size - 1);
+    if (!f)
+        abort();
+    snprintf(path, sizeof path, "%s.%s", t->name, f->name);
     snprintf(nm, sizeof nm, "truncated/%s", name);
-    emit_fail(nm, obj, t->size - 1, "truncated", path, off);
+    emit_fail(nm, obj, t->size - 1, "truncated", path, f->off);
     memcpy(buf, obj, t->size);
     buf[t->size] = 0x5a;
     snprintf(nm, sizeof nm, "trailing/%s", name);
@@ -865,9 +849,11 @@ static int from_blob(const char *blob, const char *types)
             unsigned char buf[64];
             char path[128] = "";
             size_t off = 0;
-            for (uint32_t k = 0; k < last->nfields; k++)
-                if (last->f[k].off <= last->size - 1 && last->size - 1 < last->f[k].off + last->f[k].size) {
-                    snprintf(path, sizeof path, "%s.%s", type, last->f[k].name);
+            /* the first direct member that does not fit ("h.q" belongs to the member "h") */
+            for (uint32_t k = last->nfields; k-- > 0;)
+                if (last->f[k].off + last->f[k].size > last->size - 1u) {
+                    size_t outer = strcspn(last->f[k].name, ".");
+                    snprintf(path, sizeof path, "%s.%.*s", type, (int)outer, last->f[k].name);
                     off = last->f[k].off;
                 }
             emit_fail("truncated/bytes-hi", last->obj.b, last->size - 1, "truncated", path, off);
