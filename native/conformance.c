@@ -396,7 +396,7 @@ struct worker {
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    w->create_rc = xendevicemodel_create_ioreq_server(w->h, dom, 0, &w->id);
+    w->create_rc = xendevicemodel_create_ioreq_server(w->h, dom, 1, &w->id);
     w->create_errno = w->create_rc ? errno : 0;
     if (w->create_rc)
         return NULL;

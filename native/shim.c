@@ -949,7 +949,11 @@ static long privcmd_ioctl(int fd, unsigned long req, void *arg)
         if (capture_on()) {
             struct sbuf s = { 0 };
             const char *name = ioctl_name(req);
-            if (name)
+            struct shim_privcmd_dm_op uop;
+            if (req == SHIM_IOCTL_DM_OP && mem_read(&uop, arg, sizeof(uop)) == 0)
+                sb_printf(&s, "{\"ioctl\":\"%s\",\"unsupported\":true,\"dom\":%u,\"num\":%u", name, uop.dom,
+                          uop.num);
+            else if (name)
                 sb_printf(&s, "{\"ioctl\":\"%s\",\"unsupported\":true", name);
             else
                 sb_printf(&s, "{\"ioctl\":\"0x%lx\"", req);

@@ -1,0 +1,114 @@
+// Shared by the native tests, the capture script and the shim bench: build the C parts, start the
+// socket server in this process, run a program under the shim.
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { WorldConfig } from "../../src/hypervisor/world.js";
+import type { PrivcmdDevice } from "../../src/privcmd/index.js";
+import { createFakeHost, worldForDomains } from "../../src/transport/fake.js";
+import { XendmServer } from "../../src/transport/server.js";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const NATIVE = join(ROOT, "native");
+export const BUILD = join(NATIVE, "build");
+export const SHIM = join(BUILD, "libxendm-shim.so");
+export const CONFORMANCE = join(BUILD, "conformance");
+export const RAWCLIENT = join(BUILD, "rawclient");
+export const XENDEVICEMODEL_H = "/usr/include/xendevicemodel.h";
+
+/** The domain the native tests drive. */
+export const DOM = 1;
+export const WORLD: WorldConfig = worldForDomains([DOM]);
+
+/** Why the native parts cannot be built here, or undefined when they can. */
+export function nativeMissing(): string | undefined {
+  try {
+    execFileSync("gcc", ["--version"], { stdio: "ignore" });
+  } catch {
+    return "gcc not found";
+  }
+  if (!existsSync(XENDEVICEMODEL_H)) return `${XENDEVICEMODEL_H} not found (install libxen-dev)`;
+  return undefined;
+}
+
+export function buildNative(): void {
+  execFileSync("make", ["-s", "-C", NATIVE], { stdio: ["ignore", "ignore", "inherit"] });
+  if (!existsSync(CONFORMANCE)) throw new Error("native/build/conformance was not built (libxendevicemodel missing?)");
+}
+
+export interface RunningServer {
+  path: string;
+  device: PrivcmdDevice;
+  server: XendmServer;
+  close(): Promise<void>;
+}
+
+/** A fresh fake host behind `xendm serve`'s server, listening on a socket in a new temp dir. */
+export async function startServer(world: WorldConfig = WORLD): Promise<RunningServer> {
+  const dir = mkdtempSync(join(tmpdir(), "xendm-shim-"));
+  const path = join(dir, "sock");
+  const { device } = createFakeHost(world);
+  const server = new XendmServer({ device });
+  await server.listen(path);
+  return {
+    path,
+    device,
+    server,
+    close: async () => {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `bin args` asynchronously (the server lives in this process), with the shim preloaded unless env says otherwise. */
+export function run(bin: string, args: readonly string[], env: Record<string, string | undefined>): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const base: Record<string, string | undefined> = { ...process.env };
+    delete base.XENDM_SOCKET;
+    delete base.XENDM_CAPTURE;
+    delete base.XENDM_SHIM_NO_DMOP;
+    delete base.XENDM_CALLER;
+    const child = spawn(bin, args, { env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (s: string) => { stdout += s; });
+    child.stderr.setEncoding("utf8").on("data", (s: string) => { stderr += s; });
+    child.on("error", reject);
+    child.on("close", (code) => { resolvePromise({ code, stdout, stderr }); });
+  });
+}
+
+export function shimEnv(socket: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { LD_PRELOAD: SHIM, XENDM_SOCKET: socket, ...extra };
+}
+
+export type Json = Record<string, unknown>;
+
+export function jsonLines(text: string): Json[] {
+  return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Json);
+}
+
+/** One conformance call with the ioctls the shim captured between its mark and the next one. */
+export interface CapturedCall {
+  fn: string;
+  ioctls: Json[];
+}
+
+/** Groups capture lines by the driver's marks. Lines before the first mark are dropped. */
+export function groupCapture(lines: readonly Json[]): CapturedCall[] {
+  const out: CapturedCall[] = [];
+  for (const l of lines) {
+    if (typeof l.mark === "string") out.push({ fn: l.mark, ioctls: [] });
+    else if (typeof l.ioctl === "string") out.at(-1)?.ioctls.push(l);
+  }
+  return out;
+}
