@@ -3,7 +3,9 @@
  * installed xen/hvm/ioreq.h and prints them as JSON
  * ([{name, type, fields, hex}]) on stdout.  The emission tests compare the
  * fake hypervisor's page bytes against this output
- * (fixtures/records/ioreq-records.json).
+ * (fixtures/records/ioreq-records.json).  The event channel ports are the ones
+ * the fake hands out for server 0 (handle_bufioreq != 0) of a 2-vCPU guest:
+ * vCPU 0 port 1, the buffered port 2, vCPU 1 port 3.
  *
  * Build: gcc -D__XEN_TOOLS__ -o ioreq_records ioreq_records.c
  */
@@ -99,39 +101,39 @@ int main(void)
 
     printf("[");
 
-    /* outb 0x41 to 0x3f8 on vCPU 0, event channel port 5 */
-    r = ioreq(0x3f8, 0x41, 1, 1, 5, STATE_IOREQ_READY, 0, IOREQ_WRITE, 0, IOREQ_TYPE_PIO);
+    /* outb 0x41 to 0x3f8 on vCPU 0, event channel port 1 */
+    r = ioreq(0x3f8, 0x41, 1, 1, 1, STATE_IOREQ_READY, 0, IOREQ_WRITE, 0, IOREQ_TYPE_PIO);
     emit_ioreq("pio_write_3f8", &r);
 
-    /* inl from 0x3f8 after the response 0x12345678 (port 5) */
-    r = ioreq(0x3f8, 0x12345678, 1, 4, 5, STATE_IORESP_READY, 0, IOREQ_READ, 0, IOREQ_TYPE_PIO);
+    /* inl from 0x3f8 after the response 0x12345678 (port 1) */
+    r = ioreq(0x3f8, 0x12345678, 1, 4, 1, STATE_IORESP_READY, 0, IOREQ_READ, 0, IOREQ_TYPE_PIO);
     emit_ioreq("pio_read_3f8_response", &r);
 
-    /* 4-byte MMIO read at 0xfeb00010 on vCPU 1, port 6 */
-    r = ioreq(0xfeb00010ULL, 0, 1, 4, 6, STATE_IOREQ_READY, 0, IOREQ_READ, 0, IOREQ_TYPE_COPY);
+    /* 4-byte MMIO read at 0xfeb00010 on vCPU 1, port 3 */
+    r = ioreq(0xfeb00010ULL, 0, 1, 4, 3, STATE_IOREQ_READY, 0, IOREQ_READ, 0, IOREQ_TYPE_COPY);
     emit_ioreq("mmio_read_feb00010", &r);
 
-    /* 8-byte MMIO write 0x1122334455667788 at 0xfeb00000 (port 5) */
-    r = ioreq(0xfeb00000ULL, 0x1122334455667788ULL, 1, 8, 5, STATE_IOREQ_READY, 0,
+    /* 8-byte MMIO write 0x1122334455667788 at 0xfeb00000 (port 1) */
+    r = ioreq(0xfeb00000ULL, 0x1122334455667788ULL, 1, 8, 1, STATE_IOREQ_READY, 0,
               IOREQ_WRITE, 0, IOREQ_TYPE_COPY);
     emit_ioreq("mmio_write_feb00000_q", &r);
 
-    /* rep outsw: 16 elements from guest buffer 0x2000, df set (port 5) */
-    r = ioreq(0x1f0, 0x2000, 16, 2, 5, STATE_IOREQ_READY, 1, IOREQ_WRITE, 1, IOREQ_TYPE_PIO);
+    /* rep outsw: 16 elements from guest buffer 0x2000, df set (port 1) */
+    r = ioreq(0x1f0, 0x2000, 16, 2, 1, STATE_IOREQ_READY, 1, IOREQ_WRITE, 1, IOREQ_TYPE_PIO);
     emit_ioreq("pio_rep_outsw_ptr_df", &r);
 
-    /* cf8 = 0x80001810, 2-byte read at 0xcfe -> sbdf 0x18, reg 0x12 (port 5) */
-    r = ioreq(((uint64_t)0x18 << 32) | 0x12, 0, 1, 2, 5, STATE_IOREQ_READY, 0, IOREQ_READ, 0,
+    /* cf8 = 0x80001810, 2-byte read at 0xcfe -> sbdf 0x18, reg 0x12 (port 1) */
+    r = ioreq(((uint64_t)0x18 << 32) | 0x12, 0, 1, 2, 1, STATE_IOREQ_READY, 0, IOREQ_READ, 0,
               IOREQ_TYPE_PCI_CONFIG);
     emit_ioreq("pci_config_read_cfe", &r);
 
-    /* write to a p2m_ioreq_server page: 4 bytes at 0x100008 (port 5) */
-    r = ioreq(0x100008, 0xdeadbeef, 1, 4, 5, STATE_IOREQ_READY, 0, IOREQ_WRITE, 0,
+    /* write to a p2m_ioreq_server page: 4 bytes at 0x100008 (port 1) */
+    r = ioreq(0x100008, 0xdeadbeef, 1, 4, 1, STATE_IOREQ_READY, 0, IOREQ_WRITE, 0,
               IOREQ_TYPE_COPY);
     emit_ioreq("ioreq_server_page_write", &r);
 
-    /* INVALIDATE broadcast (port 5) */
-    r = ioreq(0, ~0ULL, 0, 4, 5, STATE_IOREQ_READY, 0, IOREQ_WRITE, 0, IOREQ_TYPE_INVALIDATE);
+    /* INVALIDATE broadcast (port 1) */
+    r = ioreq(0, ~0ULL, 0, 4, 1, STATE_IOREQ_READY, 0, IOREQ_WRITE, 0, IOREQ_TYPE_INVALIDATE);
     emit_ioreq("invalidate", &r);
 
     /* TIMEOFFSET as the two buffered slots it takes */
