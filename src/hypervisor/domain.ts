@@ -3,23 +3,10 @@ import { EvtchnTable } from "./evtchn.js";
 import type { IoreqServer } from "./ioreq-server.js";
 import { HvmIrq, Vgic } from "./irq.js";
 import type { PendingEvent } from "./irq.js";
+import type { P2m } from "./p2m.js";
 
-/** Internal p2m types (asm/p2m.h p2m_type_t). */
-export const p2m_ram_rw = 0, p2m_invalid = 1, p2m_ram_logdirty = 2, p2m_ram_ro = 3, p2m_mmio_dm = 4,
-  p2m_ram_paging_out = 9, p2m_ram_paged = 10, p2m_ram_paging_in = 11, p2m_ram_shared = 12, p2m_ioreq_server = 15;
-
-/** The part of the p2m (src/hypervisor/p2m.ts) the server model and dispatcher use. */
-export interface P2mApi {
-  readonly maxMappedPfn: number;
-  readonly entryCount: number;
-  typeOf(gfn: number): number;
-  setType(first: number, last: number, t: number): void;
-  ioreqClaim(): { server: number | null; flags: number };
-  /** mirrors p2m.c:p2m_set_ioreq_server: 0, -EBUSY, -EINVAL */
-  setIoreqServer(server: number, flags: number): number;
-  /** One sweep chunk; mirrors p2m.c:p2m_finish_type_change. */
-  finishTypeChange(firstGfn: number, count: number): number;
-}
+/** The p2m as the server model and dispatcher see it. */
+export type P2mApi = P2m;
 
 export interface Vcpu {
   readonly id: number;
@@ -49,12 +36,6 @@ export interface DomainIoreq {
   list: IoreqServer[];
 }
 
-export interface LogDirtyState {
-  enabled: boolean;
-  /** Pfns marked dirty (modified_memory, ioreq page put back, ...). */
-  dirty: Set<number>;
-}
-
 export interface CacheattrRange {
   start: bigint;
   end: bigint;
@@ -74,12 +55,12 @@ export interface DomainInit {
   maxVcpus: number;
   target: number | null;
   isDying: boolean;
-  p2m: P2mApi;
+  p2m: P2m;
+  iommu: boolean;
   ioreqPoolBase: number;
   ioreqPoolPages: number;
   ioreqPfn: number;
   bufioreqPfn: number;
-  logDirty: boolean;
   paddrBits: number;
   nrPirqs: number;
   vgicIrqs: number;
@@ -96,13 +77,14 @@ export class Domain {
   readonly control: boolean;
   /** The domain this one is a stub device model for. */
   readonly target: number | null;
-  readonly p2m: P2mApi;
+  readonly p2m: P2m;
+  /** An IOMMU is enabled for the domain (relocate_memory splits every 16 pages). */
+  readonly iommu: boolean;
   readonly ioreq: DomainIoreq;
   readonly irq: HvmIrq;
   readonly vgic: Vgic;
   readonly evtchn = new EvtchnTable();
   readonly shutdown: ShutdownState = { code: null };
-  readonly logDirty: LogDirtyState;
   readonly cacheattr: CacheattrRange[] = [];
   readonly paddrBits: number;
   /** Latched 0xCF8 value (written by the emulation side). */
@@ -121,6 +103,7 @@ export class Domain {
     this.control = init.control;
     this.target = init.target;
     this.p2m = init.p2m;
+    this.iommu = init.iommu;
     const pages = init.ioreqPoolPages;
     this.ioreq = {
       servers: new Array<IoreqServer | undefined>(8).fill(undefined),
@@ -136,7 +119,6 @@ export class Domain {
     };
     this.irq = new HvmIrq(init.maxVcpus, init.nrPirqs);
     this.vgic = new Vgic(init.vgicIrqs, init.allocatedIrqs);
-    this.logDirty = { enabled: init.logDirty, dirty: new Set() };
     this.paddrBits = init.paddrBits;
   }
 
@@ -163,6 +145,6 @@ export class Domain {
 
   /** paging_mark_pfn_dirty: recorded only while log-dirty mode is on. */
   markDirty(pfn: number): void {
-    if (this.logDirty.enabled) this.logDirty.dirty.add(pfn);
+    if (this.p2m.logDirtyEnabled) this.p2m.dirtyLog.add(pfn, pfn);
   }
 }

@@ -2,35 +2,43 @@
 import type { DmOpBuf } from "./context.js";
 import { DmOpCall, DmOpTables, doDmOp } from "./dm.js";
 import { Domain } from "./domain.js";
-import type { P2mApi } from "./domain.js";
 import { explanation } from "./explain.js";
 import type { Explanation } from "./explain.js";
 import { domainSnapshot, serverSnapshot } from "./introspect.js";
 import type { DomainSnapshot, ServerSnapshot } from "./introspect.js";
+import { P2m } from "./p2m.js";
+import type { P2mConfig } from "./p2m.js";
 import { makePersona } from "./persona.js";
 import type { Persona } from "./persona.js";
 import { Preempt } from "./preempt.js";
 import type { PreemptSpec } from "./preempt.js";
-import { checkWorld, toBig, toInt, WorldError } from "./world.js";
+import { checkWorld, toBig, toInt } from "./world.js";
 import type { AbiName, DomainConfig, WorldConfig } from "./world.js";
 
-/** Builds a domain's p2m from its RAM ranges (inclusive gfn pairs). */
-export type P2mFactory = (init: { ram: [number, number][] }) => P2mApi;
+/** Builds a domain's p2m (the range-map P2m unless overridden). */
+export type P2mFactory = (init: P2mConfig) => P2m;
 
 export interface HypervisorOptions {
-  /** The p2m implementation (src/hypervisor/p2m.ts by default). */
+  /** Builds each domain's p2m; defaults to `new P2m(init)`. */
   p2m?: P2mFactory;
+  /** Extra p2m overlays per domain id, applied after the world's (for tests and tools). */
+  overlays?: Record<number, P2mConfig["overlays"]>;
 }
 
 export type NotifyListener = (domid: number, port: number) => void;
 
 const DEFAULT_RAM: [number, number][] = [[0x0, 0x9f], [0xc0, 0xffff]];
-let defaultP2mFactory: P2mFactory | null = null;
+let defaultP2mFactory: P2mFactory = (init) => new P2m(init);
 
-/** Installs the p2m used when HypervisorOptions.p2m is not given. */
+/** Replaces the p2m factory used when HypervisorOptions.p2m is not given. */
 export function setDefaultP2mFactory(f: P2mFactory): void {
   defaultP2mFactory = f;
 }
+
+const OVERLAY_KEYS = [
+  ["paging", "ram_paged"], ["shared", "ram_shared"], ["grant_map_rw", "grant_map_rw"], ["grant_map_ro", "grant_map_ro"],
+  ["ram_ro", "ram_ro"], ["mmio_direct", "mmio_direct"], ["pod", "populate_on_demand"], ["broken", "ram_broken"],
+] as const;
 
 export class Hypervisor {
   readonly persona: Persona;
@@ -49,8 +57,6 @@ export class Hypervisor {
     this.persona = makePersona(world.xen ?? "4.17", world.arch ?? "x86");
     this.abi = world.abi ?? (this.persona.arch === "arm" ? "arm64" : "x86_64");
     this.preemptHook = new Preempt(world.preempt ?? "never");
-    const factory = opts.p2m ?? defaultP2mFactory;
-    if (!factory) throw new WorldError("p2m", "no p2m implementation installed");
     const list: DomainConfig[] = [...(world.domains ?? [])];
     if (!list.some((d) => toBig(d.domid, "domid") === 0n)) list.unshift({ domid: 0, control: true });
     // device_model: N on a guest makes N that guest's stub device model.
@@ -60,14 +66,14 @@ export class Hypervisor {
     });
     for (const [stub] of stubOf) if (!list.some((d) => toBig(d.domid, "domid") === BigInt(stub))) list.push({ domid: stub, type: "pv" });
     list.forEach((c, i) => {
-      const d = this.buildDomain(c, `domains[${i}]`, factory, stubOf);
+      const d = this.buildDomain(c, `domains[${i}]`, stubOf, opts);
       this.domains.set(d.domid, d);
     });
     this.tables = new DmOpTables(this.persona, this.abi);
     this.call = new DmOpCall(this, this.persona);
   }
 
-  private buildDomain(c: DomainConfig, path: string, factory: P2mFactory, stubOf: Map<number, number>): Domain {
+  private buildDomain(c: DomainConfig, path: string, stubOf: Map<number, number>, opts: HypervisorOptions): Domain {
     const domid = toInt(c.domid, `${path}.domid`, 0, 0x7fef);
     const type = c.type ?? (domid === 0 || c.target !== undefined || stubOf.has(domid) ? "pv" : "hvm");
     const hvm = type === "hvm";
@@ -78,6 +84,17 @@ export class Hypervisor {
       return [first, last];
     }) : [];
     const target = c.target !== undefined ? toInt(c.target, `${path}.target`, 0, 0x7fef) : (stubOf.get(domid) ?? null);
+    const overlays: NonNullable<P2mConfig["overlays"]> = [];
+    for (const [key, type] of OVERLAY_KEYS) {
+      (c[key] ?? []).forEach((v, j) => {
+        const [a, b] = Array.isArray(v) ? v : [v, v];
+        const first = toInt(a, `${path}.${key}[${j}]`, 0, Number.MAX_SAFE_INTEGER);
+        overlays.push({ first, last: toInt(b, `${path}.${key}[${j}]`, first, Number.MAX_SAFE_INTEGER), type });
+      });
+    }
+    overlays.push(...(opts.overlays?.[domid] ?? []));
+    const p2m = (opts.p2m ?? defaultP2mFactory)({ ram, overlays });
+    if (c.log_dirty === true) p2m.enableLogDirty(false, this.persona.name);
     const nrSpis = toInt(c.nr_spis ?? 32, `${path}.nr_spis`, 0, 960);
     return new Domain({
       domid,
@@ -87,12 +104,12 @@ export class Hypervisor {
       maxVcpus: vcpus,
       target,
       isDying: c.dying ?? false,
-      p2m: factory({ ram }),
+      p2m,
+      iommu: c.iommu ?? false,
       ioreqPoolBase: toInt(c.ioreq_server_pfn ?? 0xfff0, `${path}.ioreq_server_pfn`, 0, Number.MAX_SAFE_INTEGER),
       ioreqPoolPages: toInt(c.nr_ioreq_server_pages ?? 8, `${path}.nr_ioreq_server_pages`, 0, 64),
       ioreqPfn: toInt(c.ioreq_pfn ?? 0, `${path}.ioreq_pfn`, 0, Number.MAX_SAFE_INTEGER),
       bufioreqPfn: toInt(c.bufioreq_pfn ?? 0, `${path}.bufioreq_pfn`, 0, Number.MAX_SAFE_INTEGER),
-      logDirty: c.log_dirty ?? false,
       paddrBits: toInt(c.paddr_bits ?? 52, `${path}.paddr_bits`, 32, 64),
       nrPirqs: toInt(c.nr_pirqs ?? 256, `${path}.nr_pirqs`, 0, 1 << 20),
       vgicIrqs: 32 + nrSpis,

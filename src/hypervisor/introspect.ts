@@ -63,7 +63,8 @@ export interface DomainSnapshot {
   msi: { vector: number; dest: number; dest_mode: number; delivery_mode: number; trig_mode: number; vcpus: number[] }[];
   pirqs: number[];
   cacheattr: { start: string; end: string; type: number }[];
-  dirty: string[];
+  /** Dirty pfn ranges (inclusive). */
+  dirty: [string, string][];
   log_dirty: boolean;
   ioreq_gfn_pool: { base: string; free: string[] };
 }
@@ -103,8 +104,8 @@ export function domainSnapshot(d: Domain): DomainSnapshot {
     msi: irq.msis.map((m) => ({ vector: m.vector, dest: m.dest, dest_mode: m.destMode, delivery_mode: m.deliveryMode, trig_mode: m.trigMode, vcpus: [...m.vcpus] })),
     pirqs: irq.pirqs.map((p) => p.pirq),
     cacheattr: d.cacheattr.map((r) => ({ start: hx(r.start), end: hx(r.end), type: r.type })),
-    dirty: [...d.logDirty.dirty].sort((a, b) => a - b).map(hx),
-    log_dirty: d.logDirty.enabled,
+    dirty: d.p2m.dirtyLog.list().map(([a, b]) => [hx(a), hx(b)]),
+    log_dirty: d.p2m.logDirtyEnabled,
     ioreq_gfn_pool: { base: hx(pool.base), free },
   };
 }

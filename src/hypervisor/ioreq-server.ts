@@ -3,9 +3,8 @@
 import type { OpContext } from "./context.js";
 import type { Domain } from "./domain.js";
 import {
-  p2m_invalid, p2m_ioreq_server, p2m_ram_logdirty, p2m_ram_paged, p2m_ram_paging_in, p2m_ram_paging_out,
-  p2m_ram_ro, p2m_ram_rw,
-} from "./domain.js";
+  inGroup, P2M_PAGE_FROM_GFN_TYPES, P2M_PAGING_TYPES, p2m_invalid, p2m_ram_rw,
+} from "./p2m-types.js";
 import { EINVAL, ENOENT, ENOMEM, ENOSPC, EOPNOTSUPP, EPERM } from "./explain.js";
 import { RangeSet } from "./rangeset.js";
 
@@ -194,10 +193,9 @@ function releaseGfn(d: Domain, gfn: number): void {
 
 /** mirrors common prepare_ring_for_helper: the gfn must hold a RAM page */
 function prepareRing(d: Domain, gfn: number): number {
-  const t = d.p2m.typeOf(gfn);
-  if (t === p2m_ram_paging_out || t === p2m_ram_paged || t === p2m_ram_paging_in) return ENOENT;
-  if (t === p2m_ram_rw || t === p2m_ram_logdirty || t === p2m_ram_ro || t === p2m_ioreq_server) return 0;
-  return EINVAL;
+  const t = d.p2m.typeCodeOf(gfn);
+  if (inGroup(t, P2M_PAGING_TYPES)) return ENOENT;
+  return inGroup(t, P2M_PAGE_FROM_GFN_TYPES) && d.p2m.hasPage(gfn) ? 0 : EINVAL;
 }
 
 /** mirrors x86 ioreq.c:hvm_map_ioreq_gfn */
@@ -340,7 +338,7 @@ export function destroyServer(ctx: Ctx, id: number): number {
   const d = ctx.d;
   const x86 = ctx.persona.arch === "x86";
   // p2m_set_ioreq_server(d, 0, s): releases the claim only if s holds it; no sweep
-  if (x86 && d.hap && d.p2m.ioreqClaim().server === s.id) d.p2m.setIoreqServer(s.id, 0);
+  if (x86) d.p2m.releaseIoreqServerOnDestroy(s.id);
   disableServer(d, s, x86);
   freeVcpus(d, s);
   unmapGfn(d, s.bufioreqPage);

@@ -29,7 +29,20 @@ export interface DomainConfig {
   nr_spis?: IntLike;
   /** Arm: IRQs already allocated (routed to hardware or used by Xen). */
   allocated_irqs?: IntLike[];
+  /** An IOMMU is enabled (relocate_memory then always splits after 16 pages). */
+  iommu?: boolean;
+  /** p2m overlays: single gfns or inclusive [first, last] pairs of the named type. */
+  paging?: GfnList;
+  shared?: GfnList;
+  grant_map_rw?: GfnList;
+  grant_map_ro?: GfnList;
+  ram_ro?: GfnList;
+  mmio_direct?: GfnList;
+  pod?: GfnList;
+  broken?: GfnList;
 }
+
+export type GfnList = (IntLike | [IntLike, IntLike])[];
 
 export interface WorldConfig {
   format?: number;
@@ -67,7 +80,8 @@ export function toInt(v: IntLike, path: string, min: number, max: number): numbe
 const domainKeys = new Set<string>([
   "domid", "type", "control", "hap", "vcpus", "max_vcpus", "ram", "ioreq_server_pfn", "nr_ioreq_server_pages",
   "ioreq_pfn", "bufioreq_pfn", "device_model", "target", "log_dirty", "dying", "paddr_bits", "nr_pirqs",
-  "nr_spis", "allocated_irqs",
+  "nr_spis", "allocated_irqs", "iommu", "paging", "shared", "grant_map_rw", "grant_map_ro", "ram_ro", "mmio_direct",
+  "pod", "broken",
 ]);
 const worldKeys = new Set<string>(["format", "xen", "arch", "abi", "preempt", "domains"]);
 

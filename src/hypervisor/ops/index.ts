@@ -8,6 +8,7 @@ import {
 } from "./ioreq.js";
 import { setIrqLevel, setIsaIrqLevel, setPciIntxLevel, setPciLinkRoute } from "./irq.js";
 import { mapMemTypeToIoreqServer } from "./map-mem-type.js";
+import { modifiedMemory, relocateMemory, setMemType, trackDirtyVram } from "./mem.js";
 import type { Payload } from "./payload.js";
 
 export interface OpSpec {
@@ -40,29 +41,23 @@ const defs: Record<number, Def> = {
   4: { handler: unmapIoRangeFromIoreqServer, arm: true, mirrors: "ioreq.c:ioreq_server_unmap_io_range" },
   5: { handler: setIoreqServerState, arm: true, mirrors: "ioreq.c:ioreq_server_set_state" },
   6: { handler: destroyIoreqServer, arm: true, mirrors: "ioreq.c:ioreq_server_destroy" },
+  7: { handler: trackDirtyVram, mirrors: "hvm/dm.c:track_dirty_vram" },
   8: { handler: setPciIntxLevel, mirrors: "hvm/dm.c:set_pci_intx_level" },
   9: { handler: setIsaIrqLevel, mirrors: "hvm/dm.c:set_isa_irq_level" },
   10: { handler: setPciLinkRoute, mirrors: "hvm/irq.c:hvm_set_pci_link_route" },
+  11: { handler: modifiedMemory, mirrors: "hvm/dm.c:modified_memory" },
+  12: { handler: setMemType, mirrors: "hvm/dm.c:set_mem_type" },
   13: { handler: injectEvent, mirrors: "hvm/dm.c:inject_event" },
   14: { handler: injectMsi, mirrors: "hvm/irq.c:hvm_inject_msi" },
   15: { handler: mapMemTypeToIoreqServer, mirrors: "ioreq.c:ioreq_server_map_mem_type" },
   16: { handler: remoteShutdown, since: "4.10", mirrors: "domain.c:domain_shutdown" },
+  17: { handler: relocateMemory, since: "4.11", mirrors: "common/memory.c:xenmem_add_to_physmap" },
   18: { handler: pinMemoryCacheattr, since: "4.11", mirrors: "hvm/mtrr.c:hvm_set_mem_pinned_cacheattr" },
   19: { handler: setIrqLevel, x86: false, arm: true, since: "4.15", mirrors: "arm/dm.c:dm_op" },
   20: { handler: nrVcpus, arm: true, since: "4.15", mirrors: "hvm/dm.c:dm_op" },
 };
 
-/** Adds the memory-side handlers (ops 7, 11, 12, 17). */
-export function memoryOpDefs(
-  h: { trackDirtyVram: OpHandler<never>; modifiedMemory: OpHandler<never>; setMemType: OpHandler<never>; relocateMemory: OpHandler<never> },
-): void {
-  defs[7] = { handler: h.trackDirtyVram, mirrors: "hvm/dm.c:track_dirty_vram" };
-  defs[11] = { handler: h.modifiedMemory, mirrors: "hvm/dm.c:modified_memory" };
-  defs[12] = { handler: h.setMemType, mirrors: "hvm/dm.c:set_mem_type" };
-  defs[17] = { handler: h.relocateMemory, since: "4.11", mirrors: "common/memory.c:xenmem_add_to_physmap" };
-}
-
-let table: (OpSpec | undefined)[] | null = null;
+let table: readonly (OpSpec | undefined)[] | null = null;
 
 /** op -> spec; undefined where no op exists. */
 export function opTable(): readonly (OpSpec | undefined)[] {
@@ -82,9 +77,4 @@ export function opTable(): readonly (OpSpec | undefined)[] {
     };
   });
   return table;
-}
-
-/** Forget the built table (after memoryOpDefs). */
-export function resetOpTable(): void {
-  table = null;
 }

@@ -9,7 +9,6 @@ export interface MapMemTypeToIoreqServer { id: number; type: number; flags: numb
 
 const HVMMEM_ioreq_server = 4;
 const XEN_DMOP_IOREQ_MEM_ACCESS_WRITE = 2;
-const SWEEP_CHUNK = 256;
 
 function claimStep(ctx: OpContext, p: MapMemTypeToIoreqServer): number {
   const fn = "ioreq.c:ioreq_server_map_mem_type";
@@ -26,6 +25,7 @@ function claimStep(ctx: OpContext, p: MapMemTypeToIoreqServer): number {
       : claim.server !== null ? `server ${claim.server} already holds the claim` : `entry_count is ${p2m.entryCount}`;
     return ctx.refuse(rc, why, "p2m.c:p2m_set_ioreq_server");
   }
+  p2m.mapMemTypeCompleted(p.flags);
   return 0;
 }
 
@@ -34,16 +34,10 @@ export const mapMemTypeToIoreqServer: OpHandler<MapMemTypeToIoreqServer> = (ctx,
   // A non-zero opaque is a continuation: the claim step (and all its checks) is skipped.
   const rc = p.opaque === 0n ? claimStep(ctx, p) : 0;
   if (rc !== 0 || p.flags !== 0) return done(rc, false);
-  const p2m = ctx.d.p2m;
-  let g = p.opaque;
-  while (p2m.entryCount !== 0 && g <= BigInt(p2m.maxMappedPfn)) {
-    const r = p2m.finishTypeChange(Number(g), SWEEP_CHUNK);
-    if (r < 0) return done(ctx.refuse(r, `sweep failed at gfn 0x${g.toString(16)}`, "p2m.c:p2m_finish_type_change"), false);
-    g += BigInt(SWEEP_CHUNK);
-    if (g <= BigInt(p2m.maxMappedPfn) && ctx.preempt()) {
-      p.opaque = g;
-      return done(ERESTART, false);
-    }
-  }
-  return done(0, false);
+  // The sweep: 256-gfn chunks of p2m_finish_type_change while entry_count != 0 and g <= max_mapped_pfn,
+  // a preemption check after every chunk that is not the last (computed run by run by the p2m).
+  const r = ctx.d.p2m.sweepIoreq(p.opaque, () => ctx.preempt());
+  if (r.rc === ERESTART) p.opaque = r.opaque;
+  else if (r.rc < 0) ctx.refuse(r.rc, "the p2m sweep failed", "p2m.c:p2m_finish_type_change");
+  return done(r.rc, false);
 };
