@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFakeHost } from "../../src/transport/fake.js";
+import { CAPTURE_FIXTURE } from "./capture.js";
 import { REPLAYABLE, replay, sentFromCapture } from "./dm-replay.js";
 import {
   CONFORMANCE, DOM, RAWCLIENT, WORLD, XENDEVICEMODEL_H, buildNative, groupCapture, jsonLines, nativeMissing, run,
@@ -247,6 +248,22 @@ suite("LD_PRELOAD privcmd shim", () => {
     } finally {
       await srv.close();
     }
+  });
+
+  it("matches the committed capture fixture (what the library sends, on both paths)", () => {
+    // Only what the library produced is compared: the results and bytes after depend on the server.
+    const project = (l: Json): Json => {
+      if (typeof l.ioctl !== "string") return l;
+      const { ioctl, dom, num, nr, op, unsupported } = l;
+      const bufs = Array.isArray(l.bufs) ? (l.bufs as Json[]).map((b) => ({ size: b.size, before: b.before })) : undefined;
+      return { ioctl, dom, num, nr, op, unsupported, bufs };
+    };
+    const fixture = jsonLines(readFileSync(CAPTURE_FIXTURE, "utf8"));
+    expect(fixture[0]).toMatchObject({ xendm_capture: 1, abi: "x86_64" });
+    const split = fixture.findIndex((l) => l.run === "hypercall");
+    expect(fixture[1]).toMatchObject({ run: "ioctl" });
+    expect(fixture.slice(2, split).map(project)).toEqual(ioctlRun.capture.map(project));
+    expect(fixture.slice(split + 1).map(project)).toEqual(hcallRun.capture.map(project));
   });
 
   for (const path of ["ioctl", "hypercall"] as const) {
