@@ -508,8 +508,9 @@ static void gen_xen_dm_op(void)
     d.op = XEN_DMOP_map_io_range_to_ioreq_server;
     d.u.map_io_range_to_ioreq_server.id = 1;
     d.u.map_io_range_to_ioreq_server.type = XEN_DMOP_IO_RANGE_PCI;
-    d.u.map_io_range_to_ioreq_server.start = XEN_DMOP_PCI_SBDF(0xabcd, 0xef, 0x1f, 7);
-    d.u.map_io_range_to_ioreq_server.end = XEN_DMOP_PCI_SBDF(0xabcd, 0xef, 0x1f, 7);
+    /* 64-bit operands, as libxendevicemodel passes them (int operands would sign-extend bit 31) */
+    d.u.map_io_range_to_ioreq_server.start = XEN_DMOP_PCI_SBDF((uint64_t)0xabcd, (uint64_t)0xef, (uint64_t)0x1f, (uint64_t)7);
+    d.u.map_io_range_to_ioreq_server.end = d.u.map_io_range_to_ioreq_server.start;
     emit_case("map_io_range_to_ioreq_server/pci-sbdf", &d_dmop, &d);
     memset(&d, 0, sizeof d);
     d.op = XEN_DMOP_set_mem_type;
