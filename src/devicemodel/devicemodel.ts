@@ -149,17 +149,17 @@ export class DeviceModel {
       start: arg64(fn, "start", start),
       end: arg64(fn, "end", end),
     });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_map_io_range_to_ioreq_server
-  mapIoRangeToIoreqServer(domid: number, id: number, is_mmio: number | boolean, start: U64Like, end: U64Like): Promise<number> {
-    return this.#ioRange("xendevicemodel_map_io_range_to_ioreq_server", "map_io_range_to_ioreq_server", domid, id, is_mmio, start, end);
+  async mapIoRangeToIoreqServer(domid: number, id: number, is_mmio: number | boolean, start: U64Like, end: U64Like): Promise<number> {
+    return await this.#ioRange("xendevicemodel_map_io_range_to_ioreq_server", "map_io_range_to_ioreq_server", domid, id, is_mmio, start, end);
   }
 
   // mirrors core.c:xendevicemodel_unmap_io_range_from_ioreq_server
-  unmapIoRangeFromIoreqServer(domid: number, id: number, is_mmio: number | boolean, start: U64Like, end: U64Like): Promise<number> {
-    return this.#ioRange("xendevicemodel_unmap_io_range_from_ioreq_server", "unmap_io_range_from_ioreq_server", domid, id, is_mmio, start, end);
+  async unmapIoRangeFromIoreqServer(domid: number, id: number, is_mmio: number | boolean, start: U64Like, end: U64Like): Promise<number> {
+    return await this.#ioRange("xendevicemodel_unmap_io_range_from_ioreq_server", "unmap_io_range_from_ioreq_server", domid, id, is_mmio, start, end);
   }
 
   async #pcidev(fn: string, name: "map_io_range_to_ioreq_server" | "unmap_io_range_from_ioreq_server", domid: number, id: number, segment: number, bus: number, device: number, fnum: number): Promise<number> {
@@ -171,17 +171,17 @@ export class DeviceModel {
     // XEN_DMOP_PCI_SBDF computed on uint64_t operands
     const sbdf = (BigInt(s) << 16n) | (BigInt(b) << 8n) | (BigInt(d) << 3n) | BigInt(f);
     const op = fillOp(name, { id: arg(fn, "id", id, "u16"), type: XEN_DMOP_IO_RANGE_PCI, start: sbdf, end: sbdf });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_map_pcidev_to_ioreq_server
-  mapPcidevToIoreqServer(domid: number, id: number, segment: number, bus: number, device: number, fn: number): Promise<number> {
-    return this.#pcidev("xendevicemodel_map_pcidev_to_ioreq_server", "map_io_range_to_ioreq_server", domid, id, segment, bus, device, fn);
+  async mapPcidevToIoreqServer(domid: number, id: number, segment: number, bus: number, device: number, fn: number): Promise<number> {
+    return await this.#pcidev("xendevicemodel_map_pcidev_to_ioreq_server", "map_io_range_to_ioreq_server", domid, id, segment, bus, device, fn);
   }
 
   // mirrors core.c:xendevicemodel_unmap_pcidev_from_ioreq_server
-  unmapPcidevFromIoreqServer(domid: number, id: number, segment: number, bus: number, device: number, fn: number): Promise<number> {
-    return this.#pcidev("xendevicemodel_unmap_pcidev_from_ioreq_server", "unmap_io_range_from_ioreq_server", domid, id, segment, bus, device, fn);
+  async unmapPcidevFromIoreqServer(domid: number, id: number, segment: number, bus: number, device: number, fn: number): Promise<number> {
+    return await this.#pcidev("xendevicemodel_unmap_pcidev_from_ioreq_server", "unmap_io_range_from_ioreq_server", domid, id, segment, bus, device, fn);
   }
 
   // mirrors core.c:xendevicemodel_map_mem_type_to_ioreq_server
@@ -191,26 +191,26 @@ export class DeviceModel {
     const f = arg(fn, "flags", flags, "u32");
     if (t !== HVMMEM_ioreq_server || (f & ~XEN_DMOP_IOREQ_MEM_ACCESS_WRITE) !== 0) throw new XenError(fn, errno.EINVAL, "library");
     const op = fillOp("map_mem_type_to_ioreq_server", { id: arg(fn, "id", id, "u16"), type: t, flags: f });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_destroy_ioreq_server
-  destroyIoreqServer(domid: number, id: number): Promise<number> {
+  async destroyIoreqServer(domid: number, id: number): Promise<number> {
     const fn = "xendevicemodel_destroy_ioreq_server";
     const op = fillOp("destroy_ioreq_server", { id: arg(fn, "id", id, "u16") });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_set_ioreq_server_state
-  setIoreqServerState(domid: number, id: number, enabled: number | boolean): Promise<number> {
+  async setIoreqServerState(domid: number, id: number, enabled: number | boolean): Promise<number> {
     const fn = "xendevicemodel_set_ioreq_server_state";
     const on = typeof enabled === "boolean" ? enabled : arg(fn, "enabled", enabled, "int") !== 0;
     const op = fillOp("set_ioreq_server_state", { id: arg(fn, "id", id, "u16"), enabled: on ? 1 : 0 });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_set_pci_intx_level
-  setPciIntxLevel(domid: number, segment: number, bus: number, device: number, intx: number, level: number): Promise<number> {
+  async setPciIntxLevel(domid: number, segment: number, bus: number, device: number, intx: number, level: number): Promise<number> {
     const fn = "xendevicemodel_set_pci_intx_level";
     const op = fillOp("set_pci_intx_level", {
       domain: arg(fn, "segment", segment, "u16"),
@@ -219,35 +219,35 @@ export class DeviceModel {
       intx: arg(fn, "intx", intx, "u8"),
       level: arg(fn, "level", level, "u32") & 0xff,
     });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_set_isa_irq_level
-  setIsaIrqLevel(domid: number, irq: number, level: number): Promise<number> {
+  async setIsaIrqLevel(domid: number, irq: number, level: number): Promise<number> {
     const fn = "xendevicemodel_set_isa_irq_level";
     const op = fillOp("set_isa_irq_level", { isa_irq: arg(fn, "irq", irq, "u8"), level: arg(fn, "level", level, "u32") & 0xff });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_set_irq_level
-  setIrqLevel(domid: number, irq: number, level: number): Promise<number> {
+  async setIrqLevel(domid: number, irq: number, level: number): Promise<number> {
     const fn = "xendevicemodel_set_irq_level";
     const op = fillOp("set_irq_level", { irq: arg(fn, "irq", irq, "u32"), level: arg(fn, "level", level, "u32") & 0xff });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_set_pci_link_route
-  setPciLinkRoute(domid: number, link: number, irq: number): Promise<number> {
+  async setPciLinkRoute(domid: number, link: number, irq: number): Promise<number> {
     const fn = "xendevicemodel_set_pci_link_route";
     const op = fillOp("set_pci_link_route", { link: arg(fn, "link", link, "u8"), isa_irq: arg(fn, "irq", irq, "u8") });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_inject_msi
-  injectMsi(domid: number, msi_addr: U64Like, msi_data: number): Promise<number> {
+  async injectMsi(domid: number, msi_addr: U64Like, msi_data: number): Promise<number> {
     const fn = "xendevicemodel_inject_msi";
     const op = fillOp("inject_msi", { addr: arg64(fn, "msi_addr", msi_addr), data: arg(fn, "msi_data", msi_data, "u32") });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   /**
@@ -273,7 +273,7 @@ export class DeviceModel {
    * (sent unchanged, pads included) or extent objects (laid out with their `pad` as given).
    * `nr` defaults to the number of extents; the size sent is nr * 16.
    */
-  modifiedMemoryBulk(domid: number, extents: Uint8Array | readonly ModifiedMemoryExtent[], nr?: number): Promise<number> {
+  async modifiedMemoryBulk(domid: number, extents: Uint8Array | readonly ModifiedMemoryExtent[], nr?: number): Promise<number> {
     const fn = "xendevicemodel_modified_memory_bulk";
     const bytes = extents instanceof Uint8Array ? extents : extentsBytes(extents);
     const count = arg(fn, "nr", nr ?? Math.floor(bytes.length / EXTENT_SIZE), "u32");
@@ -282,30 +282,30 @@ export class DeviceModel {
       throw new DeviceModelArgumentError(fn, "extents", `${bytes.length} bytes is not a whole number of 16-byte extents`);
     }
     const op = fillOp("modified_memory", { nr_extents: count, opaque: 0 });
-    return this.#op(fn, domid, [buf(op), buf(bytes, size)]);
+    return await this.#op(fn, domid, [buf(op), buf(bytes, size)]);
   }
 
   // mirrors core.c:xendevicemodel_modified_memory: one extent {nr, pad 0, first_pfn}
-  modifiedMemory(domid: number, first_pfn: U64Like, nr: number): Promise<number> {
+  async modifiedMemory(domid: number, first_pfn: U64Like, nr: number): Promise<number> {
     const fn = "xendevicemodel_modified_memory";
     const ext = extentsBytes([{ first_pfn: arg64(fn, "first_pfn", first_pfn), nr: arg(fn, "nr", nr, "u32") }]);
     const op = fillOp("modified_memory", { nr_extents: 1, opaque: 0 });
-    return this.#op(fn, domid, [buf(op), buf(ext)]);
+    return await this.#op(fn, domid, [buf(op), buf(ext)]);
   }
 
   // mirrors core.c:xendevicemodel_set_mem_type (hvmmem_type_t into a uint16_t field)
-  setMemType(domid: number, mem_type: number, first_pfn: U64Like, nr: number): Promise<number> {
+  async setMemType(domid: number, mem_type: number, first_pfn: U64Like, nr: number): Promise<number> {
     const fn = "xendevicemodel_set_mem_type";
     const op = fillOp("set_mem_type", {
       mem_type: arg(fn, "mem_type", mem_type, "u32") & 0xffff,
       first_pfn: arg64(fn, "first_pfn", first_pfn),
       nr: arg(fn, "nr", nr, "u32"),
     });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_inject_event (int vcpu into a uint32_t field)
-  injectEvent(domid: number, vcpu: number, vector: number, type: number, error_code: number, insn_len: number, extra: U64Like): Promise<number> {
+  async injectEvent(domid: number, vcpu: number, vector: number, type: number, error_code: number, insn_len: number, extra: U64Like): Promise<number> {
     const fn = "xendevicemodel_inject_event";
     const op = fillOp("inject_event", {
       vcpuid: arg(fn, "vcpu", vcpu, "int") >>> 0,
@@ -315,36 +315,36 @@ export class DeviceModel {
       insn_len: arg(fn, "insn_len", insn_len, "u8"),
       cr2: arg64(fn, "extra", extra),
     });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_shutdown
-  shutdown(domid: number, reason: number): Promise<number> {
+  async shutdown(domid: number, reason: number): Promise<number> {
     const fn = "xendevicemodel_shutdown";
     const op = fillOp("remote_shutdown", { reason: arg(fn, "reason", reason, "u32") });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_relocate_memory
-  relocateMemory(domid: number, size: number, src_gfn: U64Like, dst_gfn: U64Like): Promise<number> {
+  async relocateMemory(domid: number, size: number, src_gfn: U64Like, dst_gfn: U64Like): Promise<number> {
     const fn = "xendevicemodel_relocate_memory";
     const op = fillOp("relocate_memory", {
       size: arg(fn, "size", size, "u32"),
       src_gfn: arg64(fn, "src_gfn", src_gfn),
       dst_gfn: arg64(fn, "dst_gfn", dst_gfn),
     });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_pin_memory_cacheattr
-  pinMemoryCacheattr(domid: number, start: U64Like, end: U64Like, type: number): Promise<number> {
+  async pinMemoryCacheattr(domid: number, start: U64Like, end: U64Like, type: number): Promise<number> {
     const fn = "xendevicemodel_pin_memory_cacheattr";
     const op = fillOp("pin_memory_cacheattr", {
       start: arg64(fn, "start", start),
       end: arg64(fn, "end", end),
       type: arg(fn, "type", type, "u32"),
     });
-    return this.#op(fn, domid, [buf(op)]);
+    return await this.#op(fn, domid, [buf(op)]);
   }
 
   // mirrors core.c:xendevicemodel_nr_vcpus
