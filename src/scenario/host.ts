@@ -14,7 +14,8 @@ export interface ScenarioCodec {
 export type QueryResult = Record<string, unknown>;
 
 export interface ScenarioHost {
-  dm_op(caller: number, domid: number, bufs: DmOpBuf[]): number;
+  /** `nrBufs` (default bufs.length) may exceed bufs.length: the missing descriptors cannot be read. */
+  dm_op(caller: number, domid: number, bufs: DmOpBuf[], nrBufs?: number): number;
   /** Throws HostUnsupported for a query this host cannot answer. */
   query(kind: QueryKind, args: QueryArgs): QueryResult;
   guest?(step: GuestStep): QueryResult;
