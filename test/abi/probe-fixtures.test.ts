@@ -5,6 +5,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { ARCHES, loadLayout, loadVectorFiles } from "./probe-fixtures-load.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const TOOLS = [
@@ -61,6 +62,46 @@ describe("abi probe fixture files", () => {
     for (const f of files) {
       const text = readFileSync(f, "utf8");
       expect(JSON.stringify(JSON.parse(text), null, 2) + "\n", f).toBe(text);
+    }
+  });
+});
+
+describe("abi probe fixtures agree with each other", () => {
+  const layouts = new Map(ARCHES.map((a) => [a, new Map(loadLayout(a).types.map((t) => [t.name, t]))]));
+
+  it("every vector file's cases have the layout's size and top-level fields", () => {
+    const problems: string[] = [];
+    for (const { file, data } of loadVectorFiles()) {
+      const t = layouts.get(data.arch)?.get(data.type);
+      if (t === undefined) {
+        problems.push(`${file}: no type ${data.type} in layouts/${data.arch}.json`);
+        continue;
+      }
+      const names = t.fields.map((f) => f.name).join(",");
+      for (const c of data.cases) {
+        if (c.hex.length !== 2 * t.size) problems.push(`${file} ${c.name}: ${c.hex.length / 2} bytes, layout ${t.size}`);
+        if (Object.keys(c.value).join(",") !== names) problems.push(`${file} ${c.name}: fields ${Object.keys(c.value).join(",")}, layout ${names}`);
+      }
+      for (const c of data.must_fail) {
+        const [root, member] = c.error.path.split(".");
+        if (root !== data.type) problems.push(`${file} ${c.name}: path ${c.error.path} outside ${data.type}`);
+        if (member !== undefined && !t.fields.some((f) => f.name === member)) problems.push(`${file} ${c.name}: no member ${member}`);
+        if (c.error.offset < 0 || c.error.offset > t.size) problems.push(`${file} ${c.name}: offset ${c.error.offset} outside 0..${t.size}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("the xen_dm_op.u union lists one member per op, each the size of its payload struct", () => {
+    for (const arch of ARCHES) {
+      const types = layouts.get(arch)!;
+      const u = types.get("xen_dm_op.u")!;
+      expect(u.fields).toHaveLength(20);
+      for (const f of u.fields) {
+        expect(f.offset).toBe(0);
+        expect(f.size).toBeLessThanOrEqual(u.size);
+      }
+      expect(types.get("xen_dm_op")!.fields.map((f) => `${f.name}@${f.offset}+${f.size}`)).toEqual(["op@0+4", "pad@4+4", "u@8+24"]);
     }
   });
 });
