@@ -5,6 +5,8 @@
  *
  *   conformance all [dom]          every function, error cases included
  *   conformance loop N [dom]       N x nr_vcpus, timed: {"calls":N,"ns":...}
+ *   conformance ploop T N [dom]    T threads, each with its own handle, N x nr_vcpus
+ *                                  each, timed as a whole
  *   conformance threads T N [dom]  T threads share one handle; each creates an
  *                                  ioreq server and calls get_ioreq_server_info
  *                                  N times, checking its own port comes back
@@ -383,6 +385,55 @@ static int run_loop(unsigned long n)
     return failures ? 1 : 0;
 }
 
+struct looper {
+    pthread_t tid;
+    unsigned long n, failures;
+    pthread_barrier_t *start;
+};
+
+static void *looper_main(void *arg)
+{
+    struct looper *l = arg;
+    xendevicemodel_handle *h = xendevicemodel_open(NULL, 0);
+    unsigned vcpus;
+    pthread_barrier_wait(l->start);
+    if (!h) {
+        l->failures = l->n;
+        return NULL;
+    }
+    for (unsigned long i = 0; i < l->n; i++)
+        if (xendevicemodel_nr_vcpus(h, dom, &vcpus) != 0)
+            l->failures++;
+    xendevicemodel_close(h);
+    return NULL;
+}
+
+static int run_ploop(unsigned t, unsigned long n)
+{
+    struct looper *ls = calloc(t, sizeof(*ls));
+    pthread_barrier_t start;
+    if (!ls || t == 0 || pthread_barrier_init(&start, NULL, t + 1) != 0)
+        return 1;
+    for (unsigned i = 0; i < t; i++) {
+        ls[i].n = n;
+        ls[i].start = &start;
+        if (pthread_create(&ls[i].tid, NULL, looper_main, &ls[i]) != 0)
+            return 1;
+    }
+    pthread_barrier_wait(&start);
+    uint64_t t0 = now_ns();
+    unsigned long failures = 0;
+    for (unsigned i = 0; i < t; i++) {
+        pthread_join(ls[i].tid, NULL);
+        failures += ls[i].failures;
+    }
+    uint64_t t1 = now_ns();
+    printf("{\"mode\":\"ploop\",\"fn\":\"xendevicemodel_nr_vcpus\",\"threads\":%u,\"calls\":%lu,\"failures\":%lu,\"ns\":%" PRIu64 "}\n",
+           t, (unsigned long)t * n, failures, t1 - t0);
+    free(ls);
+    return failures ? 1 : 0;
+}
+
 struct worker {
     pthread_t tid;
     xendevicemodel_handle *h;
@@ -460,6 +511,11 @@ int main(int argc, char **argv)
             dom = (unsigned)strtoul(argv[3], NULL, 0);
         return run_loop(strtoul(argv[2], NULL, 0));
     }
+    if (strcmp(mode, "ploop") == 0 && argc > 3) {
+        if (argc > 4)
+            dom = (unsigned)strtoul(argv[4], NULL, 0);
+        return run_ploop((unsigned)strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0));
+    }
     if (strcmp(mode, "threads") == 0 && argc > 3) {
         if (argc > 4)
             dom = (unsigned)strtoul(argv[4], NULL, 0);
@@ -475,6 +531,6 @@ int main(int argc, char **argv)
         end();
         return 0;
     }
-    fprintf(stderr, "usage: conformance all [dom] | loop N [dom] | threads T N [dom] | open\n");
+    fprintf(stderr, "usage: conformance all [dom] | loop N [dom] | ploop T N [dom] | threads T N [dom] | open\n");
     return 2;
 }

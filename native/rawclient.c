@@ -4,6 +4,9 @@
  *   rawclient plain DIR     ordinary files, /dev/null, pipes: must behave the same
  *                           with and without the shim
  *   rawclient privcmd DOM   raw privcmd ioctls and their -1/errno results
+ *   rawclient stub PATH     a minimal protocol server (every call returns 0 with its
+ *                           buffers unchanged; nr_vcpus-shaped replies are not
+ *                           interpreted): measures the shim and socket alone
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,7 +17,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -197,12 +203,143 @@ static int privcmd(unsigned dom)
     return 0;
 }
 
+/* ---- stub server: answers HELLO, and DM_OP / HYPERCALL / RESTRICT with ret 0 */
+
+static int full_read(int fd, uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t r = read(fd, p, n);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+static void st32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24); }
+
+static uint8_t stub_in[1 << 20], stub_out[1 << 20];
+
+/* One frame from fd answered; -1 to drop the connection. */
+static int stub_frame(int fd)
+{
+    uint8_t hdr[4];
+    if (full_read(fd, hdr, 4) < 0)
+        return -1;
+    uint32_t len = le32(hdr);
+    if (len < 8 || len > sizeof(stub_in))
+        return -1;
+    if (full_read(fd, stub_in, len) < 0)
+        return -1;
+    uint8_t kind = stub_in[1];
+    const uint8_t *body = stub_in + 8;
+    size_t blen = len - 8, olen = 0;
+    uint8_t *o = stub_out + 12;
+    if (kind == 0x01) {
+        st32(o, 1);
+        st32(o + 4, 0);
+        olen = 8;
+    } else if (kind == 0x03) {
+        st32(o, 0);
+        st32(o + 4, 0);
+        olen = 8;
+    } else if (kind == 0x02 || kind == 0x04) {
+        size_t off = kind == 0x02 ? 4 : 48;
+        if (blen < off + 4)
+            return -1;
+        uint32_t n = le32(body + off);
+        const uint8_t *d = body + off + 4, *c = d + 16 * (size_t)n;
+        int contents = 1;
+        for (uint32_t i = 0; i < n; i++)
+            if (le64(d + 16 * i) > 4096 || le32(d + 16 * i + 8) != 0)
+                contents = 0;
+        st32(o, 0);
+        st32(o + 4, 0);
+        st32(o + 8, contents ? n : 0);
+        olen = 12;
+        for (uint32_t i = 0; contents && i < n; i++) {
+            uint32_t sz = (uint32_t)le64(d + 16 * i);
+            st32(o + olen, sz);
+            memcpy(o + olen + 4, c, sz);
+            c += sz;
+            olen += 4 + sz;
+        }
+    } else {
+        return -1;
+    }
+    st32(stub_out, (uint32_t)(8 + olen));
+    stub_out[4] = 1;
+    stub_out[5] = (uint8_t)(kind | 0x80);
+    stub_out[6] = stub_out[7] = 0;
+    memcpy(stub_out + 8, stub_in + 4, 4);
+    size_t total = 12 + olen, done = 0;
+    while (done < total) {
+        ssize_t w = write(fd, stub_out + done, total - done);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+static int stub(const char *path)
+{
+    int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    unlink(path);
+    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, 64) < 0) {
+        perror("stub");
+        return 1;
+    }
+    printf("listening\n");
+    fflush(stdout);
+    struct pollfd fds[256];
+    int nfds = 1;
+    fds[0].fd = ls;
+    fds[0].events = POLLIN;
+    for (;;) {
+        if (poll(fds, (nfds_t)nfds, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return 1;
+        }
+        for (int i = nfds - 1; i >= 1; i--) {
+            if (fds[i].revents && stub_frame(fds[i].fd) < 0) {
+                close(fds[i].fd);
+                fds[i] = fds[--nfds];
+            }
+        }
+        if ((fds[0].revents & POLLIN) && nfds < 256) {
+            int c = accept(ls, NULL, NULL);
+            if (c >= 0) {
+                fds[nfds].fd = c;
+                fds[nfds].events = POLLIN;
+                nfds++;
+            }
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "plain") == 0)
         return plain(argv[2]);
     if (argc > 2 && strcmp(argv[1], "privcmd") == 0)
         return privcmd((unsigned)strtoul(argv[2], NULL, 0));
-    fprintf(stderr, "usage: rawclient plain DIR | privcmd DOM\n");
+    if (argc > 2 && strcmp(argv[1], "stub") == 0)
+        return stub(argv[2]);
+    fprintf(stderr, "usage: rawclient plain DIR | privcmd DOM | stub PATH\n");
     return 2;
 }
