@@ -182,6 +182,7 @@ static int privcmd(unsigned dom)
     u.num = 0;
     CASE("restricted_probe", ioctl(fd, IOCTL_DM_OP, &u));
     CASE("restricted_hypercall", ioctl(fd, IOCTL_HYPERCALL, &hc));
+    CASE("restricted_hypercall_null_arg", ioctl(fd, IOCTL_HYPERCALL, NULL));
     CASE("unrestricted_other_fd_probe", ioctl(fd2, IOCTL_DM_OP, &u));
     int fd3 = dup(fd);
     CASE("dup_restricted_probe", ioctl(fd3, IOCTL_DM_OP, &u));

@@ -274,6 +274,7 @@ struct conn {
     int sock;             /* hidden socket to the server, closed when refs drops to 0 */
     int refs;             /* fds of the table pointing here + calls in flight */
     int broken;           /* the stream is out of step: every further call fails EIO */
+    int restricted;       /* a RESTRICT succeeded on this file (the server holds the domid) */
     uint32_t seq;
     uint8_t *buf;         /* request / reply scratch, grown as needed */
     size_t cap;
@@ -811,6 +812,8 @@ static long do_restrict(struct conn *c, void *arg)
             if (rlen >= 8 && ((int32_t)get32(c->buf) != -1 || (int32_t)get32(c->buf + 4) > 0)) {
                 ret = (int32_t)get32(c->buf);
                 err = (int32_t)get32(c->buf + 4);
+                if (ret == 0)
+                    c->restricted = 1;
             } else {
                 c->broken = 1;
             }
@@ -842,12 +845,16 @@ static long do_hypercall(struct conn *c, void *arg)
     size_t rlen;
 
     if (mem_read(&hc, arg, sizeof(hc)) < 0) {
+        /* privcmd.c checks the restriction before copying the arguments in */
+        pthread_mutex_lock(&c->lock);
+        err = c->restricted ? EPERM : EFAULT;
+        pthread_mutex_unlock(&c->lock);
         if (capture_on()) {
             struct sbuf s = { 0 };
             sb_printf(&s, "{\"ioctl\":\"IOCTL_PRIVCMD_HYPERCALL\",\"arg_fault\":true");
-            capture_result(&s, -1, EFAULT);
+            capture_result(&s, -1, err);
         }
-        errno = EFAULT;
+        errno = err;
         return -1;
     }
     memset(b, 0, sizeof(b));
@@ -1309,10 +1316,6 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
  */
 static void *privcmd_mmap(void *addr, size_t len, int prot, int flags)
 {
-    if (!(flags & MAP_SHARED)) {
-        errno = EINVAL; /* privcmd_mmap requires a shared mapping */
-        return MAP_FAILED;
-    }
     return real.mmap(addr, len, prot, (flags & ~(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE | MAP_ANONYMOUS,
                      -1, 0);
 }
