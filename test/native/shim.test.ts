@@ -135,6 +135,7 @@ suite("LD_PRELOAD privcmd shim", () => {
         restrict_other: [-1, EINVAL],
         restricted_probe: [-1, EPERM],
         restricted_hypercall: [-1, EPERM],
+        restricted_hypercall_null_arg: [-1, EPERM],
         unrestricted_other_fd_probe: [0, 0],
         dup_restricted_probe: [-1, EPERM],
         fcntl_dupfd_restricted_probe: [-1, EPERM],
