@@ -57,18 +57,22 @@ export class Hypervisor {
     this.persona = makePersona(world.xen ?? "4.17", world.arch ?? "x86");
     this.abi = world.abi ?? (this.persona.arch === "arm" ? "arm64" : "x86_64");
     this.preemptHook = new Preempt(world.preempt ?? "never");
-    const list: DomainConfig[] = [...(world.domains ?? [])];
-    if (!list.some((d) => toBig(d.domid, "domid") === 0n)) list.unshift({ domid: 0, control: true });
+    const list: [DomainConfig, string][] = (world.domains ?? []).map((c, i) => [c, `domains[${i}]`]);
+    if (!list.some(([d]) => toBig(d.domid, "domid") === 0n)) list.unshift([{ domid: 0, control: true }, "domain 0"]);
     // device_model: N on a guest makes N that guest's stub device model.
     const stubOf = new Map<number, number>();
-    list.forEach((c, i) => {
-      if (c.device_model !== undefined) stubOf.set(toInt(c.device_model, `domains[${i}].device_model`, 0, 0x7fef), toInt(c.domid, "domid", 0, 0x7fef));
-    });
-    for (const [stub] of stubOf) if (!list.some((d) => toBig(d.domid, "domid") === BigInt(stub))) list.push({ domid: stub, type: "pv" });
-    list.forEach((c, i) => {
-      const d = this.buildDomain(c, `domains[${i}]`, stubOf, opts);
+    for (const [c, path] of list) {
+      if (c.device_model !== undefined) {
+        stubOf.set(toInt(c.device_model, `${path}.device_model`, 0, 0x7fef), toInt(c.domid, `${path}.domid`, 0, 0x7fef));
+      }
+    }
+    for (const [stub, guest] of stubOf) {
+      if (!list.some(([d]) => toBig(d.domid, "domid") === BigInt(stub))) list.push([{ domid: stub, type: "pv" }, `device_model of domain ${guest}`]);
+    }
+    for (const [c, path] of list) {
+      const d = this.buildDomain(c, path, stubOf, opts);
       this.domains.set(d.domid, d);
-    });
+    }
     this.tables = new DmOpTables(this.persona, this.abi);
     this.call = new DmOpCall(this, this.persona);
   }
