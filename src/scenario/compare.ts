@@ -58,6 +58,15 @@ export function compareSubset(expected: Json, actual: unknown, path: string, dif
     });
     return;
   }
+  if (isObject(expected) && Array.isArray(actual)) {
+    // {"3": 5} names entries of a list by index
+    for (const [k, e] of Object.entries(expected)) {
+      const p = `${path}[${k}]`;
+      if (!/^\d+$/.test(k) || Number(k) >= actual.length) diffs.push(`${p}: no such entry (the list has ${actual.length})`);
+      else compareSubset(e, actual[Number(k)], p, diffs);
+    }
+    return;
+  }
   if (isObject(expected)) {
     if (!isObject(actual)) {
       diffs.push(`${here}: expected an object, got ${show(actual)}`);

@@ -59,8 +59,18 @@ export class XenHost implements ScenarioHost {
         return { events: snap.events };
       case "msi":
         return { msi: snap.msi, pirqs: snap.pirqs };
-      case "dirty":
-        return { log_dirty: snap.log_dirty, pfns: snap.dirty };
+      case "dirty": {
+        // runs of pfns marked dirty, clipped to [first_gfn, first_gfn + nr) when given
+        const lo = a.first_gfn ?? 0n;
+        const hi = a.first_gfn === undefined ? null : lo + BigInt(a.nr ?? 1) - 1n;
+        const ranges: [string, string][] = [];
+        for (const [x, y] of snap.dirty) {
+          const s0 = BigInt(x) > lo ? BigInt(x) : lo;
+          const e0 = hi === null || BigInt(y) < hi ? BigInt(y) : hi;
+          if (s0 <= e0) ranges.push([`0x${s0.toString(16)}`, `0x${e0.toString(16)}`]);
+        }
+        return { log_dirty: snap.log_dirty, ranges };
+      }
       case "cacheattr":
         return { ranges: snap.cacheattr };
     }
