@@ -54,18 +54,18 @@ export interface LayoutJson {
 
 const DEFAULT_ARCH: Arch = "x86_64";
 
-const layoutCache = new Map<string, AggregateLayout>();
+const layoutCache: Record<Arch, Map<string, AggregateLayout>> = { x86_64: new Map(), i386: new Map(), arm64: new Map(), arm32: new Map() };
 
 /** The resolved layout of a type, by struct tag or typedef. */
 export function layoutOf(type: string, opts: CodecOptions = {}): AggregateLayout {
   const arch = opts.arch ?? DEFAULT_ARCH;
-  const key = arch + "\0" + type;
-  let L = layoutCache.get(key);
+  const cache = layoutCache[arch];
+  let L = cache.get(type);
   if (L === undefined) {
     const decl = findType(type, arch);
     if (decl === undefined) throw new CodecError("unknown-type", type, 0, `no type ${JSON.stringify(type)} in the ${arch} ABI (try 'xendm layout')`);
     L = resolve(decl, arch);
-    layoutCache.set(key, L);
+    cache.set(type, L);
   }
   return L;
 }

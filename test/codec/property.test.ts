@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ARCHES, allTypes, resolve, type AggregateLayout, type Arch, type FieldLayout } from "../../abi/index.js";
 import { CodecError, decode, encode } from "../../src/codec/index.js";
+import { restructureDecode, restructureEncode } from "../../src/codec/restructure.js";
 
 const CI = process.env.CI === "true";
 // 100k+ cases in CI in total; a tenth locally.
@@ -64,6 +65,16 @@ describe.each(ARCHES)("codec properties (%s)", (arch) => {
           expect(decode(L.name, bytes, { arch })).toEqual(value);
         }),
         { numRuns: runs },
+      );
+    });
+    it(`${L.name}: the restructure form agrees with the compiled codec`, () => {
+      fc.assert(
+        fc.property(aggArb(L), (value) => {
+          const bytes = encode(L.name, value, { arch });
+          expect(Buffer.from(restructureEncode(L, value)).equals(Buffer.from(bytes))).toBe(true);
+          expect(restructureDecode(L, bytes)).toEqual(value);
+        }),
+        { numRuns: Math.max(20, Math.round(runs / 10)) },
       );
     });
     it(`${L.name}: random bytes decode or raise CodecError`, () => {
