@@ -84,11 +84,11 @@ export const TYPE_NAMES: Readonly<Record<number, string>> = {
 };
 
 interface Waiter {
-  resolve: (r: IteratorResult<IoreqRequest>) => void;
+  resolve: (r: IteratorResult<IoreqRequest, undefined>) => void;
   reject: (e: unknown) => void;
 }
 
-export class IoreqClient implements AsyncIterable<IoreqRequest> {
+export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
   readonly vcpus: number;
   private readonly page: Uint8Array;
   private readonly view: DataView;
@@ -233,16 +233,22 @@ export class IoreqClient implements AsyncIterable<IoreqRequest> {
     for (const w of this.waiters.splice(0)) w.resolve({ value: undefined, done: true });
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<IoreqRequest> {
+  /** The next request (taken from a slot or the ring), or null once the client is closed. */
+  async next(): Promise<IoreqRequest | null> {
+    const r = await this[Symbol.asyncIterator]().next();
+    return r.done === true ? null : r.value;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<IoreqRequest, undefined> {
     return {
-      next: (): Promise<IteratorResult<IoreqRequest>> => {
+      next: (): Promise<IteratorResult<IoreqRequest, undefined>> => {
         if (this.failure !== null) return Promise.reject(asError(this.failure));
         const r = this.queue.shift();
         if (r !== undefined) return Promise.resolve({ value: r, done: false });
         if (this.closed) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
       },
-      return: (): Promise<IteratorResult<IoreqRequest>> => {
+      return: (): Promise<IteratorResult<IoreqRequest, undefined>> => {
         this.close();
         return Promise.resolve({ value: undefined, done: true });
       },

@@ -14,7 +14,7 @@ export class GuestMemoryError extends Error {
     readonly field: string,
     message: string,
   ) {
-    super(message);
+    super(`${field}: ${message}`);
     this.name = "GuestMemoryError";
   }
 }

@@ -1,6 +1,6 @@
 // Shared setup for the emulation tests: a fake host, DMOPs through encoded buffers and the dispatcher.
 import { decode, encode, type CValue } from "../../src/codec/index.js";
-import { guestOf, type GuestEmulator } from "../../src/hypervisor/emulate.js";
+import { guestOf, type GuestEmulator, type HostOptions } from "../../src/hypervisor/emulate.js";
 import { Hypervisor } from "../../src/hypervisor/hypervisor.js";
 import type { WorldConfig } from "../../src/hypervisor/world.js";
 
@@ -30,9 +30,9 @@ export interface Setup {
   guest: GuestEmulator;
 }
 
-export function host(w: WorldConfig = world()): Setup {
+export function host(w: WorldConfig = world(), opts: HostOptions = {}): Setup {
   const hv = new Hypervisor(w);
-  return { hv, guest: guestOf(hv) };
+  return { hv, guest: guestOf(hv, opts) };
 }
 
 /** create_ioreq_server; returns the id. */

@@ -142,9 +142,9 @@ describe("emitted sync records match the C bytes", () => {
     expect(client.poll()).toBe(1); // taken (INPROCESS) and queued for the iterator
     expect(sync[30]! & 0x0f).toBe(2);
     return (async () => {
-      const it = client[Symbol.asyncIterator]();
-      const { value } = await it.next();
-      client.respond(value!, 0x12345678);
+      const req = await client.next();
+      expect(req).toMatchObject({ slot: "sync", vcpu: 0, addr: 0x3f8n, size: 4, dir: 1 });
+      client.respond(req!, 0x12345678);
       expect(hex(syncSlotBytes(sync, 0))).toBe(G("pio_read_3f8_response"));
       expect(raised).toEqual([1]);
       expect(guest.complete(GUEST, 0)).toMatchObject({ status: "done", value: 0x12345678n });
