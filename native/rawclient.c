@@ -4,6 +4,7 @@
  *   rawclient plain DIR     ordinary files, /dev/null, pipes: must behave the same
  *                           with and without the shim
  *   rawclient privcmd DOM   raw privcmd ioctls and their -1/errno results
+ *   rawclient bindonly PATH a Unix socket bound but not listening (connect: ECONNREFUSED)
  *   rawclient stub PATH     a minimal protocol server (every call returns 0 with its
  *                           buffers unchanged; nr_vcpus-shaped replies are not
  *                           interpreted): measures the shim and socket alone
@@ -126,6 +127,13 @@ static int privcmd(unsigned dom)
     b[0].uptr = ro;
     b[0].size = 32;
     CASE("dm_op_buf_readonly", ioctl(fd, IOCTL_DM_OP, &u));
+    b[0].uptr = op;
+    b[0].size = (size_t)-1;
+    CASE("dm_op_buf_size_max", ioctl(fd, IOCTL_DM_OP, &u));
+    u.num = 0xffff;
+    CASE("dm_op_num_max", ioctl(fd, IOCTL_DM_OP, &u));
+    u.num = 1;
+    b[0].size = 32;
 
     /* nr_vcpus: op 20, vcpus written at offset 8 */
     memset(op, 0, 32);
@@ -341,6 +349,14 @@ int main(int argc, char **argv)
         return privcmd((unsigned)strtoul(argv[2], NULL, 0));
     if (argc > 2 && strcmp(argv[1], "stub") == 0)
         return stub(argv[2]);
-    fprintf(stderr, "usage: rawclient plain DIR | privcmd DOM | stub PATH\n");
+    if (argc > 2 && strcmp(argv[1], "bindonly") == 0) {
+        struct sockaddr_un sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sun_family = AF_UNIX;
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", argv[2]);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        return s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0;
+    }
+    fprintf(stderr, "usage: rawclient plain DIR | privcmd DOM | stub PATH | bindonly PATH\n");
     return 2;
 }

@@ -1,6 +1,6 @@
 // Shared by the native tests, the capture script and the shim bench: build the C parts, start the
 // socket server in this process, run a program under the shim.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -9,6 +9,7 @@ import type { WorldConfig } from "../../src/hypervisor/world.js";
 import type { PrivcmdDevice } from "../../src/privcmd/index.js";
 import { createFakeHost, worldForDomains } from "../../src/transport/fake.js";
 import { XendmServer } from "../../src/transport/server.js";
+import { TraceWriter } from "../../src/transport/trace.js";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const NATIVE = join(ROOT, "native");
@@ -45,12 +46,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** A fresh fake host behind `xendm serve`'s server, listening on a socket in a new temp dir. */
-export async function startServer(world: WorldConfig = WORLD): Promise<RunningServer> {
+/**
+ * A fresh fake host behind `xendm serve`'s server, listening on a socket in a new temp dir.
+ * With `record`, every call is written there as `xendm serve --record` does.
+ */
+export async function startServer(world: WorldConfig = WORLD, record?: string): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), "xendm-shim-"));
   const path = join(dir, "sock");
   const { device } = createFakeHost(world);
-  const server = new XendmServer({ device });
+  const trace = record === undefined ? undefined : new TraceWriter(record, { xendm_trace: 1, world });
+  const server = new XendmServer(trace === undefined ? { device } : { device, trace });
   await server.listen(path);
   return {
     path,
@@ -58,8 +63,44 @@ export async function startServer(world: WorldConfig = WORLD): Promise<RunningSe
     server,
     close: async () => {
       await server.close();
+      trace?.close();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * `xendm serve --socket PATH --record FILE` as a separate process (the CLI, through tsx). Resolves
+ * once it listens; `stop()` sends SIGTERM and resolves with its stderr when it has exited.
+ */
+export async function startCliServer(record: string, extraArgs: readonly string[] = []): Promise<{ path: string; stop(): Promise<string> }> {
+  const dir = mkdtempSync(join(tmpdir(), "xendm-serve-"));
+  const path = join(dir, "sock");
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "serve", "--socket", path, "--record", record, ...extraArgs],
+    { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NODE_OPTIONS: "" } },
+  );
+  let stderr = "";
+  await new Promise<void>((resolvePromise, reject) => {
+    child.stderr?.setEncoding("utf8").on("data", (s: string) => {
+      stderr += s;
+      if (stderr.includes("listening on")) resolvePromise();
+    });
+    child.once("error", reject);
+    child.once("exit", (code) => { reject(new Error(`xendm serve exited ${String(code)}: ${stderr}`)); });
+  });
+  child.removeAllListeners("exit");
+  return {
+    path,
+    stop: () =>
+      new Promise<string>((resolvePromise) => {
+        child.once("exit", () => {
+          rmSync(dir, { recursive: true, force: true });
+          resolvePromise(stderr);
+        });
+        child.kill("SIGTERM");
+      }),
   };
 }
 

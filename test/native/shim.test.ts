@@ -8,11 +8,11 @@ import { CAPTURE_FIXTURE } from "./capture.js";
 import { REPLAYABLE, replay, sentFromCapture } from "./dm-replay.js";
 import {
   CONFORMANCE, DOM, RAWCLIENT, WORLD, XENDEVICEMODEL_H, buildNative, groupCapture, jsonLines, nativeMissing, run,
-  shimEnv, startServer, type Json,
+  shimEnv, startCliServer, startServer, type Json,
 } from "./harness.js";
 
 const EPERM = 1, ENOENT = 2, ESRCH = 3, E2BIG = 7, EBADF = 9, EFAULT = 14, EINVAL = 22, ENOTTY = 25, ENOSYS = 38;
-const EOPNOTSUPP = 95;
+const EOPNOTSUPP = 95, ECONNREFUSED = 111;
 const BAD_DOM = 0x1234;
 
 const missing = nativeMissing();
@@ -100,6 +100,29 @@ suite("LD_PRELOAD privcmd shim", () => {
     expect(shimLines[0]).toContain("no-such-socket");
   });
 
+  it("fails the open with ECONNREFUSED when nobody listens on the socket", async () => {
+    const sock = join(tmp, "dead.sock");
+    const b = await run(RAWCLIENT, ["bindonly", sock], {});
+    expect(b.code).toBe(0);
+    const r = await run(CONFORMANCE, ["open"], shimEnv(sock));
+    expect(jsonLines(r.stdout)[0]).toMatchObject({ fn: "xendevicemodel_open", rc: -1, errno: ECONNREFUSED });
+    expect(r.stderr.split("\n").filter((l) => l.startsWith("xendm-shim:"))).toHaveLength(1);
+  });
+
+  it("says HELLO with XENDM_CALLER and the x86_64 ABI on every privcmd open", async () => {
+    const rec = join(tmp, "hello-trace.jsonl");
+    const srv = await startServer(WORLD, rec);
+    try {
+      const r = await run(CONFORMANCE, ["open"], shimEnv(srv.path, { XENDM_CALLER: "7" }));
+      expect(r.code, r.stderr).toBe(0);
+    } finally {
+      await srv.close();
+    }
+    const hellos = jsonLines(readFileSync(rec, "utf8")).filter((l) => l.kind === "hello");
+    expect(hellos).toHaveLength(2); // libxencall's fd and libxendevicemodel's own
+    for (const h of hellos) expect(h).toMatchObject({ caller: 7, abi: 0, name: "libxendm-shim x86_64" });
+  });
+
   it("returns -1/errno for raw privcmd ioctls as the kernel does", async () => {
     const srv = await startServer();
     try {
@@ -117,6 +140,8 @@ suite("LD_PRELOAD privcmd shim", () => {
         dm_op_buf_null: [-1, EFAULT],
         dm_op_buf_4097: [-1, E2BIG],
         dm_op_buf_readonly: [-1, EFAULT],
+        dm_op_buf_size_max: [-1, E2BIG],
+        dm_op_num_max: [-1, E2BIG],
         dm_op_nr_vcpus: [0, 0],
         dm_op_three_bufs: [-1, E2BIG],
         dm_op_bad_op: [-1, EOPNOTSUPP],
@@ -265,6 +290,29 @@ suite("LD_PRELOAD privcmd shim", () => {
     expect(fixture[1]).toMatchObject({ run: "ioctl" });
     expect(fixture.slice(2, split).map(project)).toEqual(ioctlRun.capture.map(project));
     expect(fixture.slice(split + 1).map(project)).toEqual(hcallRun.capture.map(project));
+  });
+
+  it("runs against the xendm serve CLI: the server receives exactly the bytes the library sent", async () => {
+    const rec = join(tmp, "serve-record.jsonl");
+    const cap = join(tmp, "serve-capture.jsonl");
+    const srv = await startCliServer(rec, ["--domain", String(DOM)]);
+    let r;
+    try {
+      r = await run(CONFORMANCE, ["all", String(DOM)], shimEnv(srv.path, { XENDM_CAPTURE: cap }));
+    } finally {
+      const log = await srv.stop();
+      expect(log).toContain("stopped");
+    }
+    expect(r.code, r.stderr).toBe(0);
+    expect(jsonLines(r.stdout).map((l) => [l.fn, l.rc, l.errno])).toEqual(ioctlRun.lines.map((l) => [l.fn, l.rc, l.errno]));
+    const sentByLib = jsonLines(readFileSync(cap, "utf8"))
+      .filter((l) => l.ioctl === "IOCTL_PRIVCMD_DM_OP")
+      .map((l) => ({ dom: l.dom, num: l.num, in: (l.bufs as Json[]).map((b) => b.before) }));
+    const seenByServer = jsonLines(readFileSync(rec, "utf8"))
+      .filter((l) => l.kind === "dm_op")
+      .map((l) => ({ dom: l.dom, num: l.num, in: (l.bufs as Json[]).map((b) => b.in) }));
+    expect(sentByLib.length).toBeGreaterThan(40);
+    expect(seenByServer).toEqual(sentByLib);
   });
 
   for (const path of ["ioctl", "hypercall"] as const) {
