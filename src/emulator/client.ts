@@ -309,7 +309,11 @@ export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
     return true;
   }
 
-  /** Consumes every buffered request between read_pointer and write_pointer. */
+  /**
+   * Consumes every buffered request between read_pointer and write_pointer. `hook.beforePointerStore`
+   * runs once between reading the pointers and the first update of read_pointer (the window in
+   * which the hypervisor may write more requests and fold the pointers).
+   */
   drainBuffered(hook?: { beforePointerStore?: () => void }): number {
     const view = this.bufView;
     if (view === null) return 0;
@@ -369,6 +373,7 @@ export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
       n++;
       rp = (rp + 1 + qw) >>> 0;
       if (!this.stale) {
+        if (n === 1) hook?.beforePointerStore?.();
         // atomic add of the consumed slots to the current read_pointer
         view.setUint32(READ_POINTER_OFFSET, (view.getUint32(READ_POINTER_OFFSET, true) + 1 + qw) >>> 0, true);
       }
@@ -418,6 +423,7 @@ export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
     this.failure = e;
     const reject = this.serveFail;
     this.serveFail = null;
+    this.serveDone = null;
     this.close();
     if (reject !== null) reject(e);
     for (const w of this.waiters.splice(0)) w.reject(e);
