@@ -211,13 +211,13 @@ function writeInt(g: Gen, t: IntLayout, off: number, valExpr: string, fpath: str
   g.emit(`let ${x} = ${valExpr};`);
   if (t.size === 8) {
     g.emit(
-      `if (typeof ${x} !== "bigint" || ${x} < 0n || ${x} > 0xffffffffffffffffn) ${x} = (typeof ${x} === "number" && ${x} >= 0 && ${x} <= 9007199254740991 && ${x} % 1 === 0) ? BigInt(${x}) : R.toBig(${x}, 8, ${en}, ${pathExpr(fpath)}, o + ${off});`,
+      `if (${x} === undefined) ${x} = 0n; else if (typeof ${x} !== "bigint" || ${x} < 0n || ${x} > 0xffffffffffffffffn) ${x} = (typeof ${x} === "number" && ${x} >= 0 && ${x} <= 9007199254740991 && ${x} % 1 === 0) ? BigInt(${x}) : R.toBig(${x}, 8, ${en}, ${pathExpr(fpath)}, o + ${off});`,
     );
     g.emit(`v.setBigUint64(o + ${off}, ${x}, true);`);
     return x;
   }
   const max = bits !== undefined ? 2 ** bits - 1 : 2 ** (t.size * 8) - 1;
-  g.emit(`if (typeof ${x} !== "number" || !(${x} >= 0 && ${x} <= ${max}) || ${x} % 1 !== 0) ${x} = R.toNum(${x}, ${t.size}, ${en}, ${pathExpr(fpath)}, o + ${off}${bits !== undefined ? `, ${bits}` : ""});`);
+  g.emit(`if (${x} === undefined) ${x} = 0; else if (typeof ${x} !== "number" || !(${x} >= 0 && ${x} <= ${max}) || ${x} % 1 !== 0) ${x} = R.toNum(${x}, ${t.size}, ${en}, ${pathExpr(fpath)}, o + ${off}${bits !== undefined ? `, ${bits}` : ""});`);
   if (bits === undefined) g.emit(`v.${setter(t)}(o + ${off}, ${x}${t.size > 1 ? ", true" : ""});`);
   return x;
 }
@@ -232,33 +232,22 @@ function writeAgg(g: Gen, L: AggregateLayout, base: number, valVar: string, path
   g.emit(`if (${v} === undefined) ${v} = R.EMPTY; else if (typeof ${v} !== "object" || ${v} === null || Array.isArray(${v})) R.notObject(${v}, ${pathExpr(path)}, o + ${base});`);
   const known = g.tmp("n");
   g.emit(`let ${known} = 0;`);
-  // zero the bytes no field covers and the bytes bitfields live in (they are written read-modify-write)
+  // zero the bytes no field covers (bitfield bytes are written whole below)
   const covered = new Uint8Array(L.size);
-  const bitBytes = new Set<number>();
-  for (const f of L.fields) {
-    if (f.bitWidth !== undefined) for (let b = f.offset; b < f.offset + f.size; b++) bitBytes.add(b);
-    else for (let b = f.offset; b < f.offset + f.size; b++) covered[b] = 1;
-  }
+  for (const f of L.fields) for (let b = f.offset; b < f.offset + f.size; b++) covered[b] = 1;
   for (let b = 0; b < L.size; b++) if (covered[b] === 0) g.emit(`v.setUint8(o + ${base + b}, 0);`);
   const siblings = new Map<string, string>();
-  const bitWrites: Array<() => void> = [];
+  const bitVals: Array<[FieldLayout, string]> = [];
   for (const f of L.fields) {
     const fpath = path + "." + f.name;
     const fv = g.tmp("f");
     g.emit(`const ${fv} = ${v}[${lit(f.name)}];`);
-    g.emit(`if (${fv} !== undefined) ${known}++;`);
+    if (!f.pad) g.emit(`if (${fv} !== undefined) ${known}++;`);
     const t = f.type;
     const off = base + f.offset;
     if (f.bitWidth !== undefined && t.kind === "int") {
       const x = writeInt(g, t, base + Math.floor(f.bitOffset! / 8), fv, fpath, f.enum !== undefined ? g.konst(f.enum) : "undefined", f.bitWidth);
-      bitWrites.push(() => {
-        const unit: IntLayout = { kind: "int", name: t.name, size: f.unitSize!, align: f.unitSize! };
-        const uo = base + f.unitOffset!;
-        const shift = f.bitOffset! - f.unitOffset! * 8;
-        const mask = (2 ** f.bitWidth!) - 1;
-        const le = unit.size > 1 ? ", true" : "";
-        g.emit(`v.${setter(unit)}(o + ${uo}, ((v.${getter(unit)}(o + ${uo}${le}) & ~(${mask} << ${shift})) | (${x} << ${shift})) >>> 0${le});`);
-      });
+      bitVals.push([f, x]);
       continue;
     }
     if (t.kind === "int") {
@@ -282,10 +271,41 @@ function writeAgg(g: Gen, L: AggregateLayout, base: number, valVar: string, path
     if (t.kind === "struct") writeAgg(g, t, off, fv, fpath);
     else writeUnion(g, t, f, off, fv, fpath, siblings);
   }
-  for (const b of [...bitBytes].sort((a, c) => a - c)) g.emit(`v.setUint8(o + ${base + b}, 0);`);
-  for (const w of bitWrites) w();
+  emitBitRuns(g, base, bitVals);
   const names = g.konst(L.fields.map((f) => f.name));
-  g.emit(`{ let c = 0; for (const _k in ${v}) c++; if (c !== ${known}) R.unknownField(${v}, ${names}, ${pathExpr(path)}, o + ${base}); }`);
+  // A key the structure does not have is looked for only when a (non-pad) field is missing: a misspelt
+  // key always leaves the field it meant out, and complete values (the hot path) skip the key scan.
+  const nonPad = L.fields.filter((f) => !f.pad).length;
+  const padNames = g.konst(L.fields.filter((f) => f.pad).map((f) => f.name));
+  g.emit(`if (${known} !== ${nonPad}) { let c = 0; for (const k in ${v}) if (!${padNames}.includes(k)) c++; if (c !== ${known}) R.unknownField(${v}, ${names}, ${pathExpr(path)}, o + ${base}); }`);
+}
+
+/**
+ * Writes bitfields run by run: the fields whose bits fall in the same bytes are combined into one value
+ * and stored once (a run never holds a non-bitfield byte: those lie outside its byte span).
+ */
+function emitBitRuns(g: Gen, base: number, vals: ReadonlyArray<[FieldLayout, string]>): void {
+  const runs: Array<{ from: number; to: number; parts: Array<[FieldLayout, string]> }> = [];
+  for (const [f, x] of vals) {
+    const from = Math.floor(f.bitOffset! / 8);
+    const to = Math.ceil((f.bitOffset! + f.bitWidth!) / 8);
+    const last = runs[runs.length - 1];
+    if (last !== undefined && from < last.to) {
+      last.to = Math.max(last.to, to);
+      last.parts.push([f, x]);
+    } else runs.push({ from, to, parts: [[f, x]] });
+  }
+  for (const run of runs) {
+    const w = g.tmp("b");
+    const expr = run.parts.map(([f, x]) => `(${x} << ${f.bitOffset! - run.from * 8})`).join(" | ");
+    g.emit(`const ${w} = (${expr}) >>> 0;`);
+    const len = run.to - run.from;
+    const at = base + run.from;
+    if (len === 1) g.emit(`v.setUint8(o + ${at}, ${w});`);
+    else if (len === 2) g.emit(`v.setUint16(o + ${at}, ${w}, true);`);
+    else if (len === 4) g.emit(`v.setUint32(o + ${at}, ${w}, true);`);
+    else for (let i = 0; i < len; i++) g.emit(`v.setUint8(o + ${at + i}, (${w} >>> ${8 * i}) & 255);`);
+  }
 }
 
 function writeUnion(g: Gen, U: AggregateLayout, f: FieldLayout | undefined, base: number, valVar: string, path: string, siblings: Map<string, string>): void {
@@ -294,7 +314,8 @@ function writeUnion(g: Gen, U: AggregateLayout, f: FieldLayout | undefined, base
   g.emit(`if (${uv} === undefined) ${uv} = R.EMPTY; else if (typeof ${uv} !== "object" || ${uv} === null || Array.isArray(${uv})) R.notObject(${uv}, ${pathExpr(path)}, o + ${base});`);
   const writeMember = (m: FieldLayout | undefined): void => {
     const want = m?.name;
-    g.emit(`for (const k in ${uv}) if (k !== ${lit(want ?? "")}) R.badMember(${pathExpr(path)} + "." + k, o + ${base}, k, ${want === undefined ? "undefined" : lit(want)});`);
+    const check = `for (const k in ${uv}) if (k !== ${lit(want ?? "")}) R.badMember(${pathExpr(path)} + "." + k, o + ${base}, k, ${want === undefined ? "undefined" : lit(want)});`;
+    g.emit(want === undefined ? check : `if (${uv}[${lit(want)}] === undefined) { ${check} }`);
     if (m !== undefined) {
       const t = m.type;
       if (t.kind === "int") writeInt(g, t, base, `${uv}[${lit(m.name)}]`, path + "." + m.name, "undefined");
