@@ -4,6 +4,7 @@
  *   rawclient plain DIR     ordinary files, /dev/null, pipes: must behave the same
  *                           with and without the shim
  *   rawclient privcmd DOM   raw privcmd ioctls and their -1/errno results
+ *   rawclient fork DOM      a restricted privcmd fd used by a forked child and its parent
  *   rawclient bindonly PATH a Unix socket bound but not listening (connect: ECONNREFUSED)
  *   rawclient stub PATH     a minimal protocol server (every call returns 0 with its
  *                           buffers unchanged; nr_vcpus-shaped replies are not
@@ -22,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -341,6 +343,44 @@ static int stub(const char *path)
     }
 }
 
+static long nr_vcpus_via(int fd, unsigned dom)
+{
+    uint8_t op[32];
+    memset(op, 0, sizeof(op));
+    op[0] = 20;
+    struct pc_buf b = { op, sizeof(op) };
+    struct pc_dm_op u = { (uint16_t)dom, 1, &b };
+    long r = ioctl(fd, IOCTL_DM_OP, &u);
+    return r < 0 ? r : (long)(op[8] | op[9] << 8 | op[10] << 16 | (uint32_t)op[11] << 24);
+}
+
+static int forked(unsigned dom)
+{
+    int fd = open("/dev/xen/privcmd", O_RDWR);
+    uint16_t rd = (uint16_t)dom;
+    CASE("restrict", ioctl(fd, IOCTL_RESTRICT, &rd));
+    CASE("parent_before_fork", nr_vcpus_via(fd, dom));
+    pid_t pid = fork();
+    if (pid == 0) {
+        long ok = 0;
+        for (int i = 0; i < 200; i++)
+            ok += nr_vcpus_via(fd, dom) > 0;
+        CASE("child_calls_ok", ok);
+        struct pc_dm_op probe = { 0x7ff4, 0, NULL };
+        CASE("child_still_restricted", ioctl(fd, IOCTL_DM_OP, &probe));
+        _exit(0);
+    }
+    long ok = 0;
+    for (int i = 0; i < 200; i++)
+        ok += nr_vcpus_via(fd, dom) > 0;
+    int status = -1;
+    waitpid(pid, &status, 0);
+    CASE("parent_calls_ok", ok);
+    CASE("child_exit", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    CASE("parent_after_child", nr_vcpus_via(fd, dom) > 0 ? 0 : -1);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "plain") == 0)
@@ -349,6 +389,8 @@ int main(int argc, char **argv)
         return privcmd((unsigned)strtoul(argv[2], NULL, 0));
     if (argc > 2 && strcmp(argv[1], "stub") == 0)
         return stub(argv[2]);
+    if (argc > 2 && strcmp(argv[1], "fork") == 0)
+        return forked((unsigned)strtoul(argv[2], NULL, 0));
     if (argc > 2 && strcmp(argv[1], "bindonly") == 0) {
         struct sockaddr_un sa;
         memset(&sa, 0, sizeof(sa));
@@ -357,6 +399,6 @@ int main(int argc, char **argv)
         int s = socket(AF_UNIX, SOCK_STREAM, 0);
         return s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0;
     }
-    fprintf(stderr, "usage: rawclient plain DIR | privcmd DOM | stub PATH | bindonly PATH\n");
+    fprintf(stderr, "usage: rawclient plain DIR | privcmd DOM | stub PATH | fork DOM | bindonly PATH\n");
     return 2;
 }

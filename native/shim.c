@@ -275,6 +275,8 @@ struct conn {
     int refs;             /* fds of the table pointing here + calls in flight */
     int broken;           /* the stream is out of step: every further call fails EIO */
     int restricted;       /* a RESTRICT succeeded on this file (the server holds the domid) */
+    uint16_t restrict_dom;
+    pid_t pid;            /* the process whose connection sock is (a forked child reconnects) */
     uint32_t seq;
     uint8_t *buf;         /* request / reply scratch, grown as needed */
     size_t cap;
@@ -447,6 +449,51 @@ broken:
 fail:
     errno = EIO;
     return -1;
+}
+
+static int connect_server(void);
+
+/* HELLO on a fresh connection: caller, ABI, client name.  Called with c->lock held (or unshared). */
+static int conn_hello(struct conn *c)
+{
+    static const char name[] = "libxendm-shim " SHIM_ABI_NAME;
+    size_t rlen;
+    if (ensure_cap(c, HDR_SIZE + 4 + sizeof(name)) < 0)
+        return -1;
+    put16(c->buf + HDR_SIZE, (uint16_t)caller_domid);
+    c->buf[HDR_SIZE + 2] = SHIM_ABI;
+    c->buf[HDR_SIZE + 3] = 0;
+    memcpy(c->buf + HDR_SIZE + 4, name, sizeof(name) - 1);
+    if (transact(c, KIND_HELLO, 4 + sizeof(name) - 1, &rlen) < 0 || rlen < 8 || get32(c->buf) != PROTO_VERSION)
+        return -1;
+    return 0;
+}
+
+/*
+ * After fork the child shares its parent's socket: frames of both would
+ * interleave.  On its first call on the connection the child opens its own,
+ * says HELLO and restores the restriction the file had.  Called with c->lock
+ * held; on failure the connection is marked broken (calls fail EIO).
+ */
+static void conn_after_fork(struct conn *c)
+{
+    if (c->pid == cached_pid)
+        return;
+    real.close(c->sock); /* the child's copy only */
+    c->pid = cached_pid;
+    c->broken = 0;
+    c->sock = connect_server();
+    if (c->sock < 0 || conn_hello(c) < 0) {
+        c->broken = 1;
+        return;
+    }
+    if (c->restricted) {
+        size_t rlen;
+        put16(c->buf + HDR_SIZE, c->restrict_dom);
+        put16(c->buf + HDR_SIZE + 2, 0);
+        if (transact(c, KIND_RESTRICT, 4, &rlen) < 0 || rlen < 8 || get32(c->buf) != 0)
+            c->broken = 1;
+    }
 }
 
 /* ---- capture (XENDM_CAPTURE) */
@@ -763,6 +810,7 @@ static long do_dm_op(struct conn *c, void *arg)
     }
 
     pthread_mutex_lock(&c->lock);
+    conn_after_fork(c);
     size_t off = 4;
     int ok = ensure_cap(c, HDR_SIZE + 4) == 0;
     if (ok) {
@@ -803,6 +851,7 @@ static long do_restrict(struct conn *c, void *arg)
     size_t rlen;
 
     pthread_mutex_lock(&c->lock);
+    conn_after_fork(c);
     if (ensure_cap(c, HDR_SIZE + 4) < 0) {
         err = ENOMEM;
     } else {
@@ -812,8 +861,10 @@ static long do_restrict(struct conn *c, void *arg)
             if (rlen >= 8 && ((int32_t)get32(c->buf) != -1 || (int32_t)get32(c->buf + 4) > 0)) {
                 ret = (int32_t)get32(c->buf);
                 err = (int32_t)get32(c->buf + 4);
-                if (ret == 0)
+                if (ret == 0) {
                     c->restricted = 1;
+                    c->restrict_dom = dom;
+                }
             } else {
                 c->broken = 1;
             }
@@ -879,6 +930,7 @@ static long do_hypercall(struct conn *c, void *arg)
     }
 
     pthread_mutex_lock(&c->lock);
+    conn_after_fork(c);
     size_t off = 48;
     int ok = ensure_cap(c, HDR_SIZE + off) == 0;
     if (ok) {
@@ -1001,6 +1053,7 @@ static void warn_once(const char *what, int err)
 
 static int connect_server(void)
 {
+    init();
     if (socket_path_too_long) {
         warn_once("use socket", ENAMETOOLONG);
         errno = ENAMETOOLONG;
@@ -1046,15 +1099,8 @@ static int open_privcmd(const char *path, int flags)
     pthread_mutex_init(&c->lock, NULL);
     c->sock = sock;
     c->refs = 1;
-
-    /* HELLO: caller, ABI, client name */
-    static const char name[] = "libxendm-shim " SHIM_ABI_NAME;
-    put16(c->buf + HDR_SIZE, (uint16_t)caller_domid);
-    c->buf[HDR_SIZE + 2] = SHIM_ABI;
-    c->buf[HDR_SIZE + 3] = 0;
-    memcpy(c->buf + HDR_SIZE + 4, name, sizeof(name) - 1);
-    size_t rlen;
-    if (transact(c, KIND_HELLO, 4 + sizeof(name) - 1, &rlen) < 0 || rlen < 8 || get32(c->buf) != PROTO_VERSION) {
+    c->pid = cached_pid;
+    if (conn_hello(c) < 0) {
         warn_once("say HELLO to", EPROTO);
         conn_put(c);
         errno = ECONNREFUSED;

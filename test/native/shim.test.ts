@@ -261,6 +261,24 @@ suite("LD_PRELOAD privcmd shim", () => {
     expect(viaHcall).toEqual(viaIoctl);
   });
 
+  it("gives a forked child its own connection, still restricted, without disturbing the parent", async () => {
+    const srv = await startServer();
+    try {
+      const r = await run(RAWCLIENT, ["fork", String(DOM)], shimEnv(srv.path));
+      expect(r.code, r.stderr).toBe(0);
+      const c = byCase(jsonLines(r.stdout));
+      expect(c.get("restrict")).toEqual({ ret: 0, errno: 0 });
+      expect(c.get("child_calls_ok")?.ret).toBe(200);
+      expect(c.get("parent_calls_ok")?.ret).toBe(200);
+      expect(c.get("child_still_restricted")).toEqual({ ret: -1, errno: EPERM });
+      expect(c.get("child_exit")?.ret).toBe(0);
+      expect(c.get("parent_after_child")?.ret).toBe(0);
+      expect(srv.server.stats.connections).toBe(2);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it("keeps replies straight with 8 threads x 500 calls on one handle", async () => {
     const srv = await startServer();
     try {
