@@ -94,30 +94,36 @@ export function frame(kind: number, seq: number, body: Uint8Array = new Uint8Arr
   return out;
 }
 
-/** A little-endian writer over a growing list of chunks. */
+/** A little-endian writer into a buffer that grows by doubling. */
 class Writer {
-  private readonly parts: Uint8Array[] = [];
-  private scratch = new DataView(new ArrayBuffer(8));
-  u8(x: number): this { return this.push(1, (v) => { v.setUint8(0, x); }); }
-  u16(x: number): this { return this.push(2, (v) => { v.setUint16(0, x, true); }); }
-  u32(x: number): this { return this.push(4, (v) => { v.setUint32(0, x >>> 0, true); }); }
-  i32(x: number): this { return this.push(4, (v) => { v.setInt32(0, x | 0, true); }); }
-  u64(x: bigint): this { return this.push(8, (v) => { v.setBigUint64(0, BigInt.asUintN(64, x), true); }); }
-  bytes(b: Uint8Array): this { this.parts.push(b); return this; }
-  private push(n: number, f: (v: DataView) => void): this {
-    this.scratch = new DataView(new ArrayBuffer(8));
-    f(this.scratch);
-    this.parts.push(new Uint8Array(this.scratch.buffer, 0, n));
-    return this;
+  private buf: Uint8Array;
+  private v: DataView;
+  private pos = 0;
+  constructor(hint = 64) {
+    this.buf = new Uint8Array(hint);
+    this.v = new DataView(this.buf.buffer);
   }
-  finish(): Uint8Array {
-    let n = 0;
-    for (const p of this.parts) n += p.length;
-    const out = new Uint8Array(n);
-    let o = 0;
-    for (const p of this.parts) { out.set(p, o); o += p.length; }
-    return out;
+  private room(n: number): number {
+    const p = this.pos;
+    if (p + n > this.buf.length) {
+      let cap = this.buf.length * 2;
+      while (cap < p + n) cap *= 2;
+      const nb = new Uint8Array(cap);
+      nb.set(this.buf.subarray(0, p));
+      this.buf = nb;
+      this.v = new DataView(nb.buffer);
+    }
+    this.pos += n;
+    return p;
   }
+  // room() may replace buf and v: take the offset first.
+  u8(x: number): this { const o = this.room(1); this.v.setUint8(o, x); return this; }
+  u16(x: number): this { const o = this.room(2); this.v.setUint16(o, x, true); return this; }
+  u32(x: number): this { const o = this.room(4); this.v.setUint32(o, x >>> 0, true); return this; }
+  i32(x: number): this { const o = this.room(4); this.v.setInt32(o, x | 0, true); return this; }
+  u64(x: bigint): this { const o = this.room(8); this.v.setBigUint64(o, BigInt.asUintN(64, x), true); return this; }
+  bytes(b: Uint8Array): this { const o = this.room(b.length); this.buf.set(b, o); return this; }
+  finish(): Uint8Array { return this.buf.subarray(0, this.pos); }
 }
 
 /** A bounds-checked little-endian reader; running past the end is a BAD_BODY error. */
@@ -156,8 +162,11 @@ function text(b: Uint8Array, what: string, seq: number): string {
 
 /** Parses the 8 header bytes that follow the length word. Version is checked by the caller. */
 export function parseHeader(b: Uint8Array): FrameHeader {
-  const v = view(b);
-  return { version: v.getUint8(0), kind: v.getUint8(1), flags: v.getUint16(2, true), seq: v.getUint32(4, true) };
+  return { version: b[0]!, kind: b[1]!, flags: b[2]! | (b[3]! << 8), seq: le32at(b, 4) };
+}
+
+function le32at(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
 // ---- descriptors ------------------------------------------------------------------------------
@@ -296,7 +305,9 @@ export function parseRequest(kind: number, body: Uint8Array, seq: number): Reque
 // ---- replies ----------------------------------------------------------------------------------
 
 export function encodeCallReply(rep: CallReply): Uint8Array {
-  const w = new Writer().i32(rep.ret).i32(rep.errno).u32(rep.bufs.length);
+  let n = 12;
+  for (const b of rep.bufs) n += 4 + b.length;
+  const w = new Writer(n).i32(rep.ret).i32(rep.errno).u32(rep.bufs.length);
   for (const b of rep.bufs) w.u32(b.length).bytes(b);
   return w.finish();
 }
@@ -364,13 +375,12 @@ export class FrameReader {
     const out: RawFrame[] = [];
     for (;;) {
       if (this.buffered < 4) break;
-      const len = view(this.peek(4)).getUint32(0, true);
+      const len = le32at(this.peek(4), 0);
       if (len < HEADER_SIZE) throw new ProtocolError(ErrorCode.BAD_FRAME, `frame length ${len} is shorter than the ${HEADER_SIZE}-byte header`);
       if (len > MAX_FRAME) throw new ProtocolError(ErrorCode.TOO_LARGE, `frame length ${len} exceeds ${MAX_FRAME}`);
       if (this.buffered < 4 + len) break;
       const all = this.take(4 + len);
-      const h = parseHeader(all.subarray(4, 12));
-      out.push({ ...h, body: all.subarray(12) });
+      out.push({ version: all[4]!, kind: all[5]!, flags: all[6]! | (all[7]! << 8), seq: le32at(all, 8), body: all.subarray(12) });
     }
     return out;
   }

@@ -87,7 +87,7 @@ export function replayTrace(path: string, device?: PrivcmdDevice): ReplayResult 
       s = new Session(call.conn, dev);
       sessions.set(call.conn, s);
     }
-    const got = s.execute(req, 0).trace;
+    const got = s.execute(req, 0, true).trace;
     n++;
     if (got === undefined) continue;
     for (const field of ["ret", "errno", "out"] as const) {

@@ -80,6 +80,11 @@ export class XendmServer {
   #onData(c: Conn, chunk: Buffer): void {
     if (c.closing) return;
     let seq = 0;
+    const out: Uint8Array[] = [];
+    const flush = (): void => {
+      if (out.length > 0) c.sock.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+      out.length = 0;
+    };
     try {
       const frames = c.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       for (const f of frames) {
@@ -88,15 +93,18 @@ export class XendmServer {
         if (f.flags !== 0) throw new ProtocolError(ErrorCode.BAD_FRAME, `flags 0x${f.flags.toString(16)} must be 0`, f.seq);
         const req = parseRequest(f.kind, f.body, f.seq);
         this.#stats.requests++;
-        const done = c.session.execute(req, f.seq);
+        const done = c.session.execute(req, f.seq, this.opts.trace !== undefined);
         if (done.trace !== undefined) this.opts.trace?.write(done.trace);
-        c.sock.write(frame(done.reply.kind, f.seq, done.reply.body));
+        out.push(frame(done.reply.kind, f.seq, done.reply.body));
         if (done.reply.close === true) {
+          flush();
           this.#end(c);
           return;
         }
       }
+      flush();
     } catch (e) {
+      flush();
       const pe = e instanceof ProtocolError ? e : new ProtocolError(ErrorCode.INTERNAL, `internal error: ${e instanceof Error ? e.message : String(e)}`, seq);
       this.#stats.errors++;
       this.opts.log?.(`conn ${c.session.id}: error ${pe.code}: ${pe.message}`);

@@ -50,8 +50,11 @@ export class Session {
     return this.#handle;
   }
 
-  /** Runs one parsed request. Throws ProtocolError for a request out of place. */
-  execute(req: Request, seq: number): Executed {
+  /**
+   * Runs one parsed request. Throws ProtocolError for a request out of place. With `record`, also
+   * returns the trace line (hex of the buffers before and after).
+   */
+  execute(req: Request, seq: number, record = false): Executed {
     const first = this.#requests++ === 0;
     switch (req.kind) {
       case Kind.HELLO: {
@@ -64,13 +67,14 @@ export class Session {
         };
       }
       case Kind.DM_OP: {
+        const before = record ? traceBufs(req.bufs) : [];
         const bufs = req.bufs.map(toDmOpBuf);
         const r = split(this.handle.dm_op(req.dom, req.num, bufs));
         // The buffers as they are after the call, when their contents travelled.
         const out = dmOpContentsSent(req.bufs) ? bufs.map((b) => b.bytes) : [];
         return {
           reply: { kind: Kind.DM_OP | REPLY_BIT, body: encodeCallReply({ ...r, bufs: out }) },
-          trace: { conn: this.id, kind: "dm_op", dom: req.dom, num: req.num, bufs: traceBufs(req.bufs), ...r, out: out.map(hex) },
+          ...(record ? { trace: { conn: this.id, kind: "dm_op", dom: req.dom, num: req.num, bufs: before, ...r, out: out.map(hex) } } : {}),
         };
       }
       case Kind.RESTRICT: {
@@ -81,15 +85,18 @@ export class Session {
         };
       }
       case Kind.HYPERCALL: {
+        const before = record ? traceBufs(req.bufs) : [];
         const bufs = req.bufs.map(toDmOpBuf);
         const r = split(this.handle.hypercall(req.op, req.args, bufs));
         const out = dmOpContentsSent(req.bufs) ? bufs.map((b) => b.bytes) : [];
         return {
           reply: { kind: Kind.HYPERCALL | REPLY_BIT, body: encodeCallReply({ ...r, bufs: out }) },
-          trace: {
-            conn: this.id, kind: "hypercall", op: req.op.toString(), args: req.args.map((a) => a.toString()),
-            bufs: traceBufs(req.bufs), ...r, out: out.map(hex),
-          },
+          ...(record ? {
+            trace: {
+              conn: this.id, kind: "hypercall", op: req.op.toString(), args: req.args.map((a) => a.toString()),
+              bufs: before, ...r, out: out.map(hex),
+            },
+          } : {}),
         };
       }
       case Kind.BYE:

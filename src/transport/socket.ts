@@ -32,6 +32,15 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
 function wireBufs(bufs: readonly TransportBuf[]): WireBuf[] {
   return bufs.map((b) => ({ size: bufSize(b), flags: b.unreadable === true ? 1 : 0, bytes: b.bytes }));
 }
@@ -77,7 +86,8 @@ export class SocketTransport implements Transport {
       return;
     }
     for (const f of frames) {
-      if (f.kind === Kind.ERROR) {
+      // An error reply has at least its 4-byte code; BYE's reply (0x7f | 0x80) is the same kind, empty.
+      if (f.kind === Kind.ERROR && f.body.length > 0) {
         const { code, message } = parseErrorReply(f.body);
         this.#fail(new TransportError(`server error ${code}: ${message}`, code));
         this.sock.destroy();
@@ -99,13 +109,25 @@ export class SocketTransport implements Transport {
     for (const p of this.#pending.splice(0)) p.reject(e);
   }
 
+  #queued: Uint8Array[] = [];
+  /** Frames written in one tick go out in one write. */
+  #send(f: Uint8Array): void {
+    this.#queued.push(f);
+    if (this.#queued.length > 1) return;
+    queueMicrotask(() => {
+      const q = this.#queued;
+      this.#queued = [];
+      this.sock.write(q.length === 1 ? q[0]! : concat(q));
+    });
+  }
+
   #call(req: Request): Promise<Uint8Array> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
     const seq = (this.#seq = (this.#seq + 1) >>> 0);
     const { kind, body } = encodeRequest(req);
     return new Promise<Uint8Array>((resolve, reject) => {
       this.#pending.push({ seq, kind, resolve, reject });
-      this.sock.write(frame(kind, seq, body));
+      this.#send(frame(kind, seq, body));
     });
   }
 
