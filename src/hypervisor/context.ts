@@ -39,6 +39,11 @@ export interface OpContext {
 /** A handler gets the decoded payload; it mutates it in place for write-back. */
 export type OpHandler<T> = (ctx: OpContext, payload: T) => OpResult;
 
+const OK_CONST: OpResult = Object.freeze({ rc: 0, constOp: true });
+const OK_WRITE: OpResult = Object.freeze({ rc: 0, constOp: false });
+
+/** An OpResult (shared frozen objects for rc 0). */
 export function done(rc: number, constOp = true): OpResult {
+  if (rc === 0) return constOp ? OK_CONST : OK_WRITE;
   return { rc, constOp };
 }

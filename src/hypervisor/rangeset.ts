@@ -65,8 +65,13 @@ export class RangeSet {
       if (this.s[lo]! < ns) ns = this.s[lo]!;
       if (this.e[hi]! > ne) ne = this.e[hi]!;
     }
-    this.s.splice(lo, hi - lo + 1, ns);
-    this.e.splice(lo, hi - lo + 1, ne);
+    if (lo > hi && lo === this.s.length) {
+      this.s.push(ns);
+      this.e.push(ne);
+    } else {
+      this.s.splice(lo, hi - lo + 1, ns);
+      this.e.splice(lo, hi - lo + 1, ne);
+    }
     return 0;
   }
 
@@ -84,8 +89,13 @@ export class RangeSet {
         this.s.splice(x + 1, 0, last + 1n);
         this.e.splice(x + 1, 0, xe);
       } else if (xs === first && xe <= last) {
-        this.s.splice(x, 1);
-        this.e.splice(x, 1);
+        if (x === this.s.length - 1) {
+          this.s.pop();
+          this.e.pop();
+        } else {
+          this.s.splice(x, 1);
+          this.e.splice(x, 1);
+        }
       } else if (xs === first) {
         this.s[x] = last + 1n;
       } else if (xe <= last) {
