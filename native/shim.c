@@ -88,6 +88,20 @@ struct shim_xen_dm_op_buf { uint64_t h; uint64_t size; };
 #define SHIM_IOCTL_DM_OP SHIM_IOC(5, sizeof(struct shim_privcmd_dm_op))
 #define SHIM_IOCTL_RESTRICT SHIM_IOC(6, sizeof(shim_domid_t))
 
+/* ioctl numbers and sizes of each ABI (checked against the real headers on all four targets) */
+_Static_assert(SHIM_IOCTL_HYPERCALL == 0x00305000UL, "IOCTL_PRIVCMD_HYPERCALL");
+_Static_assert(SHIM_IOCTL_RESTRICT == 0x00025006UL, "IOCTL_PRIVCMD_RESTRICT");
+#if SHIM_ABI == 0 || SHIM_ABI == 2
+_Static_assert(SHIM_IOCTL_DM_OP == 0x00105005UL, "IOCTL_PRIVCMD_DM_OP");
+_Static_assert(sizeof(struct shim_xen_dm_op_buf) == 16, "xen_dm_op_buf");
+#elif SHIM_ABI == 1
+_Static_assert(SHIM_IOCTL_DM_OP == 0x00085005UL, "IOCTL_PRIVCMD_DM_OP");
+_Static_assert(sizeof(struct shim_xen_dm_op_buf) == 8, "xen_dm_op_buf");
+#else
+_Static_assert(SHIM_IOCTL_DM_OP == 0x00085005UL, "IOCTL_PRIVCMD_DM_OP");
+_Static_assert(sizeof(struct shim_xen_dm_op_buf) == 16, "xen_dm_op_buf");
+#endif
+
 #if defined(__has_include)
 #if __has_include(<xen/xen.h>) && __has_include(<xen/sys/privcmd.h>)
 #include <xen/xen.h>

@@ -1,4 +1,5 @@
 // The LD_PRELOAD shim under Debian's real libxendevicemodel, against the socket server in this process.
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +8,7 @@ import { createFakeHost } from "../../src/transport/fake.js";
 import { CAPTURE_FIXTURE } from "./capture.js";
 import { REPLAYABLE, replay, sentFromCapture } from "./dm-replay.js";
 import {
-  CONFORMANCE, DOM, RAWCLIENT, WORLD, XENDEVICEMODEL_H, buildNative, groupCapture, jsonLines, nativeMissing, run,
+  CONFORMANCE, DOM, NATIVE, RAWCLIENT, WORLD, XENDEVICEMODEL_H, buildNative, groupCapture, jsonLines, nativeMissing, run,
   shimEnv, startCliServer, startServer, type Json,
 } from "./harness.js";
 
@@ -60,6 +61,14 @@ suite("LD_PRELOAD privcmd shim", () => {
   });
   afterAll(() => {
     if (tmp !== "") rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("compiles for i386, arm64 and arm32 with each ABI's ioctl numbers (where the cross compilers exist)", () => {
+    const out = execFileSync("make", ["-s", "-C", NATIVE, "cross"], { encoding: "utf8" });
+    const lines = out.trim().split("\n");
+    expect(lines).toHaveLength(3);
+    for (const l of lines) expect(l).toMatch(/: (ok|not installed)$/);
+    if (ci) for (const l of lines) expect(l).toMatch(/: ok$/);
   });
 
   it("leaves ordinary files, /dev/null, pipes and TCGETS alone", async () => {
