@@ -123,6 +123,9 @@ export class Hypervisor {
 
   /** HYPERVISOR_dm_op(domid, nr_bufs, bufs) issued by domain `caller`. rc: 0, positive, or -errno. */
   dm_op(caller: number, domid: number, bufs: readonly DmOpBuf[], nrBufs: number = bufs.length): number {
+    if (!Number.isInteger(caller) || caller < 0 || caller > 0xffff) throw new RangeError(`caller must be a domid_t, got ${caller}`);
+    if (!Number.isInteger(domid) || domid < 0 || domid > 0xffff) throw new RangeError(`domid must be a domid_t, got ${domid}`);
+    if (!Number.isInteger(nrBufs) || nrBufs < 0 || nrBufs > 0xffffffff) throw new RangeError(`nr_bufs must be an unsigned int, got ${nrBufs}`);
     this.lastRefusal = null;
     return doDmOp(this.call, this.tables, caller, domid, bufs, nrBufs);
   }
@@ -154,6 +157,16 @@ export class Hypervisor {
   /** Raises port `port` of domain `domid` (evtchn_send). */
   notify(domid: number, port: number): void {
     for (const l of this.listeners) l(domid, port);
+  }
+
+  /** The p2m_ioreq_server claim of a domain's host p2m. */
+  claim(domid: number): { server: number | null; flags: number } | undefined {
+    return this.domains.get(domid)?.p2m.ioreqClaim();
+  }
+
+  /** The host p2m's ioreq entry_count. */
+  entryCount(domid: number): number | undefined {
+    return this.domains.get(domid)?.p2m.entryCount;
   }
 
   server(domid: number, id: number): ServerSnapshot {

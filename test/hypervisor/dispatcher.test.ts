@@ -124,3 +124,16 @@ describe("nr_vcpus write-back bytes", () => {
     expect(hex(b)).toBe("14000000" + "00000000" + "05000000" + "77".repeat(20));
   });
 });
+
+describe("API misuse", () => {
+  it("throws a RangeError naming the argument", () => {
+    const hv = makeHv();
+    const b = [{ bytes: dmop(NR_VCPUS) }];
+    expect(() => hv.dm_op(-1, 1, b)).toThrow(/caller/);
+    expect(() => hv.dm_op(0, 0x10000, b)).toThrow(/domid/);
+    expect(() => hv.dm_op(0, 1, b, 1.5)).toThrow(/nr_bufs/);
+    expect(hv.dm_op(0, 1, b, 0xffffffff)).toBe(-7);
+    expect(hv.claim(1)).toEqual({ server: null, flags: 0 });
+    expect(hv.entryCount(1)).toBe(0);
+  });
+});
