@@ -112,31 +112,66 @@ export class P2m {
   }
 
   /**
-   * Replace the runs covering [a, b] by new runs (starts ns, values nv; ns[0] === a), then merge equal
-   * neighbours. Cost: the runs replaced plus one splice.
+   * Replace the runs covering [a, b] by new runs (starts ns, values nv; ns[0] === a), merging equal
+   * neighbours, with one splice. Cost: the runs replaced (plus the array move of the splice).
    */
   private replace(a: number, b: number, ns: number[], nv: number[]): void {
-    const i0 = this.splitAt(a);
-    const i1 = this.splitAt(b + 1);
-    const len = this.starts.length;
-    const lo = i0 > 0 ? i0 - 1 : i0;
+    const st = this.starts;
+    const len = st.length;
+    const i = this.find(a);
+    const j = st[i + 1] !== undefined && st[i + 1]! > b ? i : this.find(b);
+    let lo = i;
+    let hi = j;
     const ms: number[] = [];
     const mv: number[] = [];
-    const push = (st: number, v: number): void => {
-      if (mv.length > 0 && mv[mv.length - 1] === v) return;
-      ms.push(st);
+    let lastV = -1;
+    if (st[i]! < a) {
+      lastV = this.key(i);
+      ms.push(st[i]!);
+      mv.push(lastV);
+    } else if (i > 0) {
+      lo = i - 1;
+      lastV = this.key(lo);
+      ms.push(st[lo]!);
+      mv.push(lastV);
+    }
+    for (let k = 0; k < ns.length; k++) {
+      const v = nv[k]!;
+      if (v === lastV) continue;
+      ms.push(ns[k]!);
       mv.push(v);
-    };
-    if (lo < i0) push(this.starts[lo]!, this.key(lo));
-    for (let k = 0; k < ns.length; k++) push(ns[k]!, nv[k]!);
-    const hi = i1 < len ? i1 : i1 - 1;
-    if (i1 < len) push(this.starts[i1]!, this.key(i1));
-    const ep = this.epoch;
-    this.splice(lo, hi - lo + 1, ms, mv, mv.map(() => ep));
+      lastV = v;
+    }
+    if (this.runEnd(j) > b) {
+      const v = this.key(j);
+      if (v !== lastV) {
+        ms.push(b + 1);
+        mv.push(v);
+      }
+    } else if (j + 1 < len) {
+      hi = j + 1;
+      const v = this.key(hi);
+      if (v !== lastV) {
+        ms.push(st[hi]!);
+        mv.push(v);
+      }
+    }
+    this.splice(lo, hi - lo + 1, ms, mv);
   }
 
-  private splice(at: number, del: number, ns: number[], nv: number[], nst: number[]): void {
-    if (ns.length + del < 4096) {
+  private splice(at: number, del: number, ns: number[], nv: number[]): void {
+    const ep = this.epoch;
+    const n = ns.length;
+    if (n === del) {
+      for (let k = 0; k < n; k++) {
+        this.starts[at + k] = ns[k]!;
+        this.vals[at + k] = nv[k]!;
+        this.stamps[at + k] = ep;
+      }
+      return;
+    }
+    const nst = new Array<number>(n).fill(ep);
+    if (n + del < 4096) {
       this.starts.splice(at, del, ...ns);
       this.vals.splice(at, del, ...nv);
       this.stamps.splice(at, del, ...nst);
@@ -145,17 +180,6 @@ export class P2m {
     this.starts = this.starts.slice(0, at).concat(ns, this.starts.slice(at + del));
     this.vals = this.vals.slice(0, at).concat(nv, this.vals.slice(at + del));
     this.stamps = this.stamps.slice(0, at).concat(nst, this.stamps.slice(at + del));
-  }
-
-  /** Make a run start at g; returns its index (or the run count when g is past the space). */
-  private splitAt(g: number): number {
-    if (g >= GFN_SPACE_END) return this.starts.length;
-    const i = this.find(g);
-    if (this.starts[i] === g) return i;
-    this.starts.splice(i + 1, 0, g);
-    this.vals.splice(i + 1, 0, this.vals[i]!);
-    this.stamps.splice(i + 1, 0, this.stamps[i]!);
-    return i + 1;
   }
 
   /** p2m_recalc_type for a marked changeable raw type over [x, y]: pieces with their resulting type. */
@@ -460,16 +484,37 @@ export class P2m {
     const last = first + nr - 1;
     let stopAt = -1;
     let stopRc = 0;
-    this.forEachQuery(first, last, (x, _y, t) => {
-      let rc = 0;
-      if (inGroup(t, P2M_PAGING_TYPES)) rc = EAGAIN;
-      else if (t === p2m_ram_shared) rc = EAGAIN;
-      else if (!allowP2mTypeChange(t === p2m_populate_on_demand ? p2m_ram_rw : t, nt)) rc = EINVAL;
-      if (rc === 0) return undefined;
-      stopAt = x;
-      stopRc = rc;
-      return false;
-    });
+    // unmarked runs are read directly; marked ones through the recalculation
+    const top = Math.min(last, this.maxMapped);
+    let g = first;
+    for (let i = this.find(first); g <= top && stopAt < 0; i++) {
+      const y = Math.min(top, this.runEnd(i));
+      const v = this.vals[i]!;
+      if (!this.isMarked(i)) {
+        const raw = v & TYPE_MASK;
+        const rc = setMemTypeRefusal(raw === p2m_invalid ? p2m_mmio_dm : raw, nt);
+        if (rc !== 0) {
+          stopAt = g;
+          stopRc = rc;
+        }
+      } else {
+        this.recalcPieces(v & TYPE_MASK, g, y, (x, _q, t) => {
+          const rc = stopAt < 0 ? setMemTypeRefusal(t, nt) : 0;
+          if (rc !== 0) {
+            stopAt = x;
+            stopRc = rc;
+          }
+        });
+      }
+      g = y + 1;
+    }
+    if (stopAt < 0 && last > this.maxMapped) {
+      const rc = setMemTypeRefusal(p2m_mmio_dm, nt);
+      if (rc !== 0) {
+        stopAt = Math.max(first, this.maxMapped + 1);
+        stopRc = rc;
+      }
+    }
     const ok = stopAt < 0 ? nr : stopAt - first;
     for (let iter = CHUNK; iter <= ok && iter < nr; iter += CHUNK) {
       if (preempt()) {
@@ -574,6 +619,13 @@ export class P2m {
     if (count !== this.entries) return `entry_count ${String(this.entries)} != ${String(count)} raw ioreq_server entries`;
     return null;
   }
+}
+
+/** set_mem_type's per-page refusal for a page read as t (dm.c:set_mem_type): 0 = allowed. */
+function setMemTypeRefusal(t: number, nt: number): number {
+  if (inGroup(t, P2M_PAGING_TYPES)) return EAGAIN;
+  if (t === p2m_ram_shared) return EAGAIN;
+  return allowP2mTypeChange(t === p2m_populate_on_demand ? p2m_ram_rw : t, nt) ? 0 : EINVAL;
 }
 
 function checkGfn(g: number, field: string): void {

@@ -17,6 +17,8 @@ export class NaiveP2m {
   readonly mark: Uint8Array;
   readonly logdirty: Uint8Array;
   readonly dirty: Uint8Array;
+  /** Per 512-gfn leaf block: some entry in it may carry a mark (a shortcut for resolve, not state). */
+  private readonly blockMarked: Uint8Array;
   globalLogdirty = false;
   logDirtyEnabled = false;
   maxMapped = 0;
@@ -32,6 +34,7 @@ export class NaiveP2m {
     this.mark = new Uint8Array(n);
     this.logdirty = new Uint8Array(n);
     this.dirty = new Uint8Array(n);
+    this.blockMarked = new Uint8Array(Math.ceil(n / 512));
     for (const [a, b] of ram) for (let g = a; g <= b; g++) this.set(g, p2m_ram_rw, true);
     for (const [a, b, t] of overlays) for (let g = a; g <= b; g++) this.set(g, t, inGroup(t, P2M_OWNED_FRAME_TYPES));
   }
@@ -57,6 +60,8 @@ export class NaiveP2m {
   /** resolve_misconfig for g's leaf block */
   resolve(g: number): void {
     const a = g - (g % 512);
+    if (this.blockMarked[a / 512] !== 1) return;
+    this.blockMarked[a / 512] = 0;
     for (let x = a; x < a + 512 && x < this.n; x++) {
       const nt = this.recalc(x);
       if (this.raw[x] === p2m_ioreq_server && nt !== p2m_ioreq_server) this.entryCount--;
@@ -78,6 +83,7 @@ export class NaiveP2m {
 
   changeGlobal(ot: number, nt: number): void {
     this.mark.fill(1);
+    this.blockMarked.fill(1);
     if (ot !== nt) this.globalLogdirty = nt === p2m_ram_logdirty;
   }
 
@@ -87,8 +93,15 @@ export class NaiveP2m {
     if (start > end) return;
     const s = Number(start), e = Number(end);
     if (s < e) {
-      if (s === 0 && e === this.maxMapped) this.mark.fill(1);
-      else for (let g = s; g <= e; g++) this.mark[g] = 1;
+      if (s === 0 && e === this.maxMapped) {
+        this.mark.fill(1);
+        this.blockMarked.fill(1);
+      } else {
+        for (let g = s; g <= e; g++) {
+          this.mark[g] = 1;
+          this.blockMarked[Math.floor(g / 512)] = 1;
+        }
+      }
     }
     if (nt === p2m_ram_rw && ot === p2m_ram_logdirty) for (let g = s; g <= e; g++) this.logdirty[g] = 0;
     if (nt === p2m_ram_logdirty && ot === p2m_ram_rw) for (let g = s; g <= e; g++) this.logdirty[g] = 1;
@@ -118,7 +131,8 @@ export class NaiveP2m {
     if (rc === 0 && flags === 0) {
       while (this.entryCount !== 0 && g <= BigInt(this.maxMapped)) {
         const last = Math.min(Number(g) + 255, this.maxMapped);
-        for (let x = Number(g); x <= last; x++) this.resolve(x);
+        // p2m_finish_type_change: recalc per gfn; one resolve covers a whole leaf block
+        for (let x = Number(g); x <= last; x++) if (x === Number(g) || x % 512 === 0) this.resolve(x);
         g += 256n;
         if (g <= BigInt(this.maxMapped) && preempt()) return { rc: ERESTART, opaque: g };
       }
