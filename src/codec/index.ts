@@ -54,20 +54,29 @@ export interface LayoutJson {
 
 const DEFAULT_ARCH: Arch = "x86_64";
 
-const layoutCache: Record<Arch, Map<string, AggregateLayout>> = { x86_64: new Map(), i386: new Map(), arm64: new Map(), arm32: new Map() };
+interface Entry {
+  readonly L: AggregateLayout;
+  readonly strict: Compiled;
+}
+const entries: Record<Arch, Map<string, Entry>> = { x86_64: new Map(), i386: new Map(), arm64: new Map(), arm32: new Map() };
+
+function entry(type: string, arch: Arch | undefined): Entry {
+  const a = arch ?? DEFAULT_ARCH;
+  const cache = entries[a];
+  let e = cache.get(type);
+  if (e === undefined) {
+    const decl = findType(type, a);
+    if (decl === undefined) throw new CodecError("unknown-type", type, 0, `no type ${JSON.stringify(type)} in the ${a} ABI (try 'xendm layout')`);
+    const L = resolve(decl, a);
+    e = { L, strict: compiled(L, true) };
+    cache.set(type, e);
+  }
+  return e;
+}
 
 /** The resolved layout of a type, by struct tag or typedef. */
 export function layoutOf(type: string, opts: CodecOptions = {}): AggregateLayout {
-  const arch = opts.arch ?? DEFAULT_ARCH;
-  const cache = layoutCache[arch];
-  let L = cache.get(type);
-  if (L === undefined) {
-    const decl = findType(type, arch);
-    if (decl === undefined) throw new CodecError("unknown-type", type, 0, `no type ${JSON.stringify(type)} in the ${arch} ABI (try 'xendm layout')`);
-    L = resolve(decl, arch);
-    cache.set(type, L);
-  }
-  return L;
+  return entry(type, opts.arch).L;
 }
 
 /** The names of every type (tags and typedefs). */
@@ -97,19 +106,19 @@ export function viewOf(bytes: Uint8Array): DataView {
 
 /** Encodes a C-field value into a new buffer of exactly the type's size. */
 export function encode(type: string, value: unknown, opts: CodecOptions = {}): Uint8Array {
-  const L = layoutOf(type, opts);
+  const { L, strict } = entry(type, opts.arch);
   const out = new Uint8Array(L.size);
-  compiled(L, true).write(viewOf(out), 0, value, L.name);
+  strict.write(new DataView(out.buffer), 0, value, L.name);
   return out;
 }
 
 /** Encodes into the caller's buffer at `offset` without allocating; returns the bytes written. */
-export function encodeInto(type: string, value: unknown, buf: Uint8Array, offset = 0, opts: CodecOptions = {}): number {
-  const L = layoutOf(type, opts);
+export function encodeInto(type: string, value: unknown, buf: Uint8Array, offset = 0, opts?: CodecOptions): number {
+  const { L, strict } = entry(type, opts?.arch);
   if (!Number.isInteger(offset) || offset < 0 || offset + L.size > buf.length) {
     throw new CodecError("truncated", L.name, offset, `destination holds ${Math.max(0, buf.length - offset)} bytes from offset ${offset}, ${L.name} needs ${L.size}`);
   }
-  compiled(L, true).write(viewOf(buf), buf.byteOffset + offset, value, L.name);
+  strict.write(viewOf(buf), buf.byteOffset + offset, value, L.name);
   return L.size;
 }
 
@@ -118,17 +127,19 @@ function firstMissing(L: AggregateLayout, length: number): FieldLayout | undefin
 }
 
 /** Decodes a whole buffer into a C-field value. */
-export function decode(type: string, bytes: Uint8Array, opts: DecodeOptions = {}): CValue {
-  const L = layoutOf(type, opts);
-  const v = viewOf(bytes);
-  if (opts.mode === "hypervisor") {
+export function decode(type: string, bytes: Uint8Array, opts?: DecodeOptions): CValue {
+  const { L, strict } = entry(type, opts?.arch);
+  if (opts?.mode === "hypervisor") {
+    const v = viewOf(bytes);
     if (L.name === "xen_dm_op") return decodeDmOpAsXen(L, bytes, opts.arch ?? DEFAULT_ARCH);
     if (bytes.length < L.size) truncated(L, bytes.length);
     return compiled(L, false).read(v, bytes.byteOffset, L.name);
   }
-  if (bytes.length < L.size) truncated(L, bytes.length);
-  if (bytes.length > L.size) throw new CodecError("trailing", L.name, L.size, `${bytes.length - L.size} byte(s) after the end of ${L.name} (${L.size} bytes)`);
-  return compiled(L, true).read(v, bytes.byteOffset, L.name);
+  if (bytes.length !== L.size) {
+    if (bytes.length < L.size) truncated(L, bytes.length);
+    throw new CodecError("trailing", L.name, L.size, `${bytes.length - L.size} byte(s) after the end of ${L.name} (${L.size} bytes)`);
+  }
+  return strict.read(new DataView(bytes.buffer, bytes.byteOffset, L.size), 0, L.name);
 }
 
 function truncated(L: AggregateLayout, length: number): never {
