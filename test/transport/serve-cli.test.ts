@@ -13,7 +13,7 @@ function start(args: string[]): { child: ChildProcess; ready: Promise<string>; e
   const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "serve", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   const ready = new Promise<string>((resolve, reject) => {
-    child.stderr!.on("data", (d: Buffer) => {
+    child.stderr.on("data", (d: Buffer) => {
       err += d.toString();
       if (err.includes("listening on")) resolve(err);
     });
