@@ -5,6 +5,7 @@
  *                           with and without the shim
  *   rawclient privcmd DOM   raw privcmd ioctls and their -1/errno results
  *   rawclient fork DOM      a restricted privcmd fd used by a forked child and its parent
+ *   rawclient signals DOM   privcmd calls under a 50 us interval timer (handler without SA_RESTART)
  *   rawclient bindonly PATH a Unix socket bound but not listening (connect: ECONNREFUSED)
  *   rawclient stub PATH     a minimal protocol server (every call returns 0 with its
  *                           buffers unchanged; nr_vcpus-shaped replies are not
@@ -23,7 +24,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -381,6 +384,43 @@ static int forked(unsigned dom)
     return 0;
 }
 
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarms++;
+}
+
+static int signals(unsigned dom)
+{
+    int fd = open("/dev/xen/privcmd", O_RDWR);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_alarm; /* no SA_RESTART: interrupted syscalls fail with EINTR */
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = { { 0, 50 }, { 0, 50 } };
+    setitimer(ITIMER_REAL, &it, NULL);
+    long ok = 0, eintr = 0, other = 0;
+    for (int i = 0; i < 3000; i++) {
+        errno = 0;
+        long r = nr_vcpus_via(fd, dom);
+        if (r > 0)
+            ok++;
+        else if (errno == EINTR)
+            eintr++;
+        else
+            other++;
+    }
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_REAL, &off, NULL);
+    CASE("calls_ok", ok);
+    CASE("calls_eintr", eintr);
+    CASE("calls_other", other);
+    CASE("alarms_seen", alarms > 0 ? 1 : 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "plain") == 0)
@@ -389,6 +429,8 @@ int main(int argc, char **argv)
         return privcmd((unsigned)strtoul(argv[2], NULL, 0));
     if (argc > 2 && strcmp(argv[1], "stub") == 0)
         return stub(argv[2]);
+    if (argc > 2 && strcmp(argv[1], "signals") == 0)
+        return signals((unsigned)strtoul(argv[2], NULL, 0));
     if (argc > 2 && strcmp(argv[1], "fork") == 0)
         return forked((unsigned)strtoul(argv[2], NULL, 0));
     if (argc > 2 && strcmp(argv[1], "bindonly") == 0) {
@@ -399,6 +441,6 @@ int main(int argc, char **argv)
         int s = socket(AF_UNIX, SOCK_STREAM, 0);
         return s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0;
     }
-    fprintf(stderr, "usage: rawclient plain DIR | privcmd DOM | stub PATH | fork DOM | bindonly PATH\n");
+    fprintf(stderr, "usage: rawclient plain DIR | privcmd DOM | stub PATH | fork DOM | signals DOM | bindonly PATH\n");
     return 2;
 }

@@ -288,6 +288,19 @@ suite("LD_PRELOAD privcmd shim", () => {
     }
   });
 
+  it("never fails a privcmd ioctl with EINTR (interval timer, handler without SA_RESTART)", async () => {
+    const srv = await startServer();
+    try {
+      const r = await run(RAWCLIENT, ["signals", String(DOM)], shimEnv(srv.path));
+      expect(r.code, r.stderr).toBe(0);
+      const c = byCase(jsonLines(r.stdout));
+      expect(c.get("alarms_seen")?.ret).toBe(1);
+      expect([c.get("calls_ok")?.ret, c.get("calls_eintr")?.ret, c.get("calls_other")?.ret]).toEqual([3000, 0, 0]);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it("keeps replies straight with 8 threads x 500 calls on one handle", async () => {
     const srv = await startServer();
     try {
