@@ -1,5 +1,6 @@
 // The ioreq server model: create / get_info / map ranges / set_state / destroy / acquire frames.
 // mirrors common/ioreq.c and arch/x86/hvm/ioreq.c
+import { layoutOf } from "../codec/index.js";
 import type { OpContext } from "./context.js";
 import type { Domain } from "./domain.js";
 import {
@@ -10,9 +11,11 @@ import { RangeSet } from "./rangeset.js";
 
 export const MAX_NR_IOREQ_SERVERS = 8;
 export const PAGE_SIZE = 4096;
-/** Offset of vp_eport inside one 32-byte ioreq_t (public/hvm/ioreq.h). */
-export const IOREQ_VP_EPORT_OFFSET = 24;
-export const IOREQ_SIZE = 32;
+const ioreqLayout = layoutOf("ioreq");
+/** Offset of vp_eport inside one ioreq_t (public/hvm/ioreq.h). */
+export const IOREQ_VP_EPORT_OFFSET = ioreqLayout.fields.find((f) => f.name === "vp_eport")!.offset;
+/** sizeof(ioreq_t): the sync page holds one per vCPU. */
+export const IOREQ_SIZE = ioreqLayout.size;
 export const HVM_PARAM_IOREQ_PFN = 5;
 export const HVM_PARAM_BUFIOREQ_PFN = 6;
 
@@ -299,6 +302,8 @@ export function enableServer(d: Domain, s: IoreqServer, isX86: boolean): void {
   if (isX86) {
     for (const p of [s.ioreqPage, s.bufioreqPage]) {
       if (p.gfn === null) continue;
+      // p2m_remove_page -> p2m_remove_entry asks for a mapcache invalidation
+      d.requestMapcacheInvalidate();
       d.p2m.setType(p.gfn, p.gfn, p2m_invalid);
       p.page?.fill(0);
     }

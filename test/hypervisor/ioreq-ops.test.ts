@@ -201,3 +201,29 @@ describe("set_ioreq_server_state and destroy", () => {
     expect(call(hv, 15, { id: 0, type: 4, flags: 2 }).rc).toBe(-16);
   });
 });
+
+describe("side effects on other state", () => {
+  it("enabling a server with gfn-mapped pages asks for a mapcache invalidation", () => {
+    const hv = makeHv(world);
+    call(hv, CREATE);
+    call(hv, STATE, { id: 0, enabled: 1 });
+    expect(hv.domain(1)!.mapcacheInvalidateCount).toBe(0);
+    call(hv, STATE, { id: 0, enabled: 0 });
+    call(hv, INFO, { id: 0 });
+    call(hv, STATE, { id: 0, enabled: 1 });
+    expect(hv.domain(1)!.mapcacheInvalidateCount).toBe(1);
+  });
+  it("putting the page back marks it dirty in log-dirty mode", () => {
+    const hv = makeHv({ domains: [{ domid: 1, log_dirty: true }] });
+    call(hv, CREATE);
+    call(hv, INFO, { id: 0 });
+    call(hv, STATE, { id: 0, enabled: 1 });
+    call(hv, STATE, { id: 0, enabled: 0 });
+    expect(hv.snapshot(1)!.dirty).toEqual([["0xfff0", "0xfff0"]]);
+  });
+  it("an i386 caller ABI uses the same payload sizes", () => {
+    const hv = makeHv({ abi: "i386", domains: [{ domid: 1 }] });
+    expect(hv.dm_op(0, 1, [{ bytes: dmop(15, { id: 0, type: 4, flags: 2 }).slice(0, 24) }])).toBe(-2);
+    expect(hv.dm_op(0, 1, [{ bytes: dmop(15, { id: 0, type: 4, flags: 2 }).slice(0, 23) }])).toBe(-14);
+  });
+});

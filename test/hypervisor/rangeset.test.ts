@@ -57,3 +57,40 @@ describe("RangeSet (rangeset.c semantics)", () => {
     expect(r.size).toBe(256);
   });
 });
+
+describe("RangeSet against a set-of-points model", () => {
+  it("membership, canonical form and limit behaviour match", async () => {
+    const fc = await import("fast-check");
+    const op = fc.record({ add: fc.boolean(), a: fc.integer({ min: 0, max: 40 }), len: fc.integer({ min: 0, max: 8 }) });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), fc.integer({ min: 1, max: 6 }), (ops, limit) => {
+        const r = new RangeSet(limit);
+        const pts = new Set<number>();
+        for (const o of ops) {
+          const a = o.a, b = o.a + o.len;
+          const before = r.toArray();
+          const rc = o.add ? r.add(BigInt(a), BigInt(b)) : r.remove(BigInt(a), BigInt(b));
+          if (rc !== 0) {
+            expect(rc).toBe(-12);
+            expect(r.toArray()).toEqual(before);
+            expect(before.length).toBe(limit);
+            continue;
+          }
+          for (let g = a; g <= b; g++) {
+            if (o.add) pts.add(g);
+            else pts.delete(g);
+          }
+          const nodes = r.toArray();
+          expect(nodes.length).toBeLessThanOrEqual(limit);
+          for (let i = 0; i < nodes.length; i++) {
+            const [s, e] = nodes[i]!;
+            expect(s <= e).toBe(true);
+            if (i > 0) expect(nodes[i - 1]![1] + 1n < s).toBe(true);
+          }
+          for (let g = 0; g <= 50; g++) expect(r.containsValue(BigInt(g))).toBe(pts.has(g));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
