@@ -5,7 +5,7 @@
  *                           with and without the shim
  *   rawclient privcmd DOM   raw privcmd ioctls and their -1/errno results
  *   rawclient fork DOM      a restricted privcmd fd used by a forked child and its parent
- *   rawclient signals DOM   privcmd calls under a 50 us interval timer (handler without SA_RESTART)
+ *   rawclient signals DOM   privcmd calls under a 100 us interval timer (handler without SA_RESTART)
  *   rawclient bindonly PATH a Unix socket bound but not listening (connect: ECONNREFUSED)
  *   rawclient stub PATH     a minimal protocol server (every call returns 0 with its
  *                           buffers unchanged; nr_vcpus-shaped replies are not
@@ -399,10 +399,10 @@ static int signals(unsigned dom)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_alarm; /* no SA_RESTART: interrupted syscalls fail with EINTR */
     sigaction(SIGALRM, &sa, NULL);
-    struct itimerval it = { { 0, 50 }, { 0, 50 } };
+    struct itimerval it = { { 0, 100 }, { 0, 100 } };
     setitimer(ITIMER_REAL, &it, NULL);
     long ok = 0, eintr = 0, other = 0;
-    for (int i = 0; i < 3000; i++) {
+    for (int i = 0; i < 1000; i++) {
         errno = 0;
         long r = nr_vcpus_via(fd, dom);
         if (r > 0)
