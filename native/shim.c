@@ -394,25 +394,6 @@ static int send_all(int sock, const uint8_t *p, size_t n)
     return 0;
 }
 
-static int recv_all(int sock, uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t r = recv(sock, p, n, 0);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (r == 0) {
-            errno = ECONNRESET;
-            return -1;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static inline void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static inline void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
 static inline void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
@@ -429,7 +410,6 @@ static inline uint32_t get32(const uint8_t *p)
  */
 static int transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len)
 {
-    uint8_t hdr[HDR_SIZE];
     if (c->broken)
         goto fail;
     uint32_t seq = ++c->seq;
@@ -440,18 +420,38 @@ static int transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply
     put32(c->buf + 8, seq);
     if (send_all(c->sock, c->buf, HDR_SIZE + body_len) < 0)
         goto broken;
-    if (recv_all(c->sock, hdr, HDR_SIZE) < 0)
+    /*
+     * The reply, usually in one recv: the server sends nothing else on the
+     * connection while a request is outstanding, so reading up to the
+     * buffer's capacity never takes bytes of a later frame.
+     */
+    size_t got = 0, need = HDR_SIZE;
+    while (got < need) {
+        ssize_t r = recv(c->sock, c->buf + got, c->cap - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            goto broken;
+        }
+        if (r == 0)
+            goto broken;
+        got += (size_t)r;
+        if (need == HDR_SIZE && got >= HDR_SIZE) {
+            uint32_t len = get32(c->buf);
+            if (len < 8 || len > FRAME_MAX)
+                goto broken;
+            need = 4 + (size_t)len;
+            if (ensure_cap(c, need) < 0)
+                goto broken;
+        }
+    }
+    if (got != need || c->buf[4] != PROTO_VERSION || get32(c->buf + 8) != seq)
         goto broken;
-    uint32_t len = get32(hdr);
-    if (len < 8 || len > FRAME_MAX || hdr[4] != PROTO_VERSION || get32(hdr + 8) != seq)
-        goto broken;
-    size_t blen = len - 8;
-    if (ensure_cap(c, blen) < 0)
-        goto broken;
-    if (recv_all(c->sock, c->buf, blen) < 0)
-        goto broken;
-    if (hdr[5] != (uint8_t)(kind | 0x80)) {
-        if (hdr[5] == KIND_ERROR && blen >= 4)
+    uint8_t rkind = c->buf[5];
+    size_t blen = need - HDR_SIZE;
+    memmove(c->buf, c->buf + HDR_SIZE, blen);
+    if (rkind != (uint8_t)(kind | 0x80)) {
+        if (rkind == KIND_ERROR && blen >= 4)
             fprintf(stderr, "xendm-shim: server error %u: %.*s\n", get32(c->buf),
                     (int)(blen - 4 > 200 ? 200 : blen - 4), (const char *)c->buf + 4);
         goto broken;
