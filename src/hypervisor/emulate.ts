@@ -229,6 +229,11 @@ export class GuestEmulator {
     };
   }
 
+  /** A domain's guest RAM (what its emulators reach through their own, untrapped mappings). */
+  memoryOf(domid: number): GuestMemory {
+    return this.dom(domid).port.memory;
+  }
+
   /** The 0xCF8 latch of a domain. */
   cf8(domid: number): number {
     return this.dom(domid).port.pciCf8;
@@ -380,7 +385,7 @@ export class GuestEmulator {
   complete(domid: number, vcpu: number): AccessResult {
     const d = this.dom(domid);
     const v = this.vcpu(d, vcpu);
-    const job = v.job;
+    const job = GuestEmulator.last(v.job);
     const r = this.wake(d, vcpu, v);
     this.flush(d);
     return job?.final ?? (v.job === null ? r : this.current(v, vcpu));
@@ -393,7 +398,7 @@ export class GuestEmulator {
     for (let i = 0; i < d.vcpus.length; i++) {
       const v = d.vcpus[i]!;
       if (v.waits.length !== 0 && v.waits[0]!.port === port) {
-        const job = v.job;
+        const job = GuestEmulator.last(v.job);
         const r = this.wake(d, i, v);
         this.flush(d);
         return job?.final ?? (v.job === null ? r : this.current(v, i));
@@ -449,6 +454,7 @@ export class GuestEmulator {
   private start(d: DomainState, vcpu: number, v: VcpuState, job: Job): AccessResult {
     if (d.crashed !== null) return { status: "unhandled", reason: `domain crashed: ${d.crashed}`, effect: "domain_crash" };
     this.pullInvalidate(d);
+    const target = job;
     if (v.mapcacheInvalidate && job.kind !== "invalidate") {
       const inv = this.job("invalidate", [], new Uint8Array(0), IOREQ_WRITE, undefined);
       inv.next = job;
@@ -457,7 +463,14 @@ export class GuestEmulator {
     v.job = job;
     const r = this.run(d, vcpu, v);
     this.flush(d);
-    return job.final ?? (v.job === null ? r : this.current(v, vcpu));
+    return target.final ?? (v.job === null ? r : this.current(v, vcpu));
+  }
+
+  /** The access a (possibly INVALIDATE-prefixed) job chain ends with. */
+  private static last(job: Job | null): Job | null {
+    let j = job;
+    while (j?.next != null) j = j.next;
+    return j;
   }
 
   /** The vCPU's state as a result: pending on the first server it waits for. */
