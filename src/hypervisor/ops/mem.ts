@@ -2,7 +2,8 @@
 // Every per-page loop of Xen is computed run by run on the range-map p2m (src/hypervisor/p2m.ts), with the
 // same rc, stop point, written-back progress fields and number of preemption checks.
 import type { OpContext, OpResult } from "../context.js";
-import { CHUNK, P2m } from "../p2m.js";
+import { CHUNK } from "../p2m.js";
+import type { P2m } from "../p2m.js";
 import { MEMTYPE_TO_P2M, p2m_ioreq_server, p2m_ram_logdirty, p2m_ram_rw } from "../p2m-types.js";
 
 const EFAULT = -14, EINVAL = -22, ESRCH = -3, EOPNOTSUPP = -95, EOVERFLOW = -75, ERESTART = -85;
@@ -18,17 +19,9 @@ export interface ModifiedMemoryPayload { nr_extents: number; opaque: number }
 export interface SetMemTypePayload { nr: number; mem_type: number; pad: number; first_pfn: bigint }
 export interface RelocateMemoryPayload { size: number; pad: number; src_gfn: bigint; dst_gfn: bigint }
 
-/** The range-map p2m of the target domain (the domain may hold it directly or through a view). */
-export function rangeP2m(ctx: OpContext): P2m {
-  const p: unknown = ctx.d.p2m;
-  if (p instanceof P2m) return p;
-  if (typeof p === "object" && p !== null && "rangeMap" in p && p.rangeMap instanceof P2m) return p.rangeMap;
-  throw new TypeError(`domain ${String(ctx.d.domid)} has no range-map P2m`);
-}
-
-function iommuEnabled(ctx: OpContext): boolean {
-  const d: unknown = ctx.d;
-  return typeof d === "object" && d !== null && "iommu" in d && d.iommu === true;
+/** The range-map p2m of the target domain. */
+function rangeP2m(ctx: OpContext): P2m {
+  return ctx.d.p2m;
 }
 
 const res = (rc: number, constOp: boolean): OpResult => ({ rc, constOp });
@@ -181,7 +174,7 @@ export function relocateMemory(ctx: OpContext, p: RelocateMemoryPayload): OpResu
   }
   const p2m = rangeP2m(ctx);
   const removalsBefore = p2m.removals;
-  const iommu = iommuEnabled(ctx);
+  const iommu = ctx.d.iommu;
   let done = 0;
   let rc = 0;
   const big = (g: bigint): number => (g < BigInt(Number.MAX_SAFE_INTEGER) ? Number(g) : Number.MAX_SAFE_INTEGER);
