@@ -301,6 +301,18 @@ suite("LD_PRELOAD privcmd shim", () => {
     }
   });
 
+  it("fails calls with EIO, without hanging, when the server goes away mid-run", async () => {
+    const srv = await startServer();
+    const pending = run(CONFORMANCE, ["loop", "50000", String(DOM)], shimEnv(srv.path));
+    await new Promise((r) => setTimeout(r, 300));
+    await srv.close();
+    const r = await pending;
+    expect(r.code).toBe(1);
+    const line = jsonLines(r.stdout)[0];
+    expect(Number(line?.failures)).toBeGreaterThan(0);
+    expect(Number(line?.calls) - Number(line?.failures)).toBeGreaterThan(0);
+  });
+
   it("keeps replies straight with 8 threads x 500 calls on one handle", async () => {
     const srv = await startServer();
     try {
