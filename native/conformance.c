@@ -373,15 +373,18 @@ static int run_loop(unsigned long n)
         return 1;
     }
     unsigned vcpus = 0, failures = 0;
+    int last_errno = 0;
     uint64_t t0 = now_ns();
     for (unsigned long i = 0; i < n; i++)
-        if (xendevicemodel_nr_vcpus(h, dom, &vcpus) != 0)
+        if (xendevicemodel_nr_vcpus(h, dom, &vcpus) != 0) {
             failures++;
+            last_errno = errno;
+        }
     uint64_t t1 = now_ns();
     xendevicemodel_close(h);
-    printf("{\"mode\":\"loop\",\"fn\":\"xendevicemodel_nr_vcpus\",\"calls\":%lu,\"failures\":%u,\"vcpus\":%u,\"ns\":%" PRIu64
-           "}\n",
-           n, failures, vcpus, t1 - t0);
+    printf("{\"mode\":\"loop\",\"fn\":\"xendevicemodel_nr_vcpus\",\"calls\":%lu,\"failures\":%u,\"last_errno\":%d,\"vcpus\":%u,"
+           "\"ns\":%" PRIu64 "}\n",
+           n, failures, last_errno, vcpus, t1 - t0);
     return failures ? 1 : 0;
 }
 

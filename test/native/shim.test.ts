@@ -310,6 +310,7 @@ suite("LD_PRELOAD privcmd shim", () => {
     expect(r.code).toBe(1);
     const line = jsonLines(r.stdout)[0];
     expect(Number(line?.failures)).toBeGreaterThan(0);
+    expect(line?.last_errno).toBe(5); // EIO
     expect(Number(line?.calls) - Number(line?.failures)).toBeGreaterThan(0);
   });
 
