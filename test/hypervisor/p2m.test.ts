@@ -39,7 +39,7 @@ describe("reads", () => {
       ram_broken: 2, map_foreign: 2, ioreq_server: 4,
     };
     const p = new P2m({ ram: [[0, 15]], overlays: P2M_TYPES.map((type, i) => ({ first: i, last: i, type })) });
-    P2M_TYPES.forEach((t, i) => expect([t, p.memTypeOf(i)]).toEqual([t, expected[t]]));
+    P2M_TYPES.forEach((t, i) => { expect([t, p.memTypeOf(i)]).toEqual([t, expected[t]]); });
     expect(p.entryCount).toBe(1);
   });
 });
