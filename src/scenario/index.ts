@@ -23,7 +23,9 @@ export const defaultCodec: ScenarioCodec = {
 
 /** Runs a parsed JSON scenario against the fake hypervisor (or the host and codec given). */
 export function runScenario(json: unknown, opts: Partial<RunOptions> = {}): StepResult[] {
-  return run(json, { codec: opts.codec ?? defaultCodec, createHost: opts.createHost ?? createXenHost });
+  const o: RunOptions = { codec: opts.codec ?? defaultCodec, createHost: opts.createHost ?? createXenHost };
+  if (opts.onHost !== undefined) o.onHost = opts.onHost;
+  return run(json, o);
 }
 
 /** Reads and parses a scenario file; a JSON syntax error is a ScenarioError. */

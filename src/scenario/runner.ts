@@ -26,6 +26,8 @@ export interface StepResult {
 export interface RunOptions {
   codec: ScenarioCodec;
   createHost: HostFactory;
+  /** Called with the host once it is built (to inspect its state after the run). */
+  onHost?: (host: ScenarioHost) => void;
 }
 
 /** Buffers prepared once before anything runs, so a bad `op` is an invalid file, not a failed step. */
@@ -51,6 +53,7 @@ export function runScenario(json: unknown, opts: RunOptions): StepResult[] {
     const msg = e instanceof Error ? e.message : String(e);
     throw new ScenarioError(path === "" ? "world" : "", msg, { cause: e });
   }
+  opts.onHost?.(host);
   const memory = new StepMemory();
   const ctx: RunContext = { host, codec: opts.codec, abi, memory, device: new PrivcmdDevice(host, { abi, memory }), fds: new Map() };
   return sc.steps.map((s, i) => runStep(ctx, s, prepared[i]!));
