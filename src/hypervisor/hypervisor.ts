@@ -159,6 +159,11 @@ export class Hypervisor {
     for (const l of this.listeners) l(domid, port);
   }
 
+  /** The dispatcher's op_size table for this persona and arch (empty for 4.9, which copies whole structs). */
+  opSizes(): number[] {
+    return this.persona.perOpSize ? [...this.tables.opSize] : [];
+  }
+
   /** The p2m_ioreq_server claim of a domain's host p2m. */
   claim(domid: number): { server: number | null; flags: number } | undefined {
     return this.domains.get(domid)?.p2m.ioreqClaim();

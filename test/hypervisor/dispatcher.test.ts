@@ -137,3 +137,15 @@ describe("API misuse", () => {
     expect(hv.entryCount(1)).toBe(0);
   });
 });
+
+describe("op_size tables (derived from the ABI layouts)", () => {
+  it("x86 matches dm.c:dm_op's op_size", () => {
+    expect(makeHv().opSizes()).toEqual([0, 6, 24, 24, 24, 4, 4, 16, 6, 2, 2, 8, 16, 24, 16, 16, 4, 24, 24, 0, 4]);
+  });
+  it("Arm has entries only for ops 1-6, 19 and 20", () => {
+    expect(makeHv({ arch: "arm", domains: [{ domid: 1 }] }).opSizes()).toEqual([0, 6, 24, 24, 24, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 4]);
+  });
+  it("i386 callers get the same sizes (the CHECK_dm_op_* assertions)", () => {
+    expect(makeHv({ abi: "i386", domains: [{ domid: 1 }] }).opSizes()).toEqual(makeHv().opSizes());
+  });
+});
