@@ -40,7 +40,9 @@ async function startStub(path: string): Promise<ChildProcess> {
   return child;
 }
 
-async function once(c: Case, n: number, dir: string): Promise<number> {
+interface Sample { callsPerSec: number; clientUs: number; serverUs: number | undefined }
+
+async function once(c: Case, n: number, dir: string): Promise<Sample> {
   let stop: () => Promise<void>;
   let socket: string;
   if (c.server === "stub") {
@@ -53,10 +55,18 @@ async function once(c: Case, n: number, dir: string): Promise<number> {
     stop = () => srv.close();
   }
   try {
+    const cpu0 = process.cpuUsage();
     const r = await run(CONFORMANCE, c.args(n), shimEnv(socket, c.env));
+    const cpu = process.cpuUsage(cpu0);
     const line = jsonLines(r.stdout)[0];
     if (r.code !== 0 || line === undefined || line.failures !== 0) throw new Error(`${c.name}: ${r.stdout} ${r.stderr}`);
-    return Number(line.calls) / (Number(line.ns) / 1e9);
+    const calls = Number(line.calls);
+    return {
+      callsPerSec: calls / (Number(line.ns) / 1e9),
+      clientUs: Number(line.cpu_ns) / 1e3 / calls,
+      // the xendm server runs in this process: its CPU time per call (plus this loop's, which is idle)
+      serverUs: c.server === "xendm" ? (cpu.user + cpu.system) / calls : undefined,
+    };
   } finally {
     await stop();
   }
@@ -70,21 +80,31 @@ async function main(): Promise<void> {
   }
   buildNative();
   const dir = mkdtempSync(join(tmpdir(), "xendm-shim-bench-"));
-  const results: { name: string; calls_per_s: number; samples: number[] }[] = [];
+  const results: { name: string; calls_per_s: number; samples: number[]; client_cpu_us_per_call: number; server_cpu_us_per_call: number | null }[] = [];
   try {
     for (const c of CASES) {
       await once(c, Math.max(100, N >> 3), dir); // warm-up
-      const samples: number[] = [];
-      for (let i = 0; i < RUNS; i++) samples.push(await once(c, N, dir));
-      results.push({ name: c.name, calls_per_s: median(samples), samples });
+      const runs: Sample[] = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await once(c, N, dir));
+      const server = runs.map((x) => x.serverUs).filter((x): x is number => x !== undefined);
+      results.push({
+        name: c.name,
+        calls_per_s: median(runs.map((x) => x.callsPerSec)),
+        samples: runs.map((x) => x.callsPerSec),
+        client_cpu_us_per_call: median(runs.map((x) => x.clientUs)),
+        server_cpu_us_per_call: server.length > 0 ? median(server) : null,
+      });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const base = results[0]?.calls_per_s ?? 1;
-  const rows = results.map((r) => [r.name, fmt(r.calls_per_s), (r.calls_per_s / base).toFixed(2), (r.calls_per_s / GOAL).toFixed(2)]);
+  const rows = results.map((r) => [
+    r.name, fmt(r.calls_per_s), (r.calls_per_s / base).toFixed(2), (r.calls_per_s / GOAL).toFixed(2),
+    r.client_cpu_us_per_call.toFixed(1), r.server_cpu_us_per_call === null ? "-" : r.server_cpu_us_per_call.toFixed(1),
+  ]);
   process.stdout.write(`calls per second, median of ${String(RUNS)} runs of ${String(N)} xendevicemodel_nr_vcpus calls\n\n`);
-  process.stdout.write(table(["path", "calls/s", "vs C stub", `vs goal ${fmt(GOAL, 0)}`], rows) + "\n");
+  process.stdout.write(table(["path", "calls/s", "vs C stub", `vs goal ${fmt(GOAL, 0)}`, "client CPU µs/call", "server CPU µs/call"], rows) + "\n");
   writeResult("shim", { calls: N, runs: RUNS, goal_calls_per_s: GOAL, results });
 }
 
