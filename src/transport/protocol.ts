@@ -171,7 +171,16 @@ function le32at(b: Uint8Array, o: number): number {
 
 // ---- descriptors ------------------------------------------------------------------------------
 
-/** Whether DM_OP (and HYPERCALL dm_op) contents travel: every size within the kernel's limit and no descriptor flagged. */
+/**
+ * HYPERCALL: a descriptor's contents travel when it is unflagged and at most 4096 bytes, each on its
+ * own (so buffer 0 still travels beside an oversized bitmap). A sender may also send no contents at
+ * all; the receiver tells the two forms apart by the body length.
+ */
+export function hypercallContentSent(d: { size: bigint; flags: number }): boolean {
+  return d.size <= BigInt(DM_OP_BUF_MAX_SIZE) && (d.flags & DESC_UNREADABLE) === 0;
+}
+
+/** Whether DM_OP contents travel: every size within the kernel's limit and no descriptor flagged. */
 export function dmOpContentsSent(bufs: readonly { size: bigint; flags: number }[]): boolean {
   return bufs.length > 0 && bufs.every((d) => d.size <= BigInt(DM_OP_BUF_MAX_SIZE) && (d.flags & DESC_UNREADABLE) === 0);
 }
@@ -234,8 +243,7 @@ export function encodeRequest(req: Request): { kind: number; body: Uint8Array } 
         const inRange = n >= 1n && n <= BigInt(HYPERCALL_MAX_BUFS);
         const descs = inRange ? req.bufs.slice(0, Number(n)) : [];
         if (inRange && BigInt(descs.length) !== n) throw new ProtocolError(ErrorCode.BAD_BODY, `HYPERCALL: arg[1] ${n} but ${descs.length} buffers`);
-        const sent = dmOpContentsSent(descs);
-        writeDescs(w, descs, () => sent);
+        writeDescs(w, descs, (d) => hypercallContentSent(d));
       }
       break;
     }
@@ -289,7 +297,8 @@ export function parseRequest(kind: number, body: Uint8Array, seq: number): Reque
         const ndesc = r.u32("ndesc");
         if (ndesc !== expect) throw new ProtocolError(ErrorCode.BAD_BODY, `HYPERCALL: ndesc ${ndesc} must be ${expect} for arg[1] ${n}`, seq);
         bufs = readDescs(r, ndesc, "HYPERCALL", seq, HYPERCALL_MAX_BUFS);
-        if (dmOpContentsSent(bufs)) for (const [i, d] of bufs.entries()) d.bytes = r.bytes(Number(d.size), `contents of buffer ${i}`);
+        // Either no contents at all, or those of every descriptor hypercallContentSent() accepts.
+        if (r.remaining > 0) for (const [i, d] of bufs.entries()) if (hypercallContentSent(d)) d.bytes = r.bytes(Number(d.size), `contents of buffer ${i}`);
       }
       r.end();
       return { kind, op, args, bufs };

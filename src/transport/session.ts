@@ -88,7 +88,7 @@ export class Session {
         const before = record ? traceBufs(req.bufs) : [];
         const bufs = req.bufs.map(toDmOpBuf);
         const r = split(this.handle.hypercall(req.op, req.args, bufs));
-        const out = dmOpContentsSent(req.bufs) ? bufs.map((b) => b.bytes) : [];
+        const out = req.bufs.some((d) => d.bytes !== undefined) ? req.bufs.map((d, i) => (d.bytes !== undefined ? bufs[i]!.bytes : new Uint8Array(0))) : [];
         return {
           reply: { kind: Kind.HYPERCALL | REPLY_BIT, body: encodeCallReply({ ...r, bufs: out }) },
           ...(record ? {
