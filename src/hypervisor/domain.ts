@@ -137,6 +137,19 @@ export class Domain {
     return out;
   }
 
+  /**
+   * The vCPU resumes: its injected event (inject_event) is taken and the slot freed. The event is delivered
+   * unless another event is already pending on the vCPU, in which case it is dropped (returns null).
+   * mirrors hvm.c:hvm_do_resume
+   */
+  consumeInjectedEvent(vcpu: number, otherEventPending = false): PendingEvent | null {
+    const v = this.vcpus[vcpu];
+    if (!v?.pendingEvent) return null;
+    const ev = v.pendingEvent;
+    v.pendingEvent = null;
+    return otherEventPending ? null : ev;
+  }
+
   /** mirrors ioreq.c:ioreq_request_mapcache_invalidate (flag every vCPU). */
   requestMapcacheInvalidate(): void {
     this.mapcacheInvalidatePending = true;

@@ -2,6 +2,7 @@
 import type { DmOpBuf } from "./context.js";
 import { DmOpCall, DmOpTables, doDmOp } from "./dm.js";
 import { Domain } from "./domain.js";
+import { destroyAllServers } from "./ioreq-server.js";
 import { explanation } from "./explain.js";
 import type { Explanation } from "./explain.js";
 import { domainSnapshot, serverSnapshot } from "./introspect.js";
@@ -132,6 +133,19 @@ export class Hypervisor {
 
   domain(domid: number): Domain | undefined {
     return this.domains.get(domid);
+  }
+
+  /**
+   * Destroys a domain: it becomes dying, its ioreq servers are torn down (ioreq_server_destroy_all), and it
+   * is gone (later calls get -ESRCH). Returns false if there was no such domain.
+   */
+  destroyDomain(domid: number): boolean {
+    const d = this.domains.get(domid);
+    if (!d) return false;
+    d.isDying = true;
+    destroyAllServers(d, this.persona.arch === "x86");
+    this.domains.delete(domid);
+    return true;
   }
 
   /** Why the last call was refused, or null if it succeeded. */

@@ -359,6 +359,21 @@ export function destroyServer(ctx: Ctx, id: number): number {
   return 0;
 }
 
+/** Tear every server down as the domain is destroyed (no claim release). mirrors ioreq.c:ioreq_server_destroy_all */
+export function destroyAllServers(d: Domain, isX86: boolean): void {
+  for (const s of d.serversInSelectionOrder()) {
+    disableServer(d, s, isX86);
+    freeVcpus(d, s);
+    unmapGfn(d, s.bufioreqPage);
+    unmapGfn(d, s.ioreqPage);
+    s.ioreqPage.page = null;
+    s.bufioreqPage.page = null;
+    for (const k of rangeTypes) s.ranges[k].clear();
+    d.ioreq.servers[s.id] = undefined;
+  }
+  d.ioreq.list.length = 0;
+}
+
 /**
  * XENMEM_acquire_resource frames of an ioreq server: frame 0 = buffered page, 1 = sync page.
  * mirrors ioreq.c:ioreq_server_get_frame + ioreq_server_alloc_mfn

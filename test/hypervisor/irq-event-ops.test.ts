@@ -134,3 +134,25 @@ describe("pin_memory_cacheattr", () => {
     expect(call(hv, CACHEATTR, { start: 0n, end: 1n << 36n, type: 0xffffffff }).rc).toBe(-22);
   });
 });
+
+describe("lifecycle", () => {
+  it("a resumed vCPU takes its injected event and the slot is free again", () => {
+    const hv = makeHv();
+    call(hv, EVENT, { vcpuid: 0, vector: 3, type: 6 });
+    const d = hv.domain(1)!;
+    expect(d.consumeInjectedEvent(0)).toMatchObject({ vector: 3, type: 6 });
+    expect(call(hv, EVENT, { vcpuid: 0, vector: 4 }).rc).toBe(0);
+    expect(d.consumeInjectedEvent(0, true)).toBeNull();
+    expect(hv.snapshot(1)!.events[0]).toBeNull();
+  });
+  it("destroying a domain tears its servers down; later calls get -ESRCH", () => {
+    const hv = makeHv();
+    call(hv, 1, { handle_bufioreq: 1 });
+    const d = hv.domain(1)!;
+    expect(hv.destroyDomain(1)).toBe(true);
+    expect(d.ioreq.servers.every((s) => s === undefined)).toBe(true);
+    expect(d.evtchn.list()).toEqual([]);
+    expect(call(hv, 20).rc).toBe(-3);
+    expect(hv.destroyDomain(1)).toBe(false);
+  });
+});
