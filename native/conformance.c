@@ -11,6 +11,8 @@
  *                                  ioreq server and calls get_ioreq_server_info
  *                                  N times, checking its own port comes back
  *   conformance open               xendevicemodel_open / close only
+ *   conformance toolcore [dom]     xentoolcore_restrict_all(dom) on an open handle, then
+ *                                  nr_vcpus on dom and on another domain
  *
  * dom defaults to 1.  Output lines:
  *   {"fn":NAME,"args":{...},"rc":RC,"errno":E,"out":{...}}
@@ -29,6 +31,7 @@
 #include <time.h>
 #include <xen/sched.h>
 #include <xendevicemodel.h>
+#include <xentoolcore.h>
 
 static void (*shim_mark)(const char *);
 static unsigned dom = 1;
@@ -515,6 +518,35 @@ static int run_threads(unsigned t, unsigned long n)
     return 0;
 }
 
+static int run_toolcore(void)
+{
+    int rc, err;
+    xendevicemodel_handle *h = open_handle();
+    if (!h)
+        return 1;
+    unsigned vcpus = 0xdeadbeef;
+    CALL("xendevicemodel_nr_vcpus", xendevicemodel_nr_vcpus(h, dom, &vcpus));
+    head("xendevicemodel_nr_vcpus", rc, err, "\"domid\":%u", dom);
+    printf("\"vcpus\":%u", vcpus);
+    end();
+    CALL("xentoolcore_restrict_all", xentoolcore_restrict_all((domid_t)dom));
+    head("xentoolcore_restrict_all", rc, err, "\"domid\":%u", dom);
+    end();
+    static const unsigned doms[2] = { 0, BAD_DOM };
+    for (unsigned i = 0; i < 2; i++) {
+        unsigned d = i == 0 ? dom : doms[1];
+        vcpus = 0xdeadbeef;
+        CALL("xendevicemodel_nr_vcpus", xendevicemodel_nr_vcpus(h, d, &vcpus));
+        head("xendevicemodel_nr_vcpus", rc, err, "\"domid\":%u", d);
+        printf("\"vcpus\":%u", vcpus);
+        end();
+    }
+    CALL("xendevicemodel_close", xendevicemodel_close(h));
+    head("xendevicemodel_close", rc, err, "\"handle\":true");
+    end();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     shim_mark = (void (*)(const char *))dlsym(RTLD_DEFAULT, "xendm_shim_mark");
@@ -539,6 +571,11 @@ int main(int argc, char **argv)
             dom = (unsigned)strtoul(argv[4], NULL, 0);
         return run_threads((unsigned)strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0));
     }
+    if (strcmp(mode, "toolcore") == 0) {
+        if (argc > 2)
+            dom = (unsigned)strtoul(argv[2], NULL, 0);
+        return run_toolcore();
+    }
     if (strcmp(mode, "open") == 0) {
         xendevicemodel_handle *h = open_handle();
         if (!h)
@@ -549,6 +586,6 @@ int main(int argc, char **argv)
         end();
         return 0;
     }
-    fprintf(stderr, "usage: conformance all [dom] | loop N [dom] | ploop T N [dom] | threads T N [dom] | open\n");
+    fprintf(stderr, "usage: conformance all [dom] | loop N [dom] | ploop T N [dom] | threads T N [dom] | toolcore [dom] | open\n");
     return 2;
 }

@@ -314,6 +314,30 @@ suite("LD_PRELOAD privcmd shim", () => {
     expect(Number(line?.calls) - Number(line?.failures)).toBeGreaterThan(0);
   });
 
+  for (const noDmOp of [false, true]) {
+    it(`xentoolcore_restrict_all: RESTRICT on the DM_OP fd, /dev/null dup2'd over libxencall's (${noDmOp ? "hypercall" : "ioctl"} path)`, async () => {
+      const srv = await startServer();
+      try {
+        const r = await run(CONFORMANCE, ["toolcore", String(DOM)], shimEnv(srv.path, noDmOp ? { XENDM_SHIM_NO_DMOP: "1" } : {}));
+        expect(r.code, r.stderr).toBe(0);
+        const rows = jsonLines(r.stdout).map((l) => [l.fn, (l.args as Json).domid, l.rc, l.errno]);
+        const after = noDmOp
+          ? [[-1, ENOTTY], [-1, ENOTTY]] // the hypercall fd is /dev/null now
+          : [[0, 0], [-1, EPERM]]; // the DM_OP fd is restricted to DOM
+        expect(rows).toEqual([
+          ["xendevicemodel_open", undefined, 0, 0],
+          ["xendevicemodel_nr_vcpus", DOM, 0, 0],
+          ["xentoolcore_restrict_all", DOM, 0, 0],
+          ["xendevicemodel_nr_vcpus", DOM, ...(after[0] ?? [])],
+          ["xendevicemodel_nr_vcpus", BAD_DOM, ...(after[1] ?? [])],
+          ["xendevicemodel_close", undefined, 0, 0],
+        ]);
+      } finally {
+        await srv.close();
+      }
+    });
+  }
+
   it("keeps replies straight with 8 threads x 500 calls on one handle", async () => {
     const srv = await startServer();
     try {
