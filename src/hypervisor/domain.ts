@@ -65,6 +65,10 @@ export interface DomainInit {
   nrPirqs: number;
   vgicIrqs: number;
   allocatedIrqs: ReadonlySet<number>;
+  /** The domain holds I/O resources (iomem/ioport permissions or passthrough devices). */
+  ioResources: boolean;
+  /** inject_msi's vector-0 pirq is unsigned (persona). */
+  msiPirqUnsigned: boolean;
 }
 
 export class Domain {
@@ -80,6 +84,8 @@ export class Domain {
   readonly p2m: P2m;
   /** An IOMMU is enabled for the domain (relocate_memory splits every 16 pages). */
   readonly iommu: boolean;
+  /** cache_flush_permitted(d): I/O resources or passthrough devices. */
+  readonly ioResources: boolean;
   readonly ioreq: DomainIoreq;
   readonly irq: HvmIrq;
   readonly vgic: Vgic;
@@ -104,6 +110,7 @@ export class Domain {
     this.target = init.target;
     this.p2m = init.p2m;
     this.iommu = init.iommu;
+    this.ioResources = init.ioResources;
     const pages = init.ioreqPoolPages;
     this.ioreq = {
       servers: new Array<IoreqServer | undefined>(8).fill(undefined),
@@ -117,7 +124,7 @@ export class Domain {
       lastId: 0,
       list: [],
     };
-    this.irq = new HvmIrq(init.maxVcpus, init.nrPirqs);
+    this.irq = new HvmIrq(init.maxVcpus, init.nrPirqs, init.msiPirqUnsigned);
     this.vgic = new Vgic(init.vgicIrqs, init.allocatedIrqs);
     this.paddrBits = init.paddrBits;
   }

@@ -111,6 +111,8 @@ export class Hypervisor {
       isDying: c.dying ?? false,
       p2m,
       iommu: c.iommu ?? false,
+      ioResources: c.io_resources ?? false,
+      msiPirqUnsigned: this.persona.msiPirqUnsigned,
       ioreqPoolBase: toInt(c.ioreq_server_pfn ?? 0xfff0, `${path}.ioreq_server_pfn`, 0, Number.MAX_SAFE_INTEGER),
       ioreqPoolPages: toInt(c.nr_ioreq_server_pages ?? 8, `${path}.nr_ioreq_server_pages`, 0, 64),
       ioreqPfn: toInt(c.ioreq_pfn ?? 0, `${path}.ioreq_pfn`, 0, Number.MAX_SAFE_INTEGER),

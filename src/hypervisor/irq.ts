@@ -47,7 +47,7 @@ export class HvmIrq {
   readonly pirqBinding = new Map<number, "msi_emu" | "other">();
   private roundRobinPrev = 0;
 
-  constructor(readonly nrVcpus: number, readonly nrPirqs: number) {}
+  constructor(readonly nrVcpus: number, readonly nrPirqs: number, readonly pirqUnsigned = false) {}
 
   gsiAsserted(gsi: number): boolean {
     return (this.gsiAssertCount[gsi] ?? 0) > 0;
@@ -119,12 +119,15 @@ export class HvmIrq {
     const trigMode = (data >>> 15) & 1;
     const vector = data & 0xff;
     if (vector === 0) {
-      const pirq = (Number((addr >> 32n) & 0xffffff00n) | dest) | 0;
-      if (pirq <= 0) return ERANGE;
+      const raw = (Number((addr >> 32n) & 0xffffff00n) | dest) >>> 0;
+      // 4.17: an int, so bit 31 makes it negative (-ERANGE); master: unsigned, and the negative int then
+      // fails map_domain_emuirq_pirq's range check (-EINVAL)
+      const pirq = raw | 0;
+      if (this.pirqUnsigned ? raw === 0 : pirq <= 0) return ERANGE;
       const bound = this.pirqBinding.get(pirq);
       if (bound === undefined) {
         // mirrors irq.c:map_domain_emuirq_pirq range check
-        if (pirq >= this.nrPirqs) return EINVAL;
+        if (pirq < 0 || pirq >= this.nrPirqs) return EINVAL;
         this.pirqBinding.set(pirq, "msi_emu");
       } else if (bound !== "msi_emu") {
         return EINVAL;

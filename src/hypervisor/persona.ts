@@ -32,6 +32,10 @@ export interface Persona {
   readonly serverSlots: boolean;
   /** The Arm build has a dm_op hypercall at all (4.12+). */
   readonly armDmOp: boolean;
+  /** inject_msi computes the vector-0 pirq as unsigned (62252f58d0, 4.18): only 0 is -ERANGE. */
+  readonly msiPirqUnsigned: boolean;
+  /** pin_memory_cacheattr refuses UC/UC-/WC without an IOMMU or I/O resources (d63b2c60f7, 4.21). */
+  readonly cacheattrRestricted: boolean;
 }
 
 const base417: Omit<Persona, "arch"> = {
@@ -49,11 +53,16 @@ const base417: Omit<Persona, "arch"> = {
   legacyGfnFixed: false,
   serverSlots: true,
   armDmOp: true,
+  msiPirqUnsigned: false,
+  cacheattrRestricted: false,
 };
 
 const tables: Record<PersonaName, Omit<Persona, "arch">> = {
   "4.17": base417,
-  master: { ...base417, name: "master", release: "master", armIrqPadEnforced: true, legacyGfnFixed: true },
+  master: {
+    ...base417, name: "master", release: "master", armIrqPadEnforced: true, legacyGfnFixed: true,
+    msiPirqUnsigned: true, cacheattrRestricted: true,
+  },
   "4.9": {
     ...base417,
     name: "4.9",

@@ -31,6 +31,8 @@ export interface DomainConfig {
   allocated_irqs?: IntLike[];
   /** An IOMMU is enabled (relocate_memory then always splits after 16 pages). */
   iommu?: boolean;
+  /** The domain holds I/O resources (iomem/ioport permissions or passthrough devices). */
+  io_resources?: boolean;
   /** p2m overlays: single gfns or inclusive [first, last] pairs of the named type. */
   paging?: GfnList;
   shared?: GfnList;
@@ -80,7 +82,7 @@ export function toInt(v: IntLike, path: string, min: number, max: number): numbe
 const domainKeys = new Set<string>([
   "domid", "type", "control", "hap", "vcpus", "max_vcpus", "ram", "ioreq_server_pfn", "nr_ioreq_server_pages",
   "ioreq_pfn", "bufioreq_pfn", "device_model", "target", "log_dirty", "dying", "paddr_bits", "nr_pirqs",
-  "nr_spis", "allocated_irqs", "iommu", "paging", "shared", "grant_map_rw", "grant_map_ro", "ram_ro", "mmio_direct",
+  "nr_spis", "allocated_irqs", "iommu", "io_resources", "paging", "shared", "grant_map_rw", "grant_map_ro", "ram_ro", "mmio_direct",
   "pod", "broken",
 ]);
 const worldKeys = new Set<string>(["format", "xen", "arch", "abi", "preempt", "domains"]);

@@ -101,3 +101,24 @@ describe("world config errors", () => {
     expect(() => makeHv({ preempt: { every: 0 } })).toThrow(/every/);
   });
 });
+
+describe("master differences outside dm.c/ioreq.c", () => {
+  it("inject_msi: the vector-0 pirq is unsigned (62252f58d0): bit 31 gives -EINVAL, not -ERANGE", () => {
+    const a = makeHv({ domains: [{ domid: 1 }] });
+    const m = makeHv({ xen: "master", domains: [{ domid: 1 }] });
+    const p = { data: 0, addr: 0x80000000_fee00000n };
+    expect(call(a, 14, p).rc).toBe(-34);
+    expect(call(m, 14, p).rc).toBe(-22);
+    expect(call(m, 14, { data: 0, addr: 0xfee00000n }).rc).toBe(-34);
+  });
+  it("pin_memory_cacheattr: UC/UC-/WC need an IOMMU or I/O resources on master (d63b2c60f7)", () => {
+    const m = makeHv({ xen: "master", domains: [{ domid: 1 }, { domid: 2, iommu: true }, { domid: 3, io_resources: true }] });
+    expect(call(m, 18, { start: 1n, end: 1n, type: 0 }).rc).toBe(-1);
+    expect(call(m, 18, { start: 1n, end: 1n, type: 1 }).rc).toBe(-1);
+    expect(call(m, 18, { start: 1n, end: 1n, type: 7 }).rc).toBe(-1);
+    expect(call(m, 18, { start: 1n, end: 1n, type: 6 }).rc).toBe(0);
+    expect(call(m, 18, { start: 1n, end: 1n, type: 0 }, { domid: 2 }).rc).toBe(0);
+    expect(call(m, 18, { start: 1n, end: 1n, type: 0 }, { domid: 3 }).rc).toBe(0);
+    expect(call(makeHv(), 18, { start: 1n, end: 1n, type: 0 }).rc).toBe(0);
+  });
+});

@@ -1,7 +1,7 @@
 // ops 13 inject_event, 14 inject_msi, 16 remote_shutdown, 18 pin_memory_cacheattr, 20 nr_vcpus.
 import { done } from "../context.js";
 import type { OpHandler } from "../context.js";
-import { EBUSY, EINVAL, ENOENT, ENOSPC } from "../explain.js";
+import { EBUSY, EINVAL, ENOENT, ENOSPC, EPERM } from "../explain.js";
 import { hex } from "../ioreq-server.js";
 
 export interface InjectEvent {
@@ -44,6 +44,7 @@ export const remoteShutdown: OpHandler<RemoteShutdown> = (ctx, p) => {
 };
 
 const CACHEATTR_TYPES = new Set([0, 1, 4, 5, 6, 7]);
+const UNCACHED_TYPES = new Set([0, 1, 7]);
 const DELETE_MEM_CACHEATTR = 0xffffffff;
 
 // mirrors hvm/mtrr.c:hvm_set_mem_pinned_cacheattr
@@ -62,6 +63,9 @@ export const pinMemoryCacheattr: OpHandler<PinMemoryCacheattr> = (ctx, p) => {
     return done(0);
   }
   if (!CACHEATTR_TYPES.has(p.type)) return done(ctx.refuse(EINVAL, `type ${p.type} is not a PAT type`, fn));
+  if (ctx.persona.cacheattrRestricted && UNCACHED_TYPES.has(p.type) && !d.iommu && !d.ioResources) {
+    return done(ctx.refuse(EPERM, `type ${p.type} (UC/UC-/WC) needs an IOMMU or I/O resources`, fn));
+  }
   let nr = 0;
   for (const r of list) {
     if (r.start === p.start && r.end === p.end) {
