@@ -138,6 +138,16 @@ function create49(ctx: Ctx, h: 0 | 1 | 2): { rc: number; id: number } {
     if (g1 !== null) pool.mask |= 1n << BigInt(g1 - pool.base);
     return { rc: ctx.refuse(ENOMEM, "no free ioreq gfn in the pool", "hvm/ioreq.c:hvm_alloc_ioreq_gmfn"), id: 0 };
   }
+  // mirrors 4.9 hvm/ioreq.c:hvm_map_ioreq_page (prepare_ring_for_helper, then the dying check)
+  for (const g of g2 === null ? [g1] : [g1, g2]) {
+    const prc = prepareRing(d, g);
+    const why = prc !== 0 ? `gfn ${hex(g)} is not a writable RAM page` : d.isDying ? `domain ${d.domid} is dying` : null;
+    if (why !== null) {
+      releaseGfn(d, g1);
+      if (g2 !== null) releaseGfn(d, g2);
+      return { rc: ctx.refuse(prc !== 0 ? prc : EINVAL, why, "hvm/ioreq.c:hvm_map_ioreq_page"), id: 0 };
+    }
+  }
   s.ioreqPage.gfn = g1;
   s.ioreqPage.page = new Uint8Array(PAGE_SIZE);
   if (g2 !== null) {

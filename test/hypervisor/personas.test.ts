@@ -49,6 +49,16 @@ describe("persona 4.9 (RELEASE-4.9.0)", () => {
     expect(call(hv, CREATE, { handle_bufioreq: 1 }).rc).toBe(-12);
     expect(call(hv, CREATE).rc).toBe(0);
   });
+  it("create maps the pool gfns at once: not RAM -> -EINVAL (the id is used up), dying -> -EINVAL", () => {
+    const hv = makeHv({ ...w, domains: [{ domid: 1, ioreq_server_pfn: "0x100000" }] });
+    expect(call(hv, CREATE).rc).toBe(-22);
+    expect(hv.snapshot(1)!.ioreq_gfn_pool.free).toHaveLength(8);
+    const ok = makeHv(w);
+    ok.domain(1)!.isDying = true;
+    expect(call(ok, CREATE).rc).toBe(-22);
+    ok.domain(1)!.isDying = false;
+    expect(out(CREATE, call(ok, CREATE).buf).id).toBe(2);
+  });
   it("no ownership check and no start > end check", () => {
     const hv = makeHv(w);
     call(hv, CREATE, {}, { caller: 3 });
