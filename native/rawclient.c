@@ -6,6 +6,9 @@
  *   rawclient privcmd DOM   raw privcmd ioctls and their -1/errno results
  *   rawclient fork DOM      a restricted privcmd fd used by a forked child and its parent
  *   rawclient signals DOM   privcmd calls under a 100 us interval timer (handler without SA_RESTART)
+ *   rawclient closeall DOM DIR  closes every fd from 3 to 63 but the privcmd fd, makes a
+ *                           socketpair and a file (which take freed numbers), then calls
+ *                           on the privcmd fd
  *   rawclient bindonly PATH a Unix socket bound but not listening (connect: ECONNREFUSED)
  *   rawclient stub PATH     a minimal protocol server (every call returns 0 with its
  *                           buffers unchanged; nr_vcpus-shaped replies are not
@@ -421,6 +424,29 @@ static int signals(unsigned dom)
     return 0;
 }
 
+static int closeall(unsigned dom, const char *dir)
+{
+    int fd = open("/dev/xen/privcmd", O_RDWR);
+    CASE("before", nr_vcpus_via(fd, dom) > 0 ? 0 : -1);
+    for (int i = 3; i < 64; i++)
+        if (i != fd)
+            close(i);
+    /* the program's own socket takes the freed numbers (first the hidden socket's) */
+    int sv[2];
+    CASE("victim_socketpair", socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/victim", dir);
+    int f = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    CASE("victim_open", f >= 0 ? 0 : -1);
+    CASE("after", nr_vcpus_via(fd, dom));
+    int avail = -1;
+    CASE("victim_socket_bytes", ioctl(sv[1], FIONREAD, &avail) == 0 ? avail : -1);
+    struct stat st;
+    CASE("victim_file_size", fstat(f, &st) == 0 ? (long)st.st_size : -1);
+    CASE("close_privcmd", close(fd));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "plain") == 0)
@@ -429,6 +455,8 @@ int main(int argc, char **argv)
         return privcmd((unsigned)strtoul(argv[2], NULL, 0));
     if (argc > 2 && strcmp(argv[1], "stub") == 0)
         return stub(argv[2]);
+    if (argc > 3 && strcmp(argv[1], "closeall") == 0)
+        return closeall((unsigned)strtoul(argv[2], NULL, 0), argv[3]);
     if (argc > 2 && strcmp(argv[1], "signals") == 0)
         return signals((unsigned)strtoul(argv[2], NULL, 0));
     if (argc > 2 && strcmp(argv[1], "fork") == 0)
@@ -441,6 +469,6 @@ int main(int argc, char **argv)
         int s = socket(AF_UNIX, SOCK_STREAM, 0);
         return s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0;
     }
-    fprintf(stderr, "usage: rawclient plain DIR | privcmd DOM | stub PATH | fork DOM | signals DOM | bindonly PATH\n");
+    fprintf(stderr, "usage: rawclient plain DIR | privcmd DOM | stub PATH | fork DOM | signals DOM | closeall DOM DIR | bindonly PATH\n");
     return 2;
 }

@@ -305,6 +305,61 @@ static inline int fd_is_privcmd(int fd)
     return fd >= 0 && fd < FD_TABLE_SIZE && __atomic_load_n(&fd_table[fd], __ATOMIC_ACQUIRE) != NULL;
 }
 
+/*
+ * The hidden sockets, by fd: a program that closes an fd it did not open
+ * (a close-everything loop) must not leave a connection writing its frames
+ * into whatever file reuses the number.
+ */
+static struct conn *sock_table[FD_TABLE_SIZE];
+
+static inline int fd_is_hidden(int fd)
+{
+    return fd >= 0 && fd < FD_TABLE_SIZE && __atomic_load_n(&sock_table[fd], __ATOMIC_ACQUIRE) != NULL;
+}
+
+static void sock_set(int fd, struct conn *c)
+{
+    if (fd < 0 || fd >= FD_TABLE_SIZE)
+        return;
+    pthread_mutex_lock(&table_lock);
+    __atomic_store_n(&sock_table[fd], c, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&table_lock);
+}
+
+static void sock_clear(int fd, struct conn *c)
+{
+    if (fd < 0 || fd >= FD_TABLE_SIZE)
+        return;
+    pthread_mutex_lock(&table_lock);
+    if (sock_table[fd] == c)
+        __atomic_store_n(&sock_table[fd], NULL, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&table_lock);
+}
+
+static void conn_put(struct conn *c);
+
+/* The program closes (or dup2s over) a connection's socket: the connection stops using it (EIO). */
+static void hidden_closed(int fd)
+{
+    struct conn *c;
+    pthread_mutex_lock(&table_lock);
+    c = sock_table[fd];
+    if (c) {
+        c->refs++;
+        __atomic_store_n(&sock_table[fd], NULL, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&table_lock);
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (c->sock == fd) {
+        c->sock = -1;
+        c->broken = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    conn_put(c);
+}
+
 static void conn_put(struct conn *c)
 {
     int last;
@@ -312,8 +367,10 @@ static void conn_put(struct conn *c)
     last = --c->refs == 0;
     pthread_mutex_unlock(&table_lock);
     if (last) {
-        if (real.close(c->sock) < 0 && errno == EINTR) {
-            /* Linux closes the fd even when close reports EINTR. */
+        if (c->sock >= 0) {
+            sock_clear(c->sock, c);
+            /* Linux closes the fd even when close reports EINTR: nothing to retry. */
+            real.close(c->sock);
         }
         pthread_mutex_destroy(&c->lock);
         free(c->buf);
@@ -493,7 +550,10 @@ static void conn_after_fork(struct conn *c)
 {
     if (c->pid == cached_pid)
         return;
-    real.close(c->sock); /* the child's copy only */
+    if (c->sock >= 0) {
+        sock_clear(c->sock, c);
+        real.close(c->sock); /* the child's copy only */
+    }
     c->pid = cached_pid;
     c->broken = 0;
     c->sock = connect_server();
@@ -501,6 +561,7 @@ static void conn_after_fork(struct conn *c)
         c->broken = 1;
         return;
     }
+    sock_set(c->sock, c);
     if (c->restricted) {
         size_t rlen;
         put16(c->buf + HDR_SIZE, c->restrict_dom);
@@ -1120,6 +1181,7 @@ static int open_privcmd(const char *path, int flags)
         errno = ECONNREFUSED;
         return -1;
     }
+    sock_set(sock, c);
 
     unsigned mfd_flags = (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0;
     int fd = memfd_create("xendm-privcmd", mfd_flags);
@@ -1283,6 +1345,8 @@ SHIM_EXPORT int close(int fd)
     init();
     if (fd_is_privcmd(fd))
         table_drop(fd);
+    else if (fd_is_hidden(fd))
+        hidden_closed(fd);
     return real.close(fd);
 }
 
@@ -1317,6 +1381,8 @@ static int dup_into(int oldfd, int newfd, int r)
 SHIM_EXPORT int dup2(int oldfd, int newfd)
 {
     init();
+    if (oldfd != newfd && fd_is_hidden(newfd))
+        hidden_closed(newfd);
     int r = real.dup2(oldfd, newfd);
     int saved = errno;
     r = dup_into(oldfd, newfd, r);
@@ -1327,6 +1393,8 @@ SHIM_EXPORT int dup2(int oldfd, int newfd)
 SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     init();
+    if (oldfd != newfd && fd_is_hidden(newfd))
+        hidden_closed(newfd);
     int r = real.dup3(oldfd, newfd, flags);
     int saved = errno;
     r = dup_into(oldfd, newfd, r);

@@ -338,6 +338,23 @@ suite("LD_PRELOAD privcmd shim", () => {
     });
   }
 
+  it("stops using its socket when the program closes it (a close-everything loop), never writing into a reused fd", async () => {
+    const srv = await startServer();
+    const dir = mkdtempSync(join(tmp, "closeall-"));
+    try {
+      const r = await run(RAWCLIENT, ["closeall", String(DOM), dir], shimEnv(srv.path));
+      expect(r.code, r.stderr).toBe(0);
+      const c = byCase(jsonLines(r.stdout));
+      expect(c.get("before")).toEqual({ ret: 0, errno: 0 });
+      expect(c.get("after")).toEqual({ ret: -1, errno: 5 }); // EIO, not a hang on the program's socket
+      expect(c.get("victim_socket_bytes")).toEqual({ ret: 0, errno: 0 });
+      expect(c.get("victim_file_size")).toEqual({ ret: 0, errno: 0 });
+      expect(c.get("close_privcmd")).toEqual({ ret: 0, errno: 0 });
+    } finally {
+      await srv.close();
+    }
+  });
+
   it("keeps replies straight with 8 threads x 500 calls on one handle", async () => {
     const srv = await startServer();
     try {
