@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFakeHost } from "../../src/transport/fake.js";
+import { replayTrace } from "../../src/transport/replay.js";
+import { TRACE_FORMAT, TraceWriter } from "../../src/transport/trace.js";
 import { InProcessTransportFactory } from "../../src/transport/inprocess.js";
 import { TapFactory } from "../devicemodel/tap.js";
 import { serve, type Served } from "./helpers.js";
@@ -13,6 +15,7 @@ import { everyFunction } from "./sequence.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const SHIM = join(ROOT, "native", "build", "libxendm-shim.so");
+const CONFORMANCE = join(ROOT, "native", "build", "conformance");
 const WORLD = { domains: [{ domid: 1, type: "hvm" as const, vcpus: 2 }, { domid: 2, type: "hvm" as const, vcpus: 3 }] };
 
 function haveShim(): boolean {
@@ -91,5 +94,35 @@ describe.skipIf(!present)("PrivcmdTransport (koffi) under the LD_PRELOAD shim", 
     expect({ path: got.path, results }).toEqual(want);
     const notHostile = (c: unknown): boolean => !JSON.stringify(c).includes('"0700000000000000f8ffffff');
     expect(got.calls.slice(1).filter(notHostile)).toEqual((json(tap.calls) as unknown[]).filter(notHostile));
+  });
+});
+
+describe.skipIf(!present)("the real libxendevicemodel under the shim, recorded and replayed", () => {
+  it("a conformance run recorded by serve --record replays without divergence", async (ctx) => {
+    if (!existsSync(CONFORMANCE)) {
+      const msg = `${CONFORMANCE} not built (needs libxen-dev: make -C native)`;
+      if (process.env.CI === "true") throw new Error(msg);
+      console.warn(`SKIPPING conformance record/replay: ${msg}`);
+      ctx.skip();
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "xendm-rec-"));
+    const file = join(dir, "trace.jsonl");
+    const world = { format: 1, domains: [{ domid: 1, type: "hvm" as const }] };
+    const trace = new TraceWriter(file, { xendm_trace: TRACE_FORMAT, world });
+    const s = await serve(world, trace);
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(CONFORMANCE, ["all", "1"], { env: { ...process.env, LD_PRELOAD: SHIM, XENDM_SOCKET: s.path }, stdio: ["ignore", "pipe", "pipe"] });
+      let o = "";
+      child.stdout.on("data", (d: Buffer) => { o += d.toString(); });
+      child.on("exit", (code) => { if (code === 0) resolve(o); else reject(new Error(`conformance exited ${code}`)); });
+    });
+    await s.stop();
+    trace.close();
+    const calls = out.trim().split("\n").map((l) => JSON.parse(l) as { fn: string; rc: number });
+    expect(calls.find((c) => c.fn === "xendevicemodel_nr_vcpus")).toMatchObject({ rc: 0, out: { vcpus: 2 } });
+    const r = replayTrace(file);
+    expect(r.divergence).toBeUndefined();
+    expect(r.calls).toBeGreaterThan(60);
   });
 });
