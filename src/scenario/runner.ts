@@ -133,7 +133,7 @@ function runStep(ctx: RunContext, s: Step, prep: Prepared): StepResult {
         const fn = s.kind === "guest" ? ctx.host.guest?.bind(ctx.host) : ctx.host.emulator?.bind(ctx.host);
         if (fn === undefined) throw new HostUnsupported(`this hypervisor has no ${s.kind} emulation`);
         const res = (fn as (x: Step) => QueryResult)(s);
-        r = finish(s, res, summarize(res), s.expect);
+        r = finish(s, res, accessSummary(res), s.expect === undefined ? undefined : normalizeHex(s.expect));
         break;
       }
     }
@@ -144,6 +144,26 @@ function runStep(ctx: RunContext, s: Step, prep: Prepared): StepResult {
   }
   if (s.note !== undefined) r.note = s.note;
   return r;
+}
+
+/** `hex` expectations may carry spaces and capitals: compare them as bare lowercase hex. */
+function normalizeHex(v: Json): Json {
+  if (Array.isArray(v)) return v.map(normalizeHex);
+  if (v === null || typeof v !== "object") return v;
+  const o: Record<string, Json> = {};
+  for (const [k, x] of Object.entries(v)) o[k] = k === "hex" && typeof x === "string" ? x.replace(/[\s_]/g, "").toLowerCase() : normalizeHex(x);
+  return o;
+}
+
+function accessSummary(res: QueryResult): string {
+  const n = Array.isArray(res.ioreqs) ? res.ioreqs.length : 0;
+  const parts = [typeof res.status === "string" ? res.status : res.woke === false ? "no vCPU woke" : "?"];
+  if (n > 0) parts.push(`${n} ioreq${n > 1 ? "s" : ""}`);
+  if (res.result !== undefined && res.result !== null) parts.push(`result=${show(res.result)}`);
+  if (res.guest_result !== undefined && res.guest_result !== null) parts.push(`guest_result=${show(res.guest_result)}`);
+  if (typeof res.unhandled === "string") parts.push(res.unhandled);
+  if (res.crash === true) parts.push("domain crashed");
+  return parts.join(" ");
 }
 
 function summarize(res: QueryResult): string {

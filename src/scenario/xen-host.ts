@@ -1,9 +1,11 @@
 // The scenario host backed by the fake hypervisor (src/hypervisor/).
+import { encode, decode } from "../codec/index.js";
+import { guestOf, type AccessResult, type EmitEvent } from "../hypervisor/emulate.js";
 import { Hypervisor } from "../hypervisor/hypervisor.js";
 import { p2mTypeName } from "../hypervisor/p2m-types.js";
 import type { DmOpBuf } from "../privcmd/types.js";
 import { HostUnsupported, type QueryResult, type ScenarioHost } from "./host.js";
-import type { QueryArgs, QueryKind } from "./types.js";
+import type { EmulatorStep, GuestStep, QueryArgs, QueryKind } from "./types.js";
 import type { JsonObject } from "./values.js";
 
 /** HVMMEM_* names by value, as HVMOP_get_mem_type reports them. */
@@ -19,6 +21,59 @@ export class XenHost implements ScenarioHost {
 
   dm_op(caller: number, domid: number, bufs: DmOpBuf[], nrBufs?: number): number {
     return this.hv.dm_op(caller, domid, bufs, nrBufs ?? bufs.length);
+  }
+
+  /** A guest access through the emulation path; records what it emits. */
+  guest(step: GuestStep): QueryResult {
+    const g = guestOf(this.hv);
+    const emitted: EmitEvent[] = [];
+    const off = g.onEmit((e) => emitted.push(e));
+    let r: AccessResult;
+    try {
+      const extra = {
+        ...(step.data !== undefined ? { data: step.data } : {}),
+        ...(step.count !== undefined ? { count: step.count } : {}),
+        ...(step.df !== undefined ? { df: step.df } : {}),
+        ...(step.data_is_ptr !== undefined ? { data_is_ptr: step.data_is_ptr } : {}),
+      };
+      if (step.access === "pio") r = g.pio(step.domid, step.vcpu, { port: step.addr, size: step.size, dir: step.dir, ...extra });
+      else if (step.access === "mmio") r = g.mmio(step.domid, step.vcpu, { addr: step.addr, size: step.size, dir: step.dir, ...extra });
+      else r = g.mem(step.domid, step.vcpu, { addr: step.addr, size: step.size, dir: step.dir, ...(step.data !== undefined ? { data: step.data } : {}) });
+    } finally {
+      off();
+    }
+    return accessResult(r, emitted, g.crashed(step.domid));
+  }
+
+  /** A device model answering (or looking at) the sync slot of one vCPU in a server's page. */
+  emulator(step: EmulatorStep): QueryResult {
+    const d = this.hv.domain(step.domid);
+    const s = d?.ioreq.servers[step.server];
+    const page = s?.ioreqPage.page ?? null;
+    if (s === undefined || page === null) throw new HostUnsupported(`server ${step.server} of domain ${step.domid} has no ioreq page (map it with get_ioreq_server_info first)`);
+    const off = 32 * step.vcpu;
+    if (off + 32 > page.length) throw new HostUnsupported(`vcpu ${step.vcpu} has no slot in the ioreq page`);
+    if (step.respond === undefined) {
+      const slot = page.slice(off, off + 32);
+      const fields = decode("ioreq", slot) as Record<string, unknown>;
+      return { ioreq: { server: step.server, slot: "sync", fields, hex: hexOf(slot) }, pending: fields.state === 1 || fields.state === 2 };
+    }
+    const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
+    if (step.respond.data !== undefined) view.setBigUint64(off + 8, BigInt.asUintN(64, step.respond.data), true);
+    const state = step.respond.state ?? 3; // STATE_IORESP_READY
+    page[off + 30] = ((page[off + 30] ?? 0) & 0xf0) | (state & 0x0f);
+    const g = guestOf(this.hv);
+    const emitted: EmitEvent[] = [];
+    const unsub = g.onEmit((e) => emitted.push(e));
+    let r: AccessResult | undefined;
+    try {
+      r = g.notified(step.domid, s.ioreqEvtchn[step.vcpu] ?? -1);
+    } finally {
+      unsub();
+    }
+    const res = r === undefined ? { woke: false, none: emitted.length === 0 } : accessResult(r, emitted, g.crashed(step.domid));
+    if (r !== undefined && r.status === "done") res.guest_result = r.value ?? (r.bytes !== undefined ? hexOf(r.bytes) : null);
+    return res;
   }
 
   explain(): string | undefined {
@@ -75,4 +130,37 @@ export class XenHost implements ScenarioHost {
         return { ranges: snap.cacheattr };
     }
   }
+}
+
+function hexOf(b: Uint8Array): string {
+  let t = "";
+  for (const x of b) t += x.toString(16).padStart(2, "0");
+  return t;
+}
+
+/** A record as the emulator finds it when notified: a sync request that was sent is STATE_IOREQ_READY. */
+function record(e: EmitEvent): QueryResult {
+  const fields = { ...e.fields };
+  if (e.slot === "sync" && e.status === "retry") fields.state = 1;
+  const rec: QueryResult = { server: e.server, vcpu: e.vcpu, slot: e.slot, status: e.status, fields };
+  if (e.slot === "sync") rec.hex = hexOf(encode("ioreq", fields));
+  if (e.reason !== undefined) rec.reason = e.reason;
+  return rec;
+}
+
+/** What a guest access (or its completion) produced, in the shape guest/emulator expectations name. */
+function accessResult(r: AccessResult, emitted: readonly EmitEvent[], crashed: string | null): QueryResult {
+  const ioreqs = emitted.map(record);
+  const res: QueryResult = {
+    status: r.status,
+    ioreqs,
+    none: ioreqs.length === 0,
+    pending: r.status === "pending",
+    retry: r.status === "retry",
+    crash: crashed !== null,
+  };
+  if (ioreqs.length === 1) res.ioreq = ioreqs[0];
+  if (r.status === "done") res.result = r.value ?? (r.bytes !== undefined ? hexOf(r.bytes) : null);
+  if (r.status === "unhandled") res.unhandled = `${r.effect}: ${r.reason}`;
+  return res;
 }
