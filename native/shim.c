@@ -678,6 +678,17 @@ static void capture_emit(struct sbuf *s)
     errno = saved;
 }
 
+/* The program closed (or dup2'd over) the capture file's fd: reopen it on the next line. */
+static void capture_forget(int fd)
+{
+    if (fd < 0 || __atomic_load_n(&capture_fd, __ATOMIC_ACQUIRE) != fd)
+        return;
+    pthread_mutex_lock(&capture_lock);
+    if (capture_fd == fd)
+        __atomic_store_n(&capture_fd, -1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&capture_lock);
+}
+
 /*
  * Programs may label what follows in the capture (the conformance driver
  * names each library call): looked up with dlsym(RTLD_DEFAULT, ...).
@@ -1347,6 +1358,7 @@ SHIM_EXPORT int close(int fd)
         table_drop(fd);
     else if (fd_is_hidden(fd))
         hidden_closed(fd);
+    capture_forget(fd);
     return real.close(fd);
 }
 
@@ -1383,6 +1395,8 @@ SHIM_EXPORT int dup2(int oldfd, int newfd)
     init();
     if (oldfd != newfd && fd_is_hidden(newfd))
         hidden_closed(newfd);
+    if (oldfd != newfd)
+        capture_forget(newfd);
     int r = real.dup2(oldfd, newfd);
     int saved = errno;
     r = dup_into(oldfd, newfd, r);
@@ -1395,6 +1409,8 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
     init();
     if (oldfd != newfd && fd_is_hidden(newfd))
         hidden_closed(newfd);
+    if (oldfd != newfd)
+        capture_forget(newfd);
     int r = real.dup3(oldfd, newfd, flags);
     int saved = errno;
     r = dup_into(oldfd, newfd, r);

@@ -342,8 +342,12 @@ suite("LD_PRELOAD privcmd shim", () => {
     const srv = await startServer();
     const dir = mkdtempSync(join(tmp, "closeall-"));
     try {
-      const r = await run(RAWCLIENT, ["closeall", String(DOM), dir], shimEnv(srv.path));
+      const cap = join(dir, "capture.jsonl");
+      const r = await run(RAWCLIENT, ["closeall", String(DOM), dir], shimEnv(srv.path, { XENDM_CAPTURE: cap }));
       expect(r.code, r.stderr).toBe(0);
+      // the capture file's fd was closed too: it is reopened, and nothing went into the program's fds
+      const dmops = jsonLines(readFileSync(cap, "utf8")).filter((l) => l.ioctl === "IOCTL_PRIVCMD_DM_OP");
+      expect(dmops.map((l) => [l.ret, l.errno])).toEqual([[0, 0], [-1, 5]]);
       const c = byCase(jsonLines(r.stdout));
       expect(c.get("before")).toEqual({ ret: 0, errno: 0 });
       expect(c.get("after")).toEqual({ ret: -1, errno: 5 }); // EIO, not a hang on the program's socket
