@@ -390,7 +390,7 @@ suite("LD_PRELOAD privcmd shim", () => {
     expect(fixture.slice(split + 1).map(project)).toEqual(hcallRun.capture.map(project));
   });
 
-  it("runs against the xendm serve CLI: the server receives exactly the bytes the library sent", async () => {
+  it("runs against the xendm serve CLI: the server receives exactly the bytes the library sent, and its replies arrive intact", async () => {
     const rec = join(tmp, "serve-record.jsonl");
     const cap = join(tmp, "serve-capture.jsonl");
     const srv = await startCliServer(rec, ["--domain", String(DOM)]);
@@ -405,10 +405,13 @@ suite("LD_PRELOAD privcmd shim", () => {
     expect(jsonLines(r.stdout).map((l) => [l.fn, l.rc, l.errno])).toEqual(ioctlRun.lines.map((l) => [l.fn, l.rc, l.errno]));
     const sentByLib = jsonLines(readFileSync(cap, "utf8"))
       .filter((l) => l.ioctl === "IOCTL_PRIVCMD_DM_OP")
-      .map((l) => ({ dom: l.dom, num: l.num, in: (l.bufs as Json[]).map((b) => b.before) }));
+      .map((l) => ({
+        dom: l.dom, num: l.num, in: (l.bufs as Json[]).map((b) => b.before), ret: l.ret, errno: l.errno,
+        out: (l.bufs as Json[]).flatMap((b) => (typeof b.after === "string" ? [b.after] : [])),
+      }));
     const seenByServer = jsonLines(readFileSync(rec, "utf8"))
       .filter((l) => l.kind === "dm_op")
-      .map((l) => ({ dom: l.dom, num: l.num, in: (l.bufs as Json[]).map((b) => b.in) }));
+      .map((l) => ({ dom: l.dom, num: l.num, in: (l.bufs as Json[]).map((b) => b.in), ret: l.ret, errno: l.errno, out: l.out }));
     expect(sentByLib.length).toBeGreaterThan(40);
     expect(seenByServer).toEqual(sentByLib);
   });
