@@ -198,7 +198,10 @@ export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
         `vCPU ${v}: responding to a slot in state ${stateName(state)}; only IOREQ_READY or IOREQ_INPROCESS can be answered`,
       );
     }
-    if (data !== undefined && needsData(req)) ioreqRecord.setData(this.view, off, BigInt(data));
+    if (data !== undefined && needsData(req)) {
+      if (typeof data === "number" && data >= 0 && data <= 0xffff_ffff && Number.isInteger(data)) ioreqRecord.setDataU32(this.view, off, data);
+      else ioreqRecord.setData(this.view, off, BigInt(data));
+    }
     ioreqRecord.setState(this.view, off, STATE_IORESP_READY);
     this.stats.responses++;
     const port = this.ports[v];

@@ -19,7 +19,6 @@ import {
 } from "./ioreq-record.js";
 import {
   checkSlot,
-  needsCompletion,
   sendBuffered,
   sendSync,
   vcpuPort,
@@ -88,6 +87,7 @@ export interface MmioAccess {
 export type MemAccess = Omit<MmioAccess, "count" | "df" | "data_is_ptr">;
 
 export type AccessResult =
+  /** value: what a direct read got (bytes too when the access was split or is a plain RAM read) */
   | { status: "done"; value?: bigint; bytes?: Uint8Array; reps?: number }
   | { status: "pending"; server: number; vcpu: number }
   | { status: "retry" }
@@ -164,7 +164,10 @@ interface Job {
   kind: "pio" | "mmio" | "invalidate";
   chunks: Chunk[];
   index: number;
-  bytes: Uint8Array;
+  /** the access's bytes when it was split into several chunks (null for one chunk) */
+  bytes: Uint8Array | null;
+  /** a single chunk's read value */
+  value: bigint;
   dir: number;
   reps: number;
   /** the current chunk needs its response data */
@@ -190,6 +193,25 @@ interface DomainState {
   /** notifications raised while state is being changed; delivered when it is consistent again */
   outbox: number[];
   flushing: boolean;
+}
+
+/** BigInts of port numbers, made once (routing compares them with rangeset bounds on every access). */
+const PORT_BIG: bigint[] = [];
+
+function portBig(v: IntIn): bigint {
+  const n = typeof v === "number" ? v : v >= 0n && v <= 0xffffn ? Number(v) : -1;
+  if (!Number.isInteger(n) || n < 0 || n > 0xffff) throw new GuestAccessError("port", `port ${String(v)} is outside 0..0xffff`);
+  return smallBig(n);
+}
+
+/** BigInt(n) for 0 <= n < 0x10008 (a port, or a port's last byte), cached. */
+function smallBig(n: number): bigint {
+  let b = PORT_BIG[n];
+  if (b === undefined) {
+    b = BigInt(n);
+    PORT_BIG[n] = b;
+  }
+  return b;
 }
 
 function toBig(v: IntIn | undefined, field: string): bigint {
@@ -255,17 +277,16 @@ export class GuestEmulator {
   pio(domid: number, vcpu: number, a: PioAccess, onDone?: (r: AccessResult) => void): AccessResult {
     const d = this.dom(domid);
     const v = this.ready(d, vcpu);
-    const port = toBig(a.port, "port");
-    if (port < 0n || port > 0xffffn) throw new GuestAccessError("port", `port ${port} is outside 0..0xffff`);
+    const port = portBig(a.port);
     const count = checkCount(a.count);
     const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
     const ptr = a.data_is_ptr === true ? 1 : 0;
     if (!isPow2Le8(a.size) || a.size > 4) {
       throw new GuestAccessError("size", `port I/O size ${a.size} is not 1, 2 or 4`);
     }
-    const data = ptr === 1 ? U64(toBig(a.data, "data")) : dir === IOREQ_WRITE ? BigInt.asUintN(a.size * 8, toBig(a.data, "data")) : 0n;
+    const data = ptr === 1 ? U64(toBig(a.data, "data")) : dir === IOREQ_WRITE ? BigInt.asUintN(a.size << 3, toBig(a.data, "data")) : 0n;
     const chunk: Chunk = { isMmio: false, addr: port, size: a.size, count, dir, df: a.df === true ? 1 : 0, dataIsPtr: ptr, data, offset: 0 };
-    const job = this.job("pio", [chunk], new Uint8Array(a.size), dir, onDone);
+    const job = this.job("pio", [chunk], null, dir, onDone);
     return this.start(d, vcpu, v, job);
   }
 
@@ -285,13 +306,20 @@ export class GuestEmulator {
         data: ptr === 1 ? U64(toBig(a.data as IntIn | undefined, "data")) : BigInt.asUintN(Math.min(a.size, 8) * 8, toBig(a.data as IntIn | undefined, "data")),
         offset: 0,
       };
-      return this.start(d, vcpu, v, this.job("mmio", [chunk], new Uint8Array(Math.min(a.size, 8)), dir, onDone));
+      return this.start(d, vcpu, v, this.job("mmio", [chunk], null, dir, onDone));
     }
     if (!Number.isInteger(a.size) || a.size < 1 || a.size > MMIO_CACHE_BYTES) {
       throw new GuestAccessError("size", `MMIO size ${a.size} is outside 1..${MMIO_CACHE_BYTES}`);
     }
+    if (isPow2Le8(a.size) && !(a.data instanceof Uint8Array) && Number(addr & 0xfffn) + a.size <= PAGE_SIZE) {
+      // the common case: one naturally sized access inside a page is one chunk
+      const data = dir === IOREQ_WRITE ? BigInt.asUintN(a.size << 3, toBig(a.data, "data")) : 0n;
+      const chunk: Chunk = { isMmio: true, addr, size: a.size, count: 1, dir, df: 0, dataIsPtr: 0, data, offset: 0 };
+      return this.start(d, vcpu, v, this.job("mmio", [chunk], null, dir, onDone));
+    }
     const bytes = dir === IOREQ_WRITE ? writeBytes(a.data, a.size) : new Uint8Array(a.size);
-    const job = this.job("mmio", splitMmio(addr, a.size, dir, bytes), bytes, dir, onDone);
+    const chunks = splitMmio(addr, a.size, dir, bytes);
+    const job = this.job("mmio", chunks, chunks.length === 1 ? null : bytes, dir, onDone);
     return this.start(d, vcpu, v, job);
   }
 
@@ -310,10 +338,10 @@ export class GuestEmulator {
     if (addr < 0n || addr + BigInt(a.size) - 1n > BigInt(2 ** 52 - 1)) {
       throw new GuestAccessError("addr", `addr ${addr} is not a guest-physical address`);
     }
-    const first = Number(addr >> 12n);
-    const last = Number((addr + BigInt(a.size) - 1n) >> 12n);
-    const types: string[] = [];
-    for (let g = first; g <= last; g++) types.push(d.port.p2mType(g));
+    const first = Math.floor(Number(addr) / PAGE_SIZE);
+    const last = Math.floor((Number(addr) + a.size - 1) / PAGE_SIZE);
+    const t0 = d.port.p2mType(first);
+    const types = first === last ? [t0] : [t0, d.port.p2mType(last)];
     if (a.dir === "read") {
       if (types.every((t) => READ_DIRECT.has(t))) {
         const bytes = d.port.memory.read(addr, a.size);
@@ -374,7 +402,7 @@ export class GuestEmulator {
     const v = this.ready(d, vcpu);
     this.pullInvalidate(d);
     if (!v.mapcacheInvalidate) return { status: "done" };
-    return this.start(d, vcpu, v, this.job("invalidate", [], new Uint8Array(0), IOREQ_WRITE, onDone));
+    return this.start(d, vcpu, v, this.job("invalidate", [], null, IOREQ_WRITE, onDone));
   }
 
   /**
@@ -430,8 +458,21 @@ export class GuestEmulator {
     return v;
   }
 
-  private job(kind: Job["kind"], chunks: Chunk[], bytes: Uint8Array, dir: number, onDone: Job["onDone"]): Job {
-    return { kind, chunks, index: 0, bytes, dir, reps: 1, takeData: false, next: null, onDone, final: null };
+  private job(kind: Job["kind"], chunks: Chunk[], bytes: Uint8Array | null, dir: number, onDone: Job["onDone"]): Job {
+    return { kind, chunks, index: 0, bytes, value: 0n, dir, reps: 1, takeData: false, next: null, onDone, final: null };
+  }
+
+  /** Stores a chunk's read data into the access. */
+  private static store(job: Job, c: Chunk, data: bigint): void {
+    if (job.bytes === null) job.value = BigInt.asUintN(c.size << 3, data);
+    else job.bytes.set(uintBytes(data, c.size), c.offset);
+  }
+
+  /** The finished access's result. */
+  private static result(job: Job): AccessResult {
+    if (job.dir !== IOREQ_READ || job.chunks[0]?.dataIsPtr !== 0) return { status: "done", reps: job.reps };
+    if (job.bytes === null) return { status: "done", value: job.value, reps: job.reps };
+    return { status: "done", value: job.bytes.length <= 8 ? bytesUint(job.bytes) : 0n, bytes: job.bytes, reps: job.reps };
   }
 
   private finishDirect(d: DomainState, vcpu: number, bytes: Uint8Array | undefined, onDone: Job["onDone"]): AccessResult {
@@ -456,7 +497,7 @@ export class GuestEmulator {
     this.pullInvalidate(d);
     const target = job;
     if (v.mapcacheInvalidate && job.kind !== "invalidate") {
-      const inv = this.job("invalidate", [], new Uint8Array(0), IOREQ_WRITE, undefined);
+      const inv = this.job("invalidate", [], null, IOREQ_WRITE, undefined);
       inv.next = job;
       job = inv;
     }
@@ -509,7 +550,7 @@ export class GuestEmulator {
         switch (out.k) {
           case "ok":
             job.reps = out.reps;
-            if (job.dir === IOREQ_READ && c.dataIsPtr === 0) job.bytes.set(uintBytes(out.data, c.size), c.offset);
+            if (job.dir === IOREQ_READ && c.dataIsPtr === 0) GuestEmulator.store(job, c, out.data);
             job.index++;
             continue;
           case "sent":
@@ -528,11 +569,7 @@ export class GuestEmulator {
           }
         }
       }
-      const r: AccessResult =
-        job.dir === IOREQ_READ && job.chunks[0]?.dataIsPtr === 0
-          ? { status: "done", value: job.bytes.length <= 8 ? bytesUint(job.bytes) : 0n, bytes: job.bytes, reps: job.reps }
-          : { status: "done", reps: job.reps };
-      return this.finish(d, v, r);
+      return this.finish(d, v, GuestEmulator.result(job));
     }
   }
 
@@ -575,8 +612,7 @@ export class GuestEmulator {
       if (w.server.pending !== undefined) w.server.pending[vcpu] = false;
       const job = v.job;
       if (job.kind !== "invalidate" && job.takeData) {
-        const c = job.chunks[job.index]!;
-        job.bytes.set(uintBytes(out.data, c.size), c.offset);
+        GuestEmulator.store(job, job.chunks[job.index]!, out.data);
       }
     }
     const job = v.job;
@@ -591,7 +627,7 @@ export class GuestEmulator {
     }
     if (v.mapcacheInvalidate) {
       // a flag raised while waiting is honoured before the guest runs again
-      const inv = this.job("invalidate", [], new Uint8Array(0), IOREQ_WRITE, undefined);
+      const inv = this.job("invalidate", [], null, IOREQ_WRITE, undefined);
       inv.next = job;
       v.job = inv;
     }
@@ -681,7 +717,8 @@ export class GuestEmulator {
       return { k: "ok", data: this.intercept(d, req, (_a, n) => BigInt.asUintN(n * 8, ALL_ONES)), reps: count };
     }
     if (d.port.shuttingDown?.() === true) return { k: "retry" };
-    const complete = needsCompletion(record(c.isMmio ? IOREQ_TYPE_COPY : IOREQ_TYPE_PIO, 0n, 0n, 1, c.size, c.dir, c.df, c.dataIsPtr));
+    // decided on the request as the vCPU issued it (before a PCI config rewrite): ioreq_needs_completion
+    const complete = c.dataIsPtr === 0 && (c.isMmio || c.dir === IOREQ_READ);
     const out = sendSync(s, vcpu, req, d.env);
     this.emit(d, vcpu, s, "sync", req, out.status, out.reason);
     if (out.status !== IOREQ_STATUS_RETRY) return { k: "unhandled", reason: out.reason ?? "send failed" };
@@ -720,7 +757,7 @@ export class GuestEmulator {
     } else if (req.type === IOREQ_TYPE_PIO) {
       kind = "port";
       first = req.addr;
-      last = req.addr + BigInt(req.size) - 1n;
+      last = smallBig(Number(req.addr) + req.size - 1);
     } else if (req.type === IOREQ_TYPE_COPY) {
       kind = "memory";
       const span = BigInt(req.count) * BigInt(req.size);
@@ -828,8 +865,23 @@ export class HypervisorDomainPort implements GuestDomainPort {
     this.amdExtendedCf8 = opts.amdExtendedCf8 ?? false;
   }
 
+  private orderCache: readonly IoreqServerLike[] = [];
+  private orderKey: unknown[] = [];
+
   serversInSelectionOrder(): readonly IoreqServerLike[] {
-    return this.d.serversInSelectionOrder();
+    // the domain builds a fresh array per call; routing asks on every access, so keep the last one
+    // while the slots (and the 4.9 list) hold the same servers
+    const io = this.d.ioreq;
+    const key = this.orderKey;
+    const n = io.servers.length + io.list.length;
+    let same = key.length === n;
+    for (let i = 0; same && i < io.servers.length; i++) same = key[i] === io.servers[i];
+    for (let i = 0; same && i < io.list.length; i++) same = key[io.servers.length + i] === io.list[i];
+    if (!same) {
+      this.orderKey = [...io.servers, ...io.list];
+      this.orderCache = this.d.serversInSelectionOrder();
+    }
+    return this.orderCache;
   }
 
   get pciCf8(): number {

@@ -106,12 +106,18 @@ export const ioreqRecord = {
   data(view: DataView, off: number): bigint {
     return view.getBigUint64(off + O_DATA, true);
   },
+  /** setBigUint64 takes the value modulo 2^64, as a C store of a u64 would. */
   setData(view: DataView, off: number, data: bigint): void {
-    view.setBigUint64(off + O_DATA, BigInt.asUintN(64, data), true);
+    view.setBigUint64(off + O_DATA, data, true);
+  },
+  /** The data field from a JS number in 0..2^32-1 (no BigInt on the fast path). */
+  setDataU32(view: DataView, off: number, data: number): void {
+    view.setUint32(off + O_DATA, data, true);
+    view.setUint32(off + O_DATA + 4, 0, true);
   },
   write(view: DataView, off: number, r: IoreqFields): void {
-    view.setBigUint64(off + O_ADDR, BigInt.asUintN(64, r.addr), true);
-    view.setBigUint64(off + O_DATA, BigInt.asUintN(64, r.data), true);
+    view.setBigUint64(off + O_ADDR, r.addr, true);
+    view.setBigUint64(off + O_DATA, r.data, true);
     view.setUint32(off + O_COUNT, r.count >>> 0, true);
     view.setUint32(off + O_SIZE, r.size >>> 0, true);
     view.setUint32(off + O_EPORT, r.vp_eport >>> 0, true);

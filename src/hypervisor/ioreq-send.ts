@@ -72,6 +72,8 @@ export interface SendEnv {
   bufferedUnsupportedIsUnhandled: boolean;
 }
 
+const SENT: SendOutcome = Object.freeze({ status: IOREQ_STATUS_RETRY });
+
 const views = new WeakMap<Uint8Array, DataView>();
 function viewOf(page: Uint8Array): DataView {
   let v = views.get(page);
@@ -111,7 +113,7 @@ export function sendSync(s: IoreqServerLike, vcpu: number, req: IoreqFields, env
   ioreqRecord.setState(view, off, STATE_IOREQ_READY);
   env.notify(port);
   if (s.pending !== undefined) s.pending[vcpu] = true;
-  return { status: IOREQ_STATUS_RETRY };
+  return SENT;
 }
 
 /** The result of looking at a slot the vCPU waits on. mirrors common/ioreq.c:wait_for_io */

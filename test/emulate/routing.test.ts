@@ -45,7 +45,7 @@ describe("range selection", () => {
     const { hv, guest, a, emitted } = two();
     mapRange(hv, a, "PORT", 0x3f8, 0x3f9);
     setState(hv, a, true);
-    expect(guest.pio(GUEST, 0, { port: 0x3f8, size: 4, dir: "read" })).toEqual({ status: "done", value: 0xffffffffn, bytes: new Uint8Array([255, 255, 255, 255]), reps: 1 });
+    expect(guest.pio(GUEST, 0, { port: 0x3f8, size: 4, dir: "read" })).toEqual({ status: "done", value: 0xffffffffn, reps: 1 });
     expect(emitted).toHaveLength(0);
     expect(guest.pio(GUEST, 0, { port: 0x3f8, size: 2, dir: "write", count: 100, data_is_ptr: true, data: 0x1000 })).toMatchObject({ status: "pending", server: a });
   });
