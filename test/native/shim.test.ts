@@ -304,7 +304,8 @@ suite("LD_PRELOAD privcmd shim", () => {
   it("fails calls with EIO, without hanging, when the server goes away mid-run", async () => {
     const srv = await startServer();
     const pending = run(CONFORMANCE, ["loop", "50000", String(DOM)], shimEnv(srv.path));
-    await new Promise((r) => setTimeout(r, 300));
+    // close once calls are flowing (not on a fixed delay: a loaded machine starts slowly)
+    for (let i = 0; i < 400 && srv.server.stats.requests < 200; i++) await new Promise((r) => setTimeout(r, 25));
     await srv.close();
     const r = await pending;
     expect(r.code).toBe(1);
