@@ -5,6 +5,7 @@
 // resolve the marks of the whole 512-entry leaf block they touch, as ept_set_entry's resolve_misconfig does.
 // A global type change is an epoch bump: every run stamped before the current epoch counts as marked.
 import { IntervalSet } from "./p2m-intervals.js";
+import { RunStore } from "./p2m-runs.js";
 import {
   P2M_CHANGEABLE_TYPES, P2M_OWNED_FRAME_TYPES, P2M_PAGE_FROM_GFN_TYPES, P2M_PAGING_TYPES, allowP2mTypeChange,
   inGroup, memTypeOfCode, p2mTypeCode, p2mTypeName,
@@ -29,6 +30,9 @@ export const EPT_LEAF_ENTRIES = 512;
 export const CHUNK = 256;
 
 const TYPE_MASK = 15, BACKED = 16, MARK = 32;
+// group masks read once into module constants (hot paths test them per run)
+const CHANGEABLE = P2M_CHANGEABLE_TYPES, OWNED = P2M_OWNED_FRAME_TYPES, PAGING = P2M_PAGING_TYPES;
+const grp = (t: number, m: number): boolean => ((m >>> t) & 1) !== 0;
 
 export interface P2mConfig {
   /** Inclusive [first, last] gfn ranges of ordinary RAM (ram_rw, backed). */
@@ -43,9 +47,7 @@ export interface P2mRange { first: number; last: number; type: P2mType }
 export interface LoopResult { rc: number; done: number }
 
 export class P2m {
-  private starts: number[] = [0];
-  private vals: number[] = [p2m_invalid];
-  private stamps: number[] = [1];
+  private readonly r = new RunStore(0, p2m_invalid, 1);
   private epoch = 1;
   private maxMapped = 0;
   private claimServer: number | null = null;
@@ -76,39 +78,31 @@ export class P2m {
     checkGfn(a, "first");
     checkGfn(b, "last");
     if (a > b) throw new RangeError(`p2m config range [${String(a)}, ${String(b)}] is empty`);
-    this.write(a, b, () => t | (inGroup(t, P2M_OWNED_FRAME_TYPES) ? BACKED : 0));
+    this.write(a, b, () => t | (grp(t, OWNED) ? BACKED : 0));
   }
 
   // ---- run-map internals ----
 
   get runCount(): number {
-    return this.starts.length;
+    return this.r.length;
   }
 
   private find(g: number): number {
-    const s = this.starts;
-    let lo = 0;
-    let hi = s.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (s[mid]! <= g) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return this.r.find(g);
   }
 
   private runEnd(i: number): number {
-    return (i + 1 < this.starts.length ? this.starts[i + 1]! : GFN_SPACE_END) - 1;
+    return (i + 1 < this.r.length ? this.r.start(i + 1) : GFN_SPACE_END) - 1;
   }
 
   private isMarked(i: number): boolean {
-    const v = this.vals[i]!;
-    return inGroup(v & TYPE_MASK, P2M_CHANGEABLE_TYPES) && ((v & MARK) !== 0 || this.stamps[i]! < this.epoch);
+    const v = this.r.val(i);
+    return grp(v & TYPE_MASK, CHANGEABLE) && ((v & MARK) !== 0 || this.r.stamp(i) < this.epoch);
   }
 
   /** Normalised value: type | backed | mark (mark only where it can matter). */
   private key(i: number): number {
-    return (this.vals[i]! & (TYPE_MASK | BACKED)) | (this.isMarked(i) ? MARK : 0);
+    return (this.r.val(i) & (TYPE_MASK | BACKED)) | (this.isMarked(i) ? MARK : 0);
   }
 
   /**
@@ -116,23 +110,22 @@ export class P2m {
    * neighbours, with one splice. Cost: the runs replaced (plus the array move of the splice).
    */
   private replace(a: number, b: number, ns: number[], nv: number[]): void {
-    const st = this.starts;
-    const len = st.length;
+    const len = this.r.length;
     const i = this.find(a);
-    const j = st[i + 1] !== undefined && st[i + 1]! > b ? i : this.find(b);
+    const j = i + 1 < len && this.r.start(i + 1) > b ? i : this.find(b);
     let lo = i;
     let hi = j;
     const ms: number[] = [];
     const mv: number[] = [];
     let lastV = -1;
-    if (st[i]! < a) {
+    if (this.r.start(i) < a) {
       lastV = this.key(i);
-      ms.push(st[i]!);
+      ms.push(this.r.start(i));
       mv.push(lastV);
     } else if (i > 0) {
       lo = i - 1;
       lastV = this.key(lo);
-      ms.push(st[lo]!);
+      ms.push(this.r.start(lo));
       mv.push(lastV);
     }
     for (let k = 0; k < ns.length; k++) {
@@ -152,34 +145,11 @@ export class P2m {
       hi = j + 1;
       const v = this.key(hi);
       if (v !== lastV) {
-        ms.push(st[hi]!);
+        ms.push(this.r.start(hi));
         mv.push(v);
       }
     }
-    this.splice(lo, hi - lo + 1, ms, mv);
-  }
-
-  private splice(at: number, del: number, ns: number[], nv: number[]): void {
-    const ep = this.epoch;
-    const n = ns.length;
-    if (n === del) {
-      for (let k = 0; k < n; k++) {
-        this.starts[at + k] = ns[k]!;
-        this.vals[at + k] = nv[k]!;
-        this.stamps[at + k] = ep;
-      }
-      return;
-    }
-    const nst = new Array<number>(n).fill(ep);
-    if (n + del < 4096) {
-      this.starts.splice(at, del, ...ns);
-      this.vals.splice(at, del, ...nv);
-      this.stamps.splice(at, del, ...nst);
-      return;
-    }
-    this.starts = this.starts.slice(0, at).concat(ns, this.starts.slice(at + del));
-    this.vals = this.vals.slice(0, at).concat(nv, this.vals.slice(at + del));
-    this.stamps = this.stamps.slice(0, at).concat(nst, this.stamps.slice(at + del));
+    this.r.splice(lo, hi - lo + 1, ms, mv, this.epoch);
   }
 
   /** p2m_recalc_type for a marked changeable raw type over [x, y]: pieces with their resulting type. */
@@ -209,11 +179,11 @@ export class P2m {
     const top = Math.min(b, this.maxMapped);
     let stop = false;
     if (a <= top) {
-      for (let i = this.find(a); i < this.starts.length && !stop; i++) {
-        const x = Math.max(a, this.starts[i]!);
+      for (let i = this.find(a); i < this.r.length && !stop; i++) {
+        const x = Math.max(a, this.r.start(i));
         if (x > top) break;
         const y = Math.min(top, this.runEnd(i));
-        const v = this.vals[i]!;
+        const v = this.r.val(i);
         const raw = v & TYPE_MASK;
         const backed = (v & BACKED) !== 0;
         if (this.isMarked(i)) {
@@ -244,7 +214,7 @@ export class P2m {
     if (A > B) return;
     const i0 = this.find(A);
     let any = false;
-    for (let i = i0; i < this.starts.length && this.starts[i]! <= B; i++) {
+    for (let i = i0; i < this.r.length && this.r.start(i) <= B; i++) {
       if (this.isMarked(i)) {
         any = true;
         break;
@@ -253,10 +223,10 @@ export class P2m {
     if (!any) return;
     const ns: number[] = [];
     const nv: number[] = [];
-    for (let i = i0; i < this.starts.length && this.starts[i]! <= B; i++) {
-      const x = Math.max(A, this.starts[i]!);
+    for (let i = i0; i < this.r.length && this.r.start(i) <= B; i++) {
+      const x = Math.max(A, this.r.start(i));
       const y = Math.min(B, this.runEnd(i));
-      const v = this.vals[i]!;
+      const v = this.r.val(i);
       const raw = v & TYPE_MASK;
       if (this.isMarked(i)) {
         this.recalcPieces(raw, x, y, (p, q, t) => {
@@ -281,10 +251,10 @@ export class P2m {
     const ns: number[] = [];
     const nv: number[] = [];
     let top = -1;
-    for (let i = this.find(a); i < this.starts.length && this.starts[i]! <= b; i++) {
-      const x = Math.max(a, this.starts[i]!);
+    for (let i = this.find(a); i < this.r.length && this.r.start(i) <= b; i++) {
+      const x = Math.max(a, this.r.start(i));
       const y = Math.min(b, this.runEnd(i));
-      const v = this.vals[i]!;
+      const v = this.r.val(i);
       const old = v & TYPE_MASK;
       const nvv = f(old, (v & BACKED) !== 0) & (TYPE_MASK | BACKED);
       const nt = nvv & TYPE_MASK;
@@ -339,10 +309,10 @@ export class P2m {
     checkGfn(first, "first");
     checkGfn(last, "last");
     if (first > last) return;
-    const removing = !inGroup(code, P2M_OWNED_FRAME_TYPES);
+    const removing = !grp(code, OWNED);
     this.write(first, last, (_old, backed) => {
       if (removing && backed) this.removals++;
-      return code | (inGroup(code, P2M_OWNED_FRAME_TYPES) ? BACKED : 0);
+      return code | (grp(code, OWNED) ? BACKED : 0);
     });
   }
 
@@ -424,10 +394,10 @@ export class P2m {
   private markRange(a: number, b: number): void {
     const ns: number[] = [];
     const nv: number[] = [];
-    for (let i = this.find(a); i < this.starts.length && this.starts[i]! <= b; i++) {
-      const v = this.vals[i]!;
-      ns.push(Math.max(a, this.starts[i]!));
-      nv.push((v & (TYPE_MASK | BACKED)) | (inGroup(v & TYPE_MASK, P2M_CHANGEABLE_TYPES) ? MARK : 0));
+    for (let i = this.find(a); i < this.r.length && this.r.start(i) <= b; i++) {
+      const v = this.r.val(i);
+      ns.push(Math.max(a, this.r.start(i)));
+      nv.push((v & (TYPE_MASK | BACKED)) | (grp(v & TYPE_MASK, CHANGEABLE) ? MARK : 0));
     }
     this.replace(a, b, ns, nv);
   }
@@ -489,7 +459,7 @@ export class P2m {
     let g = first;
     for (let i = this.find(first); g <= top && stopAt < 0; i++) {
       const y = Math.min(top, this.runEnd(i));
-      const v = this.vals[i]!;
+      const v = this.r.val(i);
       if (!this.isMarked(i)) {
         const raw = v & TYPE_MASK;
         const rc = setMemTypeRefusal(raw === p2m_invalid ? p2m_mmio_dm : raw, nt);
@@ -550,9 +520,9 @@ export class P2m {
     let convertible = 0;
     let lastConv = -1;
     if (this.claimServer === null) {
-      for (let i = this.find(from); i < this.starts.length && this.starts[i]! <= max; i++) {
-        if ((this.vals[i]! & TYPE_MASK) !== p2m_ioreq_server || !this.isMarked(i)) continue;
-        const x = Math.max(from, this.starts[i]!);
+      for (let i = this.find(from); i < this.r.length && this.r.start(i) <= max; i++) {
+        if ((this.r.val(i) & TYPE_MASK) !== p2m_ioreq_server || !this.isMarked(i)) continue;
+        const x = Math.max(from, this.r.start(i));
         const y = Math.min(max, this.runEnd(i));
         if (x > y) continue;
         convertible += y - x + 1;
@@ -611,11 +581,11 @@ export class P2m {
   /** A structural self-check for tests: runs sorted, no equal neighbours, entry_count matches. */
   checkInvariants(): string | null {
     let count = 0;
-    for (let i = 0; i < this.starts.length; i++) {
-      if (i > 0 && this.starts[i]! <= this.starts[i - 1]!) return `runs not sorted at ${String(i)}`;
-      if ((this.vals[i]! & TYPE_MASK) === p2m_ioreq_server) count += this.runEnd(i) - this.starts[i]! + 1;
+    for (let i = 0; i < this.r.length; i++) {
+      if (i > 0 && this.r.start(i) <= this.r.start(i - 1)) return `runs not sorted at ${String(i)}`;
+      if ((this.r.val(i) & TYPE_MASK) === p2m_ioreq_server) count += this.runEnd(i) - this.r.start(i) + 1;
     }
-    if (this.starts[0] !== 0) return "first run does not start at 0";
+    if (this.r.start(0) !== 0) return "first run does not start at 0";
     if (count !== this.entries) return `entry_count ${String(this.entries)} != ${String(count)} raw ioreq_server entries`;
     return null;
   }
@@ -623,7 +593,7 @@ export class P2m {
 
 /** set_mem_type's per-page refusal for a page read as t (dm.c:set_mem_type): 0 = allowed. */
 function setMemTypeRefusal(t: number, nt: number): number {
-  if (inGroup(t, P2M_PAGING_TYPES)) return EAGAIN;
+  if (grp(t, PAGING)) return EAGAIN;
   if (t === p2m_ram_shared) return EAGAIN;
   return allowP2mTypeChange(t === p2m_populate_on_demand ? p2m_ram_rw : t, nt) ? 0 : EINVAL;
 }
