@@ -1,6 +1,8 @@
-// The xen_dm_op_buf descriptor array a raw HYPERVISOR_dm_op call points at, in the caller's ABI.
-// Layouts (docs/privcmd.md): x86_64/arm64 16 bytes {h u64, size u64}; arm32 16 bytes {h u32 in a u64
-// union, size u64 at 8}; i386 8 bytes {h u32, size u32}.
+// The xen_dm_op_buf descriptor array a raw HYPERVISOR_dm_op call points at, in the caller's ABI, laid
+// out as the codec's `xen_dm_op_buf` (from the real headers): x86_64/arm64/arm32 16 bytes {h 8, size 8}
+// (arm32's h is a union of the 32-bit pointer and a u64, read whole as Xen reads it); i386 8 bytes
+// {h 4, size 4}.
+import { layout } from "../codec/index.js";
 import type { CallerAbi } from "./types.js";
 
 export interface XenDmOpBufDesc {
@@ -16,15 +18,26 @@ interface DescLayout {
   sizeBytes: 4 | 8;
 }
 
-const LAYOUTS: Readonly<Record<CallerAbi, DescLayout>> = {
-  x86_64: { size: 16, hOffset: 0, hBytes: 8, sizeOffset: 8, sizeBytes: 8 },
-  arm64: { size: 16, hOffset: 0, hBytes: 8, sizeOffset: 8, sizeBytes: 8 },
-  arm32: { size: 16, hOffset: 0, hBytes: 4, sizeOffset: 8, sizeBytes: 8 },
-  i386: { size: 8, hOffset: 0, hBytes: 4, sizeOffset: 4, sizeBytes: 4 },
-};
+const cache = new Map<CallerAbi, DescLayout>();
+
+function descLayout(abi: CallerAbi): DescLayout {
+  let l = cache.get(abi);
+  if (l !== undefined) return l;
+  const t = layout("xen_dm_op_buf", { arch: abi }).types.find((x) => x.name === "xen_dm_op_buf");
+  const h = t?.fields.find((f) => f.name === "h");
+  const sz = t?.fields.find((f) => f.name === "size");
+  const width = (n: number | undefined, what: string): 4 | 8 => {
+    if (n === 4 || n === 8) return n;
+    throw new Error(`codec layout of xen_dm_op_buf.${what} on ${abi}: unexpected size ${String(n)}`);
+  };
+  if (t === undefined || h === undefined || sz === undefined) throw new Error(`codec has no xen_dm_op_buf layout for ${abi}`);
+  l = { size: t.size, hOffset: h.offset, hBytes: width(h.size, "h"), sizeOffset: sz.offset, sizeBytes: width(sz.size, "size") };
+  cache.set(abi, l);
+  return l;
+}
 
 export function xenDmOpBufSize(abi: CallerAbi): number {
-  return LAYOUTS[abi].size;
+  return descLayout(abi).size;
 }
 
 function readU(view: DataView, off: number, bytes: 4 | 8): bigint {
@@ -40,7 +53,7 @@ function writeU(view: DataView, off: number, bytes: 4 | 8, v: bigint, field: str
 
 /** Decodes `nr` descriptors from `bytes` (which must hold at least nr × descriptor size bytes). */
 export function decodeXenDmOpBufs(bytes: Uint8Array, nr: number, abi: CallerAbi): XenDmOpBufDesc[] {
-  const l = LAYOUTS[abi];
+  const l = descLayout(abi);
   if (bytes.length < nr * l.size) {
     throw new RangeError(`xen_dm_op_buf[${nr}]: needs ${nr * l.size} bytes, have ${bytes.length}`);
   }
@@ -55,7 +68,7 @@ export function decodeXenDmOpBufs(bytes: Uint8Array, nr: number, abi: CallerAbi)
 
 /** Encodes descriptors in the caller's ABI (the inverse of decodeXenDmOpBufs). */
 export function encodeXenDmOpBufs(descs: readonly XenDmOpBufDesc[], abi: CallerAbi): Uint8Array {
-  const l = LAYOUTS[abi];
+  const l = descLayout(abi);
   const bytes = new Uint8Array(descs.length * l.size);
   const view = new DataView(bytes.buffer);
   descs.forEach((d, i) => {
