@@ -143,6 +143,14 @@ static int run_all(void)
     printf("\"bufioreq_port\":%u", port);
     end();
 
+    gfn = 0x1111111111ull;
+    port = 0x33333333;
+    CALL("xendevicemodel_get_ioreq_server_info",
+         xendevicemodel_get_ioreq_server_info(h, dom, id, &gfn, NULL, &port));
+    head("xendevicemodel_get_ioreq_server_info", rc, err, "\"domid\":%u,\"id\":%u,\"ioreq_gfn\":true,\"bufioreq_gfn\":false", dom, id);
+    printf("\"ioreq_gfn\":%" PRIu64 ",\"bufioreq_port\":%u", (uint64_t)gfn, port);
+    end();
+
     CALL("xendevicemodel_get_ioreq_server_info",
          xendevicemodel_get_ioreq_server_info(h, dom, 0x77, NULL, NULL, NULL));
     head("xendevicemodel_get_ioreq_server_info", rc, err, "\"domid\":%u,\"id\":%u,\"ioreq_gfn\":false,\"bufioreq_gfn\":false,\"bufioreq_port\":false", dom, 0x77);
@@ -258,6 +266,11 @@ static int run_all(void)
         end();
         CALL("xendevicemodel_track_dirty_vram", xendevicemodel_track_dirty_vram(h, dom, 0x100, 0, bitmap));
         head("xendevicemodel_track_dirty_vram", rc, err, "\"domid\":%u,\"first_pfn\":%u,\"nr\":%u", dom, 0x100, 0);
+        end();
+        /* (nr + 7) / 8 is computed in 32 bits: this nr sends a 0-byte bitmap */
+        CALL("xendevicemodel_track_dirty_vram", xendevicemodel_track_dirty_vram(h, dom, 0x100, 0xfffffffau, bitmap));
+        head("xendevicemodel_track_dirty_vram", rc, err, "\"domid\":%u,\"first_pfn\":%u,\"nr\":%u", dom, 0x100, 0xfffffffau);
+        hex("dirty_bitmap", bitmap, sizeof(bitmap), 0);
         end();
     }
 
