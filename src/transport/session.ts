@@ -7,6 +7,8 @@ import {
 } from "./protocol.js";
 import { hex, type TraceBuf, type TraceCall } from "./trace.js";
 
+const EFAULT = 14;
+
 export const SERVER_NAME = "xendm-serve";
 const SIZE_CAP = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -56,52 +58,14 @@ export class Session {
    */
   execute(req: Request, seq: number, record = false): Executed {
     const first = this.#requests++ === 0;
-    switch (req.kind) {
-      case Kind.HELLO: {
-        if (!first) throw new ProtocolError(ErrorCode.BAD_FRAME, "HELLO must be the first frame", seq);
-        this.caller = req.caller;
-        this.abi = req.abi;
-        return {
-          reply: { kind: Kind.HELLO | REPLY_BIT, body: encodeHelloReply({ protocol_version: PROTOCOL_VERSION, features: 0, name: SERVER_NAME }) },
-          trace: { conn: this.id, kind: "hello", caller: req.caller, abi: req.abi, name: req.name },
-        };
-      }
-      case Kind.DM_OP: {
-        const before = record ? traceBufs(req.bufs) : [];
-        const bufs = req.bufs.map(toDmOpBuf);
-        const r = split(this.handle.dm_op(req.dom, req.num, bufs));
-        // The buffers as they are after the call, when their contents travelled.
-        const out = dmOpContentsSent(req.bufs) ? bufs.map((b) => b.bytes) : [];
-        return {
-          reply: { kind: Kind.DM_OP | REPLY_BIT, body: encodeCallReply({ ...r, bufs: out }) },
-          ...(record ? { trace: { conn: this.id, kind: "dm_op", dom: req.dom, num: req.num, bufs: before, ...r, out: out.map(hex) } } : {}),
-        };
-      }
-      case Kind.RESTRICT: {
-        const r = (req.flags & DESC_UNREADABLE) !== 0 ? { ret: -1, errno: 14 } : split(this.handle.restrict(req.dom));
-        return {
-          reply: { kind: Kind.RESTRICT | REPLY_BIT, body: encodeRestrictReply(r.ret, r.errno) },
-          trace: { conn: this.id, kind: "restrict", dom: req.dom, flags: req.flags, ...r },
-        };
-      }
-      case Kind.HYPERCALL: {
-        const before = record ? traceBufs(req.bufs) : [];
-        const bufs = req.bufs.map(toDmOpBuf);
-        const r = split(this.handle.hypercall(req.op, req.args, bufs));
-        const out = req.bufs.some((d) => d.bytes !== undefined) ? req.bufs.map((d, i) => (d.bytes !== undefined ? bufs[i]!.bytes : new Uint8Array(0))) : [];
-        return {
-          reply: { kind: Kind.HYPERCALL | REPLY_BIT, body: encodeCallReply({ ...r, bufs: out }) },
-          ...(record ? {
-            trace: {
-              conn: this.id, kind: "hypercall", op: req.op.toString(), args: req.args.map((a) => a.toString()),
-              bufs: before, ...r, out: out.map(hex),
-            },
-          } : {}),
-        };
-      }
-      case Kind.BYE:
-        return { reply: { kind: Kind.BYE | REPLY_BIT, body: new Uint8Array(0), close: true } };
-    }
+    const handler = HANDLERS[req.kind] as Handler<Request>;
+    return handler(this, req, { seq, record, first });
+  }
+
+  /** HELLO: the connection's calling domain and ABI; the handle opens with them on first use. */
+  hello(caller: number, abi: number): void {
+    this.caller = caller;
+    this.abi = abi;
   }
 
   close(): void {
@@ -109,3 +73,64 @@ export class Session {
     this.#handle = undefined;
   }
 }
+
+interface Ctx {
+  seq: number;
+  record: boolean;
+  first: boolean;
+}
+type Handler<R extends Request> = (s: Session, req: R, ctx: Ctx) => Executed;
+type Handlers = { [K in Request["kind"]]: Handler<Extract<Request, { kind: K }>> };
+
+const reply = (kind: number, body: Uint8Array, close = false): Reply => ({ kind: kind | REPLY_BIT, body, ...(close ? { close } : {}) });
+
+/**
+ * One handler per request kind. New kinds (event channels 0x10-0x1f, mappings 0x20-0x2f, other
+ * hypercalls 0x30-0x3f, xenstore 0x40-0x4f) are a parser in protocol.ts and an entry here.
+ */
+const HANDLERS: Handlers = {
+  [Kind.HELLO]: (s, req, { seq, first }) => {
+    if (!first) throw new ProtocolError(ErrorCode.BAD_FRAME, "HELLO must be the first frame", seq);
+    s.hello(req.caller, req.abi);
+    return {
+      reply: reply(Kind.HELLO, encodeHelloReply({ protocol_version: PROTOCOL_VERSION, features: 0, name: SERVER_NAME })),
+      trace: { conn: s.id, kind: "hello", caller: req.caller, abi: req.abi, name: req.name },
+    };
+  },
+
+  // IOCTL_PRIVCMD_DM_OP through the privcmd layer (the kernel's checks), then the hypervisor.
+  [Kind.DM_OP]: (s, req, { record }) => {
+    const before = record ? traceBufs(req.bufs) : [];
+    const bufs = req.bufs.map(toDmOpBuf);
+    const r = split(s.handle.dm_op(req.dom, req.num, bufs));
+    // The buffers as they are after the call, when their contents travelled.
+    const out = dmOpContentsSent(req.bufs) ? bufs.map((b) => b.bytes) : [];
+    return {
+      reply: reply(Kind.DM_OP, encodeCallReply({ ...r, bufs: out })),
+      ...(record ? { trace: { conn: s.id, kind: "dm_op", dom: req.dom, num: req.num, bufs: before, ...r, out: out.map(hex) } } : {}),
+    };
+  },
+
+  [Kind.RESTRICT]: (s, req) => {
+    const r = (req.flags & DESC_UNREADABLE) !== 0 ? { ret: -1, errno: EFAULT } : split(s.handle.restrict(req.dom));
+    return {
+      reply: reply(Kind.RESTRICT, encodeRestrictReply(r.ret, r.errno)),
+      trace: { conn: s.id, kind: "restrict", dom: req.dom, flags: req.flags, ...r },
+    };
+  },
+
+  [Kind.HYPERCALL]: (s, req, { record }) => {
+    const before = record ? traceBufs(req.bufs) : [];
+    const bufs = req.bufs.map(toDmOpBuf);
+    const r = split(s.handle.hypercall(req.op, req.args, bufs));
+    const sent = req.bufs.some((d) => d.bytes !== undefined);
+    const out = sent ? req.bufs.map((d, i) => (d.bytes !== undefined ? bufs[i]!.bytes : new Uint8Array(0))) : [];
+    const trace: TraceCall = {
+      conn: s.id, kind: "hypercall", op: req.op.toString(), args: req.args.map((a) => a.toString()),
+      bufs: before, ...r, out: out.map(hex),
+    };
+    return { reply: reply(Kind.HYPERCALL, encodeCallReply({ ...r, bufs: out })), ...(record ? { trace } : {}) };
+  },
+
+  [Kind.BYE]: () => ({ reply: reply(Kind.BYE, new Uint8Array(0), true) }),
+};
