@@ -278,7 +278,7 @@ export class GuestEmulator {
     const d = this.dom(domid);
     const v = this.ready(d, vcpu);
     const port = portBig(a.port);
-    const count = checkCount(a.count);
+    const count = clipReps(checkCount(a.count));
     const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
     const ptr = a.data_is_ptr === true ? 1 : 0;
     if (!isPow2Le8(a.size) || a.size > 4) {
@@ -298,7 +298,7 @@ export class GuestEmulator {
     if (addr < 0n || addr > ALL_ONES) throw new GuestAccessError("addr", `addr ${addr} is not a 64-bit address`);
     const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
     const ptr = a.data_is_ptr === true ? 1 : 0;
-    const count = checkCount(a.count);
+    const count = clipReps(checkCount(a.count));
     if (ptr === 1 || count > 1) {
       // a string instruction: one hvmemul_do_io with the element size and the rep count
       const chunk: Chunk = {
@@ -787,6 +787,10 @@ export class GuestEmulator {
 function record(type: number, addr: bigint, data: bigint, count: number, size: number, dir: number, df: number, ptr: number): IoreqFields {
   return { addr, data, count, size, vp_eport: 0, state: STATE_IOREQ_READY, data_is_ptr: ptr, dir, df, type };
 }
+
+/** String instructions do at most 4096 repetitions per emulation. mirrors emulate.c:hvmemul_linear_to_phys */
+const MAX_REPS = 4096;
+const clipReps = (count: number): number => (count > MAX_REPS ? MAX_REPS : count);
 
 function checkCount(count: number | undefined): number {
   if (count === undefined) return 1;

@@ -313,6 +313,23 @@ describe("plain memory and p2m_ioreq_server pages", () => {
   });
 });
 
+describe("hostile rep counts", () => {
+  it("string instructions do at most 4096 repetitions per emulation", () => {
+    const { guest } = two();
+    const t0 = Date.now();
+    expect(guest.pio(GUEST, 0, { port: 0x61, size: 1, dir: "read", count: 0xffffffff, data_is_ptr: true, data: 0x10000 })).toEqual({ status: "done", reps: 4096 });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(guest.memoryOf(GUEST).touchedPages).toBe(1);
+  });
+  it("the clipped count is what the ioreq carries", () => {
+    const { hv, guest, a, pa } = two();
+    mapRange(hv, a, "PORT", 0x1f0, 0x1f7);
+    setState(hv, a, true);
+    guest.pio(GUEST, 0, { port: 0x1f0, size: 2, dir: "write", count: 100000, data_is_ptr: true, data: 0x2000 });
+    expect(readSyncSlot(pa, 0).count).toBe(4096);
+  });
+});
+
 describe("bad input", () => {
   it("is refused with the field named", () => {
     const { guest } = two();
