@@ -238,8 +238,8 @@ function parseQuery(o: JsonObject, p: string, index: number, expect: JsonObject 
   return step;
 }
 
-const GUEST_EXPECT = ["ioreq", "ioreqs", "none", "result", "pending", "retry", "unhandled", "crash"] as const;
-const EMULATOR_EXPECT = ["guest_result", "ioreq", "ioreqs", "none", "result", "pending", "retry", "rc", "crash"] as const;
+const GUEST_EXPECT = ["ioreq", "ioreqs", "none", "result", "pending", "retry", "unhandled", "crash", "refused"] as const;
+const EMULATOR_EXPECT = ["guest_result", "ioreq", "ioreqs", "none", "result", "pending", "retry", "unhandled", "crash", "refused"] as const;
 
 function parseGuest(o: JsonObject, p: string, index: number, expect: JsonObject | undefined, ep: string): GuestStep {
   checkKeys(o, ["domid", "vcpu", "pio", "mmio", "mem"], p);

@@ -149,8 +149,11 @@ function record(e: EmitEvent): QueryResult {
 }
 
 /** What a guest access (or its completion) produced, in the shape guest/emulator expectations name. */
-function accessResult(r: AccessResult, emitted: readonly EmitEvent[], crashed: string | null): QueryResult {
-  const ioreqs = emitted.map(record);
+function accessResult(r: AccessResult, events: readonly EmitEvent[], crashed: string | null): QueryResult {
+  // Only records that reached a slot count as emitted; refused or dropped sends are listed apart.
+  const placed = (e: EmitEvent): boolean => (e.slot === "sync" ? e.status === "retry" : e.status === "handled" && e.reason === undefined);
+  const ioreqs = events.filter(placed).map(record);
+  const refused = events.filter((e) => !placed(e)).map(record);
   const res: QueryResult = {
     status: r.status,
     ioreqs,
@@ -160,6 +163,7 @@ function accessResult(r: AccessResult, emitted: readonly EmitEvent[], crashed: s
     crash: crashed !== null,
   };
   if (ioreqs.length === 1) res.ioreq = ioreqs[0];
+  if (refused.length > 0) res.refused = refused;
   if (r.status === "done") res.result = r.value ?? (r.bytes !== undefined ? hexOf(r.bytes) : null);
   if (r.status === "unhandled") res.unhandled = `${r.effect}: ${r.reason}`;
   return res;
