@@ -152,4 +152,14 @@ describe("runScenario with a stub host", () => {
     expect(res[0]!.summary).toMatch(/no guest emulation/);
     expect(res[1]!.pass).toBe(true);
   });
+  it("compares guest expectations through the host, hex without spaces or case", () => {
+    const base = stub([]).create();
+    const host: ScenarioHost = { ...base, guest: (step) => ({ status: "pending", pending: true, ioreq: { hex: "aabbcc", fields: { addr: step.addr } } }) };
+    const res = runScenario({ ...world, steps: [
+      { guest: { domid: 1, mmio: { addr: "0x1000", size: 4, dir: "read" } }, expect: { pending: true, ioreq: { hex: "AA BB_CC", fields: { addr: 4096 } } } },
+      { guest: { domid: 1, mmio: { addr: "0x1000", size: 4, dir: "read" } }, expect: { ioreq: { hex: "aabbcd" } } },
+    ] }, { createHost: () => host });
+    expect(res[0]!.pass).toBe(true);
+    expect(res[1]!.diff).toEqual(['ioreq.hex: expected "aabbcd", got "aabbcc"']);
+  });
 });
