@@ -82,7 +82,11 @@ export class XendmServer {
     let seq = 0;
     const out: Uint8Array[] = [];
     const flush = (): void => {
-      if (out.length > 0) c.sock.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+      if (out.length > 0 && !c.sock.write(out.length === 1 ? out[0]! : Buffer.concat(out)) && !c.closing) {
+        // A client that sends without reading: stop reading its requests until its replies drain.
+        c.sock.pause();
+        c.sock.once("drain", () => { c.sock.resume(); });
+      }
       out.length = 0;
     };
     try {

@@ -1,12 +1,13 @@
 // xendm serve: protocol handling, isolation of connections, robustness, in-process vs socket parity.
 import { spawn } from "node:child_process";
 import { statSync } from "node:fs";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeviceModel, XenError } from "../../src/devicemodel/index.js";
 import { createFakeHost } from "../../src/transport/fake.js";
 import { InProcessTransportFactory } from "../../src/transport/inprocess.js";
 import {
-  ErrorCode, Kind, encodeRequest, frame, parseCallReply, parseErrorReply, parseRestrictReply,
+  ErrorCode, FrameReader, Kind, encodeRequest, frame, parseCallReply, parseErrorReply, parseRestrictReply,
 } from "../../src/transport/protocol.js";
 import { SocketTransport, SocketTransportFactory } from "../../src/transport/socket.js";
 import { TapFactory } from "../devicemodel/tap.js";
@@ -187,6 +188,37 @@ describe("xendm serve", () => {
       await healthy();
     }
     expect(s.server.stats.open).toBe(0);
+  });
+
+  it("a client that sends without reading is paused, not buffered without bound; others go on", async () => {
+    const N = 20_000;
+    const op = new Uint8Array(32);
+    op[0] = 20;
+    const one = (seq: number): Uint8Array => {
+      const { kind, body } = encodeRequest({ kind: Kind.DM_OP, dom: 2, num: 1, bufs: [{ size: 32n, flags: 0, bytes: op }] });
+      return frame(kind, seq, body);
+    };
+    const sock = connect(s.path);
+    await new Promise<void>((resolve) => sock.once("connect", () => { resolve(); }));
+    sock.pause(); // read nothing for now
+    sock.write(cat(...Array.from({ length: N }, (_, i) => one(i + 1))));
+    await new Promise((r) => setTimeout(r, 300));
+    await healthy();
+    const reader = new FrameReader();
+    let n = 0;
+    let bad = 0;
+    await new Promise<void>((resolve) => {
+      sock.on("data", (c: Buffer) => {
+        for (const f of reader.push(new Uint8Array(c))) {
+          n++;
+          if (f.seq !== n || parseCallReply(f.body).bufs[0]![8] !== 2) bad++;
+        }
+        if (n === N) resolve();
+      });
+      sock.resume();
+    });
+    sock.destroy();
+    expect({ n, bad }).toEqual({ n: N, bad: 0 });
   });
 
   it("answers RESTRICT with the kernel's rules (per connection)", async () => {
