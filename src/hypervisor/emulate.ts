@@ -157,7 +157,6 @@ type IoOutcome =
 interface Wait {
   server: IoreqServerLike;
   port: number;
-  prev: number;
 }
 
 interface Job {
@@ -556,7 +555,7 @@ export class GuestEmulator {
           case "sent":
             job.reps = out.reps;
             job.takeData = out.complete && job.dir === IOREQ_READ;
-            v.waits.push({ server: out.server, port: out.port, prev: STATE_IOREQ_READY });
+            v.waits.push({ server: out.server, port: out.port });
             return { status: "pending", server: out.server.id, vcpu };
           case "retry":
             v.job = null;
@@ -599,9 +598,8 @@ export class GuestEmulator {
         this.crash(d, `server ${w.server.id} lost its ioreq page while vCPU ${vcpu} waited`);
         return this.abort(d, v, "ioreq page gone");
       }
-      const out = checkSlot(page, vcpu, w.prev);
+      const out = checkSlot(page, vcpu);
       if (out.kind === "waiting") {
-        w.prev = out.state;
         return { status: "pending", server: w.server.id, vcpu };
       }
       if (out.kind === "crash") {
@@ -662,7 +660,7 @@ export class GuestEmulator {
       const req = record(IOREQ_TYPE_INVALIDATE, 0n, ALL_ONES, 0, 4, IOREQ_WRITE, 0, 0);
       const out = sendSync(s, vcpu, req, d.env);
       this.emit(d, vcpu, s, "sync", req, out.status, out.reason);
-      if (out.status === IOREQ_STATUS_RETRY) v.waits.push({ server: s, port: vcpuPort(s, vcpu)!, prev: STATE_IOREQ_READY });
+      if (out.status === IOREQ_STATUS_RETRY) v.waits.push({ server: s, port: vcpuPort(s, vcpu)! });
     }
   }
 

@@ -125,18 +125,21 @@ export type WaitOutcome =
 const ALL_ONES = 0xffff_ffff_ffff_ffffn;
 
 /**
- * One look at the slot of a vCPU blocked on `page`. `prev` is the state seen at the previous look
- * (READY right after the send). IORESP_READY → the slot goes back to NONE and `data` is taken; NONE
- * (an emulator that reset the slot) ends the wait with data ~0; a state lower than `prev` or above 3
- * crashes the domain.
+ * One pass of wait_for_io over the slot of a woken vCPU. Every wake-up starts a fresh pass: a vCPU
+ * that blocked re-enters through hvm_do_resume -> vcpu_ioreq_handle_completion, so the "previous
+ * state" starts at NONE each time. Within a pass Xen re-reads the state only while the emulator could
+ * be changing it concurrently; in this single-threaded model a pass sees one state, so the
+ * "state went backwards" crash (only observable between two reads of one pass) cannot happen.
+ * IORESP_READY -> the slot goes back to NONE and `data` is taken; NONE (an emulator that reset the
+ * slot) ends the wait with data ~0; READY / INPROCESS -> keep waiting; above 3 -> domain crash.
  */
-export function checkSlot(page: Uint8Array, vcpu: number, prev: number): WaitOutcome {
+export function checkSlot(page: Uint8Array, vcpu: number): WaitOutcome {
   const view = viewOf(page);
   const off = vcpu * IOREQ_SIZE;
   const state = ioreqRecord.state(view, off);
-  if (state === STATE_IOREQ_NONE) return { kind: "done", data: ALL_ONES };
-  if (state < prev) return { kind: "crash", reason: `Weird HVM ioreq state transition ${prev} -> ${state}` };
   switch (state) {
+    case STATE_IOREQ_NONE:
+      return { kind: "done", data: ALL_ONES };
     case STATE_IORESP_READY:
       ioreqRecord.setState(view, off, STATE_IOREQ_NONE);
       return { kind: "done", data: ioreqRecord.data(view, off) };
@@ -146,6 +149,22 @@ export function checkSlot(page: Uint8Array, vcpu: number, prev: number): WaitOut
     default:
       return { kind: "crash", reason: `Weird HVM iorequest state ${state}` };
   }
+}
+
+/**
+ * The wait_for_io loop over the states one pass observed, in order (for a concurrent emulator, or a
+ * transport that reports several states per wake-up): a state lower than the one before -> crash.
+ */
+export function waitPass(states: readonly number[]): "waiting" | "done" | { crash: string } {
+  let prev = STATE_IOREQ_NONE;
+  for (const state of states) {
+    if (state === STATE_IOREQ_NONE) return "done";
+    if (state < prev) return { crash: `Weird HVM ioreq state transition ${prev} -> ${state}` };
+    if (state > STATE_IORESP_READY) return { crash: `Weird HVM iorequest state ${state}` };
+    if (state === STATE_IORESP_READY) return "done";
+    prev = state;
+  }
+  return "waiting";
 }
 
 /** Whether the vCPU's saved request takes `data` back. mirrors xen/ioreq.h:ioreq_needs_completion */
