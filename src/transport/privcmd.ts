@@ -73,12 +73,15 @@ export class PrivcmdTransport implements Transport {
   }
 
   dmOp(dom: number, bufs: TransportBuf[], num = bufs.length): Promise<CallOutcome> {
-    const ubufs = new Uint8Array(Math.max(1, bufs.length) * 16);
+    // The kernel copies `num` entries when 1 <= num <= 16: never let it read past this array
+    // (entries beyond bufs are {NULL, 0}).
+    const entries = Math.max(1, bufs.length, num <= 16 ? num : 0);
+    const ubufs = new Uint8Array(entries * 16);
     bufs.forEach((b, i) => {
       encodeInto("privcmd_dm_op_buf", { uptr: this.#addr(b), size: bufSize(b) > U64_MAX ? U64_MAX : bufSize(b) }, ubufs, i * 16);
     });
     const uop = new Uint8Array(16);
-    encodeInto("privcmd_dm_op", { dom, num, ubufs: bufs.length === 0 ? 0n : this.c.koffi.address(ubufs) }, uop);
+    encodeInto("privcmd_dm_op", { dom, num, ubufs: bufs.length === 0 && num === 0 ? 0n : this.c.koffi.address(ubufs) }, uop);
     const r = this.#ioctl(IOCTL_PRIVCMD_DM_OP, uop);
     return Promise.resolve({ ...r, bufs: bufs.map((b) => b.bytes) });
   }
