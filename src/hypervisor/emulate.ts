@@ -298,6 +298,9 @@ export class GuestEmulator {
     const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
     const ptr = a.data_is_ptr === true ? 1 : 0;
     const count = clipReps(checkCount(a.count));
+    if (!Number.isInteger(a.size) || a.size < 1 || a.size > MMIO_CACHE_BYTES) {
+      throw new GuestAccessError("size", `MMIO size ${a.size} is outside 1..${MMIO_CACHE_BYTES}`);
+    }
     if (ptr === 1 || count > 1) {
       // a string instruction: one hvmemul_do_io with the element size and the rep count
       const chunk: Chunk = {
@@ -306,9 +309,6 @@ export class GuestEmulator {
         offset: 0,
       };
       return this.start(d, vcpu, v, this.job("mmio", [chunk], null, dir, onDone));
-    }
-    if (!Number.isInteger(a.size) || a.size < 1 || a.size > MMIO_CACHE_BYTES) {
-      throw new GuestAccessError("size", `MMIO size ${a.size} is outside 1..${MMIO_CACHE_BYTES}`);
     }
     if (isPow2Le8(a.size) && !(a.data instanceof Uint8Array) && Number(addr & 0xfffn) + a.size <= PAGE_SIZE) {
       // the common case: one naturally sized access inside a page is one chunk
@@ -330,6 +330,7 @@ export class GuestEmulator {
   mem(domid: number, vcpu: number, a: MemAccess, onDone?: (r: AccessResult) => void): AccessResult {
     const d = this.dom(domid);
     this.ready(d, vcpu);
+    if (d.crashed !== null) return { status: "unhandled", reason: `domain crashed: ${d.crashed}`, effect: "domain_crash" };
     const addr = toBig(a.addr, "addr");
     if (!Number.isInteger(a.size) || a.size < 1 || a.size > MMIO_CACHE_BYTES) {
       throw new GuestAccessError("size", `memory access size ${a.size} is outside 1..${MMIO_CACHE_BYTES}`);

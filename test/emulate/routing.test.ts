@@ -339,6 +339,10 @@ describe("bad input", () => {
     expect(() => guest.pio(GUEST, 7, { port: 0x60, size: 1, dir: "read" })).toThrow(/vCPU 7/);
     expect(() => guest.mmio(GUEST, 0, { addr: 0x1000, size: 65, dir: "read" })).toThrow(/size/);
     expect(() => guest.mem(9, 0, { addr: 0x1000, size: 1, dir: "read" })).toThrow(/domain 9/);
+    expect(() => guest.mmio(GUEST, 0, { addr: 0x1000, size: Number.NaN, dir: "read", count: 2, data_is_ptr: true })).toThrow(GuestAccessError);
+    expect(() => guest.mmio(GUEST, 0, { addr: -1, size: 4, dir: "read" })).toThrow(/addr/);
+    expect(() => guest.mem(GUEST, 0, { addr: 2 ** 52, size: 4, dir: "read" })).toThrow(/addr/);
+    expect(() => guest.pio(GUEST, 0, { port: 0x60, size: 1, dir: "write", data: 2 ** 60 })).toThrow(/data/);
   });
   it("a rep element of a size Xen cannot emulate is unhandled (#GP), with a hostile count not looped over", () => {
     const { guest } = two();
