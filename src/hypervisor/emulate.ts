@@ -523,11 +523,16 @@ export class GuestEmulator {
 
   /** Delivers queued notifications (an in-process emulator may answer, and wake vCPUs, from here). */
   private flush(d: DomainState): void {
-    if (d.flushing) return;
+    if (d.flushing || d.outbox.length === 0) return;
     d.flushing = true;
+    const box = d.outbox;
+    let i = 0;
     try {
-      for (let p = d.outbox.shift(); p !== undefined; p = d.outbox.shift()) d.port.notify(p);
+      // notifications raised while delivering are appended and delivered by this same loop
+      while (i < box.length) d.port.notify(box[i++]!);
     } finally {
+      // a listener that threw leaves the undelivered rest for the next flush
+      box.splice(0, i);
       d.flushing = false;
     }
   }
