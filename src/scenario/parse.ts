@@ -53,6 +53,9 @@ export function parseScenario(input: unknown): Scenario {
     if (e instanceof WorldError) throw new ScenarioError(e.path, e.message.slice(e.path.length + 2), { cause: e });
     throw e;
   }
+  if (world.abi !== undefined && !(typeof world.abi === "string" && ["x86_64", "i386", "arm64", "arm32"].includes(world.abi))) {
+    throw new ScenarioError("abi", `unknown ABI ${JSON.stringify(world.abi)} (expected x86_64, i386, arm64 or arm32)`);
+  }
   if (world.domains !== undefined) expectArray(world.domains, "domains");
   if (world.preempt !== undefined) parsePreempt(world.preempt);
   const steps = expectArray(top.steps ?? [], "steps").map((s, i) => parseStep(s, i));

@@ -34,6 +34,7 @@ describe("parseScenario: the world", () => {
     expect(err({ preempt: { every: 0 } }).path).toBe("preempt.every");
     expect(err({ preempt: { sometimes: 1 } }).path).toBe("preempt.sometimes");
     expect(err({ preempt: "often" }).message).toMatch(/preempt/);
+    expect(err({ abi: "x86" }).path).toBe("abi");
   });
 });
 
