@@ -41,7 +41,7 @@ describe("two device models, one guest", () => {
     expect(hv.domain(GUEST)!.ioreq.servers[a]!.pending[1]).toBe(false);
   });
 
-  it("PCI config space of one device model, serial port of another", async () => {
+  it("PCI config space of one device model, serial port of another", () => {
     const { hv, guest } = host();
     const pci = createServer(hv, 0);
     const uart = createServer(hv, 0);
