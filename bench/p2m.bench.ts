@@ -11,29 +11,34 @@ const median = (xs: number[]): number => {
 };
 const never = (): boolean => false;
 const mb = (): number => process.memoryUsage().rss / 2 ** 20;
+/** CPU seconds (user + system) since t0: robust against other processes on a shared machine. */
+const cpu = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 function flips(range: boolean, n: number): number {
   const gfns = 1 << 20;
   if (range) {
     const p = new P2m({ ram: [[0, gfns - 1]] });
     p.setIoreqServer(1, 2);
-    const t0 = performance.now();
+    const t0 = cpu();
     for (let i = 0; i < n; i++) {
       const g = (i * 7919) % gfns;
       p.setMemTypeLoop(g, 1, p2m_ioreq_server, never);
       p.setMemTypeLoop(g, 1, p2m_ram_rw, never);
     }
-    return (2 * n) / ((performance.now() - t0) / 1000);
+    return (2 * n) / (cpu() - t0);
   }
   const p = new NaiveP2m(gfns, [[0, gfns - 1]], []);
   p.setIoreqServer(1, 2);
-  const t0 = performance.now();
+  const t0 = cpu();
   for (let i = 0; i < n; i++) {
     const g = (i * 7919) % gfns;
     p.setMemType({ nr: 1, mem_type: 4, pad: 0, first_pfn: BigInt(g) }, true, never);
     p.setMemType({ nr: 1, mem_type: 0, pad: 0, first_pfn: BigInt(g) }, true, never);
   }
-  return (2 * n) / ((performance.now() - t0) / 1000);
+  return (2 * n) / (cpu() - t0);
 }
 
 /** `pages` distinct gfns spread over [0, gfns) (one per stride, jittered), in a shuffled order. */
@@ -67,40 +72,43 @@ function bigRange(gfns: number, pages: number): Big {
   const p = new P2m({ ram: [[0, gfns - 1]] });
   p.setIoreqServer(1, 2);
   const order = scattered(gfns, pages);
-  const t0 = performance.now();
-  for (const g of order) p.setMemTypeLoop(g, 1, p2m_ioreq_server, never);
-  const t1 = performance.now();
+  const t0 = cpu();
+  order.forEach((g, i) => {
+    p.setMemTypeLoop(g, 1, p2m_ioreq_server, never);
+    if ((i & 0xffff) === 0) peak = Math.max(peak, mb());
+  });
+  const t1 = cpu();
   peak = Math.max(peak, mb());
   let checks = 0;
-  const t2 = performance.now();
+  const t2 = cpu();
   p.setIoreqServer(1, 0);
   p.mapMemTypeCompleted(0);
   const r = p.sweepIoreq(0n, () => {
     checks++;
     return false;
   });
-  const t3 = performance.now();
+  const t3 = cpu();
   peak = Math.max(peak, mb());
   if (r.rc !== 0 || p.entryCount !== 0) throw new Error(`sweep failed: rc ${String(r.rc)} entries ${String(p.entryCount)}`);
-  return { markS: (t1 - t0) / 1000, disclaimS: (t3 - t2) / 1000, peakMB: peak - base, preemptChecks: checks };
+  return { markS: t1 - t0, disclaimS: t3 - t2, peakMB: peak - base, preemptChecks: checks };
 }
 
 function bigNaive(gfns: number, pages: number): Big {
-  const base = mb();
   const p = new NaiveP2m(gfns, [[0, gfns - 1]], []);
   p.setIoreqServer(1, 2);
   const order = scattered(gfns, pages);
-  const t0 = performance.now();
+  const t0 = cpu();
   for (const g of order) p.setMemType({ nr: 1, mem_type: 4, pad: 0, first_pfn: BigInt(g) }, true, never);
-  const t1 = performance.now();
+  const t1 = cpu();
   let checks = 0;
   const r = p.mapMemType(1, 0, 0n, () => {
     checks++;
     return false;
   });
-  const t2 = performance.now();
+  const t2 = cpu();
   if (r.rc !== 0 || p.entryCount !== 0) throw new Error("naive sweep failed");
-  return { markS: (t1 - t0) / 1000, disclaimS: (t2 - t1) / 1000, peakMB: mb() - base, preemptChecks: checks };
+  // five bytes of state per gfn (raw type, frame, mark, log-dirty range, dirty bit)
+  return { markS: t1 - t0, disclaimS: t2 - t1, peakMB: (5 * gfns) / 2 ** 20, preemptChecks: checks };
 }
 
 const RUNS = 3;
@@ -119,6 +127,7 @@ const results = {
   tib: {
     rangeMap: { markS: m(big, "markS"), disclaimS: m(big, "disclaimS"), peakMB: m(big, "peakMB"), preemptChecks: m(big, "preemptChecks") },
     naiveExtrapolated: { scale: SCALE, markS: m(small, "markS") * SCALE, disclaimS: m(small, "disclaimS") * SCALE, peakMB: m(small, "peakMB") * SCALE },
+    timing: "CPU seconds (user + system), medians of 3 runs",
   },
 };
 const r = results.tib;
@@ -127,7 +136,7 @@ console.log("|---|---|---|---|");
 console.log(`| single-page flips/s | ${flipR.toFixed(0)} | ${flipN.toFixed(0)} | ${(flipR / flipN).toFixed(2)} |`);
 console.log(`| 1 TiB: mark 1M scattered pages, random order (s) | ${r.rangeMap.markS.toFixed(3)} | ${r.naiveExtrapolated.markS.toFixed(3)} (x${String(SCALE)} extrapolated) | ${(r.naiveExtrapolated.markS / r.rangeMap.markS).toFixed(2)} |`);
 console.log(`| 1 TiB: disclaim + sweep (s) | ${r.rangeMap.disclaimS.toFixed(3)} | ${r.naiveExtrapolated.disclaimS.toFixed(3)} (x${String(SCALE)} extrapolated) | ${(r.naiveExtrapolated.disclaimS / r.rangeMap.disclaimS).toFixed(2)} |`);
-console.log(`| 1 TiB: peak RSS growth (MB) | ${r.rangeMap.peakMB.toFixed(0)} | ${r.naiveExtrapolated.peakMB.toFixed(0)} (x${String(SCALE)} extrapolated) | |`);
+console.log(`| 1 TiB: memory (MB) | ${r.rangeMap.peakMB.toFixed(0)} (peak RSS growth) | ${r.naiveExtrapolated.peakMB.toFixed(0)} (its arrays at full size) | |`);
 console.log(`| 1 TiB: preemption checks in the sweep | ${String(r.rangeMap.preemptChecks)} | | |`);
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
 writeFileSync(new URL("./results/p2m.json", import.meta.url), JSON.stringify(results, null, 2) + "\n");

@@ -276,4 +276,18 @@ describe("relocate_memory (op 17)", () => {
     expect(out(RELOCATE, r.buf)).toEqual({ size: 2, pad: 0, src_gfn: 0x103n, dst_gfn: 0x20003n });
     expect(hv.preemptHook.count).toBe(4);
   });
+  it("overlapping, destination above source: 4.17 works upwards (pages move twice), master downwards", () => {
+    const old = makeHv({ preempt: { at: [1] }, domains: [{ domid: 1 }] });
+    const r = call(old, RELOCATE, { size: 3, src_gfn: 0x100n, dst_gfn: 0x101n });
+    expect(r.rc).toBe(0);
+    expect(out(RELOCATE, r.buf)).toEqual({ size: 2, pad: 0, src_gfn: 0x101n, dst_gfn: 0x102n });
+    const m = makeHv({ xen: "master", preempt: { at: [1] }, domains: [{ domid: 1 }] });
+    const rm = call(m, RELOCATE, { size: 3, src_gfn: 0x100n, dst_gfn: 0x101n });
+    expect(rm.rc).toBe(0);
+    // src_gfn/dst_gfn keep their starting values; only size shrinks
+    expect(out(RELOCATE, rm.buf)).toEqual({ size: 2, pad: 0, src_gfn: 0x100n, dst_gfn: 0x101n });
+    // 4.17: the one page is carried along to 0x103 and the pages it lands on are freed
+    expect(p2mOf(old).ranges(0x100, 0x103)).toEqual([{ first: 0x100, last: 0x102, type: "mmio_dm" }, { first: 0x103, last: 0x103, type: "ram_rw" }]);
+    expect(p2mOf(m).ranges(0x100, 0x103)).toEqual([{ first: 0x100, last: 0x100, type: "mmio_dm" }, { first: 0x101, last: 0x103, type: "ram_rw" }]);
+  });
 });

@@ -178,9 +178,12 @@ export function relocateMemory(ctx: OpContext, p: RelocateMemoryPayload): OpResu
   let done = 0;
   let rc = 0;
   const big = (g: bigint): number => (g < BigInt(Number.MAX_SAFE_INTEGER) ? Number(g) : Number.MAX_SAFE_INTEGER);
+  // master (7acc7dd36b) works downwards when the destination overlaps above the source
+  const down = ctx.persona.name === "master" && p.dst_gfn > p.src_gfn && p.dst_gfn < p.src_gfn + size;
   while (p.size > done) {
-    const src = p.src_gfn + BigInt(done);
-    const dst = p.dst_gfn + BigInt(done);
+    const step = BigInt(down ? p.size - 1 - done : done);
+    const src = p.src_gfn + step;
+    const dst = p.dst_gfn + step;
     rc = src > BigInt(p2m.maxMappedPfn) ? EINVAL : p2m.relocateOne(Number(src), big(dst));
     if (rc < 0) break;
     done++;
@@ -192,8 +195,10 @@ export function relocateMemory(ctx: OpContext, p: RelocateMemoryPayload): OpResu
   if (p2m.removals !== removalsBefore) ctx.d.requestMapcacheInvalidate();
   if (rc > 0) {
     p.size -= rc;
-    p.src_gfn = U64(p.src_gfn + BigInt(rc));
-    p.dst_gfn = U64(p.dst_gfn + BigInt(rc));
+    if (!down) {
+      p.src_gfn = U64(p.src_gfn + BigInt(rc));
+      p.dst_gfn = U64(p.dst_gfn + BigInt(rc));
+    }
     return res(ERESTART, false);
   }
   if (rc < 0) ctx.refuse(rc, `relocate_memory stopped at page ${String(done)}`, "p2m.c:xenmem_add_to_physmap_one");
