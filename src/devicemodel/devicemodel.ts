@@ -35,6 +35,11 @@ export interface IoreqServerInfoRequest {
   bufioreq_gfn?: boolean;
 }
 
+function isNoDevice(e: unknown): boolean {
+  const n = typeof e === "object" && e !== null && "errno" in e ? e.errno : undefined;
+  return n === errno.ENOENT || n === errno.ENXIO || n === errno.ENODEV;
+}
+
 function buf(bytes: Uint8Array, size?: bigint | number): TransportBuf {
   return size === undefined ? { bytes } : { bytes, size };
 }
@@ -63,6 +68,8 @@ export class DeviceModel {
     try {
       dm = await factory.open();
     } catch (e) {
+      // No such device (ENOENT, ENXIO, ENODEV): an old privcmd without DM_OP, silently.
+      if (mode === "auto" && isNoDevice(e)) return new DeviceModel(xcall, undefined);
       await xcall.close();
       throw e;
     }

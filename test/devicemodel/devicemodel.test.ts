@@ -198,6 +198,18 @@ describe("DeviceModel results and errors", () => {
     await expect(DeviceModel.open(restricted, { path: "ioctl" })).rejects.toMatchObject({ fn: "xendevicemodel_open", errno: 1 });
   });
 
+  it("open: a missing second device (ENOENT/ENXIO/ENODEV) means the hypercall path; other errors are fatal", async () => {
+    const { device } = createFakeHost(WORLD);
+    const inner = new InProcessTransportFactory(device);
+    const failingSecond = (errno: number) => {
+      let n = 0;
+      return { open: () => (n++ === 0 ? inner.open() : Promise.reject(Object.assign(new Error("open"), { errno }))) };
+    };
+    for (const errno of [2, 6, 19]) expect((await DeviceModel.open(failingSecond(errno))).path).toBe("hypercall");
+    await expect(DeviceModel.open(failingSecond(13))).rejects.toMatchObject({ errno: 13 });
+    await expect(DeviceModel.open(failingSecond(2), { path: "ioctl" })).rejects.toMatchObject({ errno: 2 });
+  });
+
   it("a closed handle refuses calls", async () => {
     const { dm } = await open("ioctl");
     await dm.close();
