@@ -276,15 +276,18 @@ export class NaiveP2m {
     return 0;
   }
 
+  /** master: overlapping ranges with dst above src are processed downwards (memory.c, 7acc7dd36b). */
   relocate(p: { size: number; pad: number; src_gfn: bigint; dst_gfn: bigint }, iommu: boolean,
-    preempt: () => boolean): number {
+    preempt: () => boolean, master = false): number {
     if (p.pad !== 0) return EINVAL;
     if (p.dst_gfn === (1n << 64n) - 1n) return EINVAL;
     if (U64(p.dst_gfn + BigInt(p.size)) < p.dst_gfn || U64(p.src_gfn + BigInt(p.size)) < p.src_gfn) return EOVERFLOW;
     let done = 0;
     let rc = 0;
+    const down = master && p.dst_gfn > p.src_gfn && p.dst_gfn < p.src_gfn + BigInt(p.size);
     while (p.size > done) {
-      const s = p.src_gfn + BigInt(done), d = p.dst_gfn + BigInt(done);
+      const i = BigInt(down ? p.size - 1 - done : done);
+      const s = p.src_gfn + i, d = p.dst_gfn + i;
       rc = s >= BigInt(this.n) || d >= BigInt(this.n) ? EINVAL : this.relocateOne(Number(s), Number(d));
       if (rc < 0) break;
       done++;
@@ -295,8 +298,10 @@ export class NaiveP2m {
     }
     if (rc > 0) {
       p.size -= rc;
-      p.src_gfn += BigInt(rc);
-      p.dst_gfn += BigInt(rc);
+      if (!down) {
+        p.src_gfn += BigInt(rc);
+        p.dst_gfn += BigInt(rc);
+      }
       return ERESTART;
     }
     return rc;
