@@ -3,6 +3,7 @@
 
 import type { EnumTable, FieldDecl, StructDecl, UnionDecl } from "../ctypes.js";
 import { HVMMEM_NAMES, HVM_IOREQSRV_BUFIOREQ_NAMES } from "./hvm_op.js";
+import { SHUTDOWN_NAMES } from "./xen.js";
 
 export const XEN_DMOP_create_ioreq_server = 1;
 export const XEN_DMOP_get_ioreq_server_info = 2;
@@ -212,7 +213,7 @@ export const xen_dm_op_map_mem_type_to_ioreq_server = struct("xen_dm_op_map_mem_
   u32("flags", { enum: MEM_ACCESS_NAMES }),
   { name: "opaque", type: "u64" }, // plain uint64_t: 4-byte aligned on i386
 ]);
-export const xen_dm_op_remote_shutdown = struct("xen_dm_op_remote_shutdown", [u32("reason")]);
+export const xen_dm_op_remote_shutdown = struct("xen_dm_op_remote_shutdown", [u32("reason", { enum: withBare("SHUTDOWN_", SHUTDOWN_NAMES) })]);
 export const xen_dm_op_relocate_memory = struct("xen_dm_op_relocate_memory", [
   u32("size"),
   pad("pad", "u32"),
