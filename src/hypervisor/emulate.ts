@@ -148,11 +148,21 @@ interface Chunk {
   offset: number;
 }
 
-type IoOutcome =
-  | { k: "ok"; data: bigint; reps: number }
-  | { k: "sent"; server: IoreqServerLike; port: number; complete: boolean; reps: number }
-  | { k: "retry" }
-  | { k: "unhandled"; reason: string };
+/** What one hvmemul_do_io call did; the details are left in GuestEmulator.io (no allocation per call). */
+const IO_OK = 0;
+const IO_SENT = 1;
+const IO_RETRY = 2;
+const IO_UNHANDLED = 3;
+type IoOutcome = typeof IO_OK | typeof IO_SENT | typeof IO_RETRY | typeof IO_UNHANDLED;
+
+interface IoDetails {
+  data: bigint;
+  reps: number;
+  server: IoreqServerLike | null;
+  port: number;
+  complete: boolean;
+  reason: string;
+}
 
 interface Wait {
   server: IoreqServerLike;
@@ -224,6 +234,7 @@ const isPow2Le8 = (n: number): boolean => n === 1 || n === 2 || n === 4 || n ===
 
 export class GuestEmulator {
   private readonly doms = new Map<number, DomainState>();
+  private readonly io: IoDetails = { data: 0n, reps: 0, server: null, port: 0, complete: false, reason: "" };
   private readonly listeners: ((e: EmitEvent) => void)[] = [];
 
   /** Makes a domain's accesses routable. Re-attaching replaces the port and keeps the vCPU state. */
@@ -551,22 +562,25 @@ export class GuestEmulator {
       }
       while (job.index < job.chunks.length) {
         const c = job.chunks[job.index]!;
-        const out = this.doIo(d, vcpu, c);
-        switch (out.k) {
-          case "ok":
+        const k = this.doIo(d, vcpu, c);
+        const out = this.io;
+        switch (k) {
+          case IO_OK:
             job.reps = out.reps;
             if (job.dir === IOREQ_READ && c.dataIsPtr === 0) GuestEmulator.store(job, c, out.data);
             job.index++;
             continue;
-          case "sent":
+          case IO_SENT: {
+            const server = out.server!;
             job.reps = out.reps;
             job.takeData = out.complete && job.dir === IOREQ_READ;
-            v.waits.push({ server: out.server, port: out.port });
-            return { status: "pending", server: out.server.id, vcpu };
-          case "retry":
+            v.waits.push({ server, port: out.port });
+            return { status: "pending", server: server.id, vcpu };
+          }
+          case IO_RETRY:
             v.job = null;
             return this.settle(v, job, { status: "retry" });
-          case "unhandled": {
+          case IO_UNHANDLED: {
             v.job = null;
             const crash = job.kind === "pio";
             if (crash) this.crash(d, `unhandled port I/O: ${out.reason}`);
@@ -673,7 +687,11 @@ export class GuestEmulator {
   /** One hvmemul_do_io call. */
   private doIo(d: DomainState, vcpu: number, c: Chunk): IoOutcome {
     // mirrors emulate.c:hvmemul_do_io — sizes, then the rep cut at the page, then the handlers
-    if (!isPow2Le8(c.size)) return { k: "unhandled", reason: `bad mmio size ${c.size}` };
+    const io = this.io;
+    if (!isPow2Le8(c.size)) {
+      io.reason = `bad mmio size ${c.size}`;
+      return IO_UNHANDLED;
+    }
     let count = c.count;
     if (c.isMmio && count > 1) {
       const off = Number(c.addr & 0xfffn);
@@ -698,7 +716,11 @@ export class GuestEmulator {
         if (s !== null) {
           const out = sendBuffered(s, vreq, d.env);
           this.emit(d, vcpu, s, "buffered", vreq, out.status, out.reason);
-          if (out.status === IOREQ_STATUS_HANDLED) return { k: "ok", data: 0n, reps: 1 };
+          if (out.status === IOREQ_STATUS_HANDLED) {
+            io.data = 0n;
+            io.reps = 1;
+            return IO_OK;
+          }
         }
       }
     }
@@ -708,25 +730,36 @@ export class GuestEmulator {
       const gfn = Number(c.addr >> 12n);
       if (d.port.p2mType(gfn) === "ioreq_server") {
         s = d.port.claimant();
-        if (s === null) return { k: "retry" };
+        if (s === null) return IO_RETRY;
         if (c.dir === IOREQ_READ) {
           // mirrors emulate.c:ioreq_server_read — the read half of a read-modify-write, from RAM
-          return { k: "ok", data: this.intercept(d, req, (a, n) => mem.readUint(a, n)), reps: count };
+          io.data = this.intercept(d, req, (a, n) => mem.readUint(a, n));
+          io.reps = count;
+          return IO_OK;
         }
       }
     }
     if (s === null) s = this.select(d, req);
     if (s === null) {
       // the null handler: reads all ones, writes dropped
-      return { k: "ok", data: this.intercept(d, req, (_a, n) => BigInt.asUintN(n * 8, ALL_ONES)), reps: count };
+      io.data = this.intercept(d, req, (_a, n) => BigInt.asUintN(n * 8, ALL_ONES));
+      io.reps = count;
+      return IO_OK;
     }
-    if (d.port.shuttingDown?.() === true) return { k: "retry" };
+    if (d.port.shuttingDown?.() === true) return IO_RETRY;
     // decided on the request as the vCPU issued it (before a PCI config rewrite): ioreq_needs_completion
     const complete = c.dataIsPtr === 0 && (c.isMmio || c.dir === IOREQ_READ);
     const out = sendSync(s, vcpu, req, d.env);
     this.emit(d, vcpu, s, "sync", req, out.status, out.reason);
-    if (out.status !== IOREQ_STATUS_RETRY) return { k: "unhandled", reason: out.reason ?? "send failed" };
-    return { k: "sent", server: s, port: req.vp_eport, complete, reps: count };
+    if (out.status !== IOREQ_STATUS_RETRY) {
+      io.reason = out.reason ?? "send failed";
+      return IO_UNHANDLED;
+    }
+    io.server = s;
+    io.port = req.vp_eport;
+    io.complete = complete;
+    io.reps = count;
+    return IO_SENT;
   }
 
   /**
