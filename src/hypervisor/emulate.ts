@@ -45,6 +45,8 @@ export interface GuestDomainPort {
   serversInSelectionOrder(): readonly IoreqServerLike[];
   /** The domain's 0xCF8 latch (d->arch.hvm.pci_cf8). */
   pciCf8: number;
+  /** "x86" (default) or "arm"; only x86 routing is modelled. */
+  readonly arch?: string;
   /** Consumes a pending "invalidate the mapcache" request for the domain (every vCPU gets flagged). */
   takeMapcacheInvalidate?(): boolean;
   /** The p2m type name of a gfn ("ram_rw", "ioreq_server", "mmio_dm", ...). */
@@ -239,6 +241,9 @@ export class GuestEmulator {
 
   /** Makes a domain's accesses routable. Re-attaching replaces the port and keeps the vCPU state. */
   attach(port: GuestDomainPort): void {
+    if (port.arch === "arm") {
+      throw new GuestAccessError("arch", "guest accesses are modelled for x86 only (Arm forwards single MMIO data aborts and injects an abort when no server matches)");
+    }
     const old = this.doms.get(port.domid);
     const vcpus: VcpuState[] = [];
     for (let i = 0; i < port.nrVcpus; i++) vcpus.push({ job: null, waits: [], mapcacheInvalidate: false, result: null });
@@ -891,6 +896,7 @@ export class HypervisorDomainPort implements GuestDomainPort {
   readonly hasVga: boolean;
   readonly persona: string;
   readonly amdExtendedCf8: boolean;
+  readonly arch: string;
   /** Set when the domain is crashed by the emulation layer (domain_crash). */
   crashReason: string | null = null;
 
@@ -904,6 +910,7 @@ export class HypervisorDomainPort implements GuestDomainPort {
     this.hasVga = opts.vga ?? true;
     this.persona = hv.persona.name;
     this.amdExtendedCf8 = opts.amdExtendedCf8 ?? false;
+    this.arch = hv.persona.arch;
   }
 
   private orderCache: readonly IoreqServerLike[] = [];
@@ -972,7 +979,7 @@ export function guestOf(hv: Hypervisor, opts: HostOptions = {}): GuestEmulator {
   let g = guests.get(hv);
   if (g === undefined) {
     g = new GuestEmulator();
-    for (const d of hv.domains.values()) if (d.isHvm) g.attach(new HypervisorDomainPort(hv, d, opts));
+    if (hv.persona.arch === "x86") for (const d of hv.domains.values()) if (d.isHvm) g.attach(new HypervisorDomainPort(hv, d, opts));
     guests.set(hv, g);
   }
   return g;

@@ -330,6 +330,13 @@ describe("hostile rep counts", () => {
   });
 });
 
+describe("architectures", () => {
+  it("an Arm host attaches no domain: guest accesses are refused, not routed the x86 way", () => {
+    const s = host({ arch: "arm", domains: [{ domid: GUEST }] });
+    expect(() => s.guest.mmio(GUEST, 0, { addr: 0x1000, size: 4, dir: "read" })).toThrow(/not attached/);
+  });
+});
+
 describe("bad input", () => {
   it("is refused with the field named", () => {
     const { guest } = two();
