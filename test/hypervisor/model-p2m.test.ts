@@ -133,9 +133,12 @@ function runOp(w: World, op: Op, seq: boolean[], hap: boolean): void {
       if (op.src + op.size > N || op.dst + op.size > N) return;
       const pn = { ...pr };
       for (let pass = 0; pass < 100000; pass++) {
-        const { ctx } = ctxFor(w.real, h.a, { iommu: op.iommu, persona: w.persona });
+        const { ctx, out } = ctxFor(w.real, h.a, { iommu: op.iommu, persona: w.persona });
+        const removed = w.naive.removals;
         const r = relocateMemory(ctx, pr);
         const rn = w.naive.relocate(pn, op.iommu, h.b, w.persona === "master");
+        // a pass that removed a page asks for a mapcache invalidation
+        same(out.invalidations, w.naive.removals !== removed ? 1 : 0);
         same(r.rc, rn);
         same(pr, pn);
         if (r.rc !== -85) break;
