@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import type { PrivcmdDevice } from "../privcmd/index.js";
 import { createFakeHost } from "./fake.js";
 import { Kind, type Request, type WireBuf } from "./protocol.js";
-import { Session } from "./session.js";
+import { Connection } from "./connection.js";
 import { TRACE_FORMAT, unhex, type TraceBuf, type TraceCall, type TraceHeader } from "./trace.js";
 import { worldOf } from "./world-file.js";
 
@@ -71,21 +71,21 @@ function request(c: TraceCall, where: string): Request | undefined {
 export function replayTrace(path: string, device?: PrivcmdDevice): ReplayResult {
   const { header, calls } = readTrace(path);
   const dev = device ?? createFakeHost(worldOf(header.world, `${path}: world`)).device;
-  const sessions = new Map<number, Session>();
+  const conns = new Map<number, Connection>();
   let n = 0;
   for (const { line, call } of calls) {
     const where = `${path}:${line}`;
     if (call.kind === "close") {
-      sessions.get(call.conn)?.close();
-      sessions.delete(call.conn);
+      conns.get(call.conn)?.close();
+      conns.delete(call.conn);
       continue;
     }
     const req = request(call, where);
     if (req === undefined) continue; // error lines: the frame never reached the device
-    let s = sessions.get(call.conn);
+    let s = conns.get(call.conn);
     if (s === undefined) {
-      s = new Session(call.conn, dev);
-      sessions.set(call.conn, s);
+      s = new Connection(call.conn, dev);
+      conns.set(call.conn, s);
     }
     const got = s.execute(req, 0, true).trace;
     n++;
@@ -98,6 +98,6 @@ export function replayTrace(path: string, device?: PrivcmdDevice): ReplayResult 
       }
     }
   }
-  for (const s of sessions.values()) s.close();
+  for (const s of conns.values()) s.close();
   return { calls: n };
 }

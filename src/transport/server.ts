@@ -1,5 +1,5 @@
 // `xendm serve`: the socket protocol (docs/protocol.md) in front of a fake privcmd device.
-// One connection = one Session = one privcmd file handle. A malformed frame gets an error reply and
+// One connection = one Connection = one privcmd file handle. A malformed frame gets an error reply and
 // closes its own connection; every other connection goes on.
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
@@ -7,7 +7,7 @@ import type { PrivcmdDevice } from "../privcmd/index.js";
 import {
   ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest,
 } from "./protocol.js";
-import { Session } from "./session.js";
+import { Connection } from "./connection.js";
 import type { TraceWriter } from "./trace.js";
 
 export interface ServerOptions {
@@ -20,7 +20,7 @@ export interface ServerOptions {
 
 interface Conn {
   sock: Socket;
-  session: Session;
+  state: Connection;
   reader: FrameReader;
   closing: boolean;
 }
@@ -67,10 +67,10 @@ export class XendmServer {
   }
 
   #accept(sock: Socket): void {
-    const c: Conn = { sock, session: new Session(this.#nextId++, this.opts.device), reader: new FrameReader(), closing: false };
+    const c: Conn = { sock, state: new Connection(this.#nextId++, this.opts.device), reader: new FrameReader(), closing: false };
     this.#conns.add(c);
     this.#stats.connections++;
-    this.opts.log?.(`conn ${c.session.id}: open`);
+    this.opts.log?.(`conn ${c.state.id}: open`);
     sock.setNoDelay(true);
     sock.on("data", (chunk: Buffer) => { this.#onData(c, chunk); });
     sock.on("error", () => { this.#drop(c); });
@@ -97,7 +97,7 @@ export class XendmServer {
         if (f.flags !== 0) throw new ProtocolError(ErrorCode.BAD_FRAME, `flags 0x${f.flags.toString(16)} must be 0`, f.seq);
         const req = parseRequest(f.kind, f.body, f.seq);
         this.#stats.requests++;
-        const done = c.session.execute(req, f.seq, this.opts.trace !== undefined);
+        const done = c.state.execute(req, f.seq, this.opts.trace !== undefined);
         if (done.trace !== undefined) this.opts.trace?.write(done.trace);
         out.push(frame(done.reply.kind, f.seq, done.reply.body));
         if (done.reply.close === true) {
@@ -111,8 +111,8 @@ export class XendmServer {
       flush();
       const pe = e instanceof ProtocolError ? e : new ProtocolError(ErrorCode.INTERNAL, `internal error: ${e instanceof Error ? e.message : String(e)}`, seq);
       this.#stats.errors++;
-      this.opts.log?.(`conn ${c.session.id}: error ${pe.code}: ${pe.message}`);
-      this.opts.trace?.write({ conn: c.session.id, kind: "error", code: pe.code, message: pe.message });
+      this.opts.log?.(`conn ${c.state.id}: error ${pe.code}: ${pe.message}`);
+      this.opts.trace?.write({ conn: c.state.id, kind: "error", code: pe.code, message: pe.message });
       c.sock.write(frame(Kind.ERROR, pe.seq || seq, encodeErrorReply(pe.code, pe.message)));
       this.#end(c);
     }
@@ -128,9 +128,9 @@ export class XendmServer {
   #drop(c: Conn, destroy = true): void {
     if (!this.#conns.delete(c)) return;
     c.closing = true;
-    c.session.close();
-    this.opts.trace?.write({ conn: c.session.id, kind: "close" });
-    this.opts.log?.(`conn ${c.session.id}: closed`);
+    c.state.close();
+    this.opts.trace?.write({ conn: c.state.id, kind: "close" });
+    this.opts.log?.(`conn ${c.state.id}: closed`);
     if (destroy) c.sock.destroy();
   }
 }

@@ -10,7 +10,7 @@ import { replayTrace } from "../../src/transport/replay.js";
 import { TRACE_FORMAT, TraceWriter } from "../../src/transport/trace.js";
 import { InProcessTransportFactory } from "../../src/transport/inprocess.js";
 import { TapFactory } from "../devicemodel/tap.js";
-import { serve, type Served } from "./helpers.js";
+import { serve, type Served } from "./harness.js";
 import { everyFunction } from "./sequence.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");

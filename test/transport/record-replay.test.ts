@@ -8,11 +8,11 @@ import { DeviceModel } from "../../src/devicemodel/index.js";
 import { replayTrace } from "../../src/transport/replay.js";
 import { SocketTransportFactory } from "../../src/transport/socket.js";
 import { TRACE_FORMAT, TraceWriter, type TraceCall } from "../../src/transport/trace.js";
-import { serve } from "./helpers.js";
+import { serve } from "./harness.js";
 
 const WORLD = { format: 1, domains: [{ domid: 1, type: "hvm" as const, vcpus: 2 }, { domid: 2, type: "hvm" as const, vcpus: 4 }] };
 
-async function recordSession(file: string): Promise<void> {
+async function recordCalls(file: string): Promise<void> {
   const trace = new TraceWriter(file, { xendm_trace: TRACE_FORMAT, world: WORLD });
   const s = await serve(WORLD, trace);
   const f = new SocketTransportFactory(s.path);
@@ -36,10 +36,10 @@ async function recordSession(file: string): Promise<void> {
 }
 
 describe("record and replay", () => {
-  it("replays a recorded session without divergence; a changed result is reported at its line", async () => {
+  it("replays recorded calls without divergence; a changed result is reported at its line", async () => {
     const dir = mkdtempSync(join(tmpdir(), "xendm-trace-"));
     const file = join(dir, "trace.jsonl");
-    await recordSession(file);
+    await recordCalls(file);
     const lines = readFileSync(file, "utf8").trim().split("\n");
     const calls = lines.slice(1).map((l) => JSON.parse(l) as TraceCall);
     expect(calls.filter((c) => c.kind === "hello").length).toBe(3); // xencall + DM_OP handles, and the hypercall-only one

@@ -1,4 +1,4 @@
-// A DeviceModel session touching every function, with results reduced to comparable JSON.
+// DeviceModel calls touching every function, with results reduced to comparable JSON.
 import { DeviceModel, XenError, XenPositiveReturn, type DeviceModelOptions } from "../../src/devicemodel/index.js";
 import type { TransportFactory } from "../../src/transport/types.js";
 

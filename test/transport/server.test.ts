@@ -11,7 +11,7 @@ import {
 } from "../../src/transport/protocol.js";
 import { SocketTransport, SocketTransportFactory } from "../../src/transport/socket.js";
 import { TapFactory } from "../devicemodel/tap.js";
-import { cat, le32, rawExchange, serve, type Served } from "./helpers.js";
+import { cat, le32, rawExchange, serve, type Served } from "./harness.js";
 
 const N_CLIENTS = 32;
 const WORLD = { domains: Array.from({ length: N_CLIENTS }, (_, i) => ({ domid: i + 1, type: "hvm" as const, vcpus: (i % 7) + 1 })) };

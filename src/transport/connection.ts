@@ -39,7 +39,7 @@ function split(r: IoctlResult): { ret: number; errno: number } {
   return { ret: r.ret, errno: "errno" in r ? r.errno : 0 };
 }
 
-export class Session {
+export class Connection {
   caller = 0;
   abi = 0;
   #handle: PrivcmdHandle | undefined;
@@ -79,7 +79,7 @@ interface Ctx {
   record: boolean;
   first: boolean;
 }
-type Handler<R extends Request> = (s: Session, req: R, ctx: Ctx) => Executed;
+type Handler<R extends Request> = (s: Connection, req: R, ctx: Ctx) => Executed;
 type Handlers = { [K in Request["kind"]]: Handler<Extract<Request, { kind: K }>> };
 
 const reply = (kind: number, body: Uint8Array, close = false): Reply => ({ kind: kind | REPLY_BIT, body, ...(close ? { close } : {}) });

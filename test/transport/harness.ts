@@ -1,4 +1,4 @@
-// Test helpers: a server on a temporary socket, raw connections.
+// Test harness: a server on a temporary socket, raw connections.
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
