@@ -1,5 +1,35 @@
-// xendm: the package root.
+// xendm: the package root. Layers, left to right: the ABI as data, the codec, the fake hypervisor and
+// the device-model side (client, emulator), transports, scenarios.
 
+// ABI and codec
 export * from "./codec/index.js";
+export { restructureType, restructureDecode, restructureEncode, uint64le } from "./codec/restructure.js";
 export * as abi from "../abi/index.js";
 export { errno, errnoName, errnoValue } from "../abi/xen/errno.js";
+
+// The fake hypervisor
+export { Hypervisor, type HypervisorOptions, type NotifyListener } from "./hypervisor/hypervisor.js";
+export type { WorldConfig, DomainConfig } from "./hypervisor/world.js";
+export { WorldError } from "./hypervisor/world.js";
+export type { DmOpBuf } from "./hypervisor/context.js";
+export type { Explanation } from "./hypervisor/explain.js";
+export type { PersonaName } from "./hypervisor/persona.js";
+export type { ServerSnapshot, DomainSnapshot } from "./hypervisor/introspect.js";
+export { P2m, type P2mType } from "./hypervisor/p2m.js";
+export { guestOf, GuestEmulator, GuestAccessError, type AccessResult, type PioAccess, type MmioAccess, type MemAccess } from "./hypervisor/emulate.js";
+export { mapResource, type MapResourceResult } from "./hypervisor/resource.js";
+
+// The device-model side
+export { IoreqClient, type IoreqRequest, type IoreqHandler, type IoreqEvents, type IoreqClientInit } from "./emulator/client.js";
+export { IoreqProtocolError } from "./emulator/errors.js";
+export { attachInProcess, IoreqAttachError } from "./emulator/in-process.js";
+export { flood, type FloodOptions, type FloodReport } from "./emulator/flood.js";
+export * from "./devicemodel/index.js";
+
+// The Linux privcmd driver, transports, the server
+export { PrivcmdDevice, PrivcmdArgumentError, RegionMemory, encodeXenDmOpBufs, decodeXenDmOpBufs } from "./privcmd/index.js";
+export type { PrivcmdHandle, PrivcmdOptions, IoctlResult, UserMemory, XenDmOpBufDesc } from "./privcmd/index.js";
+export * from "./transport/index.js";
+
+// Scenarios
+export { runScenario, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions } from "./scenario/index.js";
