@@ -61,3 +61,17 @@ export function toHex(b: Uint8Array): string {
 export function wantsHelp(args: readonly string[]): boolean {
   return args.includes("--help") || args.includes("-h");
 }
+
+/**
+ * The shape of a simple command: `--help` prints the usage; otherwise the body runs on parsed arguments
+ * (`valued` lists the options that take a value) and returns the exit code.
+ */
+export function simpleCommand(summary: string, valued: readonly string[], body: (p: ParsedArgs) => number): (args: string[]) => Promise<number> {
+  return (args) => {
+    if (wantsHelp(args)) {
+      process.stdout.write(`usage: xendm ${summary}\n`);
+      return Promise.resolve(0);
+    }
+    return Promise.resolve(body(parseArgs(args, valued)));
+  };
+}

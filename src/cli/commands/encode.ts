@@ -1,16 +1,11 @@
 // xendm encode <type> '<json>' [--arch A]: prints the encoding as lowercase hex.
 
 import { encode } from "../../codec/index.js";
-import { archOf, parseArgs, toHex, UsageError, wantsHelp } from "../args.js";
+import { archOf, simpleCommand, toHex, UsageError } from "../args.js";
 
 export const summary = "encode <type> '<json>' [--arch A]: C-field JSON to lowercase hex";
 
-export function run(args: string[]): Promise<number> {
-  if (wantsHelp(args)) {
-    process.stdout.write(`usage: xendm ${summary}\n`);
-    return Promise.resolve(0);
-  }
-  const p = parseArgs(args, ["arch"]);
+export const run = simpleCommand(summary, ["arch"], (p) => {
   const [type, json] = p.positional;
   if (type === undefined || json === undefined) throw new UsageError(`usage: xendm ${summary}`);
   let value: unknown;
@@ -20,5 +15,5 @@ export function run(args: string[]): Promise<number> {
     throw new UsageError(`invalid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
   process.stdout.write(toHex(encode(type, value, { arch: archOf(p) })) + "\n");
-  return Promise.resolve(0);
-}
+  return 0;
+});
