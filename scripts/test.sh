@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# npm test: the whole suite on a fresh Debian machine. Installs the Debian packages the native parts need
+# (scripts/setup.sh), builds native/, type-checks, lints, runs every vitest suite, and ends with one
+# summary line "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+make -s -C native || exit 1
+npx tsc -p tsconfig.json --noEmit || exit 1
+npx eslint . || exit 1
+report="$(mktemp -t xendm-vitest.XXXXXX.json)"
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report"
+rc=$?
+node -e '
+const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+' "$report" || echo "0 passed, 1 failed"
+rm -f "$report"
+exit $rc
