@@ -113,18 +113,20 @@ class Handle implements PrivcmdHandle {
     if (num > this.dev.maxNrBufs) return { ret: -1, errno: E2BIG };
     // The descriptor array holds `bufs.length` entries: copying `num` of them reads past it.
     if (num > bufs.length) return { ret: -1, errno: EFAULT };
-    const used = bufs.slice(0, num);
-    for (const [i, b] of used.entries()) {
+    const used = num === bufs.length ? bufs : bufs.slice(0, num);
+    const maxBufSize = this.dev.maxBufSize;
+    for (let i = 0; i < num; i++) {
+      const b = used[i]!;
       const size = b.size ?? b.bytes.length;
       if (!Number.isInteger(size) || size < 0) throw new PrivcmdArgumentError(`bufs[${i}].size`, `${size} is not a size`);
-      if (size > this.dev.maxBufSize) return { ret: -1, errno: E2BIG };
+      if (size > maxBufSize) return { ret: -1, errno: E2BIG };
       if (b.fault?.read === true) return { ret: -1, errno: EFAULT }; // access_ok
     }
     // lock_pages: every buffer is pinned for writing, so read-only memory fails here.
-    for (const b of used) {
-      const size = b.size ?? b.bytes.length;
+    for (let i = 0; i < num; i++) {
+      const b = used[i]!;
       if (b.fault?.write === true) return { ret: -1, errno: EFAULT };
-      if (size === 0 && this.dev.zeroPageBufEfault) return { ret: -1, errno: EFAULT };
+      if ((b.size ?? b.bytes.length) === 0 && this.dev.zeroPageBufEfault) return { ret: -1, errno: EFAULT };
     }
     return result(this.hvDmOp(this.caller, dom, used));
   }

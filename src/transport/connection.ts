@@ -2,8 +2,8 @@
 // requests against it. Socket-free, so `xendm replay` runs recorded calls through the same code.
 import type { DmOpBuf, PrivcmdDevice, PrivcmdHandle, IoctlResult } from "../privcmd/index.js";
 import {
-  DESC_UNREADABLE, ErrorCode, Kind, PROTOCOL_VERSION, ProtocolError, REPLY_BIT, dmOpContentsSent, encodeCallReply,
-  encodeHelloReply, encodeRestrictReply, type Request, type WireBuf,
+  DESC_UNREADABLE, ErrorCode, Kind, PROTOCOL_VERSION, ProtocolError, REPLY_BIT, callReplyFrame, dmOpContentsSent,
+  encodeHelloReply, encodeRestrictReply, frame, type Request, type WireBuf,
 } from "./protocol.js";
 import { hex, type TraceBuf, type TraceCall } from "./trace.js";
 
@@ -12,31 +12,40 @@ const EFAULT = 14;
 export const SERVER_NAME = "xendm-serve";
 const SIZE_CAP = BigInt(Number.MAX_SAFE_INTEGER);
 
-export interface Reply {
-  kind: number;
-  body: Uint8Array;
+export interface Executed {
+  /** The whole reply frame (header with the request's seq, then the body). */
+  frame: Uint8Array;
   /** Close the connection after sending. */
   close?: boolean;
-}
-
-export interface Executed {
-  reply: Reply;
   /** What `--record` writes for this request (nothing for BYE). */
   trace?: TraceCall;
 }
 
+const EMPTY = new Uint8Array(0);
+const FAULT = { read: true, write: true } as const;
+
 function toDmOpBuf(d: WireBuf): DmOpBuf {
   const size = d.size > SIZE_CAP ? Number(SIZE_CAP) : Number(d.size);
-  if ((d.flags & DESC_UNREADABLE) !== 0) return { bytes: new Uint8Array(0), size, fault: { read: true, write: true } };
-  return { bytes: d.bytes ?? new Uint8Array(0), size };
+  if ((d.flags & DESC_UNREADABLE) !== 0) return { bytes: EMPTY, size, fault: { ...FAULT } };
+  return { bytes: d.bytes ?? EMPTY, size };
+}
+
+function toDmOpBufs(bufs: readonly WireBuf[]): DmOpBuf[] {
+  const out: DmOpBuf[] = new Array<DmOpBuf>(bufs.length);
+  for (let i = 0; i < bufs.length; i++) out[i] = toDmOpBuf(bufs[i]!);
+  return out;
 }
 
 function traceBufs(bufs: readonly WireBuf[]): TraceBuf[] {
   return bufs.map((d) => ({ size: d.size.toString(), flags: d.flags, in: d.bytes === undefined ? null : hex(d.bytes) }));
 }
 
+function errnoOf(r: IoctlResult): number {
+  return "errno" in r ? r.errno : 0;
+}
+
 function split(r: IoctlResult): { ret: number; errno: number } {
-  return { ret: r.ret, errno: "errno" in r ? r.errno : 0 };
+  return { ret: r.ret, errno: errnoOf(r) };
 }
 
 export class Connection {
@@ -82,7 +91,7 @@ interface Ctx {
 type Handler<R extends Request> = (s: Connection, req: R, ctx: Ctx) => Executed;
 type Handlers = { [K in Request["kind"]]: Handler<Extract<Request, { kind: K }>> };
 
-const reply = (kind: number, body: Uint8Array, close = false): Reply => ({ kind: kind | REPLY_BIT, body, ...(close ? { close } : {}) });
+const reply = (kind: number, seq: number, body: Uint8Array): Uint8Array => frame(kind | REPLY_BIT, seq, body);
 
 /**
  * One handler per request kind. New kinds (event channels 0x10-0x1f, mappings 0x20-0x2f, other
@@ -93,44 +102,51 @@ const HANDLERS: Handlers = {
     if (!first) throw new ProtocolError(ErrorCode.BAD_FRAME, "HELLO must be the first frame", seq);
     s.hello(req.caller, req.abi);
     return {
-      reply: reply(Kind.HELLO, encodeHelloReply({ protocol_version: PROTOCOL_VERSION, features: 0, name: SERVER_NAME })),
+      frame: reply(Kind.HELLO, seq, encodeHelloReply({ protocol_version: PROTOCOL_VERSION, features: 0, name: SERVER_NAME })),
       trace: { conn: s.id, kind: "hello", caller: req.caller, abi: req.abi, name: req.name },
     };
   },
 
   // IOCTL_PRIVCMD_DM_OP through the privcmd layer (the kernel's checks), then the hypervisor.
-  [Kind.DM_OP]: (s, req, { record }) => {
+  [Kind.DM_OP]: (s, req, { seq, record }) => {
     const before = record ? traceBufs(req.bufs) : [];
-    const bufs = req.bufs.map(toDmOpBuf);
-    const r = split(s.handle.dm_op(req.dom, req.num, bufs));
+    const bufs = toDmOpBufs(req.bufs);
+    const res = s.handle.dm_op(req.dom, req.num, bufs);
+    const ret = res.ret;
+    const errno = errnoOf(res);
     // The buffers as they are after the call, when their contents travelled.
-    const out = dmOpContentsSent(req.bufs) ? bufs.map((b) => b.bytes) : [];
-    return {
-      reply: reply(Kind.DM_OP, encodeCallReply({ ...r, bufs: out })),
-      ...(record ? { trace: { conn: s.id, kind: "dm_op", dom: req.dom, num: req.num, bufs: before, ...r, out: out.map(hex) } } : {}),
-    };
+    let out: Uint8Array[] = [];
+    if (dmOpContentsSent(req.bufs)) {
+      out = new Array<Uint8Array>(bufs.length);
+      for (let i = 0; i < bufs.length; i++) out[i] = bufs[i]!.bytes;
+    }
+    const f = callReplyFrame(Kind.DM_OP | REPLY_BIT, seq, ret, errno, out);
+    if (!record) return { frame: f };
+    return { frame: f, trace: { conn: s.id, kind: "dm_op", dom: req.dom, num: req.num, bufs: before, ret, errno, out: out.map(hex) } };
   },
 
-  [Kind.RESTRICT]: (s, req) => {
+  [Kind.RESTRICT]: (s, req, { seq }) => {
     const r = (req.flags & DESC_UNREADABLE) !== 0 ? { ret: -1, errno: EFAULT } : split(s.handle.restrict(req.dom));
     return {
-      reply: reply(Kind.RESTRICT, encodeRestrictReply(r.ret, r.errno)),
+      frame: reply(Kind.RESTRICT, seq, encodeRestrictReply(r.ret, r.errno)),
       trace: { conn: s.id, kind: "restrict", dom: req.dom, flags: req.flags, ...r },
     };
   },
 
-  [Kind.HYPERCALL]: (s, req, { record }) => {
+  [Kind.HYPERCALL]: (s, req, { seq, record }) => {
     const before = record ? traceBufs(req.bufs) : [];
-    const bufs = req.bufs.map(toDmOpBuf);
+    const bufs = toDmOpBufs(req.bufs);
     const r = split(s.handle.hypercall(req.op, req.args, bufs));
     const sent = req.bufs.some((d) => d.bytes !== undefined);
-    const out = sent ? req.bufs.map((d, i) => (d.bytes !== undefined ? bufs[i]!.bytes : new Uint8Array(0))) : [];
+    const out = sent ? req.bufs.map((d, i) => (d.bytes !== undefined ? bufs[i]!.bytes : EMPTY)) : [];
+    const f = callReplyFrame(Kind.HYPERCALL | REPLY_BIT, seq, r.ret, r.errno, out);
+    if (!record) return { frame: f };
     const trace: TraceCall = {
       conn: s.id, kind: "hypercall", op: req.op.toString(), args: req.args.map((a) => a.toString()),
       bufs: before, ...r, out: out.map(hex),
     };
-    return { reply: reply(Kind.HYPERCALL, encodeCallReply({ ...r, bufs: out })), ...(record ? { trace } : {}) };
+    return { frame: f, trace };
   },
 
-  [Kind.BYE]: () => ({ reply: reply(Kind.BYE, new Uint8Array(0), true) }),
+  [Kind.BYE]: (_s, _req, { seq }) => ({ frame: reply(Kind.BYE, seq, EMPTY), close: true }),
 };

@@ -37,6 +37,15 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 /** Descriptor flag bit 0: the caller's pointer was unreadable. */
 export const DESC_UNREADABLE = 1;
 
+const BUF_MAX_BIG = BigInt(DM_OP_BUF_MAX_SIZE);
+const DM_OP_BIG = BigInt(HYPERVISOR_dm_op);
+const HYPERCALL_MAX_BIG = BigInt(HYPERCALL_MAX_BUFS);
+/** Field names of descriptor i, built once (error messages name them; the hot path builds no strings). */
+const DESC_FIELDS = Array.from({ length: DM_OP_MAX_NR_BUFS }, (_, i) => ({
+  size: `desc[${i}].size`, flags: `desc[${i}].flags`, reserved: `desc[${i}].reserved`, contents: `contents of buffer ${i}`,
+}));
+const ARG_FIELDS = Array.from({ length: 5 }, (_, i) => `arg[${i}]`);
+
 export class ProtocolError extends Error {
   constructor(
     readonly code: ErrorCodeValue,
@@ -84,14 +93,26 @@ export function frame(kind: number, seq: number, body: Uint8Array = new Uint8Arr
   const length = HEADER_SIZE + body.length;
   if (length > MAX_FRAME) throw new ProtocolError(ErrorCode.TOO_LARGE, `frame of ${length} bytes exceeds ${MAX_FRAME}`, seq);
   const out = new Uint8Array(4 + length);
-  const v = view(out);
-  v.setUint32(0, length, true);
-  out[4] = PROTOCOL_VERSION;
-  out[5] = kind;
-  v.setUint16(6, 0, true);
-  v.setUint32(8, seq >>> 0, true);
+  putHeader(out, length, kind, seq);
   out.set(body, 12);
   return out;
+}
+
+/** The 12 bytes of a frame's header (length word included); flags 0. */
+function putHeader(out: Uint8Array, length: number, kind: number, seq: number): void {
+  put32(out, 0, length);
+  out[4] = PROTOCOL_VERSION;
+  out[5] = kind;
+  out[6] = 0;
+  out[7] = 0;
+  put32(out, 8, seq);
+}
+
+function put32(b: Uint8Array, o: number, x: number): void {
+  b[o] = x & 0xff;
+  b[o + 1] = (x >>> 8) & 0xff;
+  b[o + 2] = (x >>> 16) & 0xff;
+  b[o + 3] = (x >>> 24) & 0xff;
 }
 
 /** A little-endian writer into a buffer that grows by doubling. */
@@ -145,7 +166,8 @@ class Reader {
   u32(f: string): number { return this.v.getUint32(this.need(4, f), true); }
   i32(f: string): number { return this.v.getInt32(this.need(4, f), true); }
   u64(f: string): bigint { return this.v.getBigUint64(this.need(8, f), true); }
-  bytes(n: number, f: string): Uint8Array { const p = this.need(n, f); return this.b.slice(p, p + n); }
+  /** A view of the body (not a copy): the receiver owns the frame's bytes. */
+  bytes(n: number, f: string): Uint8Array { const p = this.need(n, f); return this.b.subarray(p, p + n); }
   rest(): Uint8Array { const p = this.pos; this.pos = this.b.length; return this.b.slice(p); }
   end(): void {
     if (this.remaining !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, `${this.what}: ${this.remaining} trailing bytes`, this.seq);
@@ -177,12 +199,14 @@ function le32at(b: Uint8Array, o: number): number {
  * all; the receiver tells the two forms apart by the body length.
  */
 export function hypercallContentSent(d: { size: bigint; flags: number }): boolean {
-  return d.size <= BigInt(DM_OP_BUF_MAX_SIZE) && (d.flags & DESC_UNREADABLE) === 0;
+  return d.size <= BUF_MAX_BIG && (d.flags & DESC_UNREADABLE) === 0;
 }
 
 /** Whether DM_OP contents travel: every size within the kernel's limit and no descriptor flagged. */
 export function dmOpContentsSent(bufs: readonly { size: bigint; flags: number }[]): boolean {
-  return bufs.length > 0 && bufs.every((d) => d.size <= BigInt(DM_OP_BUF_MAX_SIZE) && (d.flags & DESC_UNREADABLE) === 0);
+  if (bufs.length === 0) return false;
+  for (const d of bufs) if (d.size > BUF_MAX_BIG || (d.flags & DESC_UNREADABLE) !== 0) return false;
+  return true;
 }
 
 function writeDescs(w: Writer, bufs: readonly WireBuf[], sent: (d: WireBuf, i: number) => boolean): void {
@@ -205,9 +229,10 @@ function readDescs(r: Reader, ndesc: number, what: string, seq: number, maxDesc:
   if (ndesc > maxDesc) throw new ProtocolError(ErrorCode.BAD_BODY, `${what}: ndesc ${ndesc} exceeds ${maxDesc}`, seq);
   const out: WireBuf[] = [];
   for (let i = 0; i < ndesc; i++) {
-    const size = r.u64(`desc[${i}].size`);
-    const flags = r.u32(`desc[${i}].flags`);
-    const reserved = r.u32(`desc[${i}].reserved`);
+    const names = DESC_FIELDS[i]!;
+    const size = r.u64(names.size);
+    const flags = r.u32(names.flags);
+    const reserved = r.u32(names.reserved);
     if (reserved !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, `${what}: desc[${i}].reserved is not 0`, seq);
     if ((flags & ~DESC_UNREADABLE) !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, `${what}: desc[${i}].flags has unknown bits`, seq);
     out.push({ size, flags });
@@ -273,7 +298,7 @@ export function parseRequest(kind: number, body: Uint8Array, seq: number): Reque
       const expect = num >= 1 && num <= DM_OP_MAX_NR_BUFS ? num : 0;
       if (ndesc !== expect) throw new ProtocolError(ErrorCode.BAD_BODY, `DM_OP: ndesc ${ndesc} must be ${expect} for num ${num}`, seq);
       const bufs = readDescs(r, ndesc, "DM_OP", seq, DM_OP_MAX_NR_BUFS);
-      if (dmOpContentsSent(bufs)) for (const [i, d] of bufs.entries()) d.bytes = r.bytes(Number(d.size), `contents of buffer ${i}`);
+      if (dmOpContentsSent(bufs)) for (let i = 0; i < bufs.length; i++) { const d = bufs[i]!; d.bytes = r.bytes(Number(d.size), DESC_FIELDS[i]!.contents); }
       r.end();
       return { kind, dom, num, bufs };
     }
@@ -289,16 +314,16 @@ export function parseRequest(kind: number, body: Uint8Array, seq: number): Reque
       const r = new Reader(body, "HYPERCALL", seq);
       const op = r.u64("op");
       const args: bigint[] = [];
-      for (let i = 0; i < 5; i++) args.push(r.u64(`arg[${i}]`));
+      for (let i = 0; i < 5; i++) args.push(r.u64(ARG_FIELDS[i]!));
       let bufs: WireBuf[] = [];
-      if (op === BigInt(HYPERVISOR_dm_op)) {
+      if (op === DM_OP_BIG) {
         const n = args[1] ?? 0n;
-        const expect = n >= 1n && n <= BigInt(HYPERCALL_MAX_BUFS) ? Number(n) : 0;
+        const expect = n >= 1n && n <= HYPERCALL_MAX_BIG ? Number(n) : 0;
         const ndesc = r.u32("ndesc");
         if (ndesc !== expect) throw new ProtocolError(ErrorCode.BAD_BODY, `HYPERCALL: ndesc ${ndesc} must be ${expect} for arg[1] ${n}`, seq);
         bufs = readDescs(r, ndesc, "HYPERCALL", seq, HYPERCALL_MAX_BUFS);
         // Either no contents at all, or those of every descriptor hypercallContentSent() accepts.
-        if (r.remaining > 0) for (const [i, d] of bufs.entries()) if (hypercallContentSent(d)) d.bytes = r.bytes(Number(d.size), `contents of buffer ${i}`);
+        if (r.remaining > 0) for (let i = 0; i < bufs.length; i++) { const d = bufs[i]!; if (hypercallContentSent(d)) d.bytes = r.bytes(Number(d.size), DESC_FIELDS[i]!.contents); }
       }
       r.end();
       return { kind, op, args, bufs };
@@ -314,11 +339,33 @@ export function parseRequest(kind: number, body: Uint8Array, seq: number): Reque
 // ---- replies ----------------------------------------------------------------------------------
 
 export function encodeCallReply(rep: CallReply): Uint8Array {
-  let n = 12;
-  for (const b of rep.bufs) n += 4 + b.length;
-  const w = new Writer(n).i32(rep.ret).i32(rep.errno).u32(rep.bufs.length);
-  for (const b of rep.bufs) w.u32(b.length).bytes(b);
-  return w.finish();
+  return putCallReply(rep.ret, rep.errno, rep.bufs, 0, 0, 0);
+}
+
+/**
+ * A DM_OP / HYPERCALL reply as a whole frame (header and body in one allocation): what the server
+ * writes. Equal to frame(kind, seq, encodeCallReply(...)).
+ */
+export function callReplyFrame(kind: number, seq: number, ret: number, errno: number, bufs: readonly Uint8Array[]): Uint8Array {
+  return putCallReply(ret, errno, bufs, 4 + HEADER_SIZE, kind, seq);
+}
+
+function putCallReply(ret: number, errno: number, bufs: readonly Uint8Array[], head: number, kind: number, seq: number): Uint8Array {
+  let n = head + 12;
+  for (const b of bufs) n += 4 + b.length;
+  if (head > 0 && n - 4 > MAX_FRAME) throw new ProtocolError(ErrorCode.TOO_LARGE, `frame of ${n - 4} bytes exceeds ${MAX_FRAME}`, seq);
+  const out = new Uint8Array(n);
+  if (head > 0) putHeader(out, n - 4, kind, seq);
+  put32(out, head, ret | 0);
+  put32(out, head + 4, errno | 0);
+  put32(out, head + 8, bufs.length);
+  let o = head + 12;
+  for (const b of bufs) {
+    put32(out, o, b.length);
+    out.set(b, o + 4);
+    o += 4 + b.length;
+  }
+  return out;
 }
 
 export function parseCallReply(body: Uint8Array, seq = 0): CallReply {
@@ -377,6 +424,7 @@ export class FrameReader {
   private buffered = 0;
 
   push(chunk: Uint8Array): RawFrame[] {
+    if (this.buffered === 0) return this.#pushWhole(chunk);
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -390,6 +438,26 @@ export class FrameReader {
       if (this.buffered < 4 + len) break;
       const all = this.take(4 + len);
       out.push({ version: all[4]!, kind: all[5]!, flags: all[6]! | (all[7]! << 8), seq: le32at(all, 8), body: all.subarray(12) });
+    }
+    return out;
+  }
+
+  /** Nothing buffered: frames are cut straight out of the chunk; only a partial tail is kept. */
+  #pushWhole(chunk: Uint8Array): RawFrame[] {
+    const out: RawFrame[] = [];
+    let o = 0;
+    const n = chunk.length;
+    while (n - o >= 4) {
+      const len = le32at(chunk, o);
+      if (len < HEADER_SIZE) throw new ProtocolError(ErrorCode.BAD_FRAME, `frame length ${len} is shorter than the ${HEADER_SIZE}-byte header`);
+      if (len > MAX_FRAME) throw new ProtocolError(ErrorCode.TOO_LARGE, `frame length ${len} exceeds ${MAX_FRAME}`);
+      if (n - o < 4 + len) break;
+      out.push({ version: chunk[o + 4]!, kind: chunk[o + 5]!, flags: chunk[o + 6]! | (chunk[o + 7]! << 8), seq: le32at(chunk, o + 8), body: chunk.subarray(o + 12, o + 4 + len) });
+      o += 4 + len;
+    }
+    if (o < n) {
+      this.chunks.push(o === 0 ? chunk : chunk.subarray(o));
+      this.buffered = n - o;
     }
     return out;
   }

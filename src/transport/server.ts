@@ -80,41 +80,46 @@ export class XendmServer {
   #onData(c: Conn, chunk: Buffer): void {
     if (c.closing) return;
     let seq = 0;
-    const out: Uint8Array[] = [];
-    const flush = (): void => {
-      if (out.length > 0 && !c.sock.write(out.length === 1 ? out[0]! : Buffer.concat(out)) && !c.closing) {
-        // A client that sends without reading: stop reading its requests until its replies drain.
-        c.sock.pause();
-        c.sock.once("drain", () => { c.sock.resume(); });
-      }
-      out.length = 0;
-    };
+    // Replies to every frame of this chunk go out in one write.
+    let one: Uint8Array | undefined;
+    let more: Uint8Array[] | undefined;
     try {
-      const frames = c.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      const frames = c.reader.push(chunk);
+      const trace = this.opts.trace;
       for (const f of frames) {
         seq = f.seq;
         if (f.version !== PROTOCOL_VERSION) throw new ProtocolError(ErrorCode.BAD_VERSION, `version ${f.version}, this server speaks ${PROTOCOL_VERSION}`, f.seq);
         if (f.flags !== 0) throw new ProtocolError(ErrorCode.BAD_FRAME, `flags 0x${f.flags.toString(16)} must be 0`, f.seq);
         const req = parseRequest(f.kind, f.body, f.seq);
         this.#stats.requests++;
-        const done = c.state.execute(req, f.seq, this.opts.trace !== undefined);
-        if (done.trace !== undefined) this.opts.trace?.write(done.trace);
-        out.push(frame(done.reply.kind, f.seq, done.reply.body));
-        if (done.reply.close === true) {
-          flush();
+        const done = c.state.execute(req, f.seq, trace !== undefined);
+        if (done.trace !== undefined) trace?.write(done.trace);
+        if (one === undefined) one = done.frame;
+        else (more ??= [one]).push(done.frame);
+        if (done.close === true) {
+          this.#flush(c, one, more);
           this.#end(c);
           return;
         }
       }
-      flush();
+      this.#flush(c, one, more);
     } catch (e) {
-      flush();
+      this.#flush(c, one, more);
       const pe = e instanceof ProtocolError ? e : new ProtocolError(ErrorCode.INTERNAL, `internal error: ${e instanceof Error ? e.message : String(e)}`, seq);
       this.#stats.errors++;
       this.opts.log?.(`conn ${c.state.id}: error ${pe.code}: ${pe.message}`);
       this.opts.trace?.write({ conn: c.state.id, kind: "error", code: pe.code, message: pe.message });
       c.sock.write(frame(Kind.ERROR, pe.seq || seq, encodeErrorReply(pe.code, pe.message)));
       this.#end(c);
+    }
+  }
+
+  #flush(c: Conn, one: Uint8Array | undefined, more: Uint8Array[] | undefined): void {
+    if (one === undefined) return;
+    if (!c.sock.write(more === undefined ? one : Buffer.concat(more)) && !c.closing) {
+      // A client that sends without reading: stop reading its requests until its replies drain.
+      c.sock.pause();
+      c.sock.once("drain", () => { c.sock.resume(); });
     }
   }
 
