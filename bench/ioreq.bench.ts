@@ -5,7 +5,7 @@
 //   mmio read:   4-byte MMIO read (memory range lookup)
 //   ioreq page:  8-byte write to a p2m_ioreq_server page (claimant, no range lookup)
 //   buffered:    2-byte stdvga write into the buffered ring, drained by the client
-//   npx tsx bench/ioreq.bench.ts [--quick]
+//   npx tsx bench/ioreq.bench.ts [--quick] [--only <case substring>]   (--only: no results file)
 import { decode, encode } from "../src/codec/index.js";
 import { attachInProcess } from "../src/emulator/in-process.js";
 import { guestOf, type AccessResult } from "../src/hypervisor/emulate.js";
@@ -13,6 +13,8 @@ import { Hypervisor } from "../src/hypervisor/hypervisor.js";
 import { fmt, median, table, writeResult } from "./lib.js";
 
 const quick = process.argv.includes("--quick");
+const onlyAt = process.argv.indexOf("--only");
+const only = onlyAt >= 0 ? (process.argv[onlyAt + 1] ?? "") : null;
 const N = quick ? 20_000 : 200_000;
 const RUNS = quick ? 3 : 7;
 const GOAL_SYNC = 1e6;
@@ -125,6 +127,7 @@ const rows: (string | number)[][] = [];
 const results: Record<string, { cpu_ns_per_op: number; wall_ns_per_op: number; ops_per_cpu_sec: number; ops_per_wall_sec: number; cpu_samples_ns: number[]; wall_samples_ns: number[] }> = {};
 let baseline = 0;
 for (const c of cases) {
+  if (only !== null && !c.name.includes(only)) continue;
   const before = s.handled();
   const m = measure(c.op, N, RUNS);
   const expected = N * (RUNS + 1);
@@ -148,4 +151,4 @@ process.stdout.write(
   `In-process ioreq round trips (guest access -> record -> IoreqClient handler -> response -> completion), median of ${RUNS} runs of ${fmt(N, 0)}:\n\n`,
 );
 process.stdout.write(table(["case", "path", "CPU per round trip", "rate (CPU time)", "rate (wall clock)", "cost vs outb", "vs 1M/s goal"], rows) + "\n");
-writeResult("ioreq", { n: N, runs: RUNS, goal_sync_per_sec: GOAL_SYNC, results });
+if (only === null) writeResult("ioreq", { n: N, runs: RUNS, goal_sync_per_sec: GOAL_SYNC, results });

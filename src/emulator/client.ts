@@ -3,7 +3,6 @@
 // back byte-exact (data for reads, state IORESP_READY), then notifies the vCPU's port.
 // The pages are plain bytes: in-process they come from the fake hypervisor (XENMEM_acquire_resource),
 // over a transport they can be any Uint8Array kept in sync, with notifications from any source.
-import { getCodec, type StructCodec } from "../codec/index.js";
 import {
   BUF_RING_OFFSET,
   BUF_SLOT_SIZE,
@@ -96,7 +95,6 @@ export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
   private readonly bufView: DataView | null;
   private readonly events: IoreqEvents;
   private readonly stale: boolean;
-  private readonly codec: StructCodec;
   private ports: number[];
   private portToVcpu = new Map<number, number>();
   private bufPort: number | null;
@@ -122,7 +120,6 @@ export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
     this.bufView = this.bufPage === null ? null : new DataView(this.bufPage.buffer, this.bufPage.byteOffset, this.bufPage.byteLength);
     this.events = init.events;
     this.stale = init.readPointerUpdate === "stale";
-    this.codec = getCodec("ioreq_t", { checkPads: false });
     this.bufPort = init.bufioreqPort ?? null;
     this.ports = [];
     if (init.vcpuPorts !== undefined) this.setPorts(init.vcpuPorts);
@@ -291,21 +288,22 @@ export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
       throw new IoreqProtocolError("bad-state", "sync", v, `vCPU ${v}: slot holds state ${state}, which no side may write`);
     }
     if (state !== STATE_IOREQ_READY) return false;
-    ioreqRecord.setState(this.view, off, STATE_IOREQ_INPROCESS);
-    const f = this.codec.read(this.view, off);
+    const view = this.view;
+    ioreqRecord.setState(view, off, STATE_IOREQ_INPROCESS);
+    // field by field at the ABI offsets (the pads are not looked at)
     const req: IoreqRequest = {
       slot: "sync",
       vcpu: v,
       ringIndex: -1,
-      type: f.type as number,
-      addr: f.addr as bigint,
-      data: f.data as bigint,
-      count: f.count as number,
-      size: f.size as number,
-      dir: f.dir as number,
-      df: f.df as number,
-      data_is_ptr: f.data_is_ptr as number,
-      vp_eport: f.vp_eport as number,
+      type: ioreqRecord.type(view, off),
+      addr: ioreqRecord.addr(view, off),
+      data: ioreqRecord.data(view, off),
+      count: ioreqRecord.count(view, off),
+      size: ioreqRecord.size(view, off),
+      dir: ioreqRecord.dir(view, off),
+      df: ioreqRecord.df(view, off),
+      data_is_ptr: ioreqRecord.dataIsPtr(view, off),
+      vp_eport: ioreqRecord.vpEport(view, off),
     };
     this.stats.sync++;
     this.dispatch(req);

@@ -18,7 +18,10 @@ import {
   HVM_IOREQSRV_BUFIOREQ_OFF,
 } from "./ioreq-record.js";
 import {
-  checkSlot,
+  SLOT_CRASH,
+  SLOT_WAITING,
+  slotSeen,
+  takeSlot,
   sendBuffered,
   sendSync,
   vcpuPort,
@@ -194,6 +197,8 @@ interface VcpuState {
   waits: Wait[];
   mapcacheInvalidate: boolean;
   result: AccessResult | null;
+  /** the record of the vCPU's current hvmemul_do_io, filled in place (one per vCPU, as in struct vcpu) */
+  req: IoreqFields;
 }
 
 interface DomainState {
@@ -246,7 +251,7 @@ export class GuestEmulator {
     }
     const old = this.doms.get(port.domid);
     const vcpus: VcpuState[] = [];
-    for (let i = 0; i < port.nrVcpus; i++) vcpus.push({ job: null, waits: [], mapcacheInvalidate: false, result: null });
+    for (let i = 0; i < port.nrVcpus; i++) vcpus.push({ job: null, waits: [], mapcacheInvalidate: false, result: null, req: record(0, 0n, 0n, 0, 0, 0, 0, 0) });
     const outbox: number[] = [];
     const env: SendEnv = {
       notify: (p) => {
@@ -299,7 +304,7 @@ export class GuestEmulator {
     if (!isPow2Le8(a.size) || a.size > 4) {
       throw new GuestAccessError("size", `port I/O size ${a.size} is not 1, 2 or 4`);
     }
-    const data = ptr === 1 ? U64(toBig(a.data, "data")) : dir === IOREQ_WRITE ? BigInt.asUintN(a.size << 3, toBig(a.data, "data")) : 0n;
+    const data = ptr === 1 ? U64(toBig(a.data, "data")) : dir === IOREQ_WRITE ? lowBytes(a.data, a.size) : 0n;
     const chunk: Chunk = { isMmio: false, addr: port, size: a.size, count, dir, df: a.df === true ? 1 : 0, dataIsPtr: ptr, data, offset: 0 };
     const job = this.job("pio", [chunk], null, dir, onDone);
     return this.start(d, vcpu, v, job);
@@ -326,9 +331,9 @@ export class GuestEmulator {
       };
       return this.start(d, vcpu, v, this.job("mmio", [chunk], null, dir, onDone));
     }
-    if (isPow2Le8(a.size) && !(a.data instanceof Uint8Array) && Number(addr & 0xfffn) + a.size <= PAGE_SIZE) {
+    if (isPow2Le8(a.size) && !(a.data instanceof Uint8Array) && pageOffset(a.addr, addr) + a.size <= PAGE_SIZE) {
       // the common case: one naturally sized access inside a page is one chunk
-      const data = dir === IOREQ_WRITE ? BigInt.asUintN(a.size << 3, toBig(a.data, "data")) : 0n;
+      const data = dir === IOREQ_WRITE ? lowBytes(a.data, a.size) : 0n;
       const chunk: Chunk = { isMmio: true, addr, size: a.size, count: 1, dir, df: 0, dataIsPtr: 0, data, offset: 0 };
       return this.start(d, vcpu, v, this.job("mmio", [chunk], null, dir, onDone));
     }
@@ -548,7 +553,8 @@ export class GuestEmulator {
       while (i < box.length) d.port.notify(box[i++]!);
     } finally {
       // a listener that threw leaves the undelivered rest for the next flush
-      box.splice(0, i);
+      if (i === box.length) box.length = 0;
+      else box.splice(0, i);
       d.flushing = false;
     }
   }
@@ -623,20 +629,20 @@ export class GuestEmulator {
         this.crash(d, `server ${w.server.id} lost its ioreq page while vCPU ${vcpu} waited`);
         return this.abort(d, v, "ioreq page gone");
       }
-      const out = checkSlot(page, vcpu);
-      if (out.kind === "waiting") {
+      const waiting: Job = v.job;
+      const want = waiting.kind !== "invalidate" && waiting.takeData;
+      const k = takeSlot(page, vcpu, want);
+      if (k === SLOT_WAITING) {
         return { status: "pending", server: w.server.id, vcpu };
       }
-      if (out.kind === "crash") {
-        this.crash(d, out.reason);
-        return this.abort(d, v, out.reason);
+      if (k === SLOT_CRASH) {
+        const reason = `Weird HVM iorequest state ${slotSeen.state}`;
+        this.crash(d, reason);
+        return this.abort(d, v, reason);
       }
       v.waits.shift();
       if (w.server.pending !== undefined) w.server.pending[vcpu] = false;
-      const job = v.job;
-      if (job.kind !== "invalidate" && job.takeData) {
-        GuestEmulator.store(job, job.chunks[job.index]!, out.data);
-      }
+      if (want) GuestEmulator.store(waiting, waiting.chunks[waiting.index]!, slotSeen.data);
     }
     const job = v.job;
     if (job.kind !== "invalidate") {
@@ -703,7 +709,7 @@ export class GuestEmulator {
       const tail = PAGE_SIZE - off;
       count = tail < c.size ? 1 : Math.min(count, Math.floor((c.df === 1 ? off + c.size : tail) / c.size));
     }
-    const req = record(c.isMmio ? IOREQ_TYPE_COPY : IOREQ_TYPE_PIO, c.addr, c.data, count, c.size, c.dir, c.df, c.dataIsPtr);
+    const req = fill(d.vcpus[vcpu]!.req, c.isMmio ? IOREQ_TYPE_COPY : IOREQ_TYPE_PIO, c.addr, c.data, count, c.size, c.dir, c.df, c.dataIsPtr);
     const mem = d.port.memory;
 
     // internal handlers: the 0xCF8 latch (always falls through) and stdvga
@@ -716,11 +722,11 @@ export class GuestEmulator {
       const last = c.addr + BigInt(c.size) - 1n;
       if (c.addr >= VGA_MEM_BASE && last <= VGA_MEM_END) {
         // mirrors stdvga.c:stdvga_mem_write — buffered to the range-selected server, else the normal path
-        const vreq = { ...req, count: 1 };
-        const s = this.select(d, vreq);
+        // count is 1 here, so the buffered request is the record itself
+        const s = this.select(d, req);
         if (s !== null) {
-          const out = sendBuffered(s, vreq, d.env);
-          this.emit(d, vcpu, s, "buffered", vreq, out.status, out.reason);
+          const out = sendBuffered(s, req, d.env);
+          this.emit(d, vcpu, s, "buffered", req, out.status, out.reason);
           if (out.status === IOREQ_STATUS_HANDLED) {
             io.data = 0n;
             io.reps = 1;
@@ -732,7 +738,7 @@ export class GuestEmulator {
 
     let s: IoreqServerLike | null = null;
     if (c.isMmio) {
-      const gfn = Number(c.addr >> 12n);
+      const gfn = c.addr < TWO_53 ? Math.floor(Number(c.addr) / PAGE_SIZE) : Number(c.addr >> 12n);
       if (d.port.p2mType(gfn) === "ioreq_server") {
         s = d.port.claimant();
         if (s === null) return IO_RETRY;
@@ -755,13 +761,14 @@ export class GuestEmulator {
     // decided on the request as the vCPU issued it (before a PCI config rewrite): ioreq_needs_completion
     const complete = c.dataIsPtr === 0 && (c.isMmio || c.dir === IOREQ_READ);
     const out = sendSync(s, vcpu, req, d.env);
+    const eport = req.vp_eport;
     this.emit(d, vcpu, s, "sync", req, out.status, out.reason);
     if (out.status !== IOREQ_STATUS_RETRY) {
       io.reason = out.reason ?? "send failed";
       return IO_UNHANDLED;
     }
     io.server = s;
-    io.port = req.vp_eport;
+    io.port = eport;
     io.complete = complete;
     io.reps = count;
     return IO_SENT;
@@ -802,13 +809,17 @@ export class GuestEmulator {
       last = smallBig(Number(req.addr) + req.size - 1);
     } else if (req.type === IOREQ_TYPE_COPY) {
       kind = "memory";
-      const span = BigInt(req.count) * BigInt(req.size);
-      if (req.df === 1 && d.port.persona !== "4.9") {
+      if (req.count === 1) {
+        // one element: both directions cover [addr, addr + size - 1]
+        first = req.addr;
+        last = req.addr + smallBig(req.size - 1);
+        if (last > ALL_ONES) last = U64(last);
+      } else if (req.df === 1 && d.port.persona !== "4.9") {
         first = U64(req.addr - (BigInt(req.count) - 1n) * BigInt(req.size));
         last = U64(req.addr + BigInt(req.size) - 1n);
       } else {
         first = req.addr;
-        last = U64(req.addr + span - 1n);
+        last = U64(req.addr + BigInt(req.count) * BigInt(req.size) - 1n);
       }
     } else {
       return null;
@@ -828,6 +839,39 @@ export class GuestEmulator {
 
 function record(type: number, addr: bigint, data: bigint, count: number, size: number, dir: number, df: number, ptr: number): IoreqFields {
   return { addr, data, count, size, vp_eport: 0, state: STATE_IOREQ_READY, data_is_ptr: ptr, dir, df, type };
+}
+
+/** record() into an existing object (the vCPU's own ioreq, as Xen fills v->io.req). */
+function fill(r: IoreqFields, type: number, addr: bigint, data: bigint, count: number, size: number, dir: number, df: number, ptr: number): IoreqFields {
+  r.addr = addr;
+  r.data = data;
+  r.count = count;
+  r.size = size;
+  r.vp_eport = 0;
+  r.state = STATE_IOREQ_READY;
+  r.data_is_ptr = ptr;
+  r.dir = dir;
+  r.df = df;
+  r.type = type;
+  return r;
+}
+
+const TWO_53 = 1n << 53n;
+
+/** The offset in its page of an address given as a number or a bigint (`big` is its checked value). */
+function pageOffset(v: IntIn, big: bigint): number {
+  return typeof v === "number" ? v % PAGE_SIZE : Number(big & 0xfffn);
+}
+
+/** The low `size` bytes of a write's value, as a bigint (small values come from a cache). */
+function lowBytes(v: IntIn | undefined, size: number): bigint {
+  if (typeof v === "number" && Number.isSafeInteger(v) && size <= 4) {
+    const m = 2 ** (size * 8);
+    let n = v % m;
+    if (n < 0) n += m;
+    return n <= 0xffff ? smallBig(n) : BigInt(n);
+  }
+  return BigInt.asUintN(size << 3, toBig(v, "data"));
 }
 
 /** String instructions do at most 4096 repetitions per emulation. mirrors emulate.c:hvmemul_linear_to_phys */

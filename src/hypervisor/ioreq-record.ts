@@ -103,6 +103,27 @@ export const ioreqRecord = {
   vpEport(view: DataView, off: number): number {
     return view.getUint32(off + O_EPORT, true);
   },
+  addr(view: DataView, off: number): bigint {
+    return view.getBigUint64(off + O_ADDR, true);
+  },
+  count(view: DataView, off: number): number {
+    return view.getUint32(off + O_COUNT, true);
+  },
+  size(view: DataView, off: number): number {
+    return view.getUint32(off + O_SIZE, true);
+  },
+  type(view: DataView, off: number): number {
+    return view.getUint8(off + O_TYPE);
+  },
+  dir(view: DataView, off: number): number {
+    return (view.getUint8(off + O_BITS) >> SH_DIR) & 1;
+  },
+  df(view: DataView, off: number): number {
+    return (view.getUint8(off + O_BITS) >> SH_DF) & 1;
+  },
+  dataIsPtr(view: DataView, off: number): number {
+    return (view.getUint8(off + O_BITS) >> SH_PTR) & 1;
+  },
   data(view: DataView, off: number): bigint {
     return view.getBigUint64(off + O_DATA, true);
   },

@@ -75,12 +75,18 @@ export interface SendEnv {
 const SENT: SendOutcome = Object.freeze({ status: IOREQ_STATUS_RETRY });
 
 const views = new WeakMap<Uint8Array, DataView>();
+// the page looked at last, and its view (a send and its completion look at the same page in turn)
+let lastPage: Uint8Array | null = null;
+let lastView: DataView | null = null;
 function viewOf(page: Uint8Array): DataView {
+  if (page === lastPage) return lastView!;
   let v = views.get(page);
   if (v === undefined) {
     v = new DataView(page.buffer, page.byteOffset, page.byteLength);
     views.set(page, v);
   }
+  lastPage = page;
+  lastView = v;
   return v;
 }
 
@@ -148,6 +154,39 @@ export function checkSlot(page: Uint8Array, vcpu: number): WaitOutcome {
       return { kind: "waiting", state };
     default:
       return { kind: "crash", reason: `Weird HVM iorequest state ${state}` };
+  }
+}
+
+export const SLOT_WAITING = 0;
+export const SLOT_DONE = 1;
+export const SLOT_CRASH = 2;
+export type SlotCode = typeof SLOT_WAITING | typeof SLOT_DONE | typeof SLOT_CRASH;
+
+/** What takeSlot saw: the state, and the data of a finished slot (read only when asked for). */
+export const slotSeen = { state: 0, data: 0n };
+
+/**
+ * checkSlot without an allocation: the outcome as a code, the state and data left in `slotSeen`
+ * (`data` is read only with `wantData`; a slot reset to NONE gives ~0).
+ */
+export function takeSlot(page: Uint8Array, vcpu: number, wantData: boolean): SlotCode {
+  const view = viewOf(page);
+  const off = vcpu * IOREQ_SIZE;
+  const state = ioreqRecord.state(view, off);
+  slotSeen.state = state;
+  switch (state) {
+    case STATE_IOREQ_NONE:
+      if (wantData) slotSeen.data = ALL_ONES;
+      return SLOT_DONE;
+    case STATE_IORESP_READY:
+      ioreqRecord.setState(view, off, STATE_IOREQ_NONE);
+      if (wantData) slotSeen.data = ioreqRecord.data(view, off);
+      return SLOT_DONE;
+    case STATE_IOREQ_READY:
+    case STATE_IOREQ_INPROCESS:
+      return SLOT_WAITING;
+    default:
+      return SLOT_CRASH;
   }
 }
 
