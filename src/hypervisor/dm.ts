@@ -58,18 +58,15 @@ export class DmOpCall implements OpContext {
   refused = false;
   private lastBytes: Uint8Array | null = null;
   private lastView: DataView | null = null;
-  private readonly views = new WeakMap<Uint8Array, DataView>();
 
   constructor(readonly hv: Hypervisor, readonly persona: Persona) {}
 
   view0(): DataView {
     const b = this.bufs[0]!.bytes;
-    if (b === this.lastBytes && this.lastView !== null) return this.lastView;
-    let v = this.views.get(b);
-    if (v === undefined || v.byteLength !== b.byteLength) {
-      v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      this.views.set(b, v);
-    }
+    if (b === this.lastBytes && this.lastView !== null && this.lastView.byteLength === b.byteLength) return this.lastView;
+    // A caller that reuses its buffer hits the line above; a fresh buffer gets a fresh view (cheaper
+    // than remembering views of short-lived buffers in a WeakMap).
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     this.lastBytes = b;
     this.lastView = v;
     return v;
