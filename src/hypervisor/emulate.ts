@@ -4,7 +4,7 @@
 // mirrors arch/x86/hvm/emulate.c:hvmemul_do_io, hvmemul_linear_mmio_access, hvmemul_phys_mmio_access;
 // arch/x86/hvm/io.c:handle_pio; common/ioreq.c:ioreq_server_select, vcpu_ioreq_handle_completion
 import type { Domain } from "./domain.js";
-import { GuestMemory, PAGE_SIZE, bytesUint, uintBytes } from "./guest-memory.js";
+import { GuestMemory, MAX_GPA, PAGE_SIZE, bytesUint, uintBytes } from "./guest-memory.js";
 import type { Hypervisor } from "./hypervisor.js";
 import {
   IOREQ_READ,
@@ -208,6 +208,8 @@ interface DomainState {
   env: SendEnv;
   /** notifications raised while state is being changed; delivered when it is consistent again */
   outbox: number[];
+  /** number of queued entries at the start of outbox (the array is reused, not emptied) */
+  outN: number;
   flushing: boolean;
 }
 
@@ -252,14 +254,14 @@ export class GuestEmulator {
     const old = this.doms.get(port.domid);
     const vcpus: VcpuState[] = [];
     for (let i = 0; i < port.nrVcpus; i++) vcpus.push({ job: null, waits: [], mapcacheInvalidate: false, result: null, req: record(0, 0n, 0n, 0, 0, 0, 0, 0) });
-    const outbox: number[] = [];
     const env: SendEnv = {
       notify: (p) => {
-        outbox.push(p);
+        st.outbox[st.outN++] = p;
       },
       bufferedUnsupportedIsUnhandled: port.persona === "master",
     };
-    this.doms.set(port.domid, { port, vcpus: old?.vcpus ?? vcpus, crashed: old?.crashed ?? null, env, outbox, flushing: false });
+    const st: DomainState = { port, vcpus: old?.vcpus ?? vcpus, crashed: old?.crashed ?? null, env, outbox: [], outN: 0, flushing: false };
+    this.doms.set(port.domid, st);
   }
 
   /** Observe every record the fake writes into an ioreq page. */
@@ -352,32 +354,35 @@ export class GuestEmulator {
     const d = this.dom(domid);
     this.ready(d, vcpu);
     if (d.crashed !== null) return { status: "unhandled", reason: `domain crashed: ${d.crashed}`, effect: "domain_crash" };
-    const addr = toBig(a.addr, "addr");
+    const addrIn = a.addr;
+    if (typeof addrIn === "number" && !Number.isSafeInteger(addrIn)) throw new GuestAccessError("addr", `addr ${addrIn} is not an integer`);
     if (!Number.isInteger(a.size) || a.size < 1 || a.size > MMIO_CACHE_BYTES) {
       throw new GuestAccessError("size", `memory access size ${a.size} is outside 1..${MMIO_CACHE_BYTES}`);
     }
-    if (addr < 0n || addr + BigInt(a.size) - 1n > BigInt(2 ** 52 - 1)) {
-      throw new GuestAccessError("addr", `addr ${addr} is not a guest-physical address`);
+    const addr = typeof addrIn === "number" ? addrIn : addrIn >= 0n && addrIn <= BigInt(MAX_GPA) ? Number(addrIn) : -1;
+    if (addr < 0 || addr + a.size - 1 > MAX_GPA) {
+      throw new GuestAccessError("addr", `addr ${String(addrIn)} is not a guest-physical address`);
     }
-    const first = Math.floor(Number(addr) / PAGE_SIZE);
-    const last = Math.floor((Number(addr) + a.size - 1) / PAGE_SIZE);
+    const first = Math.floor(addr / PAGE_SIZE);
+    const last = Math.floor((addr + a.size - 1) / PAGE_SIZE);
     const t0 = d.port.p2mType(first);
-    const types = first === last ? [t0] : [t0, d.port.p2mType(last)];
+    const t1 = first === last ? t0 : d.port.p2mType(last);
     if (a.dir === "read") {
-      if (types.every((t) => READ_DIRECT.has(t))) {
+      if (READ_DIRECT.has(t0) && READ_DIRECT.has(t1)) {
         const bytes = d.port.memory.read(addr, a.size);
         return this.finishDirect(d, vcpu, bytes, onDone);
       }
     } else {
-      if (types.every((t) => WRITE_DIRECT.has(t))) {
+      if (WRITE_DIRECT.has(t0) && WRITE_DIRECT.has(t1)) {
         d.port.memory.write(addr, writeBytes(a.data, a.size));
         return this.finishDirect(d, vcpu, undefined, onDone);
       }
-      if (types.some((t) => WRITE_DISCARD.has(t)) && types.every((t) => READ_DIRECT.has(t) && t !== "ioreq_server")) {
+      const readable = READ_DIRECT.has(t0) && READ_DIRECT.has(t1) && t0 !== "ioreq_server" && t1 !== "ioreq_server";
+      if ((WRITE_DISCARD.has(t0) || WRITE_DISCARD.has(t1)) && readable) {
         return this.finishDirect(d, vcpu, undefined, onDone);
       }
     }
-    return this.mmio(domid, vcpu, { addr, size: a.size, dir: a.dir, ...(a.data !== undefined ? { data: a.data } : {}) }, onDone);
+    return this.mmio(domid, vcpu, { addr, size: a.size, dir: a.dir, data: a.data }, onDone);
   }
 
   /**
@@ -544,17 +549,18 @@ export class GuestEmulator {
 
   /** Delivers queued notifications (an in-process emulator may answer, and wake vCPUs, from here). */
   private flush(d: DomainState): void {
-    if (d.flushing || d.outbox.length === 0) return;
+    if (d.flushing || d.outN === 0) return;
     d.flushing = true;
     const box = d.outbox;
     let i = 0;
     try {
       // notifications raised while delivering are appended and delivered by this same loop
-      while (i < box.length) d.port.notify(box[i++]!);
+      while (i < d.outN) d.port.notify(box[i++]!);
     } finally {
       // a listener that threw leaves the undelivered rest for the next flush
-      if (i === box.length) box.length = 0;
-      else box.splice(0, i);
+      const n = d.outN;
+      for (let j = i; j < n; j++) box[j - i] = box[j]!;
+      d.outN = n - i;
       d.flushing = false;
     }
   }
@@ -936,7 +942,7 @@ export interface HostOptions {
 export class HypervisorDomainPort implements GuestDomainPort {
   readonly domid: number;
   readonly nrVcpus: number;
-  readonly memory = new GuestMemory();
+  readonly memory: GuestMemory;
   readonly hasVga: boolean;
   readonly persona: string;
   readonly amdExtendedCf8: boolean;
@@ -951,6 +957,7 @@ export class HypervisorDomainPort implements GuestDomainPort {
   ) {
     this.domid = d.domid;
     this.nrVcpus = d.vcpus.length;
+    this.memory = d.memory;
     this.hasVga = opts.vga ?? true;
     this.persona = hv.persona.name;
     this.amdExtendedCf8 = opts.amdExtendedCf8 ?? false;
