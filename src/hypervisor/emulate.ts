@@ -572,7 +572,7 @@ export class GuestEmulator {
       if (job.kind === "invalidate") {
         v.mapcacheInvalidate = false;
         this.broadcastInvalidate(d, vcpu, v);
-        if (v.waits.length !== 0) return { status: "pending", server: v.waits[0]!.server.id, vcpu };
+        if (v.waits.length !== 0) return PENDING;
         if (job.next === null) return this.finish(d, v, { status: "done" });
         v.job = job.next;
         continue;
@@ -592,7 +592,7 @@ export class GuestEmulator {
             job.reps = out.reps;
             job.takeData = out.complete && job.dir === IOREQ_READ;
             v.waits.push({ server, port: out.port });
-            return { status: "pending", server: server.id, vcpu };
+            return PENDING;
           }
           case IO_RETRY:
             v.job = null;
@@ -638,9 +638,7 @@ export class GuestEmulator {
       const waiting: Job = v.job;
       const want = waiting.kind !== "invalidate" && waiting.takeData;
       const k = takeSlot(page, vcpu, want);
-      if (k === SLOT_WAITING) {
-        return { status: "pending", server: w.server.id, vcpu };
-      }
+      if (k === SLOT_WAITING) return PENDING;
       if (k === SLOT_CRASH) {
         const reason = `Weird HVM iorequest state ${slotSeen.state}`;
         this.crash(d, reason);
@@ -863,6 +861,12 @@ function fill(r: IoreqFields, type: number, addr: bigint, data: bigint, count: n
 }
 
 const TWO_53 = 1n << 53n;
+
+/**
+ * What run() and wake() return while the vCPU still waits. Callers never hand it out: with a job
+ * still in progress they build the pending result from the vCPU's waits (current()).
+ */
+const PENDING: AccessResult = Object.freeze({ status: "pending", server: -1, vcpu: -1 });
 
 /** The offset in its page of an address given as a number or a bigint (`big` is its checked value). */
 function pageOffset(v: IntIn, big: bigint): number {

@@ -239,7 +239,7 @@ export function sendBuffered(s: IoreqServerLike, req: IoreqFields, env: SendEnv)
     return { status: IOREQ_STATUS_UNHANDLED, reason: "buffered ioreq ring is full" };
   }
   const addr = Number(req.addr);
-  const lo = Number(req.data & 0xffff_ffffn);
+  const lo = Number(BigInt.asUintN(32, req.data));
   bufSlot.write(view, BUF_RING_OFFSET + (wp % IOREQ_BUFFER_SLOT_NUM) * BUF_SLOT_SIZE, req.type, req.dir, code, addr, lo);
   if (qw === 1) {
     const hi = Number((req.data >> 32n) & 0xffff_ffffn);
