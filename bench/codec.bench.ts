@@ -78,8 +78,8 @@ const cases = {
   },
   "xen_dm_op decode": {
     xendm: (n: number) => { for (let i = 0; i < n; i++) sink += (decode("xen_dm_op", encoded[i % K]!).op as number); },
-    "xendm getCodec": (n: number) => { for (let i = 0; i < n; i++) { const b = encoded[i % K]!; sink += dmCodec.read(viewOf(b), b.byteOffset).op as number; } },
-    dataview: (n: number) => { for (let i = 0; i < n; i++) { const b = encoded[i % K]!; sink += handDecode(viewOf(b), b.byteOffset).op; } },
+    "xendm getCodec": (n: number) => { for (let i = 0; i < n; i++) { const b = encoded[i % K]!; sink += dmCodec.read(viewOf(b), 0).op as number; } },
+    dataview: (n: number) => { for (let i = 0; i < n; i++) { const b = encoded[i % K]!; sink += handDecode(viewOf(b), 0).op; } },
     restructure: (n: number) => { for (let i = 0; i < n; i++) sink += (rDmOp.decode(new r.DecodeStream(encoded[i % K]!)) as { op: number }).op; },
   },
   "ioreq_t encode": {

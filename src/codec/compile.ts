@@ -205,6 +205,20 @@ function offsetOfSibling(_by: string, _U: AggregateLayout, f: FieldLayout | unde
 
 // ---------- writers ----------
 
+/** Zeroes bytes [from, to) relative to o, in the widest stores. */
+function emitZero(g: Gen, from: number, to: number): void {
+  let b = from;
+  while (b + 4 <= to) {
+    g.emit(`v.setUint32(o + ${b}, 0);`);
+    b += 4;
+  }
+  if (b + 2 <= to) {
+    g.emit(`v.setUint16(o + ${b}, 0);`);
+    b += 2;
+  }
+  if (b < to) g.emit(`v.setUint8(o + ${b}, 0);`);
+}
+
 /** Emits the conversion of one integer value; stores it unless it is a bitfield. Returns its variable. */
 function writeInt(g: Gen, t: IntLayout, off: number, valExpr: string, fpath: string, en: string, bits?: number): string {
   const x = g.tmp();
@@ -216,8 +230,11 @@ function writeInt(g: Gen, t: IntLayout, off: number, valExpr: string, fpath: str
     g.emit(`v.setBigUint64(o + ${off}, ${x}, true);`);
     return x;
   }
-  const max = bits !== undefined ? 2 ** bits - 1 : 2 ** (t.size * 8) - 1;
-  g.emit(`if (${x} === undefined) ${x} = 0; else if (typeof ${x} !== "number" || !(${x} >= 0 && ${x} <= ${max}) || ${x} % 1 !== 0) ${x} = R.toNum(${x}, ${t.size}, ${en}, ${pathExpr(fpath)}, o + ${off}${bits !== undefined ? `, ${bits}` : ""});`);
+  const width = bits ?? t.size * 8;
+  // one integer test covers range and integrality: x & mask (or x >>> 0 for 32 bits) equals x only for
+  // integers in [0, 2^width)
+  const fits = width >= 32 ? `(${x} >>> 0) !== ${x}` : `(${x} & 0x${(2 ** width - 1).toString(16)}) !== ${x}`;
+  g.emit(`if (${x} === undefined) ${x} = 0; else if (typeof ${x} !== "number" || ${fits}) ${x} = R.toNum(${x}, ${t.size}, ${en}, ${pathExpr(fpath)}, o + ${off}${bits !== undefined ? `, ${bits}` : ""});`);
   if (bits === undefined) g.emit(`v.${setter(t)}(o + ${off}, ${x}${t.size > 1 ? ", true" : ""});`);
   return x;
 }
@@ -233,9 +250,7 @@ function writeAgg(g: Gen, L: AggregateLayout, base: number, valVar: string, path
   const known = g.tmp("n");
   g.emit(`let ${known} = 0;`);
   // zero the bytes no field covers (bitfield bytes are written whole below)
-  const covered = new Uint8Array(L.size);
-  for (const f of L.fields) for (let b = f.offset; b < f.offset + f.size; b++) covered[b] = 1;
-  for (let b = 0; b < L.size; b++) if (covered[b] === 0) g.emit(`v.setUint8(o + ${base + b}, 0);`);
+  for (const [from, to] of paddingRuns(L)) emitZero(g, base + from, base + to);
   const siblings = new Map<string, string>();
   const bitVals: Array<[FieldLayout, string]> = [];
   for (const f of L.fields) {
@@ -322,7 +337,7 @@ function writeUnion(g: Gen, U: AggregateLayout, f: FieldLayout | undefined, base
       else writeAgg(g, t, base, `${uv}[${lit(m.name)}]`, path + "." + m.name);
     }
     const from = m?.size ?? 0;
-    for (let b = from; b < U.size; b++) g.emit(`v.setUint8(o + ${base + b}, 0);`);
+    emitZero(g, base + from, base + U.size);
   };
   const sel = f?.select;
   const selVar = sel !== undefined ? siblings.get(sel.by) : undefined;

@@ -60,8 +60,14 @@ interface Entry {
 }
 const entries: Record<Arch, Map<string, Entry>> = { x86_64: new Map(), i386: new Map(), arm64: new Map(), arm32: new Map() };
 
+// One-entry memos in front of the caches: hot loops usually repeat the same type and buffer.
+let lastType = "";
+let lastArch: Arch = DEFAULT_ARCH;
+let lastEntry: Entry | undefined;
+
 function entry(type: string, arch: Arch | undefined): Entry {
   const a = arch ?? DEFAULT_ARCH;
+  if (type === lastType && a === lastArch && lastEntry !== undefined) return lastEntry;
   const cache = entries[a];
   let e = cache.get(type);
   if (e === undefined) {
@@ -71,6 +77,9 @@ function entry(type: string, arch: Arch | undefined): Entry {
     e = { L, strict: compiled(L, true) };
     cache.set(type, e);
   }
+  lastType = type;
+  lastArch = a;
+  lastEntry = e;
   return e;
 }
 
@@ -93,14 +102,20 @@ export function sizeOf(type: string, opts: CodecOptions = {}): number {
   return layoutOf(type, opts).size;
 }
 
-const views = new WeakMap<ArrayBufferLike, DataView>();
-/** A DataView over the whole ArrayBuffer behind `bytes`, cached so that hot paths allocate nothing. */
+// Cached by the Uint8Array itself: reading `.buffer` of a small typed array is a slow path in V8.
+const views = new WeakMap<Uint8Array, DataView>();
+let lastBytes: Uint8Array | undefined;
+let lastView: DataView | undefined;
+/** A DataView over exactly `bytes` (offset 0 is bytes[0]), cached so that hot paths allocate nothing. */
 export function viewOf(bytes: Uint8Array): DataView {
-  let v = views.get(bytes.buffer);
+  if (bytes === lastBytes && lastView !== undefined) return lastView;
+  let v = views.get(bytes);
   if (v === undefined) {
-    v = new DataView(bytes.buffer);
-    views.set(bytes.buffer, v);
+    v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    views.set(bytes, v);
   }
+  lastBytes = bytes;
+  lastView = v;
   return v;
 }
 
@@ -118,7 +133,7 @@ export function encodeInto(type: string, value: unknown, buf: Uint8Array, offset
   if (!Number.isInteger(offset) || offset < 0 || offset + L.size > buf.length) {
     throw new CodecError("truncated", L.name, offset, `destination holds ${Math.max(0, buf.length - offset)} bytes from offset ${offset}, ${L.name} needs ${L.size}`);
   }
-  strict.write(viewOf(buf), buf.byteOffset + offset, value, L.name);
+  strict.write(viewOf(buf), offset, value, L.name);
   return L.size;
 }
 
@@ -133,13 +148,13 @@ export function decode(type: string, bytes: Uint8Array, opts?: DecodeOptions): C
     const v = viewOf(bytes);
     if (L.name === "xen_dm_op") return decodeDmOpAsXen(L, bytes, opts.arch ?? DEFAULT_ARCH);
     if (bytes.length < L.size) truncated(L, bytes.length);
-    return compiled(L, false).read(v, bytes.byteOffset, L.name);
+    return compiled(L, false).read(v, 0, L.name);
   }
   if (bytes.length !== L.size) {
     if (bytes.length < L.size) truncated(L, bytes.length);
     throw new CodecError("trailing", L.name, L.size, `${bytes.length - L.size} byte(s) after the end of ${L.name} (${L.size} bytes)`);
   }
-  return strict.read(new DataView(bytes.buffer, bytes.byteOffset, L.size), 0, L.name);
+  return strict.read(viewOf(bytes), 0, L.name);
 }
 
 function truncated(L: AggregateLayout, length: number): never {
@@ -151,7 +166,7 @@ function truncated(L: AggregateLayout, length: number): never {
 function decodeDmOpAsXen(L: AggregateLayout, bytes: Uint8Array, arch: Arch): CValue {
   if (bytes.length < 8) truncated(L, bytes.length);
   const v = viewOf(bytes);
-  const o = bytes.byteOffset;
+  const o = 0;
   const op = v.getUint32(o, true);
   const pad = v.getUint32(o + 4, true);
   const m = op < dmOpMembers.length ? dmOpMembers[op] : undefined;

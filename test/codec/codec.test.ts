@@ -173,3 +173,17 @@ describe("dump", () => {
     expect(bad?.offset).toBe(31);
   });
 });
+
+describe("subarrays", () => {
+  it("encodes into and decodes from views that do not start at their buffer's beginning", () => {
+    const big = new Uint8Array(100).fill(0xee);
+    const sub = big.subarray(10, 42);
+    encodeInto("xen_dm_op", { op: 20 }, sub);
+    expect(big[9]).toBe(0xee);
+    expect(big[10]).toBe(20);
+    expect(big[42]).toBe(0xee);
+    expect(decode("xen_dm_op", sub)).toEqual({ op: 20, pad: 0, u: { nr_vcpus: { vcpus: 0 } } });
+    encodeInto("xen_dm_op", { op: 9, u: { set_isa_irq_level: { isa_irq: 3, level: 1 } } }, big, 50);
+    expect(decode("xen_dm_op", big.subarray(50, 82), { mode: "hypervisor" })).toEqual({ op: 9, pad: 0, u: { set_isa_irq_level: { isa_irq: 3, level: 1 } } });
+  });
+});
