@@ -4,8 +4,14 @@
 # summary line "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit 1
-make -s -C native || exit 1
+if [ "${CI:-}" = "true" ]; then
+  bash scripts/setup.sh || exit 1
+  make -s -C native || exit 1
+else
+  # On a developer machine without root or without the Debian packages, the native suites skip loudly.
+  bash scripts/setup.sh || echo "test: WARNING: could not install the Debian packages; native suites will skip" >&2
+  make -s -C native || echo "test: WARNING: native/ did not build; native suites will skip" >&2
+fi
 npx tsc -p tsconfig.json --noEmit || exit 1
 npx eslint . || exit 1
 report="$(mktemp -t xendm-vitest.XXXXXX.json)"
