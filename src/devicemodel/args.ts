@@ -24,12 +24,26 @@ function check(fn: string, field: string, v: unknown, t: CType): bigint {
   return b;
 }
 
+/** The ranges of RANGES as numbers, for the common case of a number argument (no BigInt made). */
+const NUM_RANGES: Record<Exclude<CType, "u64">, { min: number; max: number }> = {
+  u8: { min: 0, max: 0xff },
+  u16: { min: 0, max: 0xffff },
+  u32: { min: 0, max: 0xffff_ffff },
+  int: { min: -(2 ** 31), max: 2 ** 31 - 1 },
+};
+const U64_MAX = 2n ** 64n - 1n;
+
 /** Checks a 32-bit-or-narrower argument; returns it as a number. */
 export function arg(fn: string, field: string, v: unknown, t: Exclude<CType, "u64">): number {
+  if (typeof v === "number") {
+    const r = NUM_RANGES[t];
+    if (Number.isSafeInteger(v) && v >= r.min && v <= r.max) return v === 0 ? 0 : v; // no -0
+  }
   return Number(check(fn, field, v, t));
 }
 
 /** Checks a uint64_t argument; returns it as a bigint. */
 export function arg64(fn: string, field: string, v: unknown): bigint {
+  if (typeof v === "bigint" && v >= 0n && v <= U64_MAX) return v;
   return check(fn, field, v, "u64");
 }

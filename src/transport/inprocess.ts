@@ -7,7 +7,10 @@ import type { CallOutcome, IoctlOutcome, Transport, TransportBuf, TransportFacto
 const SIZE_CAP = BigInt(Number.MAX_SAFE_INTEGER);
 
 export function toDmOpBuf(b: TransportBuf): DmOpBuf {
-  const size = b.size === undefined ? b.bytes.length : BigInt(b.size) > SIZE_CAP ? Number(SIZE_CAP) : Number(b.size);
+  const s = b.size;
+  const size = s === undefined ? b.bytes.length
+    : typeof s === "number" && Number.isSafeInteger(s) ? s
+    : BigInt(s) > SIZE_CAP ? Number(SIZE_CAP) : Number(s);
   const out: DmOpBuf = { bytes: b.bytes, size };
   if (b.unreadable === true) out.fault = { read: true, write: true };
   return out;
@@ -21,8 +24,16 @@ export class InProcessTransport implements Transport {
   constructor(readonly handle: PrivcmdHandle) {}
 
   dmOp(dom: number, bufs: TransportBuf[], num = bufs.length): Promise<CallOutcome> {
-    const r = outcome(this.handle.dm_op(dom, num, bufs.map(toDmOpBuf)));
-    return Promise.resolve({ ...r, bufs: bufs.map((b) => b.bytes) });
+    const n = bufs.length;
+    const dm = new Array<DmOpBuf>(n);
+    const after = new Array<Uint8Array>(n);
+    for (let i = 0; i < n; i++) {
+      const b = bufs[i]!;
+      dm[i] = toDmOpBuf(b);
+      after[i] = b.bytes;
+    }
+    const r = this.handle.dm_op(dom, num, dm);
+    return Promise.resolve("errno" in r ? { ret: r.ret, errno: r.errno, bufs: after } : { ret: r.ret, bufs: after });
   }
 
   restrict(dom: number): Promise<IoctlOutcome> {

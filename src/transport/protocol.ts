@@ -84,6 +84,15 @@ export interface HelloReply { protocol_version: number; features: number; name: 
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * `n` bytes for a frame or body that the caller writes in full: a view into Node's shared allocation
+ * pool (a fresh small ArrayBuffer per frame costs more than the rest of the call).
+ */
+function alloc(n: number): Uint8Array {
+  const b = Buffer.allocUnsafe(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
 function view(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -92,7 +101,7 @@ function view(b: Uint8Array): DataView {
 export function frame(kind: number, seq: number, body: Uint8Array = new Uint8Array(0)): Uint8Array {
   const length = HEADER_SIZE + body.length;
   if (length > MAX_FRAME) throw new ProtocolError(ErrorCode.TOO_LARGE, `frame of ${length} bytes exceeds ${MAX_FRAME}`, seq);
-  const out = new Uint8Array(4 + length);
+  const out = alloc(4 + length);
   putHeader(out, length, kind, seq);
   out.set(body, 12);
   return out;
@@ -120,19 +129,20 @@ class Writer {
   private buf: Uint8Array;
   private v: DataView;
   private pos = 0;
+  // Only bytes below pos are ever read (finish), and each of those is written first.
   constructor(hint = 64) {
-    this.buf = new Uint8Array(hint);
-    this.v = new DataView(this.buf.buffer);
+    this.buf = alloc(hint);
+    this.v = view(this.buf);
   }
   private room(n: number): number {
     const p = this.pos;
     if (p + n > this.buf.length) {
       let cap = this.buf.length * 2;
       while (cap < p + n) cap *= 2;
-      const nb = new Uint8Array(cap);
+      const nb = alloc(cap);
       nb.set(this.buf.subarray(0, p));
       this.buf = nb;
-      this.v = new DataView(nb.buffer);
+      this.v = view(nb);
     }
     this.pos += n;
     return p;
@@ -354,7 +364,7 @@ function putCallReply(ret: number, errno: number, bufs: readonly Uint8Array[], h
   let n = head + 12;
   for (const b of bufs) n += 4 + b.length;
   if (head > 0 && n - 4 > MAX_FRAME) throw new ProtocolError(ErrorCode.TOO_LARGE, `frame of ${n - 4} bytes exceeds ${MAX_FRAME}`, seq);
-  const out = new Uint8Array(n);
+  const out = alloc(n); // every byte is written below
   if (head > 0) putHeader(out, n - 4, kind, seq);
   put32(out, head, ret | 0);
   put32(out, head + 4, errno | 0);
