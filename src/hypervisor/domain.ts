@@ -1,5 +1,6 @@
 // One guest (or control/stub) domain of the fake host.
 import { EvtchnTable } from "./evtchn.js";
+import { GuestMemory } from "./guest-memory.js";
 import type { IoreqServer } from "./ioreq-server.js";
 import { HvmIrq, Vgic } from "./irq.js";
 import type { PendingEvent } from "./irq.js";
@@ -69,6 +70,8 @@ export interface DomainInit {
   ioResources: boolean;
   /** inject_msi's vector-0 pirq is unsigned (persona). */
   msiPirqUnsigned: boolean;
+  /** d->max_evtchn_port (XEN_DOMCTL_createdomain; libxl's event_channels, default 1023). */
+  maxEvtchnPort?: number;
 }
 
 export class Domain {
@@ -89,7 +92,9 @@ export class Domain {
   readonly ioreq: DomainIoreq;
   readonly irq: HvmIrq;
   readonly vgic: Vgic;
-  readonly evtchn = new EvtchnTable();
+  readonly evtchn: EvtchnTable;
+  /** Guest RAM contents (the pages an ioreq gfn mapping shares with the guest). */
+  readonly memory = new GuestMemory();
   readonly shutdown: ShutdownState = { code: null };
   readonly cacheattr: CacheattrRange[] = [];
   readonly paddrBits: number;
@@ -106,6 +111,7 @@ export class Domain {
     this.maxVcpus = init.maxVcpus;
     this.vcpus = Array.from({ length: init.maxVcpus }, (_, id) => ({ id, pendingEvent: null }));
     this.isDying = init.isDying;
+    this.evtchn = new EvtchnTable(init.maxEvtchnPort, () => this.isDying);
     this.control = init.control;
     this.target = init.target;
     this.p2m = init.p2m;

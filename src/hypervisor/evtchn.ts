@@ -11,14 +11,30 @@ export interface EvtchnBinding {
 
 export type NotifyListener = (domid: number, port: number) => void;
 
+/** The 2-level ABI's port count for a 64-bit guest (BITS_PER_EVTCHN_WORD^2); FIFO is not modelled. */
+export const EVTCHN_2L_NR_CHANNELS = 4096;
+/** libxl's default `event_channels`, passed to XEN_DOMCTL_createdomain as max_evtchn_port. */
+export const DEFAULT_MAX_EVTCHN_PORT = 1023;
+
 export class EvtchnTable {
   private readonly ports = new Map<number, EvtchnBinding>();
 
-  constructor(readonly maxPorts = 4096) {}
+  constructor(
+    /** d->max_evtchn_port: the highest port number the domain may use. */
+    readonly maxEvtchnPort = DEFAULT_MAX_EVTCHN_PORT,
+    /** d->is_dying, read at allocation time. */
+    private readonly isDying: () => boolean = () => false,
+  ) {}
 
-  /** Lowest free port; port 0 is reserved. mirrors event_channel.c:get_free_port. Returns -ENOSPC when full. */
+  /**
+   * Lowest free port; port 0 is reserved. Returns -EINVAL for a dying domain and -ENOSPC past
+   * max_evtchn_port (or the 2-level ABI's 4096 ports).
+   * mirrors event_channel.c:get_free_port + evtchn_allocate_port
+   */
   allocUnbound(vcpu: number, remoteDomid: number): number {
-    for (let port = 1; port < this.maxPorts; port++) {
+    if (this.isDying()) return -22;
+    const last = Math.min(this.maxEvtchnPort, EVTCHN_2L_NR_CHANNELS - 1);
+    for (let port = 1; port <= last; port++) {
       if (!this.ports.has(port)) {
         this.ports.set(port, { port, vcpu, remoteDomid, state: "unbound" });
         return port;

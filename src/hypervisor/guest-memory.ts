@@ -40,6 +40,17 @@ export class GuestMemory {
     return this.pages.get(gfn);
   }
 
+  /**
+   * The live bytes of the page at `gfn`, allocated (zeroed) if never written: Xen maps the guest's
+   * own page this way for a helper ring (prepare_ring_for_helper), e.g. an ioreq page at a gfn.
+   */
+  pageFor(gfn: number): Uint8Array {
+    if (!Number.isInteger(gfn) || gfn < 0 || gfn > Math.floor(MAX_GPA / PAGE_SIZE)) {
+      throw new GuestMemoryError("gfn", `gfn ${String(gfn)} is not a guest frame (0 .. 2^40-1)`);
+    }
+    return this.page(gfn);
+  }
+
   private page(gfn: number): Uint8Array {
     let p = this.pages.get(gfn);
     if (p === undefined) {

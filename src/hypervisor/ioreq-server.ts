@@ -4,12 +4,14 @@ import { layoutOf } from "../codec/index.js";
 import type { OpContext } from "./context.js";
 import type { Domain } from "./domain.js";
 import {
-  inGroup, P2M_PAGE_FROM_GFN_TYPES, P2M_PAGING_TYPES, p2m_invalid, p2m_ram_rw,
+  inGroup, P2M_PAGE_FROM_GFN_TYPES, P2M_PAGING_TYPES, p2m_invalid, p2m_mmio_direct, p2m_ram_rw,
 } from "./p2m-types.js";
 import { EINVAL, ENOENT, ENOMEM, ENOSPC, EOPNOTSUPP, EPERM } from "./explain.js";
+import { MAX_GPA } from "./guest-memory.js";
 import { RangeSet } from "./rangeset.js";
 
 export const MAX_NR_IOREQ_SERVERS = 8;
+const MAX_GFN = Math.floor(MAX_GPA / 4096);
 export const PAGE_SIZE = 4096;
 const ioreqLayout = layoutOf("ioreq");
 /** Offset of vp_eport inside one ioreq_t (public/hvm/ioreq.h). */
@@ -83,6 +85,13 @@ function addVcpus(d: Domain, s: IoreqServer): number {
   return 0;
 }
 
+/** A failed alloc_unbound_xen_event_channel, explained. */
+function refuseEvtchn(ctx: Ctx, rc: number): number {
+  const d = ctx.d;
+  if (rc === EINVAL) return ctx.refuse(rc, `domain ${d.domid} is dying: no new event channel`, "event_channel.c:get_free_port");
+  return ctx.refuse(rc, `no free event channel port up to max_evtchn_port ${d.evtchn.maxEvtchnPort}`, "event_channel.c:evtchn_allocate_port");
+}
+
 function freeVcpus(d: Domain, s: IoreqServer): void {
   for (const port of s.ioreqEvtchn) d.evtchn.free(port);
   if (s.bufioreqEvtchn !== null) d.evtchn.free(s.bufioreqEvtchn);
@@ -118,7 +127,7 @@ export function createServer(ctx: Ctx, handling: number): { rc: number; id: numb
   const rc = addVcpus(d, s);
   if (rc < 0) {
     freeVcpus(d, s);
-    return { rc: ctx.refuse(rc, "event channel allocation failed", "ioreq.c:ioreq_server_init"), id: 0 };
+    return { rc: refuseEvtchn(ctx, rc), id: 0 };
   }
   d.ioreq.servers[i] = s;
   return { rc: 0, id: i };
@@ -140,7 +149,7 @@ function create49(ctx: Ctx, h: 0 | 1 | 2): { rc: number; id: number } {
   }
   // mirrors 4.9 hvm/ioreq.c:hvm_map_ioreq_page (prepare_ring_for_helper, then the dying check)
   for (const g of g2 === null ? [g1] : [g1, g2]) {
-    const prc = prepareRing(d, g);
+    const prc = prepareRing(ctx, g);
     const why = prc !== 0 ? `gfn ${hex(g)} is not a writable RAM page` : d.isDying ? `domain ${d.domid} is dying` : null;
     if (why !== null) {
       releaseGfn(d, g1);
@@ -149,17 +158,17 @@ function create49(ctx: Ctx, h: 0 | 1 | 2): { rc: number; id: number } {
     }
   }
   s.ioreqPage.gfn = g1;
-  s.ioreqPage.page = new Uint8Array(PAGE_SIZE);
+  s.ioreqPage.page = guestPage(d, g1);
   if (g2 !== null) {
     s.bufioreqPage.gfn = g2;
-    s.bufioreqPage.page = new Uint8Array(PAGE_SIZE);
+    s.bufioreqPage.page = guestPage(d, g2);
   }
   const rc = addVcpus(d, s);
   if (rc < 0) {
     freeVcpus(d, s);
     releaseGfn(d, g1);
     if (g2 !== null) releaseGfn(d, g2);
-    return { rc: ctx.refuse(rc, "event channel allocation failed", "hvm/ioreq.c:hvm_ioreq_server_init"), id: 0 };
+    return { rc: refuseEvtchn(ctx, rc), id: 0 };
   }
   d.ioreq.list.unshift(s);
   d.ioreq.servers[id] = s;
@@ -204,11 +213,27 @@ function releaseGfn(d: Domain, gfn: number): void {
   }
 }
 
-/** mirrors common prepare_ring_for_helper: the gfn must hold a RAM page */
-function prepareRing(d: Domain, gfn: number): number {
+/**
+ * The gfn must hold a writable RAM page: paging types -ENOENT (-EAGAIN turned round), p2m_mmio_direct
+ * -EPERM (4.17, CONFIG_X86), no page -EINVAL.
+ * mirrors common/memory.c:prepare_ring_for_helper + check_get_page_from_gfn (4.9: no mmio_direct case)
+ */
+function prepareRing(ctx: Pick<Ctx, "d" | "persona">, gfn: number): number {
+  const d = ctx.d;
   const t = d.p2m.typeCodeOf(gfn);
   if (inGroup(t, P2M_PAGING_TYPES)) return ENOENT;
+  if (t === p2m_mmio_direct && ctx.persona.ringMmioDirectEperm) return EPERM;
   return inGroup(t, P2M_PAGE_FROM_GFN_TYPES) && d.p2m.hasPage(gfn) ? 0 : EINVAL;
+}
+
+/** The guest's page at `gfn` (beyond the modelled 2^52 bytes of RAM: a page of its own). */
+function guestPage(d: Domain, gfn: number): Uint8Array {
+  return gfn <= MAX_GFN ? d.memory.pageFor(gfn) : new Uint8Array(PAGE_SIZE);
+}
+
+function ringRefusal(ctx: Ctx, rc: number, gfn: number): number {
+  if (rc === EPERM) return ctx.refuse(rc, `gfn ${hex(gfn)} is p2m_mmio_direct`, "memory.c:check_get_page_from_gfn");
+  return ctx.refuse(rc, `gfn ${hex(gfn)} is not a writable RAM page`, "memory.c:prepare_ring_for_helper");
 }
 
 /** mirrors x86 ioreq.c:hvm_map_ioreq_gfn */
@@ -220,14 +245,20 @@ function mapGfn(ctx: Ctx, iorp: IoreqPage, which: string): number {
   }
   if (ctx.d.isDying) return ctx.refuse(EINVAL, `domain ${ctx.d.domid} is dying`, fn);
   const gfn = allocGfn(ctx);
-  if (gfn === null) return ctx.refuse(ENOMEM, "no free ioreq gfn (pool and legacy gfns exhausted)", "hvm/ioreq.c:hvm_alloc_ioreq_gfn");
-  const rc = prepareRing(ctx.d, gfn);
-  if (rc !== 0) {
-    releaseGfn(ctx.d, gfn);
-    return ctx.refuse(rc, `gfn ${hex(gfn)} is not a writable RAM page`, "common/domain.c:prepare_ring_for_helper");
+  if (gfn === null) {
+    iorp.gfn = null;
+    return ctx.refuse(ENOMEM, "no free ioreq gfn (pool and legacy gfns exhausted)", "hvm/ioreq.c:hvm_alloc_ioreq_gfn");
   }
+  const rc = prepareRing(ctx, gfn);
+  if (rc !== 0) {
+    // hvm_unmap_ioreq_gfn: the gfn goes back and iorp->gfn becomes INVALID_GFN
+    releaseGfn(ctx.d, gfn);
+    iorp.gfn = null;
+    return ringRefusal(ctx, rc, gfn);
+  }
+  // the guest's own page becomes the ioreq page, contents and all (zeroed only on enable/disable)
   iorp.gfn = gfn;
-  iorp.page = new Uint8Array(PAGE_SIZE);
+  iorp.page = guestPage(ctx.d, gfn);
   return 0;
 }
 
@@ -392,10 +423,16 @@ export function getServerFrame(ctx: Ctx, id: number, frame: number): { rc: numbe
   const fn = "ioreq.c:ioreq_server_get_frame";
   const s = lookupServer(ctx, id, fn);
   if (typeof s === "number") return { rc: s, page: null };
+  // mirrors ioreq.c:ioreq_server_alloc_pages: sync page, then the buffered one; on failure the sync page
+  // is freed (ioreq_server_free_mfn) even when it is the gfn-mapped page that caused the -EPERM: the
+  // server then has no sync page but keeps ioreq.gfn
   for (const [p, need] of [[s.ioreqPage, true], [s.bufioreqPage, s.handlesBufioreq]] as const) {
     if (!need) continue;
     if (p.page) {
-      if (p.gfn !== null) return { rc: ctx.refuse(EPERM, "the page is already mapped at a guest frame", "ioreq.c:ioreq_server_alloc_mfn"), page: null };
+      if (p.gfn !== null) {
+        s.ioreqPage.page = null;
+        return { rc: ctx.refuse(EPERM, "the page is already mapped at a guest frame", "ioreq.c:ioreq_server_alloc_mfn"), page: null };
+      }
       continue;
     }
     p.page = new Uint8Array(PAGE_SIZE);

@@ -136,6 +136,8 @@ export class HvmIrq {
       return 0;
     }
     if (deliveryMode === 1) {
+      // vlapic.c:vlapic_lowest_prio: no vCPU to start the round robin from -> no target
+      if (this.nrVcpus === 0) return ESRCH;
       let target = -1;
       const old = this.roundRobinPrev;
       let v = old;

@@ -36,6 +36,8 @@ export interface Persona {
   readonly msiPirqUnsigned: boolean;
   /** pin_memory_cacheattr refuses UC/UC-/WC without an IOMMU or I/O resources (d63b2c60f7, 4.21). */
   readonly cacheattrRestricted: boolean;
+  /** prepare_ring_for_helper goes through check_get_page_from_gfn: p2m_mmio_direct is -EPERM (4.14+; 4.9: -EINVAL). */
+  readonly ringMmioDirectEperm: boolean;
 }
 
 const base417: Omit<Persona, "arch"> = {
@@ -55,6 +57,7 @@ const base417: Omit<Persona, "arch"> = {
   armDmOp: true,
   msiPirqUnsigned: false,
   cacheattrRestricted: false,
+  ringMmioDirectEperm: true,
 };
 
 const tables: Record<PersonaName, Omit<Persona, "arch">> = {
@@ -77,6 +80,7 @@ const tables: Record<PersonaName, Omit<Persona, "arch">> = {
     modifiedMemoryNeedsTwoBufs: false,
     serverSlots: false,
     armDmOp: false,
+    ringMmioDirectEperm: false,
   },
 };
 

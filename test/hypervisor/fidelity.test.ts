@@ -1,0 +1,143 @@
+// Fidelity findings: rules of Xen's dm_op paths the fake once answered differently, each cited.
+import { describe, expect, it } from "vitest";
+import { mapResource } from "../../src/hypervisor/resource.js";
+import { call, makeHv, out } from "./helpers.js";
+
+const CREATE = 1, INFO = 2, STATE = 5, DESTROY = 6;
+
+describe("event channels of ioreq servers", () => {
+  // event_channel.c:get_free_port, 4.17.7 (and 4.9.0): a dying domain gets no new port (-EINVAL), so
+  // ioreq_server_add_vcpu, hence ioreq_server_create, fails for a domain with vCPUs.
+  it("create_ioreq_server on a dying domain fails -EINVAL (get_free_port) and leaves nothing", () => {
+    for (const xen of ["4.17", "master"] as const) {
+      const hv = makeHv({ xen, domains: [{ domid: 1, dying: true }] });
+      expect(call(hv, CREATE, { handle_bufioreq: 1 }).rc).toBe(-22);
+      expect(hv.explain()?.mirrors).toBe("event_channel.c:get_free_port");
+      expect(hv.server(1, 0).exists).toBe(false);
+      expect(hv.domain(1)!.evtchn.list()).toEqual([]);
+    }
+  });
+  it("a dying domain without vCPUs still gets a server (no port is asked for)", () => {
+    const hv = makeHv({ domains: [{ domid: 1, dying: true, vcpus: 0 }] });
+    expect(call(hv, CREATE).rc).toBe(0);
+  });
+
+  // event_channel.c:evtchn_allocate_port, 4.17.7: port > d->max_evtchn_port is -ENOSPC; the domain's
+  // max_evtchn_port comes from XEN_DOMCTL_createdomain, which libxl fills with event_channels (default
+  // 1023, libxl_create.c:libxl__domain_build_info_setdefault).
+  it("ports stop at max_evtchn_port (default 1023): 8 servers x 129 ports do not fit", () => {
+    const hv = makeHv({ domains: [{ domid: 1, vcpus: 128 }] });
+    for (let i = 0; i < 7; i++) expect(call(hv, CREATE, { handle_bufioreq: 1 }).rc).toBe(0);
+    // 7 x 129 = 903 ports used (1..903); the 8th needs 129 more, past 1023
+    expect(call(hv, CREATE, { handle_bufioreq: 1 }).rc).toBe(-28);
+    expect(hv.server(1, 7).exists).toBe(false);
+    expect(hv.domain(1)!.evtchn.list().length).toBe(903);
+    // the failed server's ports were all given back: a small server still fits
+    const small = makeHv({ domains: [{ domid: 1, vcpus: 128, max_evtchn_port: 4095 }] });
+    for (let i = 0; i < 8; i++) expect(call(small, CREATE, { handle_bufioreq: 1 }).rc).toBe(0);
+  });
+  it("max_evtchn_port is a checked world key", () => {
+    expect(() => makeHv({ domains: [{ domid: 1, max_evtchn_port: -1 }] })).toThrow(/max_evtchn_port/);
+  });
+});
+
+describe("ioreq pages mapped at guest frames", () => {
+  // memory.c:check_get_page_from_gfn, 4.17.7 (CONFIG_X86): a p2m_mmio_direct gfn is -EPERM for
+  // prepare_ring_for_helper, so hvm_map_ioreq_gfn and get_ioreq_server_info fail -EPERM.
+  it("4.17: a pool gfn that is mmio_direct fails get_info with -EPERM; the gfn goes back to the pool", () => {
+    const hv = makeHv({ domains: [{ domid: 1, mmio_direct: ["0xfff0"] }] });
+    call(hv, CREATE);
+    expect(call(hv, INFO, { id: 0 }).rc).toBe(-1);
+    expect(hv.explain()?.mirrors).toBe("memory.c:check_get_page_from_gfn");
+    expect(hv.domain(1)!.ioreq.gfnPool.mask & 1n).toBe(1n);
+  });
+  // memory.c:prepare_ring_for_helper, 4.9.0: no mmio_direct case; no page -> -EINVAL
+  it("4.9: the same gfn is -EINVAL at create", () => {
+    const hv = makeHv({ xen: "4.9", domains: [{ domid: 1, mmio_direct: ["0xfff0"] }] });
+    expect(call(hv, CREATE).rc).toBe(-22);
+  });
+
+  // ioreq.c:ioreq_server_alloc_pages, 4.17.7: when the sync page is already gfn-mapped,
+  // ioreq_server_alloc_mfn(s, false) is -EPERM and the failure path still runs
+  // ioreq_server_free_mfn(s, false): the server forgets its sync page but keeps ioreq.gfn. The next
+  // get_info (hvm_map_ioreq_gfn sees no page) takes a fresh gfn from the pool; the old one is never
+  // given back.
+  it("acquire_resource after get_info: -EPERM, and the server drops its gfn-mapped sync page", () => {
+    const hv = makeHv({ domains: [{ domid: 1 }] });
+    call(hv, CREATE, { handle_bufioreq: 1 });
+    const first = out(INFO, call(hv, INFO, { id: 0 }).buf);
+    expect(first).toMatchObject({ ioreq_gfn: 0xfff0n, bufioreq_gfn: 0xfff1n });
+    expect(mapResource(hv, 0, 1, 0, 1).rc).toBe(-1);
+    const s = hv.domain(1)!.ioreq.servers[0]!;
+    expect(s.ioreqPage.page).toBeNull();
+    expect(s.bufioreqPage.page).not.toBeNull();
+    const again = out(INFO, call(hv, INFO, { id: 0 }).buf);
+    expect(again).toMatchObject({ ioreq_gfn: 0xfff2n, bufioreq_gfn: 0xfff1n });
+    // 0xfff0 stays taken (leaked) even after destroy
+    expect(call(hv, DESTROY, { id: 0 }).rc).toBe(0);
+    expect(hv.domain(1)!.ioreq.gfnPool.mask & 0xffn).toBe(0xfen);
+  });
+  it("acquire_resource frame 0 after get_info: pages are set up before the frame is chosen, so the sync page goes too", () => {
+    const hv = makeHv({ domains: [{ domid: 1 }] });
+    call(hv, CREATE, { handle_bufioreq: 1 });
+    call(hv, INFO, { id: 0 });
+    expect(mapResource(hv, 0, 1, 0, 0).rc).toBe(-1);
+    const s = hv.domain(1)!.ioreq.servers[0]!;
+    expect(s.ioreqPage).toMatchObject({ gfn: 0xfff0, page: null });
+    expect(s.bufioreqPage.gfn).toBe(0xfff1);
+    expect(s.bufioreqPage.page).not.toBeNull();
+  });
+  it("acquire_resource before get_info still works and get_info is then -EPERM", () => {
+    const hv = makeHv({ domains: [{ domid: 1 }] });
+    call(hv, CREATE, { handle_bufioreq: 1 });
+    expect(mapResource(hv, 0, 1, 0, 1).rc).toBe(0);
+    expect(call(hv, INFO, { id: 0 }).rc).toBe(-1);
+    expect(call(hv, INFO, { id: 0, flags: 1 }).rc).toBe(0);
+    expect(call(hv, STATE, { id: 0, enabled: 1 }).rc).toBe(0);
+  });
+});
+
+describe("an ioreq page at a gfn is the guest's own page", () => {
+  // x86 hvm/ioreq.c:hvm_map_ioreq_gfn, 4.17.7: prepare_ring_for_helper maps the page the guest already
+  // has at the gfn (no clear_page there); hvm_remove_ioreq_gfn (enable) and hvm_add_ioreq_gfn (disable)
+  // clear it.
+  it("get_info shares the guest's bytes; enable and disable zero them", async () => {
+    const { guestOf } = await import("../../src/hypervisor/emulate.js");
+    const hv = makeHv({ domains: [{ domid: 1 }] });
+    const mem = guestOf(hv).memoryOf(1);
+    expect(mem).toBe(hv.domain(1)!.memory);
+    mem.write(0xfff0 * 4096 + 8, Uint8Array.of(0xaa, 0xbb));
+    call(hv, CREATE, { handle_bufioreq: 1 });
+    expect(out(INFO, call(hv, INFO, { id: 0 }).buf)).toMatchObject({ ioreq_gfn: 0xfff0n });
+    const s = hv.domain(1)!.ioreq.servers[0]!;
+    expect([...s.ioreqPage.page!.subarray(8, 10)]).toEqual([0xaa, 0xbb]);
+    // the emulator writing the mapped page is seen by the guest (the page is still in its physmap)
+    s.bufioreqPage.page![0] = 0x77;
+    expect(mem.read(0xfff1 * 4096, 1)[0]).toBe(0x77);
+    expect(call(hv, STATE, { id: 0, enabled: 1 }).rc).toBe(0);
+    // cleared, then ioreq_server_update_evtchn writes each vCPU's vp_eport
+    expect([...s.ioreqPage.page!.subarray(8, 10)]).toEqual([0, 0]);
+    expect(s.bufioreqPage.page![0]).toBe(0);
+    mem.write(0xfff0 * 4096, Uint8Array.of(5));
+    expect(call(hv, STATE, { id: 0, enabled: 0 }).rc).toBe(0);
+    expect(mem.read(0xfff0 * 4096, 16).every((b) => b === 0)).toBe(true);
+  });
+  it("4.9: the pages taken at create are the guest's pages too", () => {
+    const hv = makeHv({ xen: "4.9", domains: [{ domid: 1 }] });
+    hv.domain(1)!.memory.write(0xfff0 * 4096, Uint8Array.of(9));
+    const id = out(CREATE, call(hv, CREATE).buf).id as number;
+    expect(hv.domain(1)!.ioreq.servers[id]!.ioreqPage.page![0]).toBe(9);
+  });
+});
+
+describe("inject_msi", () => {
+  // vlapic.c:vlapic_lowest_prio, 4.17.7: d->vcpu[round_robin_prev_vcpu] is NULL for a domain without
+  // vCPUs, so no target is found and vmsi_deliver returns -ESRCH.
+  it("lowest priority on a domain with no vCPUs is -ESRCH; fixed delivery reaches nobody (0)", () => {
+    const hv = makeHv({ domains: [{ domid: 1, vcpus: 0 }] });
+    const INJECT_MSI = 14;
+    expect(call(hv, INJECT_MSI, { addr: 0xfee00000n, data: (1 << 8) | 0x30 }).rc).toBe(-3);
+    expect(call(hv, INJECT_MSI, { addr: 0xfee00000n, data: 0x30 }).rc).toBe(0);
+    expect(hv.domain(1)!.irq.msis).toEqual([{ vector: 0x30, dest: 0, destMode: 0, deliveryMode: 0, trigMode: 0, vcpus: [] }]);
+  });
+});
