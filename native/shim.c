@@ -281,6 +281,87 @@ static int mem_write(void *dst, const void *src, size_t n)
     return 0;
 }
 
+/*
+ * Pages a checked read found readable during the current call.  A later read
+ * of the same call that lies wholly inside them is a plain memcpy: protection
+ * is per page, so those bytes are readable too (bar a concurrent munmap by
+ * another thread in the microseconds between, which the kernel would answer
+ * with EFAULT instead).  Writes are always checked.
+ */
+struct vrange {
+    uintptr_t lo[2], hi[2]; /* the arg's pages and the descriptor array's (usually stack and heap) */
+    unsigned next;
+};
+#define VPAGE ((uintptr_t)4096) /* the smallest page size: a subset of the real pages */
+
+static int mem_read_v(void *dst, const void *src, size_t n, struct vrange *v)
+{
+    uintptr_t s = (uintptr_t)src;
+    for (unsigned i = 0; i < 2 && n != 0 && src != NULL; i++)
+        if (s >= v->lo[i] && s < v->hi[i] && n <= v->hi[i] - s) {
+            memcpy(dst, src, n);
+            return 0;
+        }
+    if (mem_read(dst, src, n) < 0)
+        return -1;
+    if (n != 0 && !vm_rw_broken && s + n > s) {
+        unsigned i = v->next;
+        v->next ^= 1;
+        v->lo[i] = s & ~(VPAGE - 1);
+        v->hi[i] = (s + n + VPAGE - 1) & ~(VPAGE - 1); /* 0 (no range) if it wraps */
+    }
+    return 0;
+}
+
+/* The buffers' contents before the call live in this thread's scratch area (no malloc per call). */
+struct scratch {
+    uint8_t *p;
+    size_t cap;
+};
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+static void scratch_free(void *arg)
+{
+    struct scratch *s = arg;
+    free(s->p);
+    free(s);
+}
+
+static void scratch_init(void)
+{
+    scratch_key_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
+}
+
+static uint8_t *scratch(size_t need)
+{
+    pthread_once(&scratch_once, scratch_init);
+    if (!scratch_key_ok)
+        return NULL;
+    struct scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        if (!s)
+            return NULL;
+        if (pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (need > s->cap) {
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *p = realloc(s->p, cap);
+        if (!p)
+            return NULL;
+        s->p = p;
+        s->cap = cap;
+    }
+    return s->p;
+}
+
 /* ---- connections and the fd table */
 
 struct conn {
@@ -730,34 +811,58 @@ struct dbuf {
  * Read every buffer when all of them are small enough to be sent.
  * A buffer the kernel could not pin writable is flagged; its contents are
  * then not sent (as the protocol asks) and nothing else is read.
+ * The contents go to this thread's scratch area (valid until its next call).
  */
-static int read_bufs(struct dbuf *b, unsigned n, int *send_contents)
+static int read_bufs(struct dbuf *b, unsigned n, int *send_contents, struct vrange *v)
 {
+    size_t total = 0;
     *send_contents = 1;
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
         if (b[i].fault || b[i].size > DM_OP_BUF_MAX_SIZE)
             *send_contents = 0;
+        else
+            total += (size_t)b[i].size;
+    }
     if (!*send_contents)
         return 0;
+    uint8_t *area = scratch(total ? total : 1);
+    if (!area)
+        return -1;
     for (unsigned i = 0; i < n; i++) {
-        size_t sz = (size_t)b[i].size;
-        b[i].in = malloc(sz ? sz : 1);
-        if (!b[i].in)
-            return -1;
-        if (mem_read(b[i].in, b[i].uptr, sz) < 0 || mem_write(b[i].uptr, b[i].in, sz) < 0) {
+        b[i].in = area;
+        area += (size_t)b[i].size;
+        if (mem_read_v(b[i].in, b[i].uptr, (size_t)b[i].size, v) < 0) {
             b[i].fault = 1;
-            free(b[i].in);
+            b[i].in = NULL;
+            *send_contents = 0;
+        }
+    }
+    /* lock_pages pins every buffer writable: probe them all in one call, each alone only on failure. */
+    if (!vm_rw_broken) {
+        struct iovec local[DM_OP_MAX_NR_BUFS], remote[DM_OP_MAX_NR_BUFS];
+        unsigned k = 0;
+        size_t want = 0;
+        for (unsigned i = 0; i < n; i++) {
+            if (!b[i].in || b[i].size == 0)
+                continue;
+            local[k] = (struct iovec){ b[i].in, (size_t)b[i].size };
+            remote[k] = (struct iovec){ b[i].uptr, (size_t)b[i].size };
+            want += (size_t)b[i].size;
+            k++;
+        }
+        if (k == 0 || process_vm_writev(cached_pid, local, k, remote, k, 0) == (ssize_t)want)
+            return 0;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (!b[i].in)
+            continue;
+        if (mem_write(b[i].uptr, b[i].in, (size_t)b[i].size) < 0) {
+            b[i].fault = 1;
             b[i].in = NULL;
             *send_contents = 0;
         }
     }
     return 0;
-}
-
-static void free_bufs(struct dbuf *b, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        free(b[i].in);
 }
 
 /* Append ndesc, descriptors and (maybe) contents at c->buf + HDR_SIZE + off. */
@@ -819,6 +924,9 @@ static int finish_dm_reply(struct conn *c, size_t rlen, struct dbuf *b, unsigned
         if (b[i].fault || !b[i].out)
             continue;
         size_t sz = b[i].out_size < b[i].size ? b[i].out_size : (size_t)b[i].size;
+        /* Bytes that came back as they were sent need no write (and no system call). */
+        if (b[i].in && sz == b[i].size && memcmp(b[i].in, b[i].out, sz) == 0)
+            continue;
         (void)mem_write(b[i].uptr, b[i].out, sz);
     }
     return 0;
@@ -865,7 +973,8 @@ static long do_dm_op(struct conn *c, void *arg)
     long ret = -1;
     int err = EIO;
 
-    if (mem_read(&uop, arg, sizeof(uop)) < 0) {
+    struct vrange v = { { 0, 0 }, { 0, 0 }, 0 };
+    if (mem_read_v(&uop, arg, sizeof(uop), &v) < 0) {
         if (capture_on()) {
             struct sbuf s = { 0 };
             sb_printf(&s, "{\"ioctl\":\"IOCTL_PRIVCMD_DM_OP\",\"arg_fault\":true");
@@ -878,7 +987,7 @@ static long do_dm_op(struct conn *c, void *arg)
     if (uop.num >= 1 && uop.num <= DM_OP_MAX_NR_BUFS) {
         struct shim_privcmd_dm_op_buf kb[DM_OP_MAX_NR_BUFS];
         n = uop.num;
-        if (mem_read(kb, uop.ubufs, n * sizeof(kb[0])) < 0) {
+        if (mem_read_v(kb, uop.ubufs, n * sizeof(kb[0]), &v) < 0) {
             /* The array itself is unreadable: every descriptor flagged, size 0. */
             for (unsigned i = 0; i < n; i++)
                 b[i].fault = 1;
@@ -888,8 +997,7 @@ static long do_dm_op(struct conn *c, void *arg)
                 b[i].size = kb[i].size;
             }
         }
-        if (read_bufs(b, n, &send_contents) < 0) {
-            free_bufs(b, n);
+        if (read_bufs(b, n, &send_contents, &v) < 0) {
             errno = ENOMEM;
             return -1;
         }
@@ -922,7 +1030,6 @@ static long do_dm_op(struct conn *c, void *arg)
         capture_result(&s, ret, err);
     }
     pthread_mutex_unlock(&c->lock);
-    free_bufs(b, n);
     if (ret == -1)
         errno = err;
     return ret;
@@ -981,7 +1088,8 @@ static long do_hypercall(struct conn *c, void *arg)
     int err = EIO;
     size_t rlen;
 
-    if (mem_read(&hc, arg, sizeof(hc)) < 0) {
+    struct vrange v = { { 0, 0 }, { 0, 0 }, 0 };
+    if (mem_read_v(&hc, arg, sizeof(hc), &v) < 0) {
         /* privcmd.c checks the restriction before copying the arguments in */
         pthread_mutex_lock(&c->lock);
         err = c->restricted ? EPERM : EFAULT;
@@ -999,7 +1107,7 @@ static long do_hypercall(struct conn *c, void *arg)
     if (is_dm_op && hc.arg[1] >= 1 && hc.arg[1] <= DM_OP_HCALL_MAX_BUFS) {
         struct shim_xen_dm_op_buf xb[DM_OP_HCALL_MAX_BUFS];
         n = (unsigned)hc.arg[1];
-        if (mem_read(xb, (const void *)(uintptr_t)hc.arg[2], n * sizeof(xb[0])) < 0) {
+        if (mem_read_v(xb, (const void *)(uintptr_t)hc.arg[2], n * sizeof(xb[0]), &v) < 0) {
             for (unsigned i = 0; i < n; i++)
                 b[i].fault = 1;
         } else {
@@ -1008,8 +1116,7 @@ static long do_hypercall(struct conn *c, void *arg)
                 b[i].size = xb[i].size;
             }
         }
-        if (read_bufs(b, n, &send_contents) < 0) {
-            free_bufs(b, n);
+        if (read_bufs(b, n, &send_contents, &v) < 0) {
             errno = ENOMEM;
             return -1;
         }
@@ -1055,7 +1162,6 @@ static long do_hypercall(struct conn *c, void *arg)
         capture_result(&s, ret, err);
     }
     pthread_mutex_unlock(&c->lock);
-    free_bufs(b, n);
     if (ret == -1)
         errno = err;
     return ret;
