@@ -70,6 +70,8 @@ export interface DomainInit {
   ioResources: boolean;
   /** inject_msi's vector-0 pirq is unsigned (persona). */
   msiPirqUnsigned: boolean;
+  /** has_vvga(d): the domain has an emulated VGA (default: HVM domains do, as libxl sets up). */
+  vga?: boolean;
   /** d->max_evtchn_port (XEN_DOMCTL_createdomain; libxl's event_channels, default 1023). */
   maxEvtchnPort?: number;
 }
@@ -103,6 +105,10 @@ export class Domain {
   /** Mapcache invalidations requested (§5.8); the emulation side consumes them. */
   mapcacheInvalidatePending = false;
   mapcacheInvalidateCount = 0;
+  /** domain_crash(d): why the domain was crashed (set by the emulation side), or null. */
+  crashed: string | null = null;
+  /** has_vvga(d): an emulated VGA, whose VRAM writes stdvga sends buffered. */
+  readonly vga: boolean;
 
   constructor(init: DomainInit) {
     this.domid = init.domid;
@@ -133,6 +139,7 @@ export class Domain {
     this.irq = new HvmIrq(init.maxVcpus, init.nrPirqs, init.msiPirqUnsigned);
     this.vgic = new Vgic(init.vgicIrqs, init.allocatedIrqs);
     this.paddrBits = init.paddrBits;
+    this.vga = init.vga ?? init.type === "hvm";
   }
 
   get isHvm(): boolean {

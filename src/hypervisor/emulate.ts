@@ -40,8 +40,12 @@ export interface GuestDomainPort {
   readonly memory: GuestMemory;
   /** has_vvga(d): the domain has an emulated VGA, so stdvga sends VRAM writes buffered. */
   readonly hasVga: boolean;
-  /** Behaviour version: "master" turns unsupported buffered requests into UNHANDLED, "4.9" ignores df. */
+  /** Behaviour version; the two flags below, when given, take precedence over the name. */
   readonly persona: string;
+  /** ioreq_send_buffered: an unsupported buffered request is UNHANDLED (default: persona "master"). */
+  readonly bufferedUnsupportedUnhandled?: boolean;
+  /** ioreq_server_select: df = 1 strings cover the bytes below addr (default: every persona but "4.9"). */
+  readonly selectDfDownwards?: boolean;
   /** AMD family 0x10..0x16 with NB_CFG extended config enabled: CF8 bits 24..27 extend the register. */
   readonly amdExtendedCf8?: boolean;
   /** Existing servers in the order range selection tries them (highest id first; 4.9: newest first). */
@@ -210,6 +214,8 @@ interface DomainState {
   outbox: number[];
   /** number of queued entries at the start of outbox (the array is reused, not emptied) */
   outN: number;
+  /** the port's selectDfDownwards, resolved */
+  dfDownwards: boolean;
   flushing: boolean;
 }
 
@@ -258,9 +264,12 @@ export class GuestEmulator {
       notify: (p) => {
         st.outbox[st.outN++] = p;
       },
-      bufferedUnsupportedIsUnhandled: port.persona === "master",
+      bufferedUnsupportedIsUnhandled: port.bufferedUnsupportedUnhandled ?? port.persona === "master",
     };
-    const st: DomainState = { port, vcpus: old?.vcpus ?? vcpus, crashed: old?.crashed ?? null, env, outbox: [], outN: 0, flushing: false };
+    const st: DomainState = {
+      port, vcpus: old?.vcpus ?? vcpus, crashed: old?.crashed ?? null, env, outbox: [], outN: 0, flushing: false,
+      dfDownwards: port.selectDfDownwards ?? port.persona !== "4.9",
+    };
     this.doms.set(port.domid, st);
   }
 
@@ -818,7 +827,7 @@ export class GuestEmulator {
         first = req.addr;
         last = req.addr + smallBig(req.size - 1);
         if (last > ALL_ONES) last = U64(last);
-      } else if (req.df === 1 && d.port.persona !== "4.9") {
+      } else if (req.df === 1 && d.dfDownwards) {
         first = U64(req.addr - (BigInt(req.count) - 1n) * BigInt(req.size));
         last = U64(req.addr + BigInt(req.size) - 1n);
       } else {
@@ -936,7 +945,7 @@ export type { Chunk as MmioChunk };
 // ---- the in-process host: a GuestDomainPort over the fake hypervisor's Domain ----
 
 export interface HostOptions {
-  /** has_vvga: libxl gives HVM guests an emulated VGA by default (true). */
+  /** has_vvga, overriding the domain's `vga` world key (which defaults to true for HVM, as libxl sets up). */
   vga?: boolean;
   /** AMD family 0x10..0x16 with extended CF8 enabled (default false). */
   amdExtendedCf8?: boolean;
@@ -949,10 +958,10 @@ export class HypervisorDomainPort implements GuestDomainPort {
   readonly memory: GuestMemory;
   readonly hasVga: boolean;
   readonly persona: string;
+  readonly bufferedUnsupportedUnhandled: boolean;
+  readonly selectDfDownwards: boolean;
   readonly amdExtendedCf8: boolean;
   readonly arch: string;
-  /** Set when the domain is crashed by the emulation layer (domain_crash). */
-  crashReason: string | null = null;
 
   constructor(
     private readonly hv: Hypervisor,
@@ -962,8 +971,10 @@ export class HypervisorDomainPort implements GuestDomainPort {
     this.domid = d.domid;
     this.nrVcpus = d.vcpus.length;
     this.memory = d.memory;
-    this.hasVga = opts.vga ?? true;
+    this.hasVga = opts.vga ?? d.vga;
     this.persona = hv.persona.name;
+    this.bufferedUnsupportedUnhandled = hv.persona.bufferedUnsupportedUnhandled;
+    this.selectDfDownwards = hv.persona.selectDfDownwards;
     this.amdExtendedCf8 = opts.amdExtendedCf8 ?? false;
     this.arch = hv.persona.arch;
   }
@@ -1016,7 +1027,7 @@ export class HypervisorDomainPort implements GuestDomainPort {
   }
 
   crash(reason: string): void {
-    this.crashReason ??= reason;
+    this.d.crashed ??= reason;
   }
 
   shuttingDown(): boolean {

@@ -109,6 +109,7 @@ export class Hypervisor {
       maxVcpus: vcpus,
       target,
       isDying: c.dying ?? false,
+      vga: c.vga,
       maxEvtchnPort: toInt(c.max_evtchn_port ?? 1023, `${path}.max_evtchn_port`, 0, 0x7fffffff),
       p2m,
       iommu: c.iommu ?? false,
@@ -195,8 +196,9 @@ export class Hypervisor {
     return serverSnapshot(this.domains.get(domid), id);
   }
 
-  snapshot(domid: number): DomainSnapshot | undefined {
+  /** The domain's state; `crashed` is domain_crash's reason (null while the domain runs). */
+  snapshot(domid: number): (DomainSnapshot & { crashed: string | null }) | undefined {
     const d = this.domains.get(domid);
-    return d ? domainSnapshot(d) : undefined;
+    return d ? { ...domainSnapshot(d), crashed: d.crashed } : undefined;
   }
 }

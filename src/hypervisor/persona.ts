@@ -36,6 +36,10 @@ export interface Persona {
   readonly msiPirqUnsigned: boolean;
   /** pin_memory_cacheattr refuses UC/UC-/WC without an IOMMU or I/O resources (d63b2c60f7, 4.21). */
   readonly cacheattrRestricted: boolean;
+  /** ioreq_send_buffered: a request the ring cannot carry is IOREQ_STATUS_UNHANDLED (master) rather than dropped as handled. */
+  readonly bufferedUnsupportedUnhandled: boolean;
+  /** ioreq_server_select: a df = 1 MMIO string covers the bytes below addr (4.17); 4.9 counts upwards from addr. */
+  readonly selectDfDownwards: boolean;
   /** prepare_ring_for_helper goes through check_get_page_from_gfn: p2m_mmio_direct is -EPERM (4.14+; 4.9: -EINVAL). */
   readonly ringMmioDirectEperm: boolean;
 }
@@ -57,6 +61,8 @@ const base417: Omit<Persona, "arch"> = {
   armDmOp: true,
   msiPirqUnsigned: false,
   cacheattrRestricted: false,
+  bufferedUnsupportedUnhandled: false,
+  selectDfDownwards: true,
   ringMmioDirectEperm: true,
 };
 
@@ -64,7 +70,7 @@ const tables: Record<PersonaName, Omit<Persona, "arch">> = {
   "4.17": base417,
   master: {
     ...base417, name: "master", release: "master", armIrqPadEnforced: true, legacyGfnFixed: true,
-    msiPirqUnsigned: true, cacheattrRestricted: true,
+    msiPirqUnsigned: true, cacheattrRestricted: true, bufferedUnsupportedUnhandled: true,
   },
   "4.9": {
     ...base417,
@@ -80,6 +86,7 @@ const tables: Record<PersonaName, Omit<Persona, "arch">> = {
     modifiedMemoryNeedsTwoBufs: false,
     serverSlots: false,
     armDmOp: false,
+    selectDfDownwards: false,
     ringMmioDirectEperm: false,
   },
 };

@@ -23,6 +23,8 @@ export interface DomainConfig {
   target?: IntLike;
   log_dirty?: boolean;
   dying?: boolean;
+  /** has_vvga: an emulated VGA (default true for HVM; libxl's vga="none" turns it off). */
+  vga?: boolean;
   /** d->max_evtchn_port (libxl's event_channels; default 1023). */
   max_evtchn_port?: IntLike;
   paddr_bits?: IntLike;
@@ -83,7 +85,7 @@ export function toInt(v: IntLike, path: string, min: number, max: number): numbe
 
 const domainKeys = new Set<string>([
   "domid", "type", "control", "hap", "vcpus", "max_vcpus", "ram", "ioreq_server_pfn", "nr_ioreq_server_pages",
-  "ioreq_pfn", "bufioreq_pfn", "device_model", "target", "log_dirty", "dying", "max_evtchn_port", "paddr_bits", "nr_pirqs",
+  "ioreq_pfn", "bufioreq_pfn", "device_model", "target", "log_dirty", "dying", "vga", "max_evtchn_port", "paddr_bits", "nr_pirqs",
   "nr_spis", "allocated_irqs", "iommu", "io_resources", "paging", "shared", "grant_map_rw", "grant_map_ro", "ram_ro", "mmio_direct",
   "pod", "broken",
 ]);
@@ -101,5 +103,6 @@ export function checkWorld(w: WorldConfig): void {
     if (seen.has(id)) throw new WorldError(`domains[${i}].domid`, `domain ${id} listed twice`);
     seen.add(id);
     if (d.type !== undefined && d.type !== "hvm" && d.type !== "pv") throw new WorldError(`domains[${i}].type`, `must be "hvm" or "pv"`);
+    if (d.vga !== undefined && typeof d.vga !== "boolean") throw new WorldError(`domains[${i}].vga`, "must be true or false");
   });
 }

@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { OpContext } from "../../src/hypervisor/context.js";
+import { GuestMemory } from "../../src/hypervisor/guest-memory.js";
 import { makePersona } from "../../src/hypervisor/persona.js";
 import { P2m, p2mTypeCode } from "../../src/hypervisor/p2m.js";
 import { modifiedMemory, relocateMemory, setMemType, trackDirtyVram } from "../../src/hypervisor/ops/mem.js";
@@ -45,7 +46,7 @@ const worldArb = fc.record({
 function ctxFor(p2m: P2m, preempt: () => boolean, opts: { nrBufs?: number; buf1?: Uint8Array; hap?: boolean; iommu?: boolean; persona?: "4.17" | "master" }): { ctx: OpContext; out: { bitmap: Uint8Array | null; invalidations: number } } {
   const out = { bitmap: null as Uint8Array | null, invalidations: 0 };
   const buf1 = opts.buf1 ?? new Uint8Array(0);
-  const d = { domid: 1, hap: opts.hap ?? true, isDying: false, maxVcpus: 1, p2m, iommu: opts.iommu ?? false,
+  const d = { domid: 1, hap: opts.hap ?? true, isDying: false, maxVcpus: 1, p2m, iommu: opts.iommu ?? false, memory: new GuestMemory(),
     requestMapcacheInvalidate: () => { out.invalidations++; } };
   const ctx = {
     caller: 0, d, hv: null, nrBufs: opts.nrBufs ?? 2, persona: makePersona(opts.persona ?? "4.17"),

@@ -164,6 +164,18 @@ export function modifiedMemory(ctx: OpContext, p: ModifiedMemoryPayload): OpResu
   return res(0, true);
 }
 
+/**
+ * One frame moved with its bytes: the page that was at dst is freed (its bytes gone), src is left
+ * unmapped. A frame taken off src but not mapped at dst (dst beyond the p2m) loses its bytes too.
+ */
+function relocateFrame(ctx: OpContext, p2m: P2m, src: number, dst: number): number {
+  const had = p2m.hasPage(src);
+  const rc = p2m.relocateOne(src, dst);
+  if (rc === 0) ctx.d.memory.move(src, dst);
+  else if (had && !p2m.hasPage(src)) ctx.d.memory.discard(src);
+  return rc;
+}
+
 /** mirrors dm.c:dm_op case XEN_DMOP_relocate_memory and memory.c:xenmem_add_to_physmap (gmfn_range) */
 export function relocateMemory(ctx: OpContext, p: RelocateMemoryPayload): OpResult {
   if (p.pad !== 0) return res(ctx.refuse(EINVAL, "relocate_memory.pad != 0", "dm.c:dm_op"), true);
@@ -184,7 +196,7 @@ export function relocateMemory(ctx: OpContext, p: RelocateMemoryPayload): OpResu
     const step = BigInt(down ? p.size - 1 - done : done);
     const src = p.src_gfn + step;
     const dst = p.dst_gfn + step;
-    rc = src > BigInt(p2m.maxMappedPfn) ? EINVAL : p2m.relocateOne(Number(src), big(dst));
+    rc = src > BigInt(p2m.maxMappedPfn) ? EINVAL : relocateFrame(ctx, p2m, Number(src), big(dst));
     if (rc < 0) break;
     done++;
     if (p.size > done && ((iommu && done >= IOMMU_BATCH) || ctx.preempt())) {
