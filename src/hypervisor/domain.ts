@@ -33,8 +33,10 @@ export interface DomainIoreq {
   gfnPool: IoreqGfnPool;
   /** 4.9: the last id handed out (ids count up from 1). */
   lastId: number;
-  /** 4.9: servers newest first (list_add at the head). */
+  /** 4.9: servers newest first (list_add at the head), the default server included. */
   list: IoreqServer[];
+  /** 4.9: the default (legacy) server made by HVMOP_get_param, or null. */
+  defaultServer: IoreqServer | null;
 }
 
 export interface CacheattrRange {
@@ -102,6 +104,10 @@ export class Domain {
   readonly paddrBits: number;
   /** Latched 0xCF8 value (written by the emulation side). */
   pciCf8 = 0;
+  /** HVM_PARAM_DM_DOMAIN: the domain a 4.9 default ioreq server serves (0 unless set). */
+  dmDomain = 0;
+  /** d->creation_finished: the domain has been unpaused once (4.9 then makes no default ioreq server). */
+  creationFinished = false;
   /** Mapcache invalidations requested (§5.8); the emulation side consumes them. */
   mapcacheInvalidatePending = false;
   mapcacheInvalidateCount = 0;
@@ -135,6 +141,7 @@ export class Domain {
       },
       lastId: 0,
       list: [],
+      defaultServer: null,
     };
     this.irq = new HvmIrq(init.maxVcpus, init.nrPirqs, init.msiPirqUnsigned);
     this.vgic = new Vgic(init.vgicIrqs, init.allocatedIrqs);
@@ -142,11 +149,19 @@ export class Domain {
     this.vga = init.vga ?? init.type === "hvm";
   }
 
+  /** 4.9: the default ioreq server (range selection's fallback), or null. */
+  defaultServer(): IoreqServer | null {
+    return this.ioreq.defaultServer;
+  }
+
   get isHvm(): boolean {
     return this.type === "hvm";
   }
 
-  /** Servers in the order range selection tries them (highest slot first; 4.9: newest first). */
+  /**
+   * Servers in the order range selection tries them (highest slot first; 4.9: newest first, with the
+   * default server in its list place: selection skips it and falls back to it, broadcasts include it).
+   */
   serversInSelectionOrder(): IoreqServer[] {
     if (this.ioreq.list.length > 0) return [...this.ioreq.list];
     const out: IoreqServer[] = [];

@@ -245,6 +245,21 @@ function toBig(v: IntIn | undefined, field: string): bigint {
   return BigInt(v);
 }
 
+// the last address converted (a driver polls the same register: no new BigInt per access)
+let lastAddrNum = 0;
+let lastAddrBig = 0n;
+
+/** toBig for an access's address, remembering the last conversion. */
+function addrBig(v: IntIn): bigint {
+  if (typeof v === "number" && v === lastAddrNum) return lastAddrBig;
+  const b = toBig(v, "addr");
+  if (typeof v === "number") {
+    lastAddrNum = v;
+    lastAddrBig = b;
+  }
+  return b;
+}
+
 const isPow2Le8 = (n: number): boolean => n === 1 || n === 2 || n === 4 || n === 8;
 
 export class GuestEmulator {
@@ -325,7 +340,7 @@ export class GuestEmulator {
   mmio(domid: number, vcpu: number, a: MmioAccess, onDone?: (r: AccessResult) => void): AccessResult {
     const d = this.dom(domid);
     const v = this.ready(d, vcpu);
-    const addr = toBig(a.addr, "addr");
+    const addr = addrBig(a.addr);
     if (addr < 0n || addr > ALL_ONES) throw new GuestAccessError("addr", `addr ${addr} is not a 64-bit address`);
     const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
     const ptr = a.data_is_ptr === true ? 1 : 0;

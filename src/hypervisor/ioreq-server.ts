@@ -39,6 +39,8 @@ export class IoreqServer {
   /** Per-vCPU "waiting for the emulator" flag (the emulation side sets it). */
   readonly pending: boolean[] = [];
   bufioreqEvtchn: number | null = null;
+  /** 4.9: the default (legacy) server: pages at HVM params 5/6, no ranges, invisible to DMOPs. */
+  isDefault = false;
 
   constructor(
     readonly id: number,
@@ -58,9 +60,10 @@ type Ctx = Pick<OpContext, "caller" | "d" | "persona" | "refuse">;
 
 /** mirrors ioreq.c:get_ioreq_server + the emulator check */
 export function lookupServer(ctx: Ctx, id: number, fn: string): IoreqServer | number {
+  // 4.9: every server DMOP's list walk skips the default server (-ENOENT)
   const s = ctx.persona.serverSlots
     ? (id < MAX_NR_IOREQ_SERVERS ? ctx.d.ioreq.servers[id] : undefined)
-    : ctx.d.ioreq.list.find((x) => x.id === id);
+    : ctx.d.ioreq.list.find((x) => x.id === id && !x.isDefault);
   if (!s) return ctx.refuse(ENOENT, `no ioreq server ${id}`, fn);
   if (ctx.persona.ownerCheck && s.emulator !== ctx.caller) {
     return ctx.refuse(EPERM, `server ${id} belongs to domain ${s.emulator}, not the caller ${ctx.caller}`, fn);
@@ -136,9 +139,7 @@ export function createServer(ctx: Ctx, handling: number): { rc: number; id: numb
 /** 4.9: ids count up from 1 skipping ids in use; pages are gfn-mapped at create time. */
 function create49(ctx: Ctx, h: 0 | 1 | 2): { rc: number; id: number } {
   const { d } = ctx;
-  let id = d.ioreq.lastId;
-  do id = (id + 1) & 0xffff; while (d.ioreq.list.some((x) => x.id === id));
-  d.ioreq.lastId = id;
+  const id = nextIoservid(d);
   const s = new IoreqServer(id, ctx.caller, d.domid, h);
   const pool = d.ioreq.gfnPool;
   const g1 = takePoolGfn(d);
@@ -173,6 +174,57 @@ function create49(ctx: Ctx, h: 0 | 1 | 2): { rc: number; id: number } {
   d.ioreq.list.unshift(s);
   d.ioreq.servers[id] = s;
   return { rc: 0, id };
+}
+
+/** mirrors 4.9 hvm/ioreq.c:next_ioservid (ids count up, skipping ids in use; the default server takes one too) */
+function nextIoservid(d: Domain): number {
+  let id = d.ioreq.lastId;
+  do id = (id + 1) & 0xffff; while (d.ioreq.list.some((x) => x.id === id));
+  d.ioreq.lastId = id;
+  return id;
+}
+
+export const HVM_PARAM_BUFIOREQ_EVTCHN = 26;
+
+/**
+ * 4.9: the default ioreq server, made when the device model reads HVM_PARAM_IOREQ_PFN, BUFIOREQ_PFN or
+ * BUFIOREQ_EVTCHN of a domain under construction. It serves domain `dmDomid` (HVM_PARAM_DM_DOMAIN),
+ * handles buffered ioreqs (LEGACY), maps its pages at params 5 and 6 as they are (0 if never set), has
+ * no ranges, is enabled at once without leaving the physmap, and stores its buffered port in param 26.
+ * Returns 0, -EEXIST when it exists, or the mapping / event-channel error.
+ * mirrors 4.9 hvm/ioreq.c:hvm_create_ioreq_server(is_default = 1) + hvm_ioreq_server_init
+ */
+export function createDefaultServer49(ctx: Ctx, dmDomid: number): number {
+  const { d } = ctx;
+  const fn = "hvm/ioreq.c:hvm_create_ioreq_server";
+  if (d.ioreq.defaultServer !== null) return ctx.refuse(-17, `domain ${d.domid} already has a default ioreq server`, fn);
+  const id = nextIoservid(d);
+  const s = new IoreqServer(id, dmDomid, d.domid, 1);
+  s.isDefault = true;
+  const pool = d.ioreq.gfnPool;
+  // hvm_ioreq_server_map_pages(s, params[5], params[6]): the sync page, then the buffered one
+  for (const [p, g] of [[s.ioreqPage, pool.ioreqPfn], [s.bufioreqPage, pool.bufioreqPfn]] as const) {
+    const prc = prepareRing(ctx, g);
+    if (prc !== 0 || d.isDying) {
+      s.ioreqPage.page = null;
+      s.ioreqPage.gfn = null;
+      return prc !== 0 ? ringRefusal(ctx, prc, g) : ctx.refuse(EINVAL, `domain ${d.domid} is dying`, "hvm/ioreq.c:hvm_map_ioreq_page");
+    }
+    p.gfn = g;
+    p.page = guestPage(d, g);
+  }
+  const rc = addVcpus(d, s);
+  if (rc < 0) {
+    freeVcpus(d, s);
+    return refuseEvtchn(ctx, rc);
+  }
+  d.ioreq.list.unshift(s);
+  d.ioreq.servers[id] = s;
+  d.ioreq.defaultServer = s;
+  // hvm_ioreq_server_enable(s, 1): no gfn leaves the physmap, the pages are not cleared
+  s.enabled = true;
+  for (const v of d.vcpus) updateEvtchn(s, v.id);
+  return 0;
 }
 
 function takePoolGfn(d: Domain): number | null {
@@ -262,10 +314,10 @@ function mapGfn(ctx: Ctx, iorp: IoreqPage, which: string): number {
   return 0;
 }
 
-/** mirrors x86 ioreq.c:hvm_unmap_ioreq_gfn */
-function unmapGfn(d: Domain, iorp: IoreqPage): void {
+/** mirrors x86 ioreq.c:hvm_unmap_ioreq_gfn (4.9: hvm_ioreq_server_unmap_pages frees no gfn of the default server) */
+function unmapGfn(d: Domain, iorp: IoreqPage, isDefault = false): void {
   if (iorp.gfn === null) return;
-  releaseGfn(d, iorp.gfn);
+  if (!isDefault) releaseGfn(d, iorp.gfn);
   iorp.page = null;
   iorp.gfn = null;
 }
@@ -340,7 +392,7 @@ export function mapIoRange(ctx: Ctx, map: boolean, id: number, type: number, sta
 /** mirrors ioreq.c:ioreq_server_enable + x86 arch_ioreq_server_enable / hvm_remove_ioreq_gfn */
 export function enableServer(d: Domain, s: IoreqServer, isX86: boolean): void {
   if (s.enabled) return;
-  if (isX86) {
+  if (isX86 && !s.isDefault) {
     for (const p of [s.ioreqPage, s.bufioreqPage]) {
       if (p.gfn === null) continue;
       // p2m_remove_page -> p2m_remove_entry asks for a mapcache invalidation
@@ -356,7 +408,7 @@ export function enableServer(d: Domain, s: IoreqServer, isX86: boolean): void {
 /** mirrors ioreq.c:ioreq_server_disable + x86 arch_ioreq_server_disable / hvm_add_ioreq_gfn */
 export function disableServer(d: Domain, s: IoreqServer, isX86: boolean): void {
   if (!s.enabled) return;
-  if (isX86) {
+  if (isX86 && !s.isDefault) {
     for (const p of [s.bufioreqPage, s.ioreqPage]) {
       if (p.gfn === null) continue;
       p.page?.fill(0);
@@ -405,14 +457,15 @@ export function destroyAllServers(d: Domain, isX86: boolean): void {
   for (const s of d.serversInSelectionOrder()) {
     disableServer(d, s, isX86);
     freeVcpus(d, s);
-    unmapGfn(d, s.bufioreqPage);
-    unmapGfn(d, s.ioreqPage);
+    unmapGfn(d, s.bufioreqPage, s.isDefault);
+    unmapGfn(d, s.ioreqPage, s.isDefault);
     s.ioreqPage.page = null;
     s.bufioreqPage.page = null;
     for (const k of rangeTypes) s.ranges[k].clear();
     d.ioreq.servers[s.id] = undefined;
   }
   d.ioreq.list.length = 0;
+  d.ioreq.defaultServer = null;
 }
 
 /**
