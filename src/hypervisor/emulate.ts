@@ -50,6 +50,8 @@ export interface GuestDomainPort {
   readonly amdExtendedCf8?: boolean;
   /** Existing servers in the order range selection tries them (highest id first; 4.9: newest first). */
   serversInSelectionOrder(): readonly IoreqServerLike[];
+  /** 4.9: the default ioreq server, which selection falls back to (absent or null: no fallback). */
+  defaultServer?(): IoreqServerLike | null;
   /** The domain's 0xCF8 latch (d->arch.hvm.pci_cf8). */
   pciCf8: number;
   /** "x86" (default) or "arm"; only x86 routing is modelled. */
@@ -850,7 +852,8 @@ export class GuestEmulator {
         last = U64(req.addr + BigInt(req.count) * BigInt(req.size) - 1n);
       }
     } else {
-      return null;
+      // 4.9 hvm_select_ioreq_server: other request types go to the default server
+      return d.port.defaultServer?.() ?? null;
     }
     for (const s of d.port.serversInSelectionOrder()) {
       if (!s.enabled) continue;
@@ -861,7 +864,8 @@ export class GuestEmulator {
       }
       return s;
     }
-    return null;
+    // 4.9: no explicit server claims it -> the default server (it has no ranges, so the loop never picks it)
+    return d.port.defaultServer?.() ?? null;
   }
 }
 
@@ -1011,6 +1015,10 @@ export class HypervisorDomainPort implements GuestDomainPort {
       this.orderCache = this.d.serversInSelectionOrder();
     }
     return this.orderCache;
+  }
+
+  defaultServer(): IoreqServerLike | null {
+    return this.d.defaultServer();
   }
 
   get pciCf8(): number {
