@@ -15,6 +15,16 @@ const quick = process.argv.includes("--quick");
 const N = quick ? 2_000 : 10_000;
 const RUNS = quick ? 3 : 5;
 const GOAL = 50_000;
+/**
+ * This bench run at the commit before the hot-path work (04405d8), on the same machine just before the
+ * "after" run: medians of calls/s and CPU µs per call.
+ */
+const BEFORE: Record<string, { calls_per_s: number; server_cpu_us_per_call: number | null; client_cpu_us_per_call: number }> = {
+  "C stub server, ioctl path, 1 handle": { calls_per_s: 33275, server_cpu_us_per_call: null, client_cpu_us_per_call: 14.3 },
+  "xendm server, ioctl path, 1 handle": { calls_per_s: 11434, server_cpu_us_per_call: 53.2, client_cpu_us_per_call: 26.5 },
+  "xendm server, hypercall path, 1 handle": { calls_per_s: 10663, server_cpu_us_per_call: 66.0, client_cpu_us_per_call: 27.3 },
+  "xendm server, ioctl path, 4 threads x 1 handle each": { calls_per_s: 13298, server_cpu_us_per_call: 49.3, client_cpu_us_per_call: 26.2 },
+};
 
 interface Case {
   name: string;
@@ -80,7 +90,7 @@ async function main(): Promise<void> {
   }
   buildNative();
   const dir = mkdtempSync(join(tmpdir(), "xendm-shim-bench-"));
-  const results: { name: string; calls_per_s: number; samples: number[]; client_cpu_us_per_call: number; server_cpu_us_per_call: number | null }[] = [];
+  const results: { name: string; calls_per_s: number; samples: number[]; client_cpu_us_per_call: number; server_cpu_us_per_call: number | null; before: (typeof BEFORE)[string] | null }[] = [];
   try {
     for (const c of CASES) {
       await once(c, Math.max(100, N >> 3), dir); // warm-up
@@ -93,6 +103,7 @@ async function main(): Promise<void> {
         samples: runs.map((x) => x.callsPerSec),
         client_cpu_us_per_call: median(runs.map((x) => x.clientUs)),
         server_cpu_us_per_call: server.length > 0 ? median(server) : null,
+        before: BEFORE[c.name] ?? null,
       });
     }
   } finally {
@@ -100,11 +111,13 @@ async function main(): Promise<void> {
   }
   const base = results[0]?.calls_per_s ?? 1;
   const rows = results.map((r) => [
-    r.name, fmt(r.calls_per_s), (r.calls_per_s / base).toFixed(2), (r.calls_per_s / GOAL).toFixed(2),
-    r.client_cpu_us_per_call.toFixed(1), r.server_cpu_us_per_call === null ? "-" : r.server_cpu_us_per_call.toFixed(1),
+    r.name, fmt(r.calls_per_s), r.before === null ? "-" : `${(r.calls_per_s / r.before.calls_per_s).toFixed(2)}x`,
+    (r.calls_per_s / base).toFixed(2), (r.calls_per_s / GOAL).toFixed(2),
+    `${r.client_cpu_us_per_call.toFixed(1)} (${r.before === null ? "-" : r.before.client_cpu_us_per_call.toFixed(1)})`,
+    `${r.server_cpu_us_per_call === null ? "-" : r.server_cpu_us_per_call.toFixed(1)} (${r.before?.server_cpu_us_per_call == null ? "-" : r.before.server_cpu_us_per_call.toFixed(1)})`,
   ]);
   process.stdout.write(`calls per second, median of ${String(RUNS)} runs of ${String(N)} xendevicemodel_nr_vcpus calls\n\n`);
-  process.stdout.write(table(["path", "calls/s", "vs C stub", `vs goal ${fmt(GOAL, 0)}`, "client CPU µs/call", "server CPU µs/call"], rows) + "\n");
+  process.stdout.write(table(["path", "calls/s", "vs before (04405d8)", "vs C stub", `vs goal ${fmt(GOAL, 0)}`, "client CPU µs/call (before)", "server CPU µs/call (before)"], rows) + "\n");
   writeResult("shim", { calls: N, runs: RUNS, goal_calls_per_s: GOAL, results });
 }
 
