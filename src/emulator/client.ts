@@ -6,7 +6,9 @@
 import {
   BUF_RING_OFFSET,
   BUF_SLOT_SIZE,
+  IOREQ_ADDR_OFFSET,
   IOREQ_BUFFER_SLOT_NUM,
+  IOREQ_DATA_OFFSET,
   IOREQ_READ,
   IOREQ_SIZE,
   IOREQ_TYPE_PIO,
@@ -82,6 +84,30 @@ export const TYPE_NAMES: Readonly<Record<number, string>> = {
   8: "INVALIDATE",
 };
 
+/**
+ * A u64 field read as a bigint, remembering the last value: a device model sees the same register
+ * address (and often the same data) again and again, and gets the same bigint without a new one.
+ */
+class U64Field {
+  private lo = -1;
+  private hi = -1;
+  private value = 0n;
+
+  constructor(private readonly offset: number) {}
+
+  read(view: DataView, off: number): bigint {
+    const o = off + this.offset;
+    const lo = view.getUint32(o, true);
+    const hi = view.getUint32(o + 4, true);
+    if (lo !== this.lo || hi !== this.hi) {
+      this.lo = lo;
+      this.hi = hi;
+      this.value = view.getBigUint64(o, true);
+    }
+    return this.value;
+  }
+}
+
 interface Waiter {
   resolve: (r: IteratorResult<IoreqRequest, undefined>) => void;
   reject: (e: unknown) => void;
@@ -104,6 +130,8 @@ export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
   private serveDone: (() => void) | null = null;
   private readonly queue: IoreqRequest[] = [];
   private readonly waiters: Waiter[] = [];
+  private readonly addrField = new U64Field(IOREQ_ADDR_OFFSET);
+  private readonly dataField = new U64Field(IOREQ_DATA_OFFSET);
   private closed = false;
   private failure: unknown = null;
   /** Counts, for tests and benches. */
@@ -296,8 +324,8 @@ export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
       vcpu: v,
       ringIndex: -1,
       type: ioreqRecord.type(view, off),
-      addr: ioreqRecord.addr(view, off),
-      data: ioreqRecord.data(view, off),
+      addr: this.addrField.read(view, off),
+      data: this.dataField.read(view, off),
       count: ioreqRecord.count(view, off),
       size: ioreqRecord.size(view, off),
       dir: ioreqRecord.dir(view, off),

@@ -196,6 +196,8 @@ interface Job {
   onDone: ((r: AccessResult) => void) | undefined;
   /** the final result, once settled */
   final: AccessResult | null;
+  /** a single-chunk job that goes back to its vCPU's spare slot once its result has been read */
+  pooled: boolean;
 }
 
 interface VcpuState {
@@ -205,6 +207,8 @@ interface VcpuState {
   result: AccessResult | null;
   /** the record of the vCPU's current hvmemul_do_io, filled in place (one per vCPU, as in struct vcpu) */
   req: IoreqFields;
+  /** a finished single-chunk job, reused by the next access (null while it is in use) */
+  spare: Job | null;
 }
 
 interface DomainState {
@@ -276,7 +280,7 @@ export class GuestEmulator {
     }
     const old = this.doms.get(port.domid);
     const vcpus: VcpuState[] = [];
-    for (let i = 0; i < port.nrVcpus; i++) vcpus.push({ job: null, waits: [], mapcacheInvalidate: false, result: null, req: record(0, 0n, 0n, 0, 0, 0, 0, 0) });
+    for (let i = 0; i < port.nrVcpus; i++) vcpus.push({ job: null, waits: [], mapcacheInvalidate: false, result: null, req: record(0, 0n, 0n, 0, 0, 0, 0, 0), spare: null });
     const env: SendEnv = {
       notify: (p) => {
         st.outbox[st.outN++] = p;
@@ -333,8 +337,7 @@ export class GuestEmulator {
       throw new GuestAccessError("size", `port I/O size ${a.size} is not 1, 2 or 4`);
     }
     const data = ptr === 1 ? U64(toBig(a.data, "data")) : dir === IOREQ_WRITE ? lowBytes(a.data, a.size) : 0n;
-    const chunk: Chunk = { isMmio: false, addr: port, size: a.size, count, dir, df: a.df === true ? 1 : 0, dataIsPtr: ptr, data, offset: 0 };
-    const job = this.job("pio", [chunk], null, dir, onDone);
+    const job = oneChunk(v, "pio", false, port, a.size, count, dir, a.df === true ? 1 : 0, ptr, data, onDone);
     return this.start(d, vcpu, v, job);
   }
 
@@ -362,8 +365,7 @@ export class GuestEmulator {
     if (isPow2Le8(a.size) && !(a.data instanceof Uint8Array) && pageOffset(a.addr, addr) + a.size <= PAGE_SIZE) {
       // the common case: one naturally sized access inside a page is one chunk
       const data = dir === IOREQ_WRITE ? lowBytes(a.data, a.size) : 0n;
-      const chunk: Chunk = { isMmio: true, addr, size: a.size, count: 1, dir, df: 0, dataIsPtr: 0, data, offset: 0 };
-      return this.start(d, vcpu, v, this.job("mmio", [chunk], null, dir, onDone));
+      return this.start(d, vcpu, v, oneChunk(v, "mmio", true, addr, a.size, 1, dir, 0, 0, data, onDone));
     }
     const bytes = dir === IOREQ_WRITE ? writeBytes(a.data, a.size) : new Uint8Array(a.size);
     const chunks = splitMmio(addr, a.size, dir, bytes);
@@ -468,7 +470,7 @@ export class GuestEmulator {
     const job = GuestEmulator.last(v.job);
     const r = this.wake(d, vcpu, v);
     this.flush(d);
-    return job?.final ?? (v.job === null ? r : this.current(v, vcpu));
+    return (job === null ? null : release(v, job)) ?? (v.job === null ? r : this.current(v, vcpu));
   }
 
   /** An emulator notified `port` of domain `domid`: wake the vCPU waiting on it, if any. */
@@ -481,7 +483,7 @@ export class GuestEmulator {
         const job = GuestEmulator.last(v.job);
         const r = this.wake(d, i, v);
         this.flush(d);
-        return job?.final ?? (v.job === null ? r : this.current(v, i));
+        return (job === null ? null : release(v, job)) ?? (v.job === null ? r : this.current(v, i));
       }
     }
     return undefined;
@@ -511,7 +513,7 @@ export class GuestEmulator {
   }
 
   private job(kind: Job["kind"], chunks: Chunk[], bytes: Uint8Array | null, dir: number, onDone: Job["onDone"]): Job {
-    return { kind, chunks, index: 0, bytes, value: 0n, dir, reps: 1, takeData: false, next: null, onDone, final: null };
+    return { kind, chunks, index: 0, bytes, value: 0n, dir, reps: 1, takeData: false, next: null, onDone, final: null, pooled: false };
   }
 
   /** Stores a chunk's read data into the access. */
@@ -522,7 +524,7 @@ export class GuestEmulator {
 
   /** The finished access's result. */
   private static result(job: Job): AccessResult {
-    if (job.dir !== IOREQ_READ || job.chunks[0]?.dataIsPtr !== 0) return { status: "done", reps: job.reps };
+    if (job.dir !== IOREQ_READ || job.chunks[0]?.dataIsPtr !== 0) return job.reps === 1 ? DONE_ONE : { status: "done", reps: job.reps };
     if (job.bytes === null) return { status: "done", value: job.value, reps: job.reps };
     return { status: "done", value: job.bytes.length <= 8 ? bytesUint(job.bytes) : 0n, bytes: job.bytes, reps: job.reps };
   }
@@ -556,7 +558,7 @@ export class GuestEmulator {
     v.job = job;
     const r = this.run(d, vcpu, v);
     this.flush(d);
-    return target.final ?? (v.job === null ? r : this.current(v, vcpu));
+    return release(v, target) ?? (v.job === null ? r : this.current(v, vcpu));
   }
 
   /** The access a (possibly INVALIDATE-prefixed) job chain ends with. */
@@ -889,6 +891,51 @@ function fill(r: IoreqFields, type: number, addr: bigint, data: bigint, count: n
 }
 
 const TWO_53 = 1n << 53n;
+
+/** The result of a finished write (or data_is_ptr access) of one repetition; never changed. */
+const DONE_ONE: AccessResult = Object.freeze({ status: "done", reps: 1 });
+
+/** A one-chunk job: the vCPU's spare one when it has it, else a new one (pooled from then on). */
+function oneChunk(
+  v: VcpuState, kind: "pio" | "mmio", isMmio: boolean, addr: bigint, size: number, count: number, dir: number, df: number,
+  ptr: number, data: bigint, onDone: Job["onDone"],
+): Job {
+  const job = v.spare;
+  if (job === null) {
+    const chunk: Chunk = { isMmio, addr, size, count, dir, df, dataIsPtr: ptr, data, offset: 0 };
+    return { kind, chunks: [chunk], index: 0, bytes: null, value: 0n, dir, reps: 1, takeData: false, next: null, onDone, final: null, pooled: true };
+  }
+  v.spare = null;
+  const c = job.chunks[0]!;
+  c.isMmio = isMmio;
+  c.addr = addr;
+  c.size = size;
+  c.count = count;
+  c.dir = dir;
+  c.df = df;
+  c.dataIsPtr = ptr;
+  c.data = data;
+  job.kind = kind;
+  job.index = 0;
+  job.value = 0n;
+  job.dir = dir;
+  job.reps = 1;
+  job.takeData = false;
+  job.next = null;
+  job.onDone = onDone;
+  job.final = null;
+  return job;
+}
+
+/** The job's final result, or null while it runs; a finished pooled job becomes the vCPU's spare. */
+function release(v: VcpuState, job: Job): AccessResult | null {
+  const r = job.final;
+  if (r !== null && job.pooled && v.spare === null) {
+    job.onDone = undefined;
+    v.spare = job;
+  }
+  return r;
+}
 
 /**
  * What run() and wake() return while the vCPU still waits. Callers never hand it out: with a job

@@ -43,6 +43,9 @@ export const BUF_SLOT_SIZE = BUF_L.size;
 export const BUF_RING_OFFSET = field(PAGE_L, "buf_ioreq").offset;
 export const READ_POINTER_OFFSET = field(PAGE_L, "read_pointer").offset;
 export const WRITE_POINTER_OFFSET = field(PAGE_L, "write_pointer").offset;
+/** Offsets of ioreq_t's two 64-bit fields. */
+export const IOREQ_ADDR_OFFSET = field(IOREQ_L, "addr").offset;
+export const IOREQ_DATA_OFFSET = field(IOREQ_L, "data").offset;
 
 const O_ADDR = field(IOREQ_L, "addr").offset;
 const O_DATA = field(IOREQ_L, "data").offset;
