@@ -272,6 +272,12 @@ export class GuestEmulator {
   private readonly doms = new Map<number, DomainState>();
   private readonly io: IoDetails = { data: 0n, reps: 0, server: null, port: 0, complete: false, reason: "" };
   private readonly listeners: ((e: EmitEvent) => void)[] = [];
+  /**
+   * The p2m type mem() just looked up for the gfn it hands to the MMIO path, so the first
+   * hvmemul_do_io does not look it up again (-1: none; dropped before anything else can run).
+   */
+  private hintGfn = -1;
+  private hintType = "";
 
   /** Makes a domain's accesses routable. Re-attaching replaces the port and keeps the vCPU state. */
   attach(port: GuestDomainPort): void {
@@ -410,7 +416,15 @@ export class GuestEmulator {
         return this.finishDirect(d, vcpu, undefined, onDone);
       }
     }
-    return this.mmio(domid, vcpu, { addr, size: a.size, dir: a.dir, data: a.data }, onDone);
+    if (first === last) {
+      this.hintGfn = first;
+      this.hintType = t0;
+    }
+    try {
+      return this.mmio(domid, vcpu, { addr, size: a.size, dir: a.dir, data: a.data }, onDone);
+    } finally {
+      this.hintGfn = -1;
+    }
   }
 
   /**
@@ -718,6 +732,7 @@ export class GuestEmulator {
 
   /** INVALIDATE to every enabled server, synchronously. mirrors ioreq.c:ioreq_broadcast(p, false) */
   private broadcastInvalidate(d: DomainState, vcpu: number, v: VcpuState): void {
+    this.hintGfn = -1;
     for (const s of d.port.serversInSelectionOrder()) {
       if (!s.enabled) continue;
       const req = record(IOREQ_TYPE_INVALIDATE, 0n, ALL_ONES, 0, 4, IOREQ_WRITE, 0, 0);
@@ -771,7 +786,9 @@ export class GuestEmulator {
     let s: IoreqServerLike | null = null;
     if (c.isMmio) {
       const gfn = c.addr < TWO_53 ? Math.floor(Number(c.addr) / PAGE_SIZE) : Number(c.addr >> 12n);
-      if (d.port.p2mType(gfn) === "ioreq_server") {
+      const t = gfn === this.hintGfn ? this.hintType : d.port.p2mType(gfn);
+      this.hintGfn = -1;
+      if (t === "ioreq_server") {
         s = d.port.claimant();
         if (s === null) return IO_RETRY;
         if (c.dir === IOREQ_READ) {
