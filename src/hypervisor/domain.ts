@@ -76,6 +76,8 @@ export interface DomainInit {
   vga?: boolean;
   /** d->max_evtchn_port (XEN_DOMCTL_createdomain; libxl's event_channels, default 1023). */
   maxEvtchnPort?: number;
+  /** d->creation_finished (default true: the domain has run). */
+  creationFinished?: boolean;
 }
 
 export class Domain {
@@ -106,8 +108,11 @@ export class Domain {
   pciCf8 = 0;
   /** HVM_PARAM_DM_DOMAIN: the domain a 4.9 default ioreq server serves (0 unless set). */
   dmDomain = 0;
-  /** d->creation_finished: the domain has been unpaused once (4.9 then makes no default ioreq server). */
-  creationFinished = false;
+  /**
+   * d->creation_finished: the domain has been unpaused once. Until then a DMOP that removes RAM asks for
+   * no mapcache invalidation, and (4.9) reading the legacy ioreq params makes the default ioreq server.
+   */
+  creationFinished: boolean;
   /** Mapcache invalidations requested (§5.8); the emulation side consumes them. */
   mapcacheInvalidatePending = false;
   mapcacheInvalidateCount = 0;
@@ -123,6 +128,7 @@ export class Domain {
     this.maxVcpus = init.maxVcpus;
     this.vcpus = Array.from({ length: init.maxVcpus }, (_, id) => ({ id, pendingEvent: null }));
     this.isDying = init.isDying;
+    this.creationFinished = init.creationFinished ?? true;
     this.evtchn = new EvtchnTable(init.maxEvtchnPort, () => this.isDying);
     this.control = init.control;
     this.target = init.target;
@@ -185,8 +191,12 @@ export class Domain {
     return otherEventPending ? null : ev;
   }
 
-  /** mirrors ioreq.c:ioreq_request_mapcache_invalidate (flag every vCPU). */
+  /**
+   * From another domain (every DMOP): flag every vCPU, but only once the domain's creation has finished.
+   * mirrors ioreq.c:ioreq_request_mapcache_invalidate
+   */
   requestMapcacheInvalidate(): void {
+    if (!this.creationFinished) return;
     this.mapcacheInvalidatePending = true;
     this.mapcacheInvalidateCount++;
   }

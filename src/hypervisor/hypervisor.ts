@@ -109,6 +109,7 @@ export class Hypervisor {
       maxVcpus: vcpus,
       target,
       isDying: c.dying ?? false,
+      creationFinished: c.creation_finished ?? true,
       vga: c.vga,
       maxEvtchnPort: toInt(c.max_evtchn_port ?? 1023, `${path}.max_evtchn_port`, 0, 0x7fffffff),
       p2m,

@@ -390,13 +390,13 @@ export function mapIoRange(ctx: Ctx, map: boolean, id: number, type: number, sta
 }
 
 /** mirrors ioreq.c:ioreq_server_enable + x86 arch_ioreq_server_enable / hvm_remove_ioreq_gfn */
-export function enableServer(d: Domain, s: IoreqServer, isX86: boolean): void {
+export function enableServer(d: Domain, s: IoreqServer, isX86: boolean, invalidatesMapcache = true): void {
   if (s.enabled) return;
   if (isX86 && !s.isDefault) {
     for (const p of [s.ioreqPage, s.bufioreqPage]) {
       if (p.gfn === null) continue;
       // p2m_remove_page -> p2m_remove_entry asks for a mapcache invalidation
-      d.requestMapcacheInvalidate();
+      if (invalidatesMapcache) d.requestMapcacheInvalidate();
       d.p2m.setType(p.gfn, p.gfn, p2m_invalid);
       p.page?.fill(0);
     }
@@ -424,7 +424,7 @@ export function setServerState(ctx: Ctx, id: number, enabled: boolean): number {
   const s = lookupServer(ctx, id, "ioreq.c:ioreq_server_set_state");
   if (typeof s === "number") return s;
   const x86 = ctx.persona.arch === "x86";
-  if (enabled) enableServer(ctx.d, s, x86);
+  if (enabled) enableServer(ctx.d, s, x86, ctx.persona.removeInvalidatesMapcache);
   else disableServer(ctx.d, s, x86);
   return 0;
 }

@@ -42,6 +42,8 @@ export interface Persona {
   readonly selectDfDownwards: boolean;
   /** prepare_ring_for_helper goes through check_get_page_from_gfn: p2m_mmio_direct is -EPERM (4.14+; 4.9: -EINVAL). */
   readonly ringMmioDirectEperm: boolean;
+  /** p2m_remove_page asks for a mapcache invalidation (ioreq_request_mapcache_invalidate; not in 4.9). */
+  readonly removeInvalidatesMapcache: boolean;
 }
 
 const base417: Omit<Persona, "arch"> = {
@@ -64,6 +66,7 @@ const base417: Omit<Persona, "arch"> = {
   bufferedUnsupportedUnhandled: false,
   selectDfDownwards: true,
   ringMmioDirectEperm: true,
+  removeInvalidatesMapcache: true,
 };
 
 const tables: Record<PersonaName, Omit<Persona, "arch">> = {
@@ -88,6 +91,7 @@ const tables: Record<PersonaName, Omit<Persona, "arch">> = {
     armDmOp: false,
     selectDfDownwards: false,
     ringMmioDirectEperm: false,
+    removeInvalidatesMapcache: false,
   },
 };
 

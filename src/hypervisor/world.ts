@@ -27,6 +27,8 @@ export interface DomainConfig {
   vga?: boolean;
   /** d->max_evtchn_port (libxl's event_channels; default 1023). */
   max_evtchn_port?: IntLike;
+  /** d->creation_finished: the domain has been unpaused once (default true). */
+  creation_finished?: boolean;
   paddr_bits?: IntLike;
   nr_pirqs?: IntLike;
   /** Arm: number of SPIs of the vGIC (vgic_num_irqs = 32 + nr_spis). */
@@ -85,7 +87,7 @@ export function toInt(v: IntLike, path: string, min: number, max: number): numbe
 
 const domainKeys = new Set<string>([
   "domid", "type", "control", "hap", "vcpus", "max_vcpus", "ram", "ioreq_server_pfn", "nr_ioreq_server_pages",
-  "ioreq_pfn", "bufioreq_pfn", "device_model", "target", "log_dirty", "dying", "vga", "max_evtchn_port", "paddr_bits", "nr_pirqs",
+  "ioreq_pfn", "bufioreq_pfn", "device_model", "target", "log_dirty", "dying", "vga", "max_evtchn_port", "creation_finished", "paddr_bits", "nr_pirqs",
   "nr_spis", "allocated_irqs", "iommu", "io_resources", "paging", "shared", "grant_map_rw", "grant_map_ro", "ram_ro", "mmio_direct",
   "pod", "broken",
 ]);

@@ -141,3 +141,31 @@ describe("inject_msi", () => {
     expect(hv.domain(1)!.irq.msis).toEqual([{ vector: 0x30, dest: 0, destMode: 0, deliveryMode: 0, trigMode: 0, vcpus: [] }]);
   });
 });
+
+describe("mapcache invalidation requests", () => {
+  // ioreq.c:ioreq_request_mapcache_invalidate, 4.17.7: called by p2m_remove_page from a DMOP (current is
+  // the device model, never the target), it flags the target's vCPUs only once d->creation_finished.
+  it("4.17: enabling a gfn-mapped server of a domain under construction asks for no invalidation", () => {
+    const hv = makeHv({ domains: [{ domid: 1, creation_finished: false }] });
+    call(hv, CREATE);
+    call(hv, INFO, { id: 0 });
+    expect(call(hv, STATE, { id: 0, enabled: 1 }).rc).toBe(0);
+    expect(hv.domain(1)!.mapcacheInvalidatePending).toBe(false);
+    expect(hv.domain(1)!.p2m.typeOf(0xfff0)).not.toBe("ram_rw");
+  });
+  it("4.17: once the domain has run (the default), it does", () => {
+    const hv = makeHv({ domains: [{ domid: 1 }] });
+    call(hv, CREATE);
+    call(hv, INFO, { id: 0 });
+    call(hv, STATE, { id: 0, enabled: 1 });
+    expect(hv.domain(1)!.mapcacheInvalidatePending).toBe(true);
+  });
+  // 4.9.0 hvm/ioreq.c:hvm_remove_ioreq_gmfn -> guest_physmap_remove_page: 4.9 has no
+  // ioreq_request_mapcache_invalidate; only the guest's own decrease_reservation set the flag.
+  it("4.9: enabling a server asks for no invalidation", () => {
+    const hv = makeHv({ xen: "4.9", domains: [{ domid: 1 }] });
+    const id = out(CREATE, call(hv, CREATE).buf).id as number;
+    expect(call(hv, STATE, { id, enabled: 1 }).rc).toBe(0);
+    expect(hv.domain(1)!.mapcacheInvalidatePending).toBe(false);
+  });
+});
