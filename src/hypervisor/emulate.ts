@@ -225,8 +225,11 @@ interface DomainState {
   flushing: boolean;
 }
 
-/** BigInts of port numbers, made once (routing compares them with rangeset bounds on every access). */
-const PORT_BIG: bigint[] = [];
+/**
+ * BigInts of port numbers, made once (routing compares them with rangeset bounds on every access).
+ * The array is dense from the start: an array grown by scattered stores turns into a dictionary.
+ */
+const PORT_BIG: (bigint | undefined)[] = new Array<bigint | undefined>(0x10008).fill(undefined);
 
 function portBig(v: IntIn): bigint {
   const n = typeof v === "number" ? v : v >= 0n && v <= 0xffffn ? Number(v) : -1;
@@ -845,17 +848,19 @@ export class GuestEmulator {
     let first: bigint;
     let last: bigint;
     let pciAddr = 0n;
-    if (req.type === IOREQ_TYPE_PIO && (req.addr & ~3n) === 0xcfcn && (cf8 & 0x8000_0000) !== 0) {
+    // a port request's addr is a port number (0..0xffff)
+    const port = req.type === IOREQ_TYPE_PIO ? Number(req.addr) : -1;
+    if (port >= 0 && (port & ~3) === 0xcfc && (cf8 & 0x8000_0000) !== 0) {
       const sbdf = BigInt((cf8 >>> 8) & 0xffff);
-      let reg = BigInt((cf8 & 0xfc) | Number(req.addr & 3n));
+      let reg = BigInt((cf8 & 0xfc) | (port & 3));
       if (d.port.amdExtendedCf8 === true) reg |= BigInt((cf8 & 0x0f00_0000) >>> 16);
       pciAddr = (sbdf << 32n) | reg;
       kind = "pci";
       first = last = sbdf;
-    } else if (req.type === IOREQ_TYPE_PIO) {
+    } else if (port >= 0) {
       kind = "port";
       first = req.addr;
-      last = smallBig(Number(req.addr) + req.size - 1);
+      last = smallBig(port + req.size - 1);
     } else if (req.type === IOREQ_TYPE_COPY) {
       kind = "memory";
       if (req.count === 1) {
