@@ -169,3 +169,44 @@ describe("mapcache invalidation requests", () => {
     expect(hv.domain(1)!.mapcacheInvalidatePending).toBe(false);
   });
 });
+
+describe("relocate_memory: struct xen_add_to_physmap.size is a uint16_t", () => {
+  const RELOCATE = 17;
+  // dm.c:dm_op XEN_DMOP_relocate_memory, 4.17.7: xatp.size = data->size truncates to 16 bits;
+  // xenmem_add_to_physmap moves xatp.size pages, then "rc == 0 && data->size != xatp.size" turns the
+  // finished chunk into a continuation (size -= chunk, gfns += chunk). A pass whose low 16 bits are 0
+  // moves nothing and returns 0: only size & 0xffff pages ever move.
+  it("4.17: size 0x10000 moves nothing and returns 0, buffer untouched", () => {
+    const hv = makeHv({ domains: [{ domid: 1 }] });
+    const r = call(hv, RELOCATE, { size: 0x10000, src_gfn: 0x10n, dst_gfn: 0x20000n });
+    expect(r.rc).toBe(0);
+    expect(out(RELOCATE, r.buf)).toEqual({ size: 0x10000, pad: 0, src_gfn: 0x10n, dst_gfn: 0x20000n });
+    expect(hv.domain(1)!.p2m.typeOf(0x10)).toBe("ram_rw");
+    expect(hv.domain(1)!.p2m.typeOf(0x20000)).not.toBe("ram_rw");
+  });
+  it("4.17: size 0x10003 moves 3 pages; the buffer keeps the continuation's size 0x10000", () => {
+    const hv = makeHv({ domains: [{ domid: 1 }] });
+    const r = call(hv, RELOCATE, { size: 0x10003, src_gfn: 0x10n, dst_gfn: 0x20000n });
+    expect(r.rc).toBe(0);
+    expect(hv.lastPasses).toBe(2);
+    expect(out(RELOCATE, r.buf)).toEqual({ size: 0x10000, pad: 0, src_gfn: 0x13n, dst_gfn: 0x20003n });
+    const p = hv.domain(1)!.p2m;
+    expect(p.ranges(0x20000, 0x20003)).toEqual([
+      { first: 0x20000, last: 0x20002, type: "ram_rw" }, { first: 0x20003, last: 0x20003, type: p.typeOf(0x20003) },
+    ]);
+    expect(p.typeOf(0x13)).toBe("ram_rw");
+  });
+  it("4.17: the wrap check sees the truncated size", () => {
+    const hv = makeHv({ domains: [{ domid: 1 }] });
+    // 2^64-2 + 1 does not wrap (size & 0xffff = 1), so this is not -EOVERFLOW; gfn 2^64-2 is beyond the p2m
+    expect(call(hv, RELOCATE, { size: 0x10001, src_gfn: 0x10n, dst_gfn: (1n << 64n) - 2n }).rc).not.toBe(-75);
+  });
+  // master (7acc7dd36b): the finished-chunk continuation adds the chunk to xatp.idx/gpfn, which already
+  // point past it, so the written-back gfns advance by twice the chunk.
+  it("master: the truncated chunk's continuation advances the gfns twice", () => {
+    const hv = makeHv({ xen: "master", domains: [{ domid: 1 }] });
+    const r = call(hv, RELOCATE, { size: 0x10003, src_gfn: 0x10n, dst_gfn: 0x20000n });
+    expect(r.rc).toBe(0);
+    expect(out(RELOCATE, r.buf)).toEqual({ size: 0x10000, pad: 0, src_gfn: 0x16n, dst_gfn: 0x20006n });
+  });
+});

@@ -180,7 +180,10 @@ function relocateFrame(ctx: OpContext, p2m: P2m, src: number, dst: number): numb
 export function relocateMemory(ctx: OpContext, p: RelocateMemoryPayload): OpResult {
   if (p.pad !== 0) return res(ctx.refuse(EINVAL, "relocate_memory.pad != 0", "dm.c:dm_op"), true);
   if (p.dst_gfn === INVALID_GFN) return res(ctx.refuse(EINVAL, "dst_gfn is INVALID_GFN", "memory.c:xenmem_add_to_physmap"), true);
-  const size = BigInt(p.size);
+  // xatp.size = data->size: struct xen_add_to_physmap's size is a uint16_t, so one pass handles the low
+  // 16 bits and the dispatcher turns "data->size != xatp.size" into a continuation
+  const chunk = p.size & 0xffff;
+  const size = BigInt(chunk);
   if (U64(p.dst_gfn + size) < p.dst_gfn || U64(p.src_gfn + size) < p.src_gfn) {
     return res(ctx.refuse(EOVERFLOW, "src_gfn or dst_gfn + size wraps", "memory.c:xenmem_add_to_physmap"), true);
   }
@@ -192,19 +195,31 @@ export function relocateMemory(ctx: OpContext, p: RelocateMemoryPayload): OpResu
   const big = (g: bigint): number => (g < BigInt(Number.MAX_SAFE_INTEGER) ? Number(g) : Number.MAX_SAFE_INTEGER);
   // master (7acc7dd36b) works downwards when the destination overlaps above the source
   const down = ctx.persona.name === "master" && p.dst_gfn > p.src_gfn && p.dst_gfn < p.src_gfn + size;
-  while (p.size > done) {
-    const step = BigInt(down ? p.size - 1 - done : done);
+  while (chunk > done) {
+    const step = BigInt(down ? chunk - 1 - done : done);
     const src = p.src_gfn + step;
     const dst = p.dst_gfn + step;
     rc = src > BigInt(p2m.maxMappedPfn) ? EINVAL : relocateFrame(ctx, p2m, Number(src), big(dst));
     if (rc < 0) break;
     done++;
-    if (p.size > done && ((iommu && done >= IOMMU_BATCH) || ctx.preempt())) {
+    if (chunk > done && ((iommu && done >= IOMMU_BATCH) || ctx.preempt())) {
       rc = done;
       break;
     }
   }
   if (p2m.removals !== removalsBefore) ctx.d.requestMapcacheInvalidate();
+  if (rc === 0 && p.size !== chunk) {
+    // the whole truncated chunk is done: dm.c makes rc = xatp.size. master (7acc7dd36b) also adds it to
+    // xatp.idx/gpfn, which already point past the chunk (or, downwards, just below it)
+    rc = chunk;
+    if (ctx.persona.name === "master" && rc > 0) {
+      const delta = down ? BigInt(rc) - 1n : BigInt(2 * rc);
+      p.size -= rc;
+      p.src_gfn = U64(p.src_gfn + delta);
+      p.dst_gfn = U64(p.dst_gfn + delta);
+      return res(ERESTART, false);
+    }
+  }
   if (rc > 0) {
     p.size -= rc;
     if (!down) {
