@@ -254,6 +254,11 @@ function toBig(v: IntIn | undefined, field: string): bigint {
   return BigInt(v);
 }
 
+// the last single-element MMIO span selection computed (first, size -> last)
+let lastSpanFirst = -1n;
+let lastSpanSize = 0;
+let lastSpanLast = 0n;
+
 // the last address converted (a driver polls the same register: no new BigInt per access)
 let lastAddrNum = 0;
 let lastAddrBig = 0n;
@@ -533,6 +538,16 @@ export class GuestEmulator {
     return { kind, chunks, index: 0, bytes, value: 0n, dir, reps: 1, takeData: false, next: null, onDone, final: null, pooled: false };
   }
 
+  /** store() from the two u32 halves of a response's data (no BigInt for small values). */
+  private static storeWords(job: Job, c: Chunk, lo: number, hi: number): void {
+    if (job.bytes === null && c.size <= 4) {
+      const n = c.size === 4 ? lo : lo & ((1 << (c.size << 3)) - 1);
+      job.value = n <= 0xffff ? smallBig(n) : BigInt(n);
+    } else {
+      GuestEmulator.store(job, c, (BigInt(hi) << 32n) | BigInt(lo));
+    }
+  }
+
   /** Stores a chunk's read data into the access. */
   private static store(job: Job, c: Chunk, data: bigint): void {
     if (job.bytes === null) job.value = BigInt.asUintN(c.size << 3, data);
@@ -691,7 +706,7 @@ export class GuestEmulator {
       }
       v.waits.shift();
       if (w.server.pending !== undefined) w.server.pending[vcpu] = false;
-      if (want) GuestEmulator.store(waiting, waiting.chunks[waiting.index]!, slotSeen.data);
+      if (want) GuestEmulator.storeWords(waiting, waiting.chunks[waiting.index]!, slotSeen.dataLo, slotSeen.dataHi);
     }
     const job = v.job;
     if (job.kind !== "invalidate") {
@@ -866,8 +881,15 @@ export class GuestEmulator {
       if (req.count === 1) {
         // one element: both directions cover [addr, addr + size - 1]
         first = req.addr;
-        last = req.addr + smallBig(req.size - 1);
-        if (last > ALL_ONES) last = U64(last);
+        if (first === lastSpanFirst && req.size === lastSpanSize) {
+          last = lastSpanLast;
+        } else {
+          last = req.addr + smallBig(req.size - 1);
+          if (last > ALL_ONES) last = U64(last);
+          lastSpanFirst = first;
+          lastSpanSize = req.size;
+          lastSpanLast = last;
+        }
       } else if (req.df === 1 && d.dfDownwards) {
         first = U64(req.addr - (BigInt(req.count) - 1n) * BigInt(req.size));
         last = U64(req.addr + BigInt(req.size) - 1n);

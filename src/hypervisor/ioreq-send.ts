@@ -6,6 +6,7 @@ import {
   BUF_RING_OFFSET,
   BUF_SLOT_SIZE,
   IOREQ_BUFFER_SLOT_NUM,
+  IOREQ_DATA_OFFSET,
   IOREQ_SIZE,
   READ_POINTER_OFFSET as RP,
   WRITE_POINTER_OFFSET as WP,
@@ -162,8 +163,8 @@ export const SLOT_DONE = 1;
 export const SLOT_CRASH = 2;
 export type SlotCode = typeof SLOT_WAITING | typeof SLOT_DONE | typeof SLOT_CRASH;
 
-/** What takeSlot saw: the state, and the data of a finished slot (read only when asked for). */
-export const slotSeen = { state: 0, data: 0n };
+/** What takeSlot saw: the state, and the data of a finished slot as two u32 halves (read only when asked for). */
+export const slotSeen = { state: 0, dataLo: 0, dataHi: 0 };
 
 /**
  * checkSlot without an allocation: the outcome as a code, the state and data left in `slotSeen`
@@ -176,11 +177,17 @@ export function takeSlot(page: Uint8Array, vcpu: number, wantData: boolean): Slo
   slotSeen.state = state;
   switch (state) {
     case STATE_IOREQ_NONE:
-      if (wantData) slotSeen.data = ALL_ONES;
+      if (wantData) {
+        slotSeen.dataLo = 0xffff_ffff;
+        slotSeen.dataHi = 0xffff_ffff;
+      }
       return SLOT_DONE;
     case STATE_IORESP_READY:
       ioreqRecord.setState(view, off, STATE_IOREQ_NONE);
-      if (wantData) slotSeen.data = ioreqRecord.data(view, off);
+      if (wantData) {
+        slotSeen.dataLo = view.getUint32(off + IOREQ_DATA_OFFSET, true);
+        slotSeen.dataHi = view.getUint32(off + IOREQ_DATA_OFFSET + 4, true);
+      }
       return SLOT_DONE;
     case STATE_IOREQ_READY:
     case STATE_IOREQ_INPROCESS:
