@@ -1,5 +1,5 @@
 // Virtual interrupt state of one domain: PCI INTx, ISA IRQs, PCI links, GSIs, MSIs, injected events, Arm SPIs.
-import { EINVAL, ERANGE, ESRCH } from "./explain.js";
+import { EBUSY, EINVAL, ERANGE, ESRCH } from "./explain.js";
 
 export const NR_GSIS = 48;
 export const NR_ISA_IRQS = 16;
@@ -45,6 +45,8 @@ export class HvmIrq {
   readonly pirqs: PirqRaise[] = [];
   /** pirq -> emuirq binding ("msi_emu" for MSIs injected by vector 0). */
   readonly pirqBinding = new Map<number, "msi_emu" | "other">();
+  /** The pirq the emuirq -> pirq tree holds under IRQ_MSI_EMU (the first emulated MSI pirq), or null. */
+  msiEmuPirq: number | null = null;
   private roundRobinPrev = 0;
 
   constructor(readonly nrVcpus: number, readonly nrPirqs: number, readonly pirqUnsigned = false) {}
@@ -128,6 +130,10 @@ export class HvmIrq {
       if (bound === undefined) {
         // mirrors irq.c:map_domain_emuirq_pirq range check
         if (pirq < 0 || pirq >= this.nrPirqs) return EINVAL;
+        // every emulated MSI shares the tree key IRQ_MSI_EMU: a second pirq is "already mapped" (rc 0,
+        // nothing allocated), and hvm_inject_msi then finds no pirq_info for it
+        if (this.msiEmuPirq !== null && this.msiEmuPirq !== pirq) return EBUSY;
+        this.msiEmuPirq = pirq;
         this.pirqBinding.set(pirq, "msi_emu");
       } else if (bound !== "msi_emu") {
         return EINVAL;

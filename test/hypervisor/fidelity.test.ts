@@ -210,3 +210,22 @@ describe("relocate_memory: struct xen_add_to_physmap.size is a uint16_t", () => 
     expect(out(RELOCATE, r.buf)).toEqual({ size: 0x10000, pad: 0, src_gfn: 0x16n, dst_gfn: 0x20006n });
   });
 });
+
+describe("inject_msi with vector 0 (emulated pirqs)", () => {
+  const INJECT_MSI = 14;
+  const pirqAddr = (pirq: number): bigint => (BigInt(pirq & ~0xff) << 32n) | 0xfee00000n | BigInt((pirq & 0xff) << 12);
+  // x86/irq.c:map_domain_emuirq_pirq, 4.17.7: the emuirq -> pirq radix tree is keyed by the emuirq, and
+  // every emulated MSI uses the one key IRQ_MSI_EMU. Once pirq A holds it, binding another pirq B finds
+  // old_pirq A != B and returns 0 without allocating B's struct pirq; hvm_inject_msi then finds no
+  // pirq_info for B and returns -EBUSY.
+  it("only the first emulated MSI pirq binds; another pirq is -EBUSY, the first keeps working", () => {
+    const hv = makeHv({ domains: [{ domid: 1 }] });
+    expect(call(hv, INJECT_MSI, { addr: pirqAddr(5), data: 0 }).rc).toBe(0);
+    expect(call(hv, INJECT_MSI, { addr: pirqAddr(6), data: 0 }).rc).toBe(-16);
+    expect(hv.explain()?.mirrors).toBe("hvm/irq.c:hvm_inject_msi");
+    expect(call(hv, INJECT_MSI, { addr: pirqAddr(5), data: 0 }).rc).toBe(0);
+    expect(hv.domain(1)!.irq.pirqs).toEqual([{ pirq: 5 }, { pirq: 5 }]);
+    // the range check comes first
+    expect(call(hv, INJECT_MSI, { addr: pirqAddr(300), data: 0 }).rc).toBe(-22);
+  });
+});

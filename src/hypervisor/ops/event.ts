@@ -29,7 +29,9 @@ export const injectMsi: OpHandler<InjectMsi> = (ctx, p) => {
   const rc = ctx.d.irq.injectMsi(p.addr, p.data);
   if (rc !== 0) {
     const why = (p.data & 0xff) === 0
-      ? `vector 0: pirq from addr ${hex(p.addr)} is not usable`
+      ? rc === -16
+        ? `vector 0: another pirq already holds IRQ_MSI_EMU, so no pirq_info exists for the pirq of addr ${hex(p.addr)}`
+        : `vector 0: pirq from addr ${hex(p.addr)} is not usable`
       : `delivery mode ${(p.data >>> 8) & 7} has no target or is unsupported`;
     ctx.refuse(rc, why, (p.data & 0xff) === 0 ? "hvm/irq.c:hvm_inject_msi" : "hvm/vmsi.c:vmsi_deliver");
   }
