@@ -45,5 +45,6 @@ export function arg(fn: string, field: string, v: unknown, t: Exclude<CType, "u6
 /** Checks a uint64_t argument; returns it as a bigint. */
 export function arg64(fn: string, field: string, v: unknown): bigint {
   if (typeof v === "bigint" && v >= 0n && v <= U64_MAX) return v;
+  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
   return check(fn, field, v, "u64");
 }
