@@ -394,7 +394,7 @@ export class GuestEmulator {
    */
   mem(domid: number, vcpu: number, a: MemAccess, onDone?: (r: AccessResult) => void): AccessResult {
     const d = this.dom(domid);
-    this.ready(d, vcpu);
+    const v = this.ready(d, vcpu);
     if (d.crashed !== null) return { status: "unhandled", reason: `domain crashed: ${d.crashed}`, effect: "domain_crash" };
     const addrIn = a.addr;
     if (typeof addrIn === "number" && !Number.isSafeInteger(addrIn)) throw new GuestAccessError("addr", `addr ${addrIn} is not an integer`);
@@ -429,6 +429,12 @@ export class GuestEmulator {
       this.hintType = t0;
     }
     try {
+      if (first === last && isPow2Le8(a.size) && !(a.data instanceof Uint8Array)) {
+        // what mmio() does for one naturally sized access inside a page, without checking it again
+        const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
+        const data = dir === IOREQ_WRITE ? lowBytes(a.data, a.size) : 0n;
+        return this.start(d, vcpu, v, oneChunk(v, "mmio", true, addrBig(addr), a.size, 1, dir, 0, 0, data, onDone));
+      }
       return this.mmio(domid, vcpu, { addr, size: a.size, dir: a.dir, data: a.data }, onDone);
     } finally {
       this.hintGfn = -1;
@@ -992,6 +998,10 @@ function pageOffset(v: IntIn, big: bigint): number {
   return typeof v === "number" ? v % PAGE_SIZE : Number(big & 0xfffn);
 }
 
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+/** MASKS[n]: the largest value of n bytes (n = 1..7). */
+const MASKS: readonly bigint[] = [0n, 0xffn, 0xffffn, 0xff_ffffn, 0xffff_ffffn, 0xff_ffff_ffffn, 0xffff_ffff_ffffn, 0xff_ffff_ffff_ffffn];
+
 /** The low `size` bytes of a write's value, as a bigint (small values come from a cache). */
 function lowBytes(v: IntIn | undefined, size: number): bigint {
   if (typeof v === "number" && Number.isSafeInteger(v) && size <= 4) {
@@ -1000,6 +1010,7 @@ function lowBytes(v: IntIn | undefined, size: number): bigint {
     if (n < 0) n += m;
     return n <= 0xffff ? smallBig(n) : BigInt(n);
   }
+  if (typeof v === "bigint" && v >= 0n && v <= (size === 8 ? U64_MAX : MASKS[size]!)) return v;
   return BigInt.asUintN(size << 3, toBig(v, "data"));
 }
 
