@@ -95,14 +95,17 @@ export class DeviceModel {
    * Sends buffers as core.c:xendevicemodel_op does. Returns 0 (ioctl path) or the hypercall's
    * non-negative return (fallback path); throws XenError where C returns -1.
    */
-  async #op(fn: string, domid: number, bufs: TransportBuf[]): Promise<number> {
+  // Not async: one promise per call fewer on the hot path. Every caller is an async method, so an
+  // argument error thrown here still reaches the caller as a rejection.
+  #op(fn: string, domid: number, bufs: TransportBuf[]): Promise<number> {
     if (this.#closed) throw new DeviceModelArgumentError(fn, "dmod", "the handle is closed");
     const dom = arg(fn, "domid", domid, "u16");
     if (this.dm !== undefined) {
       // common.c:osdep_xendevicemodel_op: Xen writes the caller's memory in place; rc > 0 -> 0.
-      const r = await this.dm.dmOp(dom, bufs);
-      if (r.ret < 0) throw new XenError(fn, r.errno ?? 0, "ioctl");
-      return 0;
+      return this.dm.dmOp(dom, bufs).then((r) => {
+        if (r.ret < 0) throw new XenError(fn, r.errno ?? 0, "ioctl");
+        return 0;
+      });
     }
     return this.#xcall(fn, dom, bufs);
   }
