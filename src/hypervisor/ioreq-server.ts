@@ -4,7 +4,7 @@ import { layoutOf } from "../codec/index.js";
 import type { OpContext } from "./context.js";
 import type { Domain } from "./domain.js";
 import {
-  inGroup, P2M_PAGE_FROM_GFN_TYPES, P2M_PAGING_TYPES, p2m_invalid, p2m_mmio_direct, p2m_ram_rw,
+  inGroup, P2M_PAGE_FROM_GFN_TYPES, P2M_PAGING_TYPES, p2m_invalid, p2m_mmio_direct, p2m_populate_on_demand, p2m_ram_rw, p2m_ram_shared,
 } from "./p2m-types.js";
 import { EINVAL, ENOENT, ENOMEM, ENOSPC, EOPNOTSUPP, EPERM } from "./explain.js";
 import { MAX_GPA } from "./guest-memory.js";
@@ -266,14 +266,27 @@ function releaseGfn(d: Domain, gfn: number): void {
 }
 
 /**
- * The gfn must hold a writable RAM page: paging types -ENOENT (-EAGAIN turned round), p2m_mmio_direct
+ * The gfn must hold a writable RAM page: paging types and (still) shared pages -ENOENT (-EAGAIN turned
+ * round), PoD populated first, p2m_mmio_direct
  * -EPERM (4.17, CONFIG_X86), no page -EINVAL.
  * mirrors common/memory.c:prepare_ring_for_helper + check_get_page_from_gfn (4.9: no mmio_direct case)
  */
 function prepareRing(ctx: Pick<Ctx, "d" | "persona">, gfn: number): number {
   const d = ctx.d;
-  const t = d.p2m.typeCodeOf(gfn);
-  if (inGroup(t, P2M_PAGING_TYPES)) return ENOENT;
+  let t = d.p2m.typeCodeOf(gfn);
+  if (inGroup(t, P2M_PAGING_TYPES)) {
+    // p2m_mem_paging_populate, then -EAGAIN -> -ENOENT
+    d.p2m.pagingPopulateRequests++;
+    d.p2m.lastPagingPopulate = gfn;
+    return ENOENT;
+  }
+  // the lookup unshares; in this model unsharing fails, so the page is still shared: -EAGAIN -> -ENOENT
+  if (t === p2m_ram_shared) return ENOENT;
+  if (t === p2m_populate_on_demand) {
+    // get_page_from_gfn(P2M_UNSHARE) allocates: the PoD entry is populated and its page used
+    d.p2m.setType(gfn, gfn, p2m_ram_rw);
+    t = p2m_ram_rw;
+  }
   if (t === p2m_mmio_direct && ctx.persona.ringMmioDirectEperm) return EPERM;
   return inGroup(t, P2M_PAGE_FROM_GFN_TYPES) && d.p2m.hasPage(gfn) ? 0 : EINVAL;
 }

@@ -229,3 +229,33 @@ describe("inject_msi with vector 0 (emulated pirqs)", () => {
     expect(call(hv, INJECT_MSI, { addr: pirqAddr(300), data: 0 }).rc).toBe(-22);
   });
 });
+
+describe("prepare_ring_for_helper's lookup side effects", () => {
+  // memory.c:check_get_page_from_gfn, 4.17.7: get_page_from_gfn(P2M_UNSHARE) populates a PoD entry
+  // (the ring then uses the new page); a paging type asks for a page-in (p2m_mem_paging_populate) and
+  // fails -EAGAIN, which prepare_ring_for_helper turns into -ENOENT.
+  it("a populate-on-demand pool gfn is populated and used", () => {
+    const hv = makeHv({ domains: [{ domid: 1, pod: ["0xfff0"] }] });
+    call(hv, CREATE);
+    const r = call(hv, INFO, { id: 0 });
+    expect(r.rc).toBe(0);
+    expect(out(INFO, r.buf)).toMatchObject({ ioreq_gfn: 0xfff0n });
+    expect(hv.domain(1)!.p2m.typeOf(0xfff0)).toBe("ram_rw");
+  });
+  it("a paged-out pool gfn is -ENOENT and asks for a page-in", () => {
+    const hv = makeHv({ domains: [{ domid: 1, paging: ["0xfff0"] }] });
+    call(hv, CREATE);
+    const before = hv.domain(1)!.p2m.pagingPopulateRequests;
+    expect(call(hv, INFO, { id: 0 }).rc).toBe(-2);
+    expect(hv.domain(1)!.p2m.pagingPopulateRequests).toBe(before + 1);
+  });
+  // the same function with CONFIG_MEM_SHARING: a gfn still shared after the unsharing lookup (in this model
+  // unsharing always fails) is -EAGAIN -> -ENOENT (4.9's prepare_ring_for_helper: -ENOENT directly)
+  it("a shared pool gfn is -ENOENT (4.17 and 4.9)", () => {
+    const hv = makeHv({ domains: [{ domid: 1, shared: ["0xfff0"] }] });
+    call(hv, CREATE);
+    expect(call(hv, INFO, { id: 0 }).rc).toBe(-2);
+    const hv49 = makeHv({ xen: "4.9", domains: [{ domid: 1, shared: ["0xfff0"] }] });
+    expect(call(hv49, CREATE).rc).toBe(-2);
+  });
+});
