@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  ErrorCode, FrameReader, Kind, MAX_FRAME, ProtocolError, encodeCallReply, encodeRequest, frame, parseCallReply,
+  ErrorCode, FrameReader, Kind, MAX_FRAME, ProtocolError, callReplyFrame, encodeCallReply, encodeRequest, frame, parseCallReply,
   parseRequest, type Request,
 } from "../../src/transport/protocol.js";
 
@@ -111,6 +111,34 @@ describe("FrameReader", () => {
       expect(got.map((f) => [f.kind, f.seq, f.body.length])).toEqual([[Kind.DM_OP, 1, 40], [Kind.BYE, 2, 0], [Kind.RESTRICT, 3, 4]]);
       expect(r.pending).toBe(0);
     }
+  });
+
+  it("returns every frame's bytes intact however a stream of frames is cut in three", () => {
+    const bodies = [Uint8Array.from({ length: 40 }, (_, i) => i + 1), new Uint8Array(0), Uint8Array.from([9, 8, 7, 6])];
+    const frames = [frame(Kind.DM_OP, 1, bodies[0]), frame(Kind.BYE, 2, bodies[1]), frame(Kind.RESTRICT, 3, bodies[2])];
+    const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let o = 0;
+    for (const f of frames) { all.set(f, o); o += f.length; }
+    for (let a = 0; a <= all.length; a += 3) {
+      for (let b = a; b <= all.length; b += 5) {
+        const r = new FrameReader();
+        const got = [...r.push(all.subarray(0, a)), ...r.push(all.subarray(a, b)), ...r.push(all.subarray(b))];
+        expect(got.map((f) => [f.kind, f.seq, [...f.body]])).toEqual([[Kind.DM_OP, 1, [...bodies[0]!]], [Kind.BYE, 2, []], [Kind.RESTRICT, 3, [9, 8, 7, 6]]]);
+        expect(r.pending).toBe(0);
+      }
+    }
+  });
+
+  it("callReplyFrame is byte for byte frame() around encodeCallReply()", () => {
+    const cases = [
+      { ret: 0, errno: 0, bufs: [Uint8Array.from({ length: 32 }, (_, i) => 255 - i)] },
+      { ret: -1, errno: 22, bufs: [new Uint8Array([1, 2]), new Uint8Array(0)] },
+      { ret: 0x7fffffff, errno: 0, bufs: [] },
+    ];
+    for (const c of cases) {
+      expect([...callReplyFrame(Kind.DM_OP | 0x80, 0xfffffffe, c.ret, c.errno, c.bufs)]).toEqual([...frame(Kind.DM_OP | 0x80, 0xfffffffe, encodeCallReply(c))]);
+    }
+    expect(code(() => callReplyFrame(Kind.DM_OP | 0x80, 1, 0, 0, [new Uint8Array(MAX_FRAME)]))).toBe(ErrorCode.TOO_LARGE);
   });
 
   it("refuses a short or oversized length at once, before any body arrives", () => {
