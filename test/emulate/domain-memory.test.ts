@@ -1,7 +1,10 @@
 // Guest RAM owned by the Domain: the bytes follow relocate_memory, the ioreq gfn pages are the guest's
 // own pages, Domain.crashed, the `vga` world key and the persona flags the routing reads.
 import { describe, expect, it } from "vitest";
+import { Hypervisor } from "../../src/hypervisor/hypervisor.js";
+import { guestOf } from "../../src/hypervisor/emulate.js";
 import { mapResource } from "../../src/hypervisor/resource.js";
+import { XenHost } from "../../src/scenario/xen-host.js";
 import { readSyncSlot } from "../../src/hypervisor/ioreq-send.js";
 import { createServer, dmop, host, hex, mapRange, ok, setState, world, GUEST } from "./helpers.js";
 
@@ -85,6 +88,21 @@ describe("Domain.crashed", () => {
     expect(s.guest.complete(GUEST, 0)).toMatchObject({ effect: "domain_crash" });
     expect(s.hv.domain(GUEST)!.crashed).toBe("Weird HVM iorequest state 7");
     expect(s.hv.snapshot(GUEST)!.crashed).toBe("Weird HVM iorequest state 7");
+  });
+
+  it("the scenario `query domain` result carries it", () => {
+    const hv = new Hypervisor(world());
+    const xh = new XenHost(hv);
+    expect(xh.query("domain", { domid: GUEST })).toMatchObject({ crashed: null });
+    const id = createServer(hv, 0);
+    const page = mapResource(hv, 0, GUEST, id, 1).page!;
+    mapRange(hv, id, "PORT", 0x60, 0x60);
+    setState(hv, id, true);
+    const g = guestOf(hv);
+    g.pio(GUEST, 1, { port: 0x60, size: 1, dir: "read" });
+    page[32 + 30] = (page[32 + 30]! & 0xf0) | 0xf;
+    g.complete(GUEST, 1);
+    expect(xh.query("domain", { domid: GUEST })).toMatchObject({ crashed: "Weird HVM iorequest state 15" });
   });
 });
 
