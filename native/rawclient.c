@@ -158,6 +158,19 @@ static int privcmd(unsigned dom)
     memset(op, 0, 32);
     op[0] = 21;
     CASE("dm_op_bad_op", ioctl(fd, IOCTL_DM_OP, &u));
+    /* two buffers: a read-only second one fails the call (lock_pages) and buffer 0 stays as it was */
+    memset(op, 0, 32);
+    op[0] = 20;
+    memset(op + 8, 0xee, 4);
+    u.num = 2;
+    b[1].uptr = ro;
+    b[1].size = 16;
+    CASE("dm_op_second_buf_readonly", ioctl(fd, IOCTL_DM_OP, &u));
+    CASE("dm_op_second_buf_readonly_buf0", (long)(op[8] | op[9] << 8 | op[10] << 16 | (uint32_t)op[11] << 24));
+    b[1].uptr = op + 4096;
+    CASE("dm_op_two_bufs_nr_vcpus", ioctl(fd, IOCTL_DM_OP, &u));
+    CASE("dm_op_two_bufs_nr_vcpus_out", (long)(op[8] | op[9] << 8 | op[10] << 16 | (uint32_t)op[11] << 24));
+    u.num = 1;
 
     CASE("ioctl_unknown", ioctl(fd, 0x12345678UL, op));
     struct termios t;

@@ -154,6 +154,9 @@ suite("LD_PRELOAD privcmd shim", () => {
         dm_op_nr_vcpus: [0, 0],
         dm_op_three_bufs: [-1, E2BIG],
         dm_op_bad_op: [-1, EOPNOTSUPP],
+        dm_op_second_buf_readonly: [-1, EFAULT],
+        dm_op_second_buf_readonly_buf0: [0xeeeeeeee, 0],
+        dm_op_two_bufs_nr_vcpus: [0, 0],
         ioctl_unknown: [-1, ENOTTY],
         ioctl_tcgets: [-1, ENOTTY],
         hypercall_null_arg: [-1, EFAULT],
@@ -185,6 +188,7 @@ suite("LD_PRELOAD privcmd shim", () => {
       const vcpus = c.get("dm_op_nr_vcpus_out")?.ret;
       expect(vcpus).toBeGreaterThan(0);
       expect(c.get("hypercall_dm_op_nr_vcpus_out")?.ret).toBe(vcpus);
+      expect(c.get("dm_op_two_bufs_nr_vcpus_out")?.ret).toBe(vcpus);
       expect(srv.server.stats.connections).toBe(2); // one per open of privcmd; dups share theirs
     } finally {
       await srv.close();
