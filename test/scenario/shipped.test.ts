@@ -11,11 +11,7 @@ const FILES = readdirSync(DIR).filter((f) => f.endsWith(".json")).sort();
  * Steps that fail because the fake does not yet behave as Xen does (file → step indexes). They are allowed
  * to fail; once the fake is fixed the run prints a note so the entry can go.
  */
-const KNOWN_FAKE_BUGS: Readonly<Record<string, readonly number[]>> = {
-  // master's xenmem_add_to_physmap processes an overlapping range with dst > src downward (7acc7dd36b);
-  // the fake processes it upward under the master persona too.
-  "persona-master.json": [1],
-};
+const KNOWN_FAKE_BUGS: Readonly<Record<string, readonly number[]>> = {};
 
 describe("shipped scenarios", () => {
   it("exist", () => {
