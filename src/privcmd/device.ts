@@ -7,6 +7,8 @@ import type { CallerAbi, DmOpBuf, DmOpFn, DmOpTarget, IoctlResult } from "./type
 export const DOMID_INVALID = 0x7ff4;
 export const HYPERVISOR_DM_OP = 41;
 export const PAGE_SIZE = 4096;
+const HYPERVISOR_DM_OP_BIG = BigInt(HYPERVISOR_DM_OP);
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
 export interface PrivcmdOptions {
   /** Module parameter `dm_op_max_nr_bufs` (default 16). */
@@ -137,11 +139,14 @@ class Handle implements PrivcmdHandle {
     if (this.#restriction !== DOMID_INVALID) return { ret: -1, errno: EPERM };
     if (args.length > 5) throw new PrivcmdArgumentError("arg", `${args.length} arguments, at most 5`);
     const opv = typeof op === "number" ? BigInt(op) : op;
-    const a = [0, 1, 2, 3, 4].map((i) => args[i] ?? 0n);
-    for (const [i, v] of [opv, ...a].entries()) {
-      if (v < 0n || v > 0xffff_ffff_ffff_ffffn) throw new PrivcmdArgumentError(i === 0 ? "op" : `arg[${i - 1}]`, `${v} is not a u64`);
+    if (opv < 0n || opv > U64_MAX) throw new PrivcmdArgumentError("op", `${opv} is not a u64`);
+    const a: bigint[] = [0n, 0n, 0n, 0n, 0n];
+    for (let i = 0; i < 5; i++) {
+      const v = args[i] ?? 0n;
+      if (v < 0n || v > U64_MAX) throw new PrivcmdArgumentError(`arg[${i}]`, `${v} is not a u64`);
+      a[i] = v;
     }
-    if (opv !== BigInt(HYPERVISOR_DM_OP)) return { ret: -1, errno: ENOSYS };
+    if (opv !== HYPERVISOR_DM_OP_BIG) return { ret: -1, errno: ENOSYS };
     const [domArg, nrArg, ptrArg] = a as [bigint, bigint, bigint, bigint, bigint];
     const domid = Number(domArg & 0xffffn); // do_dm_op takes a domid_t
     const nr = nrArg & 0xffff_ffffn; // and an unsigned int count
@@ -154,7 +159,7 @@ class Handle implements PrivcmdHandle {
     let xbufs: DmOpBuf[];
     if (bufs !== undefined) {
       if (bufs.length < n) return { ret: -1, errno: EFAULT }; // the descriptor copy would fault
-      xbufs = bufs.slice(0, n);
+      xbufs = bufs.length === n ? bufs : bufs.slice(0, n);
     } else {
       const mem = this.dev.memory;
       const descBytes = mem?.view(ptrArg, n * xenDmOpBufSize(this.dev.abi)) ?? null;
