@@ -254,6 +254,23 @@ function readDescs(r: Reader, ndesc: number, what: string, seq: number, maxDesc:
 
 export function encodeRequest(req: Request): { kind: number; body: Uint8Array } {
   const w = new Writer();
+  writeRequestBody(w, req);
+  return { kind: req.kind, body: w.finish() };
+}
+
+/** A request as a whole frame, header and body written once: equal to frame(kind, seq, encodeRequest(req).body). */
+export function requestFrame(req: Request, seq: number): Uint8Array {
+  const w = new Writer(HEADER_SIZE + 4 + 64);
+  w.u32(0).u8(PROTOCOL_VERSION).u8(req.kind).u16(0).u32(seq);
+  writeRequestBody(w, req);
+  const out = w.finish();
+  const length = out.length - 4;
+  if (length > MAX_FRAME) throw new ProtocolError(ErrorCode.TOO_LARGE, `frame of ${length} bytes exceeds ${MAX_FRAME}`, seq);
+  put32(out, 0, length);
+  return out;
+}
+
+function writeRequestBody(w: Writer, req: Request): void {
   switch (req.kind) {
     case Kind.HELLO:
       w.u16(req.caller).u8(req.abi).u8(0).bytes(utf8.encode(req.name));
@@ -285,7 +302,6 @@ export function encodeRequest(req: Request): { kind: number; body: Uint8Array } 
     case Kind.BYE:
       break;
   }
-  return { kind: req.kind, body: w.finish() };
 }
 
 /** Parses a request body. Throws ProtocolError (UNKNOWN_KIND, BAD_BODY). */

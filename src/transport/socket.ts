@@ -1,8 +1,8 @@
 // Socket transport: one connection to `xendm serve` is one privcmd file handle (docs/protocol.md).
 import { connect, type Socket } from "node:net";
 import {
-  ErrorCode, FrameReader, Kind, REPLY_BIT, ProtocolError, encodeRequest, frame, parseCallReply, parseErrorReply,
-  parseHelloReply, parseRestrictReply, type CallReply, type HelloReply, type Request, type WireBuf,
+  ErrorCode, FrameReader, Kind, REPLY_BIT, ProtocolError, parseCallReply, parseErrorReply,
+  parseHelloReply, parseRestrictReply, requestFrame, type CallReply, type HelloReply, type Request, type WireBuf,
 } from "./protocol.js";
 import { bufSize, copyBack, type CallOutcome, type IoctlOutcome, type Transport, type TransportBuf, type TransportFactory } from "./types.js";
 
@@ -124,10 +124,12 @@ export class SocketTransport implements Transport {
   #call(req: Request): Promise<Uint8Array> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
     const seq = (this.#seq = (this.#seq + 1) >>> 0);
-    const { kind, body } = encodeRequest(req);
+    const kind = req.kind;
+    // Built before the call is queued: a request that cannot be framed leaves no reply expected.
+    const f = requestFrame(req, seq);
     return new Promise<Uint8Array>((resolve, reject) => {
       this.#pending.push({ seq, kind, resolve, reject });
-      this.#send(frame(kind, seq, body));
+      this.#send(f);
     });
   }
 

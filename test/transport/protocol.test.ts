@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  ErrorCode, FrameReader, Kind, MAX_FRAME, ProtocolError, callReplyFrame, encodeCallReply, encodeRequest, frame, parseCallReply,
+  ErrorCode, FrameReader, Kind, MAX_FRAME, ProtocolError, callReplyFrame, encodeCallReply, encodeRequest, frame, parseCallReply, requestFrame,
   parseRequest, type Request,
 } from "../../src/transport/protocol.js";
 
@@ -139,6 +139,22 @@ describe("FrameReader", () => {
       expect([...callReplyFrame(Kind.DM_OP | 0x80, 0xfffffffe, c.ret, c.errno, c.bufs)]).toEqual([...frame(Kind.DM_OP | 0x80, 0xfffffffe, encodeCallReply(c))]);
     }
     expect(code(() => callReplyFrame(Kind.DM_OP | 0x80, 1, 0, 0, [new Uint8Array(MAX_FRAME)]))).toBe(ErrorCode.TOO_LARGE);
+  });
+
+  it("requestFrame is byte for byte frame() around encodeRequest()", () => {
+    const reqs: Request[] = [
+      { kind: Kind.HELLO, caller: 7, abi: 1, name: "x".repeat(100) },
+      { kind: Kind.DM_OP, dom: 1, num: 2, bufs: [{ size: 32n, flags: 0, bytes: new Uint8Array(32).fill(5) }, { size: 3n, flags: 0, bytes: new Uint8Array([1, 2, 3]) }] },
+      { kind: Kind.DM_OP, dom: 1, num: 1, bufs: [{ size: 5000n, flags: 0 }] },
+      { kind: Kind.RESTRICT, dom: 3, flags: 1 },
+      { kind: Kind.HYPERCALL, op: 41n, args: [1n, 1n, 0n, 0n, 0n], bufs: [{ size: 8n, flags: 0, bytes: new Uint8Array(8).fill(9) }] },
+      { kind: Kind.BYE },
+    ];
+    for (const req of reqs) {
+      const { kind, body } = encodeRequest(req);
+      expect([...requestFrame(req, 0x12345678)]).toEqual([...frame(kind, 0x12345678, body)]);
+    }
+    expect(code(() => requestFrame({ kind: Kind.HELLO, caller: 0, abi: 0, name: "x".repeat(MAX_FRAME) }, 1))).toBe(ErrorCode.TOO_LARGE);
   });
 
   it("refuses a short or oversized length at once, before any body arrives", () => {
