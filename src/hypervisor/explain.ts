@@ -1,26 +1,18 @@
 // Why the last call was refused: the rule and the Xen function it mirrors.
 
-export const XEN_ERRNO = {
-  EPERM: 1, ENOENT: 2, ESRCH: 3, E2BIG: 7, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EFAULT: 14, EBUSY: 16,
-  EEXIST: 17, EXDEV: 18, EINVAL: 22, ENOSPC: 28, ERANGE: 34, ENOSYS: 38, ENODATA: 61, EOVERFLOW: 75,
-  EILSEQ: 84, ERESTART: 85, EOPNOTSUPP: 95,
-} as const;
+import { errno, errnoName as nameOf } from "../../abi/xen/errno.js";
 
-export type ErrnoName = keyof typeof XEN_ERRNO;
-
-export const EPERM = -1, ENOENT = -2, ESRCH = -3, E2BIG = -7, EAGAIN = -11, ENOMEM = -12, EFAULT = -14,
-  EBUSY = -16, EEXIST = -17, EINVAL = -22, ENOSPC = -28, ERANGE = -34, ENOSYS = -38, ENODATA = -61,
-  ERESTART = -85, EOPNOTSUPP = -95;
-
-const names = new Map<number, ErrnoName>(
-  (Object.entries(XEN_ERRNO) as [ErrnoName, number][]).map(([k, v]) => [v, k]),
-);
+// The hypercall's negative return values, from the ABI's errno table (abi/xen/errno.ts).
+export const EPERM = -errno.EPERM, ENOENT = -errno.ENOENT, ESRCH = -errno.ESRCH, E2BIG = -errno.E2BIG,
+  EAGAIN = -errno.EAGAIN, ENOMEM = -errno.ENOMEM, EFAULT = -errno.EFAULT, EBUSY = -errno.EBUSY,
+  EEXIST = -errno.EEXIST, EINVAL = -errno.EINVAL, ENOSPC = -errno.ENOSPC, ERANGE = -errno.ERANGE,
+  ENOSYS = -errno.ENOSYS, ENODATA = -errno.ENODATA, ERESTART = -errno.ERESTART, EOPNOTSUPP = -errno.EOPNOTSUPP;
 
 /** "-EINVAL" for -22, "0" for 0, the number otherwise. */
 export function errnoName(rc: number): string {
   if (rc >= 0) return String(rc);
-  const n = names.get(-rc);
-  return n === undefined ? String(rc) : `-${n}`;
+  const n = nameOf(rc);
+  return n === `E${-rc}` ? String(rc) : `-${n}`;
 }
 
 export interface Explanation {

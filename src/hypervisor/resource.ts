@@ -5,9 +5,7 @@ import { EINVAL, EPERM, ESRCH } from "./explain.js";
 import type { Hypervisor } from "./hypervisor.js";
 import { getServerFrame } from "./ioreq-server.js";
 
-/** XENMEM_resource_ioreq_server frame numbers. */
-export const XENMEM_resource_ioreq_server_frame_bufioreq = 0;
-export const XENMEM_resource_ioreq_server_frame_ioreq = (n: number): number => 1 + n;
+export { XENMEM_resource_ioreq_server_frame_bufioreq, XENMEM_resource_ioreq_server_frame_ioreq } from "../../abi/xen/xen.js";
 
 export type MapResourceResult = { rc: 0; page: Uint8Array } | { rc: number; page: null };
 
