@@ -84,7 +84,8 @@ export class XendmServer {
     let one: Uint8Array | undefined;
     let more: Uint8Array[] | undefined;
     try {
-      const frames = c.reader.push(chunk);
+      // A plain Uint8Array view: Buffer methods (slice is a view there) must not reach the fake.
+      const frames = c.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       const trace = this.opts.trace;
       for (const f of frames) {
         seq = f.seq;
