@@ -281,38 +281,6 @@ static int mem_write(void *dst, const void *src, size_t n)
     return 0;
 }
 
-/*
- * Pages a checked read found readable during the current call.  A later read
- * of the same call that lies wholly inside them is a plain memcpy: protection
- * is per page, so those bytes are readable too (bar a concurrent munmap by
- * another thread in the microseconds between, which the kernel would answer
- * with EFAULT instead).  Writes are always checked.
- */
-struct vrange {
-    uintptr_t lo[2], hi[2]; /* the arg's pages and the descriptor array's (usually stack and heap) */
-    unsigned next;
-};
-#define VPAGE ((uintptr_t)4096) /* the smallest page size: a subset of the real pages */
-
-static int mem_read_v(void *dst, const void *src, size_t n, struct vrange *v)
-{
-    uintptr_t s = (uintptr_t)src;
-    for (unsigned i = 0; i < 2 && n != 0 && src != NULL; i++)
-        if (s >= v->lo[i] && s < v->hi[i] && n <= v->hi[i] - s) {
-            memcpy(dst, src, n);
-            return 0;
-        }
-    if (mem_read(dst, src, n) < 0)
-        return -1;
-    if (n != 0 && !vm_rw_broken && s + n > s) {
-        unsigned i = v->next;
-        v->next ^= 1;
-        v->lo[i] = s & ~(VPAGE - 1);
-        v->hi[i] = (s + n + VPAGE - 1) & ~(VPAGE - 1); /* 0 (no range) if it wraps */
-    }
-    return 0;
-}
-
 /* The buffers' contents before the call live in this thread's scratch area (no malloc per call). */
 struct scratch {
     uint8_t *p;
@@ -813,7 +781,7 @@ struct dbuf {
  * then not sent (as the protocol asks) and nothing else is read.
  * The contents go to this thread's scratch area (valid until its next call).
  */
-static int read_bufs(struct dbuf *b, unsigned n, int *send_contents, struct vrange *v)
+static int read_bufs(struct dbuf *b, unsigned n, int *send_contents)
 {
     size_t total = 0;
     *send_contents = 1;
@@ -831,7 +799,7 @@ static int read_bufs(struct dbuf *b, unsigned n, int *send_contents, struct vran
     for (unsigned i = 0; i < n; i++) {
         b[i].in = area;
         area += (size_t)b[i].size;
-        if (mem_read_v(b[i].in, b[i].uptr, (size_t)b[i].size, v) < 0) {
+        if (mem_read(b[i].in, b[i].uptr, (size_t)b[i].size) < 0) {
             b[i].fault = 1;
             b[i].in = NULL;
             *send_contents = 0;
@@ -973,8 +941,7 @@ static long do_dm_op(struct conn *c, void *arg)
     long ret = -1;
     int err = EIO;
 
-    struct vrange v = { { 0, 0 }, { 0, 0 }, 0 };
-    if (mem_read_v(&uop, arg, sizeof(uop), &v) < 0) {
+    if (mem_read(&uop, arg, sizeof(uop)) < 0) {
         if (capture_on()) {
             struct sbuf s = { 0 };
             sb_printf(&s, "{\"ioctl\":\"IOCTL_PRIVCMD_DM_OP\",\"arg_fault\":true");
@@ -987,7 +954,7 @@ static long do_dm_op(struct conn *c, void *arg)
     if (uop.num >= 1 && uop.num <= DM_OP_MAX_NR_BUFS) {
         struct shim_privcmd_dm_op_buf kb[DM_OP_MAX_NR_BUFS];
         n = uop.num;
-        if (mem_read_v(kb, uop.ubufs, n * sizeof(kb[0]), &v) < 0) {
+        if (mem_read(kb, uop.ubufs, n * sizeof(kb[0])) < 0) {
             /* The array itself is unreadable: every descriptor flagged, size 0. */
             for (unsigned i = 0; i < n; i++)
                 b[i].fault = 1;
@@ -997,7 +964,7 @@ static long do_dm_op(struct conn *c, void *arg)
                 b[i].size = kb[i].size;
             }
         }
-        if (read_bufs(b, n, &send_contents, &v) < 0) {
+        if (read_bufs(b, n, &send_contents) < 0) {
             errno = ENOMEM;
             return -1;
         }
@@ -1088,8 +1055,7 @@ static long do_hypercall(struct conn *c, void *arg)
     int err = EIO;
     size_t rlen;
 
-    struct vrange v = { { 0, 0 }, { 0, 0 }, 0 };
-    if (mem_read_v(&hc, arg, sizeof(hc), &v) < 0) {
+    if (mem_read(&hc, arg, sizeof(hc)) < 0) {
         /* privcmd.c checks the restriction before copying the arguments in */
         pthread_mutex_lock(&c->lock);
         err = c->restricted ? EPERM : EFAULT;
@@ -1107,7 +1073,7 @@ static long do_hypercall(struct conn *c, void *arg)
     if (is_dm_op && hc.arg[1] >= 1 && hc.arg[1] <= DM_OP_HCALL_MAX_BUFS) {
         struct shim_xen_dm_op_buf xb[DM_OP_HCALL_MAX_BUFS];
         n = (unsigned)hc.arg[1];
-        if (mem_read_v(xb, (const void *)(uintptr_t)hc.arg[2], n * sizeof(xb[0]), &v) < 0) {
+        if (mem_read(xb, (const void *)(uintptr_t)hc.arg[2], n * sizeof(xb[0])) < 0) {
             for (unsigned i = 0; i < n; i++)
                 b[i].fault = 1;
         } else {
@@ -1116,7 +1082,7 @@ static long do_hypercall(struct conn *c, void *arg)
                 b[i].size = xb[i].size;
             }
         }
-        if (read_bufs(b, n, &send_contents, &v) < 0) {
+        if (read_bufs(b, n, &send_contents) < 0) {
             errno = ENOMEM;
             return -1;
         }
