@@ -38,6 +38,8 @@ const CASES: Case[] = [
   { name: "xendm server, ioctl path, 1 handle", server: "xendm", args: (n) => ["loop", String(n), String(DOM)] },
   { name: "xendm server, hypercall path, 1 handle", server: "xendm", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_NO_DMOP: "1" } },
   { name: "xendm server, ioctl path, 4 threads x 1 handle each", server: "xendm", args: (n) => ["ploop", "4", String(n >> 2), String(DOM)] },
+  { name: "C stub server, ioctl path, 1 handle, shim polls 200 us", server: "stub", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_SPIN_US: "200" } },
+  { name: "xendm server, ioctl path, 1 handle, shim polls 200 us", server: "xendm", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_SPIN_US: "200" } },
 ];
 
 async function startStub(path: string): Promise<ChildProcess> {

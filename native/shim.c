@@ -36,6 +36,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
@@ -166,6 +167,8 @@ static struct {
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int shim_enabled;
 static int no_dmop;
+/* XENDM_SHIM_SPIN_US: how long a call polls for its reply before sleeping (0: never). */
+static long spin_ns;
 static unsigned caller_domid;
 static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 static int socket_path_too_long;
@@ -213,6 +216,13 @@ static void do_init(void)
             socket_path_too_long = 1;
         else
             strcpy(socket_path, sock);
+    }
+    const char *spin = getenv("XENDM_SHIM_SPIN_US");
+    if (spin && *spin) {
+        char *end;
+        unsigned long v = strtoul(spin, &end, 10);
+        if (*end == 0 && v <= 100000)
+            spin_ns = (long)v * 1000;
     }
     const char *nd = getenv("XENDM_SHIM_NO_DMOP");
     no_dmop = nd && *nd && strcmp(nd, "0") != 0;
@@ -532,8 +542,23 @@ static int transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply
      * buffer's capacity never takes bytes of a later frame.
      */
     size_t got = 0, need = HDR_SIZE;
+    int spinning = spin_ns > 0;
+    struct timespec t0 = { 0, 0 };
+    if (spinning)
+        clock_gettime(CLOCK_MONOTONIC, &t0);
     while (got < need) {
-        ssize_t r = recv(c->sock, c->buf + got, c->cap - got, 0);
+        /*
+         * Poll without sleeping for up to XENDM_SHIM_SPIN_US first: a reply that comes within
+         * microseconds then costs no sleep and wake-up of this thread.
+         */
+        ssize_t r = recv(c->sock, c->buf + got, c->cap - got, spinning ? MSG_DONTWAIT : 0);
+        if (r < 0 && spinning && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) >= spin_ns)
+                spinning = 0;
+            continue;
+        }
         if (r < 0) {
             if (errno == EINTR)
                 continue;

@@ -379,6 +379,19 @@ suite("LD_PRELOAD privcmd shim", () => {
     }
   });
 
+  it("keeps replies straight when polling for them (XENDM_SHIM_SPIN_US), 4 threads x 300 calls", async () => {
+    const srv = await startServer();
+    try {
+      const r = await run(CONFORMANCE, ["threads", "4", "300", String(DOM)], shimEnv(srv.path, { XENDM_SHIM_SPIN_US: "50" }));
+      expect(r.code, r.stderr).toBe(0);
+      const t = jsonLines(r.stdout);
+      expect(t).toHaveLength(4);
+      for (const w of t) expect(w).toMatchObject({ create_rc: 0, ok: 300, bad: 0 });
+    } finally {
+      await srv.close();
+    }
+  });
+
   it("matches the committed capture fixture (what the library sends, on both paths)", () => {
     // Only what the library produced is compared: the results and bytes after depend on the server.
     const project = (l: Json): Json => {
