@@ -11,6 +11,7 @@ import {
   READ_POINTER_OFFSET as RP,
   WRITE_POINTER_OFFSET as WP,
 } from "./ioreq-record.js";
+import { viewOf } from "../codec/index.js";
 import type { IoreqFields } from "./ioreq-record.js";
 import {
   IOREQ_READ,
@@ -74,22 +75,6 @@ export interface SendEnv {
 }
 
 const SENT: SendOutcome = Object.freeze({ status: IOREQ_STATUS_RETRY });
-
-const views = new WeakMap<Uint8Array, DataView>();
-// the page looked at last, and its view (a send and its completion look at the same page in turn)
-let lastPage: Uint8Array | null = null;
-let lastView: DataView | null = null;
-function viewOf(page: Uint8Array): DataView {
-  if (page === lastPage) return lastView!;
-  let v = views.get(page);
-  if (v === undefined) {
-    v = new DataView(page.buffer, page.byteOffset, page.byteLength);
-    views.set(page, v);
-  }
-  lastPage = page;
-  lastView = v;
-  return v;
-}
 
 /**
  * Synchronous send for vCPU `vcpu`: slot must be NONE with the vCPU's port, then the record is
