@@ -11,7 +11,7 @@ import { dmOpMembers } from "../abi/xen/dm_op.js";
 import { decode, encodeInto, getCodec, layoutOf, viewOf } from "../src/codec/index.js";
 import { restructureType } from "../src/codec/restructure.js";
 import { handDecode, handDecodeIoreq, handEncodeInto, handEncodeIoreq } from "./handwritten-dmop.js";
-import { fmt, nsPerOp, table, writeResult } from "./lib.js";
+import { fmt, median, nsPerOp, table, writeResult } from "./lib.js";
 
 const quick = process.argv.includes("--quick");
 const N = quick ? 20_000 : 200_000;
@@ -124,12 +124,13 @@ function allocationCheck(): { calls: number; gcs: number; heapBytesPerCall: numb
 
 const results: Record<string, Record<string, { ns: number; samples: number[] }>> = {};
 const rows: (string | number)[][] = [];
+// Implementations of one case are warmed up together and then measured in alternation, run by run, so
+// that JIT state and machine load fall on all of them alike.
 for (const [name, impls] of Object.entries(cases)) {
-  results[name] = {};
-  for (const [impl, fn] of Object.entries(impls)) {
-    const m = nsPerOp(fn, impl === "restructure" ? Math.max(2000, N / 10) : N, RUNS);
-    results[name][impl] = { ns: m.median, samples: m.samples };
-  }
+  const entries = Object.entries(impls).map(([impl, fn]) => ({ impl, fn: fn, n: impl === "restructure" ? Math.max(2000, N / 10) : N, samples: [] as number[] }));
+  for (const e of entries) e.fn(e.n);
+  for (let r = 0; r < RUNS; r++) for (const e of entries) e.samples.push(nsPerOp(e.fn, e.n, 1, false).median);
+  results[name] = Object.fromEntries(entries.map((e) => [e.impl, { ns: median(e.samples), samples: e.samples }]));
 }
 const c = cBaseline();
 for (const [name, impls] of Object.entries(results)) {

@@ -12,9 +12,9 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Runs `fn(n)` (which performs n operations) `runs` times after a warm-up; returns the median ns/op. */
-export function nsPerOp(fn: (n: number) => void, n: number, runs = 5): { median: number; samples: number[] } {
-  fn(Math.max(1, n >> 3));
+/** Runs `fn(n)` (which performs n operations) `runs` times, after a warm-up unless told not to; returns the median ns/op. */
+export function nsPerOp(fn: (n: number) => void, n: number, runs = 5, warmUp = true): { median: number; samples: number[] } {
+  if (warmUp) fn(Math.max(1, n >> 3));
   const samples: number[] = [];
   for (let r = 0; r < runs; r++) {
     const t0 = process.hrtime.bigint();
