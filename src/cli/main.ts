@@ -34,7 +34,19 @@ function usage(): string {
   ].join("\n");
 }
 
+/** A reader that went away (`xendm run ... | head`) ends the command quietly, as for other Unix tools. */
+let quiet = false;
+function quietOnEpipe(stream: NodeJS.WriteStream): void {
+  if (quiet) return;
+  quiet = true;
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnEpipe(process.stdout);
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage() + "\n");
