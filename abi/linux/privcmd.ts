@@ -1,7 +1,7 @@
 // xen/sys/privcmd.h (the Linux privcmd driver's ioctl interface as the Xen tools see it).
 
 import type { Arch } from "../profiles.js";
-import type { StructDecl } from "../ctypes.js";
+import { resolve, type StructDecl } from "../ctypes.js";
 
 export const privcmd_hypercall: StructDecl = {
   kind: "struct",
@@ -56,26 +56,49 @@ export const _IOC_NONE_P = (nr: number, size: number): number => ((size << 16) |
 export const PRIVCMD_MMAPBATCH_MFN_ERROR = 0xf0000000;
 export const PRIVCMD_MMAPBATCH_PAGED_ERROR = 0x80000000;
 
+// The other ioctl argument structs, declared only for their sizes (the ioctl numbers encode them).
+const privcmd_mmap: StructDecl = {
+  kind: "struct",
+  name: "privcmd_mmap",
+  fields: [
+    { name: "num", type: "u32" }, // int
+    { name: "dom", type: "u16" },
+    { name: "entry", type: "ptr" },
+  ],
+};
+const privcmd_mmapbatch: StructDecl = {
+  kind: "struct",
+  name: "privcmd_mmapbatch",
+  fields: [
+    { name: "num", type: "u32" }, // int
+    { name: "dom", type: "u16" },
+    { name: "addr", type: "u64" },
+    { name: "arr", type: "ptr" },
+  ],
+};
+const privcmd_mmapbatch_v2: StructDecl = {
+  kind: "struct",
+  name: "privcmd_mmapbatch_v2",
+  fields: [
+    { name: "num", type: "u32" },
+    { name: "dom", type: "u16" },
+    { name: "addr", type: "u64" },
+    { name: "arr", type: "ptr" },
+    { name: "err", type: "ptr" },
+  ],
+};
+
 /** The IOCTL_PRIVCMD_* numbers for one ABI (the struct sizes differ on 32-bit ABIs). */
 export function privcmdIoctls(arch: Arch): Readonly<Record<string, number>> {
-  const p = arch === "i386" || arch === "arm32" ? 4 : 8;
-  // privcmd_mmap {int num; domid_t dom; ptr entry}, privcmd_mmapbatch {int; domid_t; u64 addr; ptr arr},
-  // privcmd_mmapbatch_v2 {uint; domid_t; u64 addr; ptr arr; ptr err}; u64 aligns to 4 on i386 only.
-  const u64Align = arch === "i386" ? 4 : 8;
-  const up = (n: number, a: number): number => Math.ceil(n / a) * a;
-  const maxAlign = Math.max(p, u64Align, 4);
-  const mmap = up(up(8, p) + p, Math.max(p, 4));
-  const batch = up(up(up(8, u64Align) + 8, p) + p, maxAlign);
-  const batchV2 = up(up(up(up(8, u64Align) + 8, p) + p, p) + p, maxAlign);
-  const dmOp = up(4, p) + p;
+  const size = (d: StructDecl): number => resolve(d, arch).size;
   return {
-    IOCTL_PRIVCMD_HYPERCALL: _IOC_NONE_P(0, 48),
-    IOCTL_PRIVCMD_MMAP: _IOC_NONE_P(2, mmap),
-    IOCTL_PRIVCMD_MMAPBATCH: _IOC_NONE_P(3, batch),
-    IOCTL_PRIVCMD_MMAPBATCH_V2: _IOC_NONE_P(4, batchV2),
-    IOCTL_PRIVCMD_DM_OP: _IOC_NONE_P(5, dmOp),
-    IOCTL_PRIVCMD_RESTRICT: _IOC_NONE_P(6, 2),
-    IOCTL_PRIVCMD_MMAP_RESOURCE: _IOC_NONE_P(7, 32),
+    IOCTL_PRIVCMD_HYPERCALL: _IOC_NONE_P(0, size(privcmd_hypercall)),
+    IOCTL_PRIVCMD_MMAP: _IOC_NONE_P(2, size(privcmd_mmap)),
+    IOCTL_PRIVCMD_MMAPBATCH: _IOC_NONE_P(3, size(privcmd_mmapbatch)),
+    IOCTL_PRIVCMD_MMAPBATCH_V2: _IOC_NONE_P(4, size(privcmd_mmapbatch_v2)),
+    IOCTL_PRIVCMD_DM_OP: _IOC_NONE_P(5, size(privcmd_dm_op)),
+    IOCTL_PRIVCMD_RESTRICT: _IOC_NONE_P(6, 2), // sizeof(domid_t)
+    IOCTL_PRIVCMD_MMAP_RESOURCE: _IOC_NONE_P(7, size(privcmd_mmap_resource)),
     IOCTL_PRIVCMD_UNIMPLEMENTED: _IOC_NONE_P(0xff, 0),
   };
 }
