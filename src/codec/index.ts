@@ -182,20 +182,21 @@ export function getCodec(type: string, opts: CodecOptions & { checkPads?: boolea
   const c: Compiled = compiled(L, opts.checkPads !== false);
   const name = L.name;
   const size = L.size;
+  const fits = (view: DataView, offset: number): void => {
+    if (offset < 0 || offset + size > view.byteLength) {
+      throw new CodecError("truncated", name, offset, `${view.byteLength - offset} bytes available at offset ${offset}, ${name} needs ${size}`);
+    }
+  };
   return {
     name,
     size,
     align: L.align,
     read(view: DataView, offset: number): CValue {
-      if (offset < 0 || offset + size > view.byteLength) {
-        throw new CodecError("truncated", name, offset, `${view.byteLength - offset} bytes available at offset ${offset}, ${name} needs ${size}`);
-      }
+      fits(view, offset);
       return c.read(view, offset, name);
     },
     write(view: DataView, offset: number, value: unknown): void {
-      if (offset < 0 || offset + size > view.byteLength) {
-        throw new CodecError("truncated", name, offset, `${view.byteLength - offset} bytes available at offset ${offset}, ${name} needs ${size}`);
-      }
+      fits(view, offset);
       c.write(view, offset, value, name);
     },
   };
