@@ -929,6 +929,19 @@ bad:
     return -1;
 }
 
+/*
+ * Sends the request built in c->buf and takes the DM_OP-shaped reply (DM_OP and HYPERCALL) into *ret /
+ * *err and the caller's buffers; a failed connection is -1/EIO.  Called with c->lock held.
+ */
+static void dm_exchange(struct conn *c, uint8_t kind, size_t body_len, struct dbuf *b, unsigned n, long *ret, int *err)
+{
+    size_t rlen;
+    if (transact(c, kind, body_len, &rlen) == 0 && finish_dm_reply(c, rlen, b, n, ret, err) == 0)
+        return;
+    *ret = -1;
+    *err = EIO;
+}
+
 static void capture_bufs(struct sbuf *s, struct dbuf *b, unsigned n)
 {
     sb_printf(s, ",\"bufs\":[");
@@ -1008,13 +1021,8 @@ static long do_dm_op(struct conn *c, void *arg)
     } else {
         err = ENOMEM;
     }
-    size_t rlen;
-    if (ok && transact(c, KIND_DM_OP, off, &rlen) == 0 && finish_dm_reply(c, rlen, b, n, &ret, &err) == 0) {
-        /* ret / err set from the reply */
-    } else if (ok) {
-        ret = -1;
-        err = EIO;
-    }
+    if (ok)
+        dm_exchange(c, KIND_DM_OP, off, b, n, &ret, &err);
     if (capture_on()) {
         struct sbuf s = { 0 };
         sb_printf(&s, "{\"ioctl\":\"IOCTL_PRIVCMD_DM_OP\",\"dom\":%u,\"num\":%u", uop.dom, uop.num);
@@ -1078,7 +1086,6 @@ static long do_hypercall(struct conn *c, void *arg)
     int send_contents = 0;
     long ret = -1;
     int err = EIO;
-    size_t rlen;
 
     if (mem_read(&hc, arg, sizeof(hc)) < 0) {
         /* privcmd.c checks the restriction before copying the arguments in */
@@ -1129,12 +1136,8 @@ static long do_hypercall(struct conn *c, void *arg)
     } else {
         err = ENOMEM;
     }
-    if (ok && transact(c, KIND_HYPERCALL, off, &rlen) == 0 && finish_dm_reply(c, rlen, b, n, &ret, &err) == 0) {
-        /* ret / err from the reply */
-    } else if (ok) {
-        ret = -1;
-        err = EIO;
-    }
+    if (ok)
+        dm_exchange(c, KIND_HYPERCALL, off, b, n, &ret, &err);
     if (capture_on()) {
         struct sbuf s = { 0 };
         sb_printf(&s, "{\"ioctl\":\"IOCTL_PRIVCMD_HYPERCALL\",\"op\":%llu", (unsigned long long)hc.op);
