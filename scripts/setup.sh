@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the native parts and the C oracle need (gcc, libxen-dev, cross compilers).
+# Installs the Debian packages the native parts, the C oracle and the integration suites need (gcc, libxen-dev,
+# cross compilers, the real QEMU device model and the real xenstore clients).
 # Idempotent: does nothing when everything is already present. Needs root (or sudo) on a fresh machine.
 set -euo pipefail
-pkgs=(gcc make libc6-dev libxen-dev gcc-i686-linux-gnu gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf)
+pkgs=(gcc make libc6-dev libxen-dev gcc-i686-linux-gnu gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-system-xen xenstore-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
