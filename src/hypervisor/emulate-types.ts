@@ -36,6 +36,11 @@ export interface GuestDomainPort {
   notify(port: number): void;
   /** domain_crash(d). */
   crash(reason: string): void;
+  /**
+   * A guest write hit a p2m_ram_logdirty page: the pfn is marked dirty and the entry becomes ram_rw
+   * before the write is retried (hvm.c:hvm_hap_nested_page_fault -> paging_mark_pfn_dirty).
+   */
+  logDirtyFault?(gfn: number): void;
   /** The domain is shutting down: a sync send is suspended (RETRY, nothing sent). */
   shuttingDown?(): boolean;
 }
@@ -133,7 +138,7 @@ export interface Wait {
 }
 
 export interface Job {
-  kind: "pio" | "mmio" | "invalidate";
+  kind: "pio" | "mmio" | "invalidate" | "direct";
   chunks: Chunk[];
   index: number;
   /** the access's bytes when it was split into several chunks (null for one chunk) */
@@ -150,6 +155,8 @@ export interface Job {
   final: AccessResult | null;
   /** a single-chunk job that goes back to its vCPU's spare slot once its result has been read */
   pooled: boolean;
+  /** kind "direct": the RAM access itself, run once the INVALIDATE broadcast before it is answered */
+  direct: (() => AccessResult) | null;
 }
 
 export interface VcpuState {
