@@ -55,8 +55,9 @@ export interface PioAccess {
   /** Value for writes (low `size` bytes), or the buffer's gpa with data_is_ptr. */
   data?: IntIn;
   count?: number;
-  df?: boolean;
-  data_is_ptr?: boolean;
+  /** one-bit fields: a boolean or 0/1 */
+  df?: boolean | 0 | 1;
+  data_is_ptr?: boolean | 0 | 1;
 }
 
 export interface MmioAccess {
@@ -66,8 +67,9 @@ export interface MmioAccess {
   dir: Dir;
   data?: IntIn | Uint8Array;
   count?: number;
-  df?: boolean;
-  data_is_ptr?: boolean;
+  /** one-bit fields: a boolean or 0/1 */
+  df?: boolean | 0 | 1;
+  data_is_ptr?: boolean | 0 | 1;
 }
 
 export type MemAccess = Omit<MmioAccess, "count" | "df" | "data_is_ptr">;
@@ -88,6 +90,11 @@ export interface EmitEvent {
   fields: IoreqFields;
   status: string;
   reason?: string;
+  /**
+   * A buffered send that reached the ring: the ring slots it filled, in order (an 8-byte write fills
+   * two: the low half, then the high half), each with its index and its 8 bytes of buf_ioreq_t.
+   */
+  ring?: { index: number; bytes: Uint8Array }[];
 }
 
 export class GuestAccessError extends Error {

@@ -29,6 +29,7 @@ import {
   MMIO_CACHE_BYTES,
   U64,
   addrBig,
+  bit,
   checkCount,
   clipReps,
   isPow2Le8,
@@ -106,12 +107,13 @@ export class GuestEmulator {
     const port = portBig(a.port);
     const count = clipReps(checkCount(a.count));
     const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
-    const ptr = a.data_is_ptr === true ? 1 : 0;
+    const ptr = bit(a.data_is_ptr, "data_is_ptr");
+    const df = bit(a.df, "df");
     if (!isPow2Le8(a.size) || a.size > 4) {
       throw new GuestAccessError("size", `port I/O size ${a.size} is not 1, 2 or 4`);
     }
     const data = ptr === 1 ? U64(toBig(a.data, "data")) : dir === IOREQ_WRITE ? lowBytes(a.data, a.size) : 0n;
-    const job = oneChunk(v, "pio", false, port, a.size, count, dir, a.df === true ? 1 : 0, ptr, data, onDone);
+    const job = oneChunk(v, "pio", false, port, a.size, count, dir, df, ptr, data, onDone);
     return this.start(d, vcpu, v, job);
   }
 
@@ -122,7 +124,8 @@ export class GuestEmulator {
     const addr = addrBig(a.addr);
     if (addr < 0n || addr > ALL_ONES) throw new GuestAccessError("addr", `addr ${addr} is not a 64-bit address`);
     const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
-    const ptr = a.data_is_ptr === true ? 1 : 0;
+    const ptr = bit(a.data_is_ptr, "data_is_ptr");
+    const df = bit(a.df, "df");
     const count = clipReps(checkCount(a.count));
     if (!Number.isInteger(a.size) || a.size < 1 || a.size > MMIO_CACHE_BYTES) {
       throw new GuestAccessError("size", `MMIO size ${a.size} is outside 1..${MMIO_CACHE_BYTES}`);
@@ -130,7 +133,7 @@ export class GuestEmulator {
     if (ptr === 1 || count > 1) {
       // a string instruction: one hvmemul_do_io with the element size and the rep count
       const chunk: Chunk = {
-        isMmio: true, addr, size: a.size, count, dir, df: a.df === true ? 1 : 0, dataIsPtr: ptr,
+        isMmio: true, addr, size: a.size, count, dir, df, dataIsPtr: ptr,
         data: ptr === 1 ? U64(toBig(a.data as IntIn | undefined, "data")) : BigInt.asUintN(Math.min(a.size, 8) * 8, toBig(a.data as IntIn | undefined, "data")),
         offset: 0,
       };

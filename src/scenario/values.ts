@@ -111,6 +111,13 @@ export function expectBool(v: unknown, path: string): boolean {
   return v;
 }
 
+/** A C bitfield of width 1 as scenario JSON gives it: 0, 1, true or false (or "0"/"1"). */
+export function expectBit(v: unknown, path: string): boolean {
+  if (typeof v === "boolean") return v;
+  if (v === 0 || v === 1 || v === "0" || v === "1") return v === 1 || v === "1";
+  throw new ScenarioError(path, `a one-bit field: expected 0, 1, true or false, got ${JSON.stringify(v)}`);
+}
+
 export function expectString(v: unknown, path: string): string {
   if (typeof v !== "string") throw new ScenarioError(path, `expected a string, got ${JSON.stringify(v)}`);
   return v;
