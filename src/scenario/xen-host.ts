@@ -113,7 +113,7 @@ export class XenHost implements ScenarioHost {
         }
         return { events: snap.events };
       case "msi":
-        return { msi: snap.msi, pirqs: snap.pirqs };
+        return { msi: snap.msi, last_msi: snap.last_msi, pirqs: snap.pirqs };
       case "dirty": {
         // runs of pfns marked dirty, clipped to [first_gfn, first_gfn + nr) when given
         const lo = a.first_gfn ?? 0n;
