@@ -17,7 +17,8 @@ export function symbols(): Readonly<Record<string, number>> {
 /** The value of a symbolic name, accepting the bare op name for XEN_DMOP_*. */
 export function symbolValue(name: string): number | undefined {
   const t = symbols();
-  return t[name] ?? t["XEN_DMOP_" + name];
+  const own = (k: string): number | undefined => (Object.hasOwn(t, k) ? t[k] : undefined);
+  return own(name) ?? own("XEN_DMOP_" + name);
 }
 
 export function isObject(v: unknown): v is JsonObject {
