@@ -1,12 +1,9 @@
 // xendm p2m FILE --domid N: run a scenario, then draw a domain's memory map (terminal runs, or SVG).
 import { writeFileSync } from "node:fs";
 import { loadScenarioFile, runScenario, ScenarioError, XenHost, type ScenarioHost } from "../../scenario/index.js";
+import { colorEnabled, COLOR_OPTIONS } from "../color.js";
+import { defineCommand, UsageError } from "../command.js";
 
-export const summary = "draw a domain's p2m after running a scenario (colour bar and runs, or --svg)";
-
-const USAGE = `usage: xendm p2m FILE --domid N [--from GFN] [--to GFN] [--svg OUT.svg] [--no-color] [--width N]
-  Runs the scenario, then shows the p2m types of domain N over [from, to] (default 0 to max_mapped_pfn):
-  a colour bar and one line per run of equal type. --svg writes the map as an SVG file instead.`;
 
 /** Display colours per internal p2m type: [ANSI 256-colour index, SVG fill]. */
 const COLOURS: Readonly<Record<string, readonly [number, string]>> = {
@@ -35,10 +32,10 @@ interface Run {
   type: string;
 }
 
-function parseGfn(v: string | undefined, flag: string): number {
-  if (v === undefined || !/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(v)) throw new ScenarioError(flag, `expected a decimal or 0x gfn, got ${v ?? "nothing"}`);
+function parseGfn(v: string, flag: string): number {
+  if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(v)) throw new UsageError(`${flag}: expected a decimal or 0x number, got ${JSON.stringify(v)}`);
   const n = Number(BigInt(v));
-  if (!Number.isSafeInteger(n)) throw new ScenarioError(flag, `${v} is beyond 2^53`);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`${flag}: ${v} is beyond 2^53`);
   return n;
 }
 
@@ -105,41 +102,43 @@ function svg(runs: readonly Run[], from: number, to: number, title: string): str
   ].join("\n");
 }
 
-export async function run(args: string[]): Promise<number> {
-  await Promise.resolve();
-  let file: string | undefined;
-  let domid: number | undefined;
-  let from: number | undefined;
-  let to: number | undefined;
-  let svgOut: string | undefined;
-  let color = process.stdout.isTTY && process.env.NO_COLOR === undefined;
-  let width = 64;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const val = (): string | undefined => args[++i];
-    if (a === "--help" || a === "-h") {
-      process.stdout.write(USAGE + "\n");
-      return 0;
-    } else if (a === "--domid") domid = parseGfn(val(), "--domid");
-    else if (a === "--from") from = parseGfn(val(), "--from");
-    else if (a === "--to") to = parseGfn(val(), "--to");
-    else if (a === "--svg") svgOut = val();
-    else if (a === "--no-color") color = false;
-    else if (a === "--color") color = true;
-    else if (a === "--width") width = Math.max(8, Math.min(400, parseGfn(val(), "--width")));
-    else if (a.startsWith("-")) {
-      process.stderr.write(`xendm p2m: unknown option '${a}'\n${USAGE}\n`);
-      return 2;
-    } else if (file === undefined) file = a;
-    else {
-      process.stderr.write(`xendm p2m: one scenario file only\n${USAGE}\n`);
-      return 2;
-    }
-  }
-  if (file === undefined || domid === undefined) {
-    process.stderr.write(`xendm p2m: a FILE and --domid are needed\n${USAGE}\n`);
-    return 2;
-  }
+export const command = defineCommand({
+  name: "p2m",
+  summary: "draw a domain's p2m after running a scenario (colour bar and runs, or --svg)",
+  positionals: [{ name: "FILE" }],
+  options: {
+    domid: { type: "string", value: "N", help: "the domain to draw (required)" },
+    from: { type: "string", value: "GFN", help: "first gfn shown; default 0" },
+    to: { type: "string", value: "GFN", help: "last gfn shown; default the domain's max_mapped_pfn" },
+    svg: { type: "string", value: "OUT.svg", help: "write the map as an SVG file instead" },
+    width: { type: "string", value: "N", help: "cells in the colour bar, 8..400; default 64" },
+    ...COLOR_OPTIONS,
+  },
+  details: "Runs the scenario, then shows the p2m types of the domain over [from, to]:\na colour bar and one line per run of equal type.",
+  run({ values, positionals: [file] }) {
+    if (values.domid === undefined) throw new UsageError("--domid is required");
+    return draw(file!, {
+      domid: parseGfn(values.domid, "--domid"),
+      ...(values.from !== undefined ? { from: parseGfn(values.from, "--from") } : {}),
+      ...(values.to !== undefined ? { to: parseGfn(values.to, "--to") } : {}),
+      ...(values.svg !== undefined ? { svgOut: values.svg } : {}),
+      width: values.width !== undefined ? Math.max(8, Math.min(400, parseGfn(values.width, "--width"))) : 64,
+      color: colorEnabled(values),
+    });
+  },
+});
+export const { run, summary } = command;
+
+interface DrawOptions {
+  domid: number;
+  from?: number;
+  to?: number;
+  svgOut?: string;
+  width: number;
+  color: boolean;
+}
+
+function draw(file: string, { domid, from, to, svgOut, width, color }: DrawOptions): number {
   let host: ScenarioHost | undefined;
   let failed = 0;
   try {
