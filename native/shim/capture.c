@@ -138,3 +138,9 @@ void capture_result(struct sbuf *s, long ret, int err)
     capture_emit(s);
 }
 
+
+/* In a forked child: the capture lock may have been held by a thread that is not there. */
+void capture_after_fork_child(void)
+{
+    pthread_mutex_init(&capture_lock, NULL);
+}

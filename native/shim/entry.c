@@ -23,16 +23,37 @@
 
 /* ---- open */
 
-enum path_kind { PATH_OTHER, PATH_PRIVCMD, PATH_HYPERCALL };
+enum path_kind { PATH_OTHER, PATH_FAULT, PATH_PRIVCMD, PATH_HYPERCALL };
 
+static const struct {
+    const char *path;
+    enum path_kind kind;
+} xen_paths[] = {
+    { "/dev/xen/privcmd", PATH_PRIVCMD },
+    { "/proc/xen/privcmd", PATH_PRIVCMD },
+    { "/dev/xen/hypercall", PATH_HYPERCALL },
+};
+
+/* Longer than every path above: a string that long is none of them. */
+#define XEN_PATH_CAP 32
+
+/*
+ * Which device a path names.  The path is read with a checked copy: a bad
+ * pointer is PATH_FAULT (EFAULT, as the kernel gives for open), never a crash.
+ */
 static enum path_kind classify(const char *path)
 {
     if (!shim_enabled || !path)
         return PATH_OTHER;
-    if (strcmp(path, "/dev/xen/privcmd") == 0 || strcmp(path, "/proc/xen/privcmd") == 0)
-        return PATH_PRIVCMD;
-    if (strcmp(path, "/dev/xen/hypercall") == 0)
-        return PATH_HYPERCALL;
+    char buf[XEN_PATH_CAP];
+    long n = mem_read_str(buf, path, sizeof(buf));
+    if (n < 0)
+        return PATH_FAULT;
+    if (memchr(buf, 0, (size_t)n) == NULL)
+        return PATH_OTHER;
+    for (unsigned i = 0; i < sizeof(xen_paths) / sizeof(xen_paths[0]); i++)
+        if (strcmp(buf, xen_paths[i].path) == 0)
+            return xen_paths[i].kind;
     return PATH_OTHER;
 }
 
@@ -42,6 +63,10 @@ static int shim_open_common(const char *path, int flags, int *handled)
     *handled = k != PATH_OTHER;
     if (k == PATH_OTHER)
         return -1;
+    if (k == PATH_FAULT) {
+        errno = EFAULT;
+        return -1;
+    }
     int fd, err = 0;
     if (k == PATH_HYPERCALL) {
         fd = -1;

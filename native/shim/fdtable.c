@@ -4,7 +4,6 @@
 struct conn *fd_table[FD_TABLE_SIZE];
 pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
-
 /*
  * The hidden sockets, by fd: a program that closes an fd it did not open
  * (a close-everything loop) must not leave a connection writing its frames
@@ -115,3 +114,34 @@ void table_alias(int newfd, struct conn *c)
         conn_put(old);
 }
 
+
+/*
+ * In the child of a fork only the forking thread exists: a lock another
+ * thread held at that moment (a call in flight on a connection, the table,
+ * the capture file) would never be released.  Every such lock starts afresh
+ * in the child; the connections themselves are replaced on their first use
+ * (conn_after_fork), so no half-done exchange is continued.
+ */
+void shim_after_fork_child(void)
+{
+    pthread_mutex_init(&table_lock, NULL);
+    for (int fd = 0; fd < FD_TABLE_SIZE; fd++) {
+        struct conn *c = fd_table[fd];
+        if (c && !c->forked) {
+            pthread_mutex_init(&c->lock, NULL);
+            c->forked = 1;
+        }
+        c = sock_table[fd];
+        if (c && !c->forked) {
+            pthread_mutex_init(&c->lock, NULL);
+            c->forked = 1;
+        }
+    }
+    for (int fd = 0; fd < FD_TABLE_SIZE; fd++) {
+        if (fd_table[fd])
+            fd_table[fd]->forked = 0;
+        if (sock_table[fd])
+            sock_table[fd]->forked = 0;
+    }
+    capture_after_fork_child();
+}

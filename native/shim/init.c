@@ -8,6 +8,10 @@ int shim_enabled;
 int no_dmop;
 /* XENDM_SHIM_SPIN_US: how long a call polls for its reply before sleeping (0: never). */
 long spin_ns;
+/* XENDM_SHIM_TIMEOUT_MS: the longest one request/reply may take before the call fails EIO. */
+long timeout_ms = 30000;
+/* XENDM_SHIM_CONNECT_MS: how long the first connection waits for the socket to appear. */
+long connect_ms = 1000;
 unsigned caller_domid;
 char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 int socket_path_too_long;
@@ -23,6 +27,23 @@ static void *next_sym(const char *name)
 static void after_fork_child(void)
 {
     cached_pid = (pid_t)syscall(SYS_getpid);
+    shim_after_fork_child();
+}
+
+/* A decimal environment value in [lo, hi], else `dflt`. */
+static long env_long(const char *name, long lo, long hi, long dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (*end != 0 || errno != 0 || n < lo || n > hi) {
+        fprintf(stderr, "xendm-shim: %s=%s is not a number in %ld..%ld: using %ld\n", name, v, lo, hi, dflt);
+        return dflt;
+    }
+    return n;
 }
 
 static void do_init(void)
@@ -63,6 +84,8 @@ static void do_init(void)
         if (*end == 0 && v <= 100000)
             spin_ns = (long)v * 1000;
     }
+    timeout_ms = env_long("XENDM_SHIM_TIMEOUT_MS", 1, 3600000, timeout_ms);
+    connect_ms = env_long("XENDM_SHIM_CONNECT_MS", 0, 600000, connect_ms);
     const char *nd = getenv("XENDM_SHIM_NO_DMOP");
     no_dmop = nd && *nd && strcmp(nd, "0") != 0;
     const char *caller = getenv("XENDM_CALLER");

@@ -41,6 +41,40 @@ int mem_write(void *dst, const void *src, size_t n)
     return 0;
 }
 
+/*
+ * Copies the C string at src into dst (at most cap bytes, NUL included when
+ * it fits).  Returns the bytes copied, or -1 when the string's first byte, or
+ * any byte before its NUL within cap, is unreadable (the kernel's EFAULT for a
+ * path).  cap must be at most one page.
+ */
+long mem_read_str(char *dst, const char *src, size_t cap)
+{
+    if (src == NULL)
+        return -1;
+    if (vm_rw_broken) {
+        size_t n = strnlen(src, cap);
+        memcpy(dst, src, n < cap ? n + 1 : cap);
+        return (long)(n < cap ? n + 1 : cap);
+    }
+    const size_t page = 4096;
+    uintptr_t a = (uintptr_t)src;
+    size_t first = page - (a & (page - 1));
+    if (first > cap)
+        first = cap;
+    struct iovec local = { dst, cap };
+    struct iovec remote[2] = { { (void *)src, first }, { (void *)(a + first), cap - first } };
+    ssize_t r = process_vm_readv(cached_pid, &local, 1, remote, cap > first ? 2 : 1, 0);
+    if (r < 0 && errno != EFAULT) {
+        vm_rw_broken = 1;
+        return mem_read_str(dst, src, cap);
+    }
+    if (r <= 0)
+        return -1;
+    if ((size_t)r < cap && memchr(dst, 0, (size_t)r) == NULL)
+        return -1;
+    return (long)r;
+}
+
 /* The buffers' contents before the call live in this thread's scratch area (no malloc per call). */
 struct scratch {
     uint8_t *p;

@@ -154,6 +154,8 @@ extern struct real_fns real;
 extern int shim_enabled;
 extern int no_dmop;
 extern long spin_ns;
+extern long timeout_ms;
+extern long connect_ms;
 extern unsigned caller_domid;
 extern char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 extern int socket_path_too_long;
@@ -162,11 +164,13 @@ extern pid_t cached_pid;
 extern int vm_rw_broken;
 
 void init(void);
+void shim_after_fork_child(void);
 
 /* ---- the caller's memory (memory.c) */
 
 int mem_read(void *dst, const void *src, size_t n);
 int mem_write(void *dst, const void *src, size_t n);
+long mem_read_str(char *dst, const char *src, size_t cap);
 uint8_t *scratch(size_t need);
 
 /* ---- connections and the fd table (fdtable.c) */
@@ -179,6 +183,7 @@ struct conn {
     int restricted;       /* a RESTRICT succeeded on this file (the server holds the domid) */
     uint16_t restrict_dom;
     pid_t pid;            /* the process whose connection sock is (a forked child reconnects) */
+    int forked;           /* mark while a forked child resets the locks */
     uint32_t seq;
     uint8_t *buf;         /* request / reply scratch, grown as needed */
     size_t cap;
@@ -243,6 +248,7 @@ static inline int capture_on(void)
 }
 void capture_emit(struct sbuf *s);
 void capture_forget(int fd);
+void capture_after_fork_child(void);
 void capture_open(const char *path, int flags, int ret, int err);
 void capture_result(struct sbuf *s, long ret, int err);
 

@@ -16,19 +16,42 @@ int ensure_cap(struct conn *c, size_t need)
     return 0;
 }
 
-static int send_all(int sock, const uint8_t *p, size_t n)
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/*
+ * The socket carries SO_SNDTIMEO / SO_RCVTIMEO of XENDM_SHIM_TIMEOUT_MS, so a
+ * single send or recv never blocks longer; `deadline` bounds the whole
+ * exchange (a server trickling bytes cannot stretch it).
+ */
+static int send_all(int sock, const uint8_t *p, size_t n, int64_t deadline)
 {
     while (n > 0) {
         ssize_t w = send(sock, p, n, MSG_NOSIGNAL);
         if (w < 0) {
-            if (errno == EINTR)
+            if (errno == EINTR && now_ns() < deadline)
                 continue;
             return -1;
         }
         p += w;
         n -= (size_t)w;
+        if (n > 0 && now_ns() >= deadline)
+            return -1;
     }
     return 0;
+}
+
+/* A server that does not answer within the bound: said once per process, then EIO. */
+static void warn_timeout(void)
+{
+    static int said;
+    if (__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL) == 0)
+        fprintf(stderr, "xendm-shim: no complete reply from %s within %ld ms (XENDM_SHIM_TIMEOUT_MS): EIO\n",
+                socket_path, timeout_ms);
 }
 
 /*
@@ -47,8 +70,9 @@ int transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len)
     c->buf[5] = kind;
     put16(c->buf + 6, 0);
     put32(c->buf + 8, seq);
-    if (send_all(c->sock, c->buf, HDR_SIZE + body_len) < 0)
-        goto broken;
+    int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000LL;
+    if (send_all(c->sock, c->buf, HDR_SIZE + body_len, deadline) < 0)
+        goto timed_out;
     /*
      * The reply, usually in one recv: the server sends nothing else on the
      * connection while a request is outstanding, so reading up to the
@@ -73,13 +97,17 @@ int transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len)
             continue;
         }
         if (r < 0) {
-            if (errno == EINTR)
+            if (errno == EINTR && now_ns() < deadline)
                 continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                goto timed_out;
             goto broken;
         }
         if (r == 0)
             goto broken;
         got += (size_t)r;
+        if (got < need && now_ns() >= deadline)
+            goto timed_out;
         if (need == HDR_SIZE && got >= HDR_SIZE) {
             uint32_t len = get32(c->buf);
             if (len < 8 || len > FRAME_MAX)
@@ -102,6 +130,9 @@ int transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len)
     }
     *reply_len = blen;
     return 0;
+timed_out:
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || now_ns() >= deadline)
+        warn_timeout();
 broken:
     c->broken = 1;
 fail:
@@ -166,6 +197,22 @@ void warn_once(const char *what, int err)
                 strerror(err));
 }
 
+static void set_timeouts(int s)
+{
+    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    (void)setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void)setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/*
+ * A socket that is not there yet (ENOENT) or not listened on yet
+ * (ECONNREFUSED: a stale file being replaced) is tried again every 10 ms for
+ * up to XENDM_SHIM_CONNECT_MS, so a program started beside its server does
+ * not race it.  Only the first connection of the process waits: once the
+ * server was missing for that long, later opens fail at once.
+ */
+static int connect_waited;
+
 int connect_server(void)
 {
     init();
@@ -185,10 +232,20 @@ int connect_server(void)
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     strcpy(sa.sun_path, socket_path);
+    int wait = !__atomic_exchange_n(&connect_waited, 1, __ATOMIC_ACQ_REL);
+    int64_t deadline = now_ns() + (int64_t)connect_ms * 1000000LL;
     int r;
-    do
+    for (;;) {
         r = connect(s, (struct sockaddr *)&sa, sizeof(sa));
-    while (r < 0 && errno == EINTR);
+        if (r == 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (!wait || (errno != ENOENT && errno != ECONNREFUSED) || now_ns() >= deadline)
+            break;
+        struct timespec ts = { 0, 10 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
     if (r < 0) {
         int e = errno;
         warn_once("connect to", e);
@@ -196,6 +253,6 @@ int connect_server(void)
         errno = e;
         return -1;
     }
+    set_timeouts(s);
     return s;
 }
-

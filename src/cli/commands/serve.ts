@@ -1,4 +1,5 @@
 // xendm serve: a long-running fake privcmd behind a Unix socket (docs/serve.md, docs/protocol.md).
+import { closeSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { WorldConfig } from "../../hypervisor/world.js";
 import { createFakeHost, worldForDomains } from "../../transport/fake.js";
@@ -14,6 +15,7 @@ const USAGE = `usage: xendm serve --socket PATH [--world FILE | --domain N ...] 
   --domain N      an HVM domain N with the default settings (repeatable; default: 1)
   --xen PERSONA   with --domain: the Xen version to behave as (default 4.17)
   --record FILE   write every call as JSON lines (replay with 'xendm replay FILE')
+  --ready-fd N    when listening, write "ready\n" to file descriptor N and close it
   -v, --verbose   log connections and errors to stderr`;
 
 export async function run(args: string[]): Promise<number> {
@@ -25,6 +27,7 @@ export async function run(args: string[]): Promise<number> {
       domain: { type: "string", multiple: true },
       xen: { type: "string" },
       record: { type: "string" },
+      "ready-fd": { type: "string" },
       verbose: { type: "boolean", short: "v" },
       help: { type: "boolean", short: "h" },
     },
@@ -40,6 +43,11 @@ export async function run(args: string[]): Promise<number> {
   }
   if (values.world !== undefined && (values.domain !== undefined || values.xen !== undefined)) {
     process.stderr.write("xendm serve: --world cannot be combined with --domain or --xen\n");
+    return 2;
+  }
+  const readyFd = values["ready-fd"];
+  if (readyFd !== undefined && !/^[0-9]{1,9}$/.test(readyFd)) {
+    process.stderr.write(`xendm serve: --ready-fd ${readyFd}: not a file descriptor number\n`);
     return 2;
   }
   let world: WorldConfig;
@@ -66,10 +74,22 @@ export async function run(args: string[]): Promise<number> {
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    // Ready only once a SIGTERM would be handled too.
+    if (readyFd !== undefined) signalReady(Number(readyFd));
   });
   await server.close();
   trace?.close();
   const s = server.stats;
   process.stderr.write(`xendm serve: stopped (${s.connections} connections, ${s.requests} requests, ${s.errors} errors)\n`);
   return 0;
+}
+
+/** The readiness signal: one line on the given descriptor, then it is closed (EOF for the reader). */
+function signalReady(fd: number): void {
+  try {
+    writeSync(fd, "ready\n");
+    closeSync(fd);
+  } catch (e) {
+    process.stderr.write(`xendm serve: --ready-fd ${fd}: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
 }
