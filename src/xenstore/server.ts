@@ -43,6 +43,13 @@ export class XenstoredServer {
     this.#maxOut = opts.maxOutputBytes ?? 1 << 20;
   }
 
+  /** bytes of replies and events queued for clients that have not read them yet */
+  get queuedBytes(): number {
+    let n = 0;
+    for (const c of this.#clients) n += c.sock.writableLength + c.outBytes;
+    return n;
+  }
+
   /** the socket paths listened on */
   get paths(): string[] {
     return [...this.#servers.keys()];
