@@ -167,7 +167,7 @@ export class XendmServer {
 }
 
 /** Removes `path` if it is a socket nobody listens on; refuses a live socket or another file. */
-async function removeStale(path: string): Promise<void> {
+export async function removeStale(path: string): Promise<void> {
   let st;
   try {
     st = lstatSync(path);
