@@ -5,6 +5,7 @@ import { createFakeHost, worldForDomains } from "../../transport/fake.js";
 import { XendmServer } from "../../transport/server.js";
 import { TRACE_FORMAT, TraceWriter } from "../../transport/trace.js";
 import { readWorldFile } from "../../transport/world-file.js";
+import { ConformReport, Conformance, conformObserver, isConformTarget, CONFORM_TARGETS } from "../../conform/index.js";
 
 export const summary = "serve a fake /dev/xen/privcmd on a Unix socket (for the LD_PRELOAD shim and socket clients)";
 
@@ -14,6 +15,11 @@ const USAGE = `usage: xendm serve --socket PATH [--world FILE | --domain N ...] 
   --domain N      an HVM domain N with the default settings (repeatable; default: 1)
   --xen PERSONA   with --domain: the Xen version to behave as (default 4.17)
   --record FILE   write every call as JSON lines (replay with 'xendm replay FILE')
+  --conform LIB   check every DM_OP and HYPERCALL(dm_op) against what LIB sends for the same call
+                  (${CONFORM_TARGETS.join(", ")}): a warning line per difference, a report at exit
+  --conform-strict  as --conform (default ${CONFORM_TARGETS[0]}), and a differing call gets -1/EINVAL
+                  without running; exit status 1 when any call differed
+  --json          the conformance report as JSON
   -v, --verbose   log connections and errors to stderr`;
 
 export async function run(args: string[]): Promise<number> {
@@ -25,6 +31,9 @@ export async function run(args: string[]): Promise<number> {
       domain: { type: "string", multiple: true },
       xen: { type: "string" },
       record: { type: "string" },
+      conform: { type: "string" },
+      "conform-strict": { type: "boolean" },
+      json: { type: "boolean" },
       verbose: { type: "boolean", short: "v" },
       help: { type: "boolean", short: "h" },
     },
@@ -52,10 +61,24 @@ export async function run(args: string[]): Promise<number> {
     world = worldForDomains(domids);
     if (values.xen !== undefined) world.xen = values.xen as WorldConfig["xen"];
   }
+  const strict = values["conform-strict"] === true;
+  const target = values.conform ?? (strict ? CONFORM_TARGETS[0] : undefined);
+  if (target !== undefined && !isConformTarget(target)) {
+    process.stderr.write(`xendm serve: --conform ${target}: not one of ${CONFORM_TARGETS.join(", ")}\n`);
+    return 2;
+  }
+  if (values.json === true && target === undefined) {
+    process.stderr.write("xendm serve: --json is the conformance report's format: give --conform\n");
+    return 2;
+  }
+  const report = target !== undefined ? new ConformReport(target, strict) : undefined;
+  const observer = report !== undefined
+    ? conformObserver({ check: await Conformance.create(target), report, warn: (l) => { process.stderr.write(`xendm serve: conform ${l}\n`); } })
+    : undefined;
   const { device } = createFakeHost(world);
   const trace = values.record !== undefined ? new TraceWriter(values.record, { xendm_trace: TRACE_FORMAT, world }) : undefined;
   const log = values.verbose === true ? (l: string) => { process.stderr.write(`xendm serve: ${l}\n`); } : undefined;
-  const server = new XendmServer({ device, ...(trace ? { trace } : {}), ...(log ? { log } : {}) });
+  const server = new XendmServer({ device, ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(observer ? { observer } : {}) });
   await server.listen(values.socket);
   process.stderr.write(`xendm serve: listening on ${values.socket}\n`);
   await new Promise<void>((resolve) => {
@@ -71,5 +94,7 @@ export async function run(args: string[]): Promise<number> {
   trace?.close();
   const s = server.stats;
   process.stderr.write(`xendm serve: stopped (${s.connections} connections, ${s.requests} requests, ${s.errors} errors)\n`);
-  return 0;
+  if (report === undefined) return 0;
+  process.stdout.write(values.json === true ? JSON.stringify(report.toJson()) + "\n" : report.format());
+  return strict && report.differing > 0 ? 1 : 0;
 }
