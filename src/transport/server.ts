@@ -9,7 +9,7 @@ import type { PrivcmdDevice } from "../privcmd/index.js";
 import {
   ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest,
 } from "./protocol.js";
-import { Connection } from "./connection.js";
+import { Connection, type CallObserver } from "./connection.js";
 import type { TraceWriter } from "./trace.js";
 
 export interface ServerOptions {
@@ -18,6 +18,8 @@ export interface ServerOptions {
   trace?: TraceWriter;
   /** Called with one line per connection event, for -v logging. */
   log?: (line: string) => void;
+  /** Sees every DM_OP and HYPERCALL request before it runs (see Connection). */
+  observer?: CallObserver;
 }
 
 /** sizeof(sockaddr_un.sun_path) - 1: the longest path a Unix socket address holds with its NUL. */
@@ -93,6 +95,7 @@ export class XendmServer {
 
   #accept(sock: Socket): void {
     const c: Conn = { sock, state: new Connection(this.#nextId++, this.opts.device), reader: new FrameReader(), closing: false };
+    c.state.observer = this.opts.observer;
     this.#conns.add(c);
     this.#stats.connections++;
     this.opts.log?.(`conn ${c.state.id}: open`);

@@ -6,6 +6,7 @@ import { XendmServer } from "../../transport/server.js";
 import { TRACE_FORMAT, TraceWriter } from "../../transport/trace.js";
 import { readWorldFile } from "../../transport/world-file.js";
 import { defineCommand, UsageError, type OptionSpecs, type OptionValues } from "../command.js";
+import { CONFORM_OPTIONS, conformSession } from "../conform.js";
 
 const OPTIONS = {
   socket: { type: "string", value: "PATH", help: "Unix socket to listen on (created mode 0600; a stale one is replaced); required" },
@@ -15,13 +16,14 @@ const OPTIONS = {
   record: { type: "string", value: "FILE", help: "write every call as JSON lines (replay with 'xendm replay FILE')" },
   "ready-fd": { type: "string", value: "N", help: "when listening, write \"ready\\n\" to file descriptor N and close it" },
   verbose: { type: "boolean", short: "v", help: "log connections and errors to stderr" },
+  ...CONFORM_OPTIONS,
 } as const satisfies OptionSpecs;
 
 export const command = defineCommand({
   name: "serve",
   summary: "serve a fake /dev/xen/privcmd on a Unix socket (for the LD_PRELOAD shim and socket clients)",
   options: OPTIONS,
-  details: "Runs until SIGINT or SIGTERM; exit status 0 after a clean stop, 2 on bad options.",
+  details: "Runs until SIGINT or SIGTERM; exit status 0 after a clean stop (1 with --conform-strict when a call differed), 2 on bad options.",
   run: ({ values }) => serve(values),
 });
 export const { run, summary } = command;
@@ -43,10 +45,11 @@ async function serve(values: OptionValues<typeof OPTIONS>): Promise<number> {
     world = worldForDomains(domids);
     if (values.xen !== undefined) world.xen = values.xen;
   }
+  const conform = await conformSession(values, "serve");
   const { device } = createFakeHost(world);
   const trace = values.record !== undefined ? new TraceWriter(values.record, { xendm_trace: TRACE_FORMAT, world }) : undefined;
   const log = values.verbose ? (l: string) => { process.stderr.write(`xendm serve: ${l}\n`); } : undefined;
-  const server = new XendmServer({ device, ...(trace ? { trace } : {}), ...(log ? { log } : {}) });
+  const server = new XendmServer({ device, ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}) });
   await server.listen(values.socket);
   process.stderr.write(`xendm serve: listening on ${values.socket}\n`);
   await new Promise<void>((resolve) => {
@@ -64,7 +67,7 @@ async function serve(values: OptionValues<typeof OPTIONS>): Promise<number> {
   trace?.close();
   const s = server.stats;
   process.stderr.write(`xendm serve: stopped (${s.connections} connections, ${s.requests} requests, ${s.errors} errors)\n`);
-  return 0;
+  return conform?.finish() ?? 0;
 }
 
 /** The readiness signal: one line on the given descriptor, then it is closed (EOF for the reader). */
