@@ -1,10 +1,11 @@
 // xendm run FILE...: run scenario files against the fake hypervisor.
-import { loadScenarioFile, runScenario, ScenarioError, show, type StepResult } from "../../scenario/index.js";
+import { loadScenarioFile, runScenarioAsync, ScenarioError, show, type StepResult } from "../../scenario/index.js";
 
 export const summary = "run scenario files (one line per step; exit 0 pass, 1 fail, 2 invalid file)";
 
 const USAGE = `usage: xendm run [--json] [--quiet] FILE...
-  Runs each scenario file against a fresh fake hypervisor and checks every expectation.
+  Runs each scenario file against a fresh fake hypervisor and checks every expectation. A file with a
+  top-level "device_model" starts that program under the shim beside the fake and stops it at the end.
   --json    one JSON object per step: file, index, action, pass, summary, result, diff
   --quiet   print only failing steps and the totals
   exit status: 0 every expectation holds, 1 some do not, 2 a file is invalid`;
@@ -15,11 +16,11 @@ function stepLine(r: StepResult): string {
   const lines = [`${mark} ${String(r.index).padStart(3)} ${r.action.padEnd(8)} ${r.summary}${note}`];
   for (const d of r.diff ?? []) lines.push(`        ${d}`);
   if (!r.pass && r.explain !== undefined) lines.push(`        why: ${r.explain}`);
+  for (const o of r.output ?? []) lines.push(`        ${o}`);
   return lines.join("\n");
 }
 
 export async function run(args: string[]): Promise<number> {
-  await Promise.resolve();
   let json = false;
   let quiet = false;
   const files: string[] = [];
@@ -44,7 +45,7 @@ export async function run(args: string[]): Promise<number> {
   for (const file of files) {
     let results: StepResult[];
     try {
-      results = runScenario(loadScenarioFile(file));
+      results = await runScenarioAsync(loadScenarioFile(file));
     } catch (e) {
       if (e instanceof ScenarioError || (e instanceof Error && "code" in e && e.code === "ENOENT")) {
         invalid = true;
