@@ -17,6 +17,7 @@ const COMMANDS: Readonly<Record<string, string>> = {
   demo: "./commands/demo.js",
   serve: "./commands/serve.js",
   replay: "./commands/replay.js",
+  exec: "./commands/exec.js",
 };
 
 async function load(name: string): Promise<CommandModule> {
