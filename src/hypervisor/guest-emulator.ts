@@ -44,9 +44,9 @@ import {
 } from "./emulate-values.js";
 import { IoRouter, READ_DIRECT, WRITE_DIRECT, WRITE_DISCARD } from "./emulate-route.js";
 
-export class GuestEmulator {
+/** The job machine on top of routing: GuestEmulator is an IoRouter (no indirection on the hot path). */
+export class GuestEmulator extends IoRouter {
   private readonly doms = new Map<number, DomainState>();
-  private readonly router = new IoRouter();
 
   /** Makes a domain's accesses routable. Re-attaching replaces the port and keeps the vCPU state. */
   attach(port: GuestDomainPort): void {
@@ -71,10 +71,10 @@ export class GuestEmulator {
 
   /** Observe every record the fake writes into an ioreq page. */
   onEmit(listener: (e: EmitEvent) => void): () => void {
-    this.router.listeners.push(listener);
+    this.listeners.push(listener);
     return () => {
-      const i = this.router.listeners.indexOf(listener);
-      if (i >= 0) this.router.listeners.splice(i, 1);
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
     };
   }
 
@@ -188,8 +188,8 @@ export class GuestEmulator {
       return r;
     }
     if (first === last) {
-      this.router.hintGfn = first;
-      this.router.hintType = t0;
+      this.hintGfn = first;
+      this.hintType = t0;
     }
     try {
       if (first === last && isPow2Le8(a.size) && !(a.data instanceof Uint8Array)) {
@@ -200,7 +200,7 @@ export class GuestEmulator {
       }
       return this.mmio(domid, vcpu, { addr, size: a.size, dir: a.dir, data: a.data }, onDone);
     } finally {
-      this.router.hintGfn = -1;
+      this.hintGfn = -1;
     }
   }
 
@@ -219,7 +219,7 @@ export class GuestEmulator {
       if (!s.enabled || s.bufioreqHandling === HVM_IOREQSRV_BUFIOREQ_OFF) continue;
       const req = record(IOREQ_TYPE_TIMEOFFSET, 0n, data, 1, 8, IOREQ_WRITE, 0, 0);
       const out = sendBuffered(s, req, d.env);
-      this.router.emit(d, 0, s, "buffered", req, out.status, out.reason);
+      this.emit(d, 0, s, "buffered", req, out.status, out.reason);
       if (out.status === IOREQ_STATUS_UNHANDLED) failed++;
       else sent.push(s.id);
     }
@@ -420,7 +420,7 @@ export class GuestEmulator {
       }
       if (job.kind === "invalidate") {
         v.mapcacheInvalidate = false;
-        this.router.broadcastInvalidate(d, vcpu, v);
+        this.broadcastInvalidate(d, vcpu, v);
         if (v.waits.length !== 0) return PENDING;
         if (job.next === null) return this.finish(d, v, { status: "done" });
         v.job = job.next;
@@ -428,8 +428,8 @@ export class GuestEmulator {
       }
       while (job.index < job.chunks.length) {
         const c = job.chunks[job.index]!;
-        const k = this.router.doIo(d, vcpu, c);
-        const out = this.router.io;
+        const k = this.doIo(d, vcpu, c);
+        const out = this.io;
         switch (k) {
           case IO_OK:
             job.reps = out.reps;
@@ -444,7 +444,7 @@ export class GuestEmulator {
             if (resumed && v.mapcacheInvalidate) {
               // the broadcast after the re-emulation sent this chunk: its server's slot is busy
               v.mapcacheInvalidate = false;
-              this.router.broadcastInvalidate(d, vcpu, v);
+              this.broadcastInvalidate(d, vcpu, v);
               this.orderWaits(d, v);
             }
             return PENDING;

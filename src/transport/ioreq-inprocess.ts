@@ -31,16 +31,29 @@ export interface InProcessTarget {
   id: number;
 }
 
-/** The event channel between an emulator and one domain of an in-process hypervisor. */
-export function inProcessEvents(hv: Hypervisor, domid: number): IoreqEvents {
-  const guest = guestOf(hv);
+/**
+ * The event channel between emulator domain `caller` and guest `domid` of an in-process hypervisor,
+ * through the hypervisor's event channels both ways: bind() is EVTCHNOP_bind_interdomain to the guest's
+ * port, notify() EVTCHNOP_send on the local port (which wakes the vCPU waiting on the Xen side), and
+ * the listener hears the caller's local ports as they become pending.
+ */
+export function inProcessEvents(hv: Hypervisor, domid: number, caller = 0): IoreqEvents {
+  guestOf(hv); // the guest side listens for sends to Xen-attached ports from here on
   return {
     onNotify: (listener) =>
-      hv.onNotify((dom, port) => {
-        if (dom === domid) listener(port);
+      hv.onRaise((dom, port) => {
+        if (dom === caller) listener(port);
       }),
     notify: (port) => {
-      guest.notified(domid, port);
+      hv.evtchnSend(caller, port);
+    },
+    bind: (remotePort) => {
+      const local = hv.evtchnBindInterdomain(caller, domid, remotePort);
+      if (local < 0) throw new IoreqAttachError(local, "bind_interdomain", `binding domain ${caller} to port ${remotePort} of domain ${domid}: rc ${local}`);
+      return local;
+    },
+    unbind: (localPort) => {
+      hv.evtchnClose(caller, localPort);
     },
   };
 }
@@ -74,7 +87,7 @@ export function inProcessIoreqPort(hv: Hypervisor, t: InProcessTarget): IoreqPor
   const d = hv.domain(t.domid);
   const vcpus = d?.vcpus.length ?? 0;
   const server = d?.ioreq.servers[t.id];
-  const out: IoreqPort = { ioreqPage: sync.page, bufioreqPage: bufPage, vcpus, bufioreqPort: port, events: inProcessEvents(hv, t.domid) };
+  const out: IoreqPort = { ioreqPage: sync.page, bufioreqPage: bufPage, vcpus, bufioreqPort: port, events: inProcessEvents(hv, t.domid, t.caller) };
   // The ports are the ones event channel setup created (xenevtchn_bind_interdomain to each vp_eport).
   if (server !== undefined) out.vcpuPorts = server.ioreqEvtchn.slice(0, vcpus);
   return out;
