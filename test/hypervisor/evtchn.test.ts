@@ -12,7 +12,7 @@ function withServer(): { hv: ReturnType<typeof makeHv>; ports: number[]; bport: 
   const hv = makeHv(world);
   expect(call(hv, CREATE, { handle_bufioreq: 1 }).rc).toBe(0);
   const s = hv.server(1, 0);
-  return { hv, ports: s.ioreq_ports, bport: s.bufioreq_port! };
+  return { hv, ports: s.ioreq_ports ?? [], bport: s.bufioreq_port! };
 }
 
 describe("event channels (event_channel.c)", () => {
@@ -97,7 +97,7 @@ describe("event channels (event_channel.c)", () => {
   it("runs out of ports at max_evtchn_port (-ENOSPC)", () => {
     const hv = makeHv({ domains: [{ domid: 0, control: true, max_evtchn_port: 2 }, { domid: 1, vcpus: 3 }] });
     expect(call(hv, CREATE, { handle_bufioreq: 0 }).rc).toBe(0);
-    const ports = hv.server(1, 0).ioreq_ports;
+    const ports = hv.server(1, 0).ioreq_ports ?? [];
     expect(hv.evtchnBindInterdomain(0, 1, ports[0]!)).toBe(1);
     expect(hv.evtchnBindInterdomain(0, 1, ports[1]!)).toBe(2);
     expect(hv.evtchnBindInterdomain(0, 1, ports[2]!)).toBe(ENOSPC);

@@ -60,10 +60,10 @@ export async function run(args: string[]): Promise<number> {
     world = worldForDomains(domids);
     if (values.xen !== undefined) world.xen = values.xen as WorldConfig["xen"];
   }
-  const { device } = createFakeHost(world);
+  const { hv, device } = createFakeHost(world);
   const trace = values.record !== undefined ? new TraceWriter(values.record, { xendm_trace: TRACE_FORMAT, world }) : undefined;
   const log = values.verbose === true ? (l: string) => { process.stderr.write(`xendm serve: ${l}\n`); } : undefined;
-  const server = new XendmServer({ device, ...(trace ? { trace } : {}), ...(log ? { log } : {}) });
+  const server = new XendmServer({ hv, device, ...(trace ? { trace } : {}), ...(log ? { log } : {}) });
   await server.listen(values.socket);
   process.stderr.write(`xendm serve: listening on ${values.socket}\n`);
   await new Promise<void>((resolve) => {
