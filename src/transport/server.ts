@@ -11,7 +11,7 @@ import { EvtchnFiles, PortWords, type EvtchnEntry } from "./evtchn-files.js";
 import {
   ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest,
 } from "./protocol.js";
-import { Connection } from "./connection.js";
+import { Connection, type CallObserver } from "./connection.js";
 import type { TraceWriter } from "./trace.js";
 
 export interface ServerOptions {
@@ -23,6 +23,8 @@ export interface ServerOptions {
   trace?: TraceWriter;
   /** Called with one line per connection event, for -v logging. */
   log?: (line: string) => void;
+  /** Sees every DM_OP and HYPERCALL request before it runs (see Connection). */
+  observer?: CallObserver;
 }
 
 /** sizeof(sockaddr_un.sun_path) - 1: the longest path a Unix socket address holds with its NUL. */
@@ -108,6 +110,7 @@ export class XendmServer {
 
   #accept(sock: Socket): void {
     const c: Conn = { sock, state: new Connection(this.#nextId++, this.#device, this.evtchn), reader: new FrameReader(), closing: false };
+    c.state.observer = this.opts.observer;
     this.#conns.add(c);
     this.#stats.connections++;
     this.opts.log?.(`conn ${c.state.id}: open`);
@@ -203,7 +206,7 @@ export class XendmServer {
 }
 
 /** Removes `path` if it is a socket nobody listens on; refuses a live socket or another file. */
-async function removeStale(path: string): Promise<void> {
+export async function removeStale(path: string): Promise<void> {
   let st;
   try {
     st = lstatSync(path);
