@@ -20,6 +20,10 @@ export function isConformTarget(s: string): s is ConformTarget {
 
 const PROBE = { status: "conforms", op: "probe (num 0)", fn: "xendevicemodel_open" } as const satisfies Verdict;
 const UNKNOWN_OP = "(no readable xen_dm_op)";
+const IN_ORDER_1: readonly number[] = [0];
+const IN_ORDER_2: readonly number[] = [0, 1];
+const SWAPPED: readonly number[] = [1, 0];
+const NONE: readonly number[] = [];
 
 function opName(op: number): string {
   return `XEN_DMOP_${memberOf(op)}`;
@@ -68,13 +72,13 @@ export class Conformance {
     if (layout !== undefined) return { status: "differs", op: UNKNOWN_OP, fn: "(unknown)", differences: [layout] };
 
     // Where is the struct xen_dm_op? Buffer 0, or buffer 1 of a two-buffer op sent the wrong way round.
-    let order: number[] = bufs.map((_, i) => i);
+    let order: readonly number[] = bufs.length === 1 ? IN_ORDER_1 : bufs.length === 2 ? IN_ORDER_2 : bufs.map((_, i) => i);
     let op = opOf(bufs[0]?.bytes);
     const diffs: Difference[] = [];
     if (bufs.length === 2 && !(isLibraryOp(op) && TWO_BUFFER_OPS.has(op))) {
       const op1 = opOf(bufs[1]!.bytes);
       if (isLibraryOp(op1) && TWO_BUFFER_OPS.has(op1) && bufs[1]!.bytes!.length === XEN_DM_OP_SIZE) {
-        order = [1, 0];
+        order = SWAPPED;
         op = op1;
         diffs.push({
           kind: "buffer-order", buffer: 0, field: `${descriptorLayout(call.path, call.abi).type}[0]`, offset: 0,
@@ -94,7 +98,7 @@ export class Conformance {
       }
       return { status: "differs", op: UNKNOWN_OP, fn: "(unknown)", differences: [this.#noStruct(call, first)] };
     }
-    const inferred = inferCall(op, first.bytes, order.map((i) => bufs[i]!));
+    const inferred = inferCall(op, first.bytes, order === SWAPPED ? [bufs[1]!, bufs[0]!] : bufs);
     if ("refused" in inferred) return { status: "not-a-library-call", op: opName(op), reason: inferred.refused };
     const emitted = this.lib.emit(call.path, call.dom, inferred);
     if (emitted === undefined) return { status: "not-a-library-call", op: opName(op), reason: `${inferred.fn} refuses these arguments without a call` };
@@ -106,10 +110,10 @@ export class Conformance {
         expected: String(exp.length), sent: String(call.num),
       });
     }
-    const caller = new Set(inferred.callerBuffers ?? []);
+    const caller = inferred.callerBuffers ?? NONE;
     for (let e = 0; e < exp.length && e < order.length; e++) {
       const i = order[e]!;
-      this.#compareBuf(call, i, e, exp[e]!, bufs[i]!, op, caller.has(e), diffs);
+      this.#compareBuf(call, i, e, exp[e]!, bufs[i]!, op, caller.includes(e), diffs);
     }
     if (call.path === "hypercall" && call.args !== undefined) this.#compareArgs(call.args, emitted.args ?? [], diffs);
     return diffs.length === 0 ? { status: "conforms", op: opName(op), fn: inferred.fn } : { status: "differs", op: opName(op), fn: inferred.fn, differences: diffs };
@@ -125,13 +129,14 @@ export class Conformance {
   }
 
   #compareBuf(call: SentCall, i: number, e: number, exp: TransportBuf, sent: SentBuf, op: number, callerMemory: boolean, diffs: Difference[]): void {
-    const at = sizeField(call.path, call.abi, i);
     const want = sizeOf(exp);
     if (want !== sent.size) {
+      const at = sizeField(call.path, call.abi, i);
       diffs.push({ kind: "buffer-size", buffer: i, field: at.field, offset: at.offset, expected: showSize(want), sent: showSize(sent.size), note: this.#sizeNote(op, e, exp) });
     }
     if (sent.unreadable && !callerMemory) {
-      diffs.push({ kind: "buffer-unreadable", buffer: i, field: `${descriptorLayout(call.path, call.abi).type}[${i}].${descriptorLayout(call.path, call.abi).ptr.name}`, offset: i * descriptorLayout(call.path, call.abi).size, expected: "the library's own readable memory", sent: "unreadable" });
+      const d = descriptorLayout(call.path, call.abi);
+      diffs.push({ kind: "buffer-unreadable", buffer: i, field: `${d.type}[${i}].${d.ptr.name}`, offset: i * d.size + d.ptr.offset, expected: "the library's own readable memory", sent: "unreadable" });
     }
     if (callerMemory || e !== 0 || sent.bytes === undefined) return;
     const got = sent.bytes, ref = exp.bytes;

@@ -63,17 +63,16 @@ export interface DescriptorLayout {
   len: { offset: number; size: number };
 }
 
-const descs = new Map<string, DescriptorLayout>();
+const descs: Record<ConformPath, Partial<Record<Arch, DescriptorLayout>>> = { ioctl: {}, hypercall: {} };
 
 export function descriptorLayout(path: ConformPath, abi: Arch): DescriptorLayout {
-  const key = `${path}/${abi}`;
-  let d = descs.get(key);
-  if (d !== undefined) return d;
+  const known = descs[path][abi];
+  if (known !== undefined) return known;
   const type = path === "ioctl" ? "privcmd_dm_op_buf" : "xen_dm_op_buf";
   const L = layoutOf(type, { arch: abi });
   const [p, s] = L.fields as [AggregateLayout["fields"][0], AggregateLayout["fields"][0]];
-  d = { type, size: L.size, ptr: { name: p.name, offset: p.offset, size: p.size }, len: { offset: s.offset, size: s.size } };
-  descs.set(key, d);
+  const d: DescriptorLayout = { type, size: L.size, ptr: { name: p.name, offset: p.offset, size: p.size }, len: { offset: s.offset, size: s.size } };
+  descs[path][abi] = d;
   return d;
 }
 
