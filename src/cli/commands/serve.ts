@@ -1,4 +1,5 @@
 // xendm serve: a long-running fake privcmd behind a Unix socket (docs/serve.md, docs/protocol.md).
+import { closeSync, writeSync } from "node:fs";
 import type { WorldConfig } from "../../hypervisor/world.js";
 import { createFakeHost, worldForDomains } from "../../transport/fake.js";
 import { XendmServer } from "../../transport/server.js";
@@ -13,6 +14,7 @@ const OPTIONS = {
   domain: { type: "string", value: "N", multiple: true, help: "an HVM domain N with the default settings; default 1" },
   xen: { type: "string", value: "PERSONA", choices: ["4.17", "master", "4.9"], help: "with --domain: the Xen version to behave as; default 4.17" },
   record: { type: "string", value: "FILE", help: "write every call as JSON lines (replay with 'xendm replay FILE')" },
+  "ready-fd": { type: "string", value: "N", help: "when listening, write \"ready\\n\" to file descriptor N and close it" },
   verbose: { type: "boolean", short: "v", help: "log connections and errors to stderr" },
   ...CONFORM_OPTIONS,
 } as const satisfies OptionSpecs;
@@ -31,6 +33,8 @@ async function serve(values: OptionValues<typeof OPTIONS>): Promise<number> {
   if (values.world !== undefined && (values.domain.length > 0 || values.xen !== undefined)) {
     throw new UsageError("--world cannot be combined with --domain or --xen");
   }
+  const readyFd = values["ready-fd"];
+  if (readyFd !== undefined && !/^[0-9]{1,9}$/.test(readyFd)) throw new UsageError(`--ready-fd ${readyFd}: not a file descriptor number`);
   let world: WorldConfig;
   if (values.world !== undefined) world = readWorldFile(values.world);
   else {
@@ -56,10 +60,22 @@ async function serve(values: OptionValues<typeof OPTIONS>): Promise<number> {
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    // Ready only once a SIGTERM would be handled too.
+    if (readyFd !== undefined) signalReady(Number(readyFd));
   });
   await server.close();
   trace?.close();
   const s = server.stats;
   process.stderr.write(`xendm serve: stopped (${s.connections} connections, ${s.requests} requests, ${s.errors} errors)\n`);
   return conform?.finish() ?? 0;
+}
+
+/** The readiness signal: one line on the given descriptor, then it is closed (EOF for the reader). */
+function signalReady(fd: number): void {
+  try {
+    writeSync(fd, "ready\n");
+    closeSync(fd);
+  } catch (e) {
+    process.stderr.write(`xendm serve: --ready-fd ${fd}: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
 }
