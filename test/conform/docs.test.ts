@@ -82,6 +82,13 @@ suite("docs/conformance.md", () => {
     expect(s.code).toBe(0);
   }, 60_000);
 
+  it("README's line is the same warning", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const m = /^# (xendm serve: conform warning: .*) \(\.\.\.\)$/m.exec(readme);
+    expect(m).not.toBeNull();
+    expect(block("output: serve-stderr").startsWith(m![1]!)).toBe(true);
+  });
+
   it("the fixed size conforms", async () => {
     const s = await session(dir, right, ["--conform", "libxendevicemodel-4.17"]);
     expect(s.stdout).toContain("1 calls, 1 conforming, 0 differing");
