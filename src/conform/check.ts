@@ -2,10 +2,10 @@
 // xendevicemodel_* call it stands for, what the real library would send for the same arguments, and
 // every difference between the two, named by C field and byte offset.
 import type { Arch } from "../../abi/profiles.js";
-import { dmOpMembers } from "../../abi/xen/dm_op.js";
+import { XEN_DMOP_track_dirty_vram, dmOpMembers } from "../../abi/xen/dm_op.js";
 import { DOMID_INVALID } from "../../abi/xen/xen.js";
 import type { TransportBuf } from "../transport/types.js";
-import { descriptorLayout, readLe, show, showSize, sizeField, xenDmOpSpans } from "./fields.js";
+import { countField, descriptorLayout, hypercallArg, readLe, show, showSize, sizeField, xenDmOpSpans } from "./fields.js";
 import { TWO_BUFFER_OPS, XEN_DM_OP_SIZE, inferCall, isLibraryOp, memberOf, opOf } from "./infer.js";
 import { LibraryModel } from "./library.js";
 import type { Difference, SentBuf, SentCall, Verdict } from "./types.js";
@@ -82,15 +82,15 @@ export class Conformance {
         op = op1;
         diffs.push({
           kind: "buffer-order", buffer: 0, field: `${descriptorLayout(call.path, call.abi).type}[0]`, offset: 0,
-          expected: `buffer 0 = struct xen_dm_op (32 bytes), buffer 1 = ${op1 === 7 ? "the dirty bitmap" : "the struct xen_dm_op_modified_memory_extent array"}`,
+          expected: `buffer 0 = struct xen_dm_op (32 bytes), buffer 1 = ${op1 === XEN_DMOP_track_dirty_vram ? "the dirty bitmap" : "the struct xen_dm_op_modified_memory_extent array"}`,
           sent: `buffer 0 = ${bufs[0]!.size} bytes, buffer 1 = struct xen_dm_op (${opName(op1)})`,
         });
       }
     }
     const first = bufs[order[0]!];
     if (first === undefined) {
-      const field = call.path === "ioctl" ? "privcmd_dm_op.num" : "privcmd_hypercall.arg[1]";
-      return { status: "differs", op: UNKNOWN_OP, fn: "(unknown)", differences: [{ kind: "buffer-count", field, offset: call.path === "ioctl" ? 2 : 16, expected: "1 or 2", sent: String(call.num) }] };
+      const at = countField(call.path, call.abi);
+      return { status: "differs", op: UNKNOWN_OP, fn: "(unknown)", differences: [{ kind: "buffer-count", ...at, expected: "1 or 2", sent: String(call.num) }] };
     }
     if (first.bytes === undefined || !isLibraryOp(op)) {
       if (first.bytes !== undefined && first.bytes.length >= 4) {
@@ -105,17 +105,14 @@ export class Conformance {
 
     const exp = emitted.bufs;
     if (exp.length !== bufs.length) {
-      diffs.push({
-        kind: "buffer-count", field: call.path === "ioctl" ? "privcmd_dm_op.num" : "privcmd_hypercall.arg[1]", offset: call.path === "ioctl" ? 2 : 16,
-        expected: String(exp.length), sent: String(call.num),
-      });
+      diffs.push({ kind: "buffer-count", ...countField(call.path, call.abi), expected: String(exp.length), sent: String(call.num) });
     }
     const caller = inferred.callerBuffers ?? NONE;
     for (let e = 0; e < exp.length && e < order.length; e++) {
       const i = order[e]!;
       this.#compareBuf(call, i, e, exp[e]!, bufs[i]!, op, caller.includes(e), diffs);
     }
-    if (call.path === "hypercall" && call.args !== undefined) this.#compareArgs(call.args, emitted.args ?? [], diffs);
+    if (call.path === "hypercall" && call.args !== undefined) this.#compareArgs(call.abi, call.args, emitted.args ?? [], diffs);
     return diffs.length === 0 ? { status: "conforms", op: opName(op), fn: inferred.fn } : { status: "differs", op: opName(op), fn: inferred.fn, differences: diffs };
   }
 
@@ -156,18 +153,18 @@ export class Conformance {
 
   #sizeNote(op: number, e: number, exp: TransportBuf): string {
     if (e === 0) return "sizeof(struct xen_dm_op): the library always sends the whole struct";
-    if (op === 7) return `(nr + 7) / 8 bytes of dirty bitmap, computed in 32 bits, for xen_dm_op.u.track_dirty_vram.nr`;
+    if (op === XEN_DMOP_track_dirty_vram) return `(nr + 7) / 8 bytes of dirty bitmap, computed in 32 bits, for xen_dm_op.u.track_dirty_vram.nr`;
     return `xen_dm_op.u.modified_memory.nr_extents x 16 bytes (struct xen_dm_op_modified_memory_extent); ${sizeOf(exp)} expected`;
   }
 
-  #compareArgs(sent: readonly bigint[], want: readonly bigint[], diffs: Difference[]): void {
+  #compareArgs(abi: Arch, sent: readonly bigint[], want: readonly bigint[], diffs: Difference[]): void {
     // arg[2] is the buffer array's address; the library passes nothing in arg[3] and arg[4].
     const expected = [want[0] ?? 0n, want[1] ?? 0n, undefined, 0n, 0n];
     for (let k = 0; k < 5; k++) {
       const w = expected[k];
       if (k === 1 || w === undefined) continue; // arg[1] is the buffer count, compared as such
       const s = sent[k] ?? 0n;
-      if (s !== w) diffs.push({ kind: "hypercall-arg", field: `privcmd_hypercall.arg[${k}]`, offset: 8 + 8 * k, expected: show(w), sent: show(s) });
+      if (s !== w) diffs.push({ kind: "hypercall-arg", ...hypercallArg(k, abi), expected: show(w), sent: show(s) });
     }
   }
 }

@@ -82,6 +82,27 @@ export function sizeField(path: ConformPath, abi: Arch, i: number): { field: str
   return { field: `${d.type}[${i}].size`, offset: i * d.size + d.len.offset };
 }
 
+/** Where the buffer count sits: privcmd_dm_op.num, or privcmd_hypercall.arg[1]. */
+export function countField(path: ConformPath, abi: Arch): { field: string; offset: number } {
+  return path === "ioctl" ? { field: "privcmd_dm_op.num", offset: fieldOffset("privcmd_dm_op", "num", abi) } : hypercallArg(1, abi);
+}
+
+/** privcmd_hypercall.arg[k] and its byte offset. */
+export function hypercallArg(k: number, abi: Arch): { field: string; offset: number } {
+  return { field: `privcmd_hypercall.arg[${k}]`, offset: fieldOffset("privcmd_hypercall", "arg", abi) + 8 * k };
+}
+
+const offsets = new Map<string, number>();
+function fieldOffset(type: string, name: string, abi: Arch): number {
+  const key = `${type}.${name}/${abi}`;
+  let o = offsets.get(key);
+  if (o === undefined) {
+    o = layoutOf(type, { arch: abi }).fields.find((f) => f.name === name)!.offset;
+    offsets.set(key, o);
+  }
+  return o;
+}
+
 /** The little-endian integer in bytes [offset, offset + size) of b (as far as b reaches). */
 export function readLe(b: Uint8Array, offset: number, size: number): bigint {
   let v = 0n;
