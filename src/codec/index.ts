@@ -216,14 +216,37 @@ function layoutType(L: AggregateLayout): LayoutType {
   };
 }
 
-/** Sizes, offsets and bit positions in the same shape the C probe prints (fixtures/layouts/<arch>.json). */
+/**
+ * The aggregates in the order the headers declare them, as the C probe lists them: the guest handle
+ * (xen.h) first, then each type followed by the anonymous aggregates declared inside it (`xen_dm_op.u`).
+ */
+function headerOrder(arch: Arch): AggregateLayout[] {
+  const all = allTypes(arch).map((d) => resolve(d, arch));
+  const anonymous = (L: AggregateLayout): boolean => L.name.includes(".");
+  const out = all.filter((L) => L.name.startsWith("__guest_handle"));
+  for (const L of all) {
+    if (anonymous(L) || out.includes(L)) continue;
+    out.push(L, ...all.filter((x) => anonymous(x) && x.name.startsWith(`${L.name}.`)));
+  }
+  return [...out, ...all.filter((L) => !out.includes(L))];
+}
+
+/** Every aggregate of the ABI, resolved, in header order (`xendm layout`). */
+export function layoutsOf(opts: CodecOptions = {}): AggregateLayout[] {
+  return headerOrder(opts.arch ?? DEFAULT_ARCH);
+}
+
+/**
+ * Sizes, offsets and bit positions in the same shape and type order the C probe prints
+ * (fixtures/layouts/<arch>.json): `bit_offset` counts from the start of the aggregate.
+ */
 export function layout(type?: string, opts: CodecOptions = {}): LayoutJson {
   const arch = opts.arch ?? DEFAULT_ARCH;
-  const types = type === undefined ? allTypes(arch).map((d) => layoutType(resolve(d, arch))) : [layoutType(layoutOf(type, { arch }))];
+  const types = type === undefined ? headerOrder(arch).map(layoutType) : [layoutType(layoutOf(type, { arch }))];
   return { arch, types, constants: { ...constants(arch) } };
 }
 
-/** 64-bit values as decimal strings: a JSON-safe copy of a decoded value. */
+/** 64-bit values as decimal strings: a JSON-safe copy of a decoded value (the convention of ./json.ts). */
 export function toJson(value: CField): unknown {
   if (typeof value === "bigint") return value.toString();
   if (Array.isArray(value)) return value.map(toJson);
@@ -248,3 +271,6 @@ export function dump(type: string, bytes: Uint8Array, opts: CodecOptions = {}): 
 }
 
 export { formatDump, meaningOf, type DumpLine } from "./dump.js";
+export { jsonReplacer, stringifyJson } from "./json.js";
+export { holesOf, holeText, type Hole } from "./holes.js";
+export { formatLayout } from "./layout-text.js";
