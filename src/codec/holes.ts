@@ -19,7 +19,7 @@ export interface Hole {
 export function holesOf(L: AggregateLayout): Hole[] {
   if (L.kind !== "struct") return [];
   const spans = L.fields
-    .map((f) => (f.bitOffset !== undefined ? [f.bitOffset, f.bitOffset + f.bitWidth!] : [f.offset * 8, (f.offset + f.size) * 8]))
+    .map((f): [number, number] => (f.bitOffset !== undefined ? [f.bitOffset, f.bitOffset + f.bitWidth!] : [f.offset * 8, (f.offset + f.size) * 8]))
     .sort((a, b) => a[0] - b[0]);
   const out: Hole[] = [];
   let at = 0;
