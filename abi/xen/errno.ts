@@ -82,6 +82,7 @@ export const errno = {
   /** hypervisor-internal: turned into a hypercall continuation, never seen by callers */
   ERESTART: 85,
   EOPNOTSUPP: 95,
+  ENOTCONN: 107,
   ECONNREFUSED: 111,
 } as const;
 
