@@ -73,7 +73,7 @@ describe("the in-process IoreqPort", () => {
     const dmop = (member: string, fields: Record<string, unknown>): Record<string, unknown> => {
       const bytes = encode("xen_dm_op", { op: `XEN_DMOP_${member}`, u: { [member]: fields } });
       expect(hv.dm_op(0, 1, [{ bytes }])).toBe(0);
-      return (decode("xen_dm_op", bytes).u as Record<string, Record<string, unknown>>)[member]!;
+      return (decode("xen_dm_op", bytes).u as unknown as Record<string, Record<string, unknown>>)[member]!;
     };
     const a = dmop("create_ioreq_server", { handle_bufioreq: 0 }).id as number;
     const b = dmop("create_ioreq_server", { handle_bufioreq: 0 }).id as number;
