@@ -250,3 +250,18 @@ export class IoRouter {
     return d.port.defaultServer?.() ?? null;
   }
 }
+
+/** How a plain memory access completes without the MMIO path. */
+export const DIRECT_NONE = 0;
+export const DIRECT_READ = 1;
+export const DIRECT_WRITE = 2;
+/** a write Xen throws away (hvmemul_map_linear_addr on ram_ro) */
+export const DIRECT_DISCARD = 3;
+export type DirectKind = typeof DIRECT_NONE | typeof DIRECT_READ | typeof DIRECT_WRITE | typeof DIRECT_DISCARD;
+
+export function directKind(dir: "read" | "write", t0: string, t1: string): DirectKind {
+  if (dir === "read") return READ_DIRECT.has(t0) && READ_DIRECT.has(t1) ? DIRECT_READ : DIRECT_NONE;
+  if (WRITE_DIRECT.has(t0) && WRITE_DIRECT.has(t1)) return DIRECT_WRITE;
+  const readable = READ_DIRECT.has(t0) && READ_DIRECT.has(t1) && t0 !== "ioreq_server" && t1 !== "ioreq_server";
+  return (WRITE_DISCARD.has(t0) || WRITE_DISCARD.has(t1)) && readable ? DIRECT_DISCARD : DIRECT_NONE;
+}
