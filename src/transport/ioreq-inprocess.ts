@@ -34,19 +34,22 @@ export interface InProcessTarget {
 /**
  * The event channel between emulator domain `caller` and guest `domid` of an in-process hypervisor.
  * bind() is EVTCHNOP_bind_interdomain to the guest's port and unbind() EVTCHNOP_close, so the
- * hypervisor's event-channel table holds the binding (a second bind of the same port fails as in Xen);
- * the listener hears the caller's local ports as the hypervisor raises them. notify() on a bound local
- * port wakes the vCPU waiting on its guest port directly, which is what EVTCHNOP_send to a Xen-attached
- * port does, without the send's table walk on the round trip's hot path.
+ * hypervisor's event-channel table holds the binding (a second bind of the same port fails as in Xen).
+ * On the round trip's hot path the bound pair is used directly, as the table would route it: the
+ * hypervisor raising a bound guest port reaches the listener as the local port, and notify() on a
+ * local port wakes the vCPU waiting on its guest port (what EVTCHNOP_send to a Xen-attached port does).
  */
 export function inProcessEvents(hv: Hypervisor, domid: number, caller = 0): IoreqEvents {
   const guest = guestOf(hv);
-  /** local port -> the guest port it is bound to */
+  /** local port -> the guest port it is bound to, and back */
   const remoteOf = new Map<number, number>();
+  const localOf = new Map<number, number>();
   return {
     onNotify: (listener) =>
-      hv.onRaise((dom, port) => {
-        if (dom === caller) listener(port);
+      hv.onNotify((dom, port) => {
+        if (dom !== domid) return;
+        const local = localOf.get(port);
+        if (local !== undefined) listener(local);
       }),
     notify: (port) => {
       const remote = remoteOf.get(port);
@@ -57,10 +60,13 @@ export function inProcessEvents(hv: Hypervisor, domid: number, caller = 0): Iore
       const local = hv.evtchnBindInterdomain(caller, domid, remotePort);
       if (local < 0) throw new IoreqAttachError(local, "bind_interdomain", `binding domain ${caller} to port ${remotePort} of domain ${domid}: rc ${local}`);
       remoteOf.set(local, remotePort);
+      localOf.set(remotePort, local);
       return local;
     },
     unbind: (localPort) => {
+      const remote = remoteOf.get(localPort);
       remoteOf.delete(localPort);
+      if (remote !== undefined) localOf.delete(remote);
       hv.evtchnClose(caller, localPort);
     },
   };
