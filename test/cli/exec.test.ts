@@ -74,7 +74,9 @@ describe.skipIf(!have)("xendm exec", () => {
     expect(noDash.status).toBe(2);
     expect(noDash.stderr).toMatch(/put -- before the program/);
     expect(xendm(["exec", "--domain", "0", "--", "true"]).stderr).toMatch(/--domain 0: not a domain id/);
-    expect(xendm(["exec", "--bogus", "--", "true"]).status).toBe(2);
+    const bogus = xendm(["exec", "--bogus", "--", "true"]);
+    expect(bogus.status).toBe(2);
+    expect(bogus.stderr).toMatch(/unknown option --bogus/);
     const missing = xendm(["exec", "--", "./no/such/program"]);
     expect(missing.status).toBe(127);
     expect(missing.stderr).toMatch(/no\/such\/program not found/);

@@ -1,73 +1,70 @@
 // xendm exec: start the fake host, run a program under the shim against it, exit with its status.
-import { parseArgs } from "node:util";
 import { createFakeHost } from "../../transport/fake.js";
 import { LaunchError, launchUnderShim } from "../../transport/launch.js";
 import { TRACE_FORMAT, TraceWriter } from "../../transport/trace.js";
 import { worldFromOptions } from "../../transport/world-file.js";
+import { defineCommand, UsageError, type Command, type OptionSpecs, type OptionValues } from "../command.js";
 
-export const summary = "run a program under the shim against a fresh fake host (exits with the program's status)";
+const OPTIONS = {
+  world: { type: "string", value: "FILE", help: "the world of a scenario file (its steps are ignored)" },
+  domain: { type: "string", value: "N", multiple: true, help: "an HVM domain N with the default settings; default 1" },
+  xen: { type: "string", value: "PERSONA", choices: ["4.17", "master", "4.9"], help: "with --domain: the Xen version to behave as; default 4.17" },
+  trace: { type: "boolean", help: "print every call the fake answered, one JSON line each, on stderr" },
+  record: { type: "string", value: "FILE", help: "write every call to FILE (replay with 'xendm replay FILE')" },
+  xenstore: { type: "boolean", help: "also serve xenstore (XENSTORED_PATH): not available in this build" },
+  verbose: { type: "boolean", short: "v", help: "log connections and errors to stderr" },
+} as const satisfies OptionSpecs;
 
-const USAGE = `usage: xendm exec [--world FILE | --domain N ...] [--xen 4.17|master|4.9] [--trace] [--record FILE] [-v] -- PROGRAM [ARGS...]
-  Serves a fresh fake host on a private socket, then runs PROGRAM with LD_PRELOAD (the shim) and
-  XENDM_SOCKET set; the server is listening before PROGRAM starts. SIGINT, SIGTERM, SIGHUP and SIGQUIT
-  are passed on to PROGRAM. Exit status: PROGRAM's (128 + N when signal N ended it), 2 for bad usage.
-  --world FILE    the world of a scenario file (its steps are ignored)
-  --domain N      an HVM domain N with the default settings (repeatable; default: 1)
-  --xen PERSONA   with --domain: the Xen version to behave as (default 4.17)
-  --trace         print every call the fake answered, one JSON line each, on stderr
-  --record FILE   write every call to FILE (replay with 'xendm replay FILE')
-  --xenstore      also serve xenstore (XENSTORED_PATH): not available in this build
-  -v, --verbose   log connections and errors to stderr`;
+const DETAILS = `Serves a fresh fake host on a private socket, then runs PROGRAM with LD_PRELOAD (the shim) and
+XENDM_SOCKET set: the server is listening before PROGRAM starts. SIGINT, SIGTERM, SIGHUP and SIGQUIT
+are passed on to PROGRAM.
+exit status: PROGRAM's (128 + N when signal N ended it), 127 when it cannot be started, 2 bad options.`;
 
 const FORWARDED: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
-export async function run(args: string[]): Promise<number> {
-  const dash = args.indexOf("--");
-  const own = dash < 0 ? args : args.slice(0, dash);
-  const program = dash < 0 ? [] : args.slice(dash + 1);
-  const { values, positionals } = parseArgs({
-    args: own,
-    options: {
-      world: { type: "string" },
-      domain: { type: "string", multiple: true },
-      xen: { type: "string" },
-      trace: { type: "boolean" },
-      record: { type: "string" },
-      xenstore: { type: "boolean" },
-      verbose: { type: "boolean", short: "v" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (values.help === true) {
-    process.stdout.write(USAGE + "\n");
-    return 0;
+/** The program after `--` (null: there was no `--`), handed from the wrapper below to the parsed command. */
+let program: string[] | null = null;
+
+const base = defineCommand({
+  name: "exec",
+  summary: "run a program under the shim against a fresh fake host, exit with its status",
+  positionals: [{ name: "-- PROGRAM [ARGS]", optional: true, rest: true }],
+  options: OPTIONS,
+  details: DETAILS,
+  run: ({ values, positionals }) => {
+    if (program === null && positionals.length > 0) throw new UsageError(`put -- before the program ('xendm exec -- ${positionals.join(" ")}')`);
+    return execute(values, program ?? []);
+  },
+});
+
+/** Splits at the first `--`: the options before it are this command's, the rest is the program. */
+export const command: Command = {
+  ...base,
+  run: (args) => {
+    const dash = args.indexOf("--");
+    program = dash < 0 ? null : args.slice(dash + 1);
+    return base.run(dash < 0 ? args : args.slice(0, dash));
+  },
+};
+export const { run, summary } = command;
+
+async function execute(values: OptionValues<typeof OPTIONS>, argv: readonly string[]): Promise<number> {
+  if (argv.length === 0) throw new UsageError("no program given (xendm exec [options] -- PROGRAM [ARGS...])");
+  if (values.xenstore) throw new UsageError("--xenstore: this build has no xenstore server");
+  if (values.trace && values.record !== undefined) throw new UsageError("--trace and --record: choose one");
+  let world;
+  try {
+    world = worldFromOptions({ world: values.world, domain: values.domain.length > 0 ? values.domain : undefined, xen: values.xen });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
   }
-  if (positionals.length > 0) {
-    process.stderr.write(`xendm exec: put -- before the program ('xendm exec -- ${positionals.join(" ")}')\n${USAGE}\n`);
-    return 2;
-  }
-  if (program.length === 0) {
-    process.stderr.write(`xendm exec: no program given\n${USAGE}\n`);
-    return 2;
-  }
-  if (values.xenstore === true) {
-    process.stderr.write("xendm exec: --xenstore: this build has no xenstore server\n");
-    return 2;
-  }
-  const world = worldFromOptions(values);
   const { device } = createFakeHost(world);
   const header = { xendm_trace: TRACE_FORMAT, world } as const;
-  const trace = values.record !== undefined ? new TraceWriter(values.record, header) : values.trace === true ? new TraceWriter(2, header) : undefined;
-  if (values.record !== undefined && values.trace === true) {
-    process.stderr.write("xendm exec: --trace and --record: choose one (replay --record's file to read it)\n");
-    return 2;
-  }
-  const log = values.verbose === true ? (l: string) => { process.stderr.write(`xendm exec: ${l}\n`); } : undefined;
+  const trace = values.record !== undefined ? new TraceWriter(values.record, header) : values.trace ? new TraceWriter(2, header) : undefined;
+  const log = values.verbose ? (l: string) => { process.stderr.write(`xendm exec: ${l}\n`); } : undefined;
   let prog;
   try {
-    prog = await launchUnderShim({ argv: program, device, stdio: "inherit", ...(trace ? { trace } : {}), ...(log ? { log } : {}) });
+    prog = await launchUnderShim({ argv, device, stdio: "inherit", ...(trace ? { trace } : {}), ...(log ? { log } : {}) });
   } catch (e) {
     trace?.close();
     if (e instanceof LaunchError) {
