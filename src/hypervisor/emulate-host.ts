@@ -114,6 +114,9 @@ export function guestOf(hv: Hypervisor, opts: HostOptions = {}): GuestEmulator {
     g = new GuestEmulator();
     if (hv.persona.arch === "x86") for (const d of hv.domains.values()) if (d.isHvm) g.attach(new HypervisorDomainPort(hv, d, opts));
     guests.set(hv, g);
+    // An emulator's EVTCHNOP_send on a port bound to an ioreq port wakes the vCPU waiting on it.
+    const guest = g;
+    hv.onXenNotify((domid, port) => { guest.notified(domid, port); });
   }
   return g;
 }
