@@ -50,6 +50,14 @@ describe.skipIf(!have)("xendm exec", () => {
     expect(r.status).toBe(0);
   });
 
+  it("--xenstore serves a xenstored at XENSTORED_PATH (Debian's xenstore clients reach it)", () => {
+    const r = xendm(["exec", "--xenstore", "--", "sh", "-c", "xenstore-write /local/domain/0/probe hello && xenstore-read /local/domain/0/probe && test -S \"$XENSTORED_PATH\""]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("hello\n");
+    expect(r.status).toBe(0);
+    expect(xendm(["exec", "--", "sh", "-c", 'test -z "$XENSTORED_PATH"']).status).toBe(0);
+  });
+
   it("a program killed by a signal gives 128 + N", () => {
     expect(xendm(["exec", "--", "sh", "-c", "kill -TERM $$"]).status).toBe(143);
   });

@@ -4,6 +4,7 @@ import { LaunchError, launchUnderShim } from "../../transport/launch.js";
 import { TRACE_FORMAT, TraceWriter } from "../../transport/trace.js";
 import { worldFromOptions } from "../../transport/world-file.js";
 import { defineCommand, UsageError, type Command, type OptionSpecs, type OptionValues } from "../command.js";
+import { CONFORM_OPTIONS, conformSession } from "../conform.js";
 
 const OPTIONS = {
   world: { type: "string", value: "FILE", help: "the world of a scenario file (its steps are ignored)" },
@@ -11,14 +12,16 @@ const OPTIONS = {
   xen: { type: "string", value: "PERSONA", choices: ["4.17", "master", "4.9"], help: "with --domain: the Xen version to behave as; default 4.17" },
   trace: { type: "boolean", help: "print every call the fake answered, one JSON line each, on stderr" },
   record: { type: "string", value: "FILE", help: "write every call to FILE (replay with 'xendm replay FILE')" },
-  xenstore: { type: "boolean", help: "also serve xenstore (XENSTORED_PATH): not available in this build" },
+  xenstore: { type: "boolean", help: "also serve a xenstored (src/xenstore) and point XENSTORED_PATH at it" },
   verbose: { type: "boolean", short: "v", help: "log connections and errors to stderr" },
+  ...CONFORM_OPTIONS,
 } as const satisfies OptionSpecs;
 
 const DETAILS = `Serves a fresh fake host on a private socket, then runs PROGRAM with LD_PRELOAD (the shim) and
 XENDM_SOCKET set: the server is listening before PROGRAM starts. SIGINT, SIGTERM, SIGHUP and SIGQUIT
 are passed on to PROGRAM.
-exit status: PROGRAM's (128 + N when signal N ended it), 127 when it cannot be started, 2 bad options.`;
+exit status: PROGRAM's (128 + N when signal N ended it), 127 when it cannot be started, 2 bad options;
+with --conform-strict, 1 when PROGRAM exited 0 but a call differed.`;
 
 const FORWARDED: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
@@ -50,7 +53,6 @@ export const { run, summary } = command;
 
 async function execute(values: OptionValues<typeof OPTIONS>, argv: readonly string[]): Promise<number> {
   if (argv.length === 0) throw new UsageError("no program given (xendm exec [options] -- PROGRAM [ARGS...])");
-  if (values.xenstore) throw new UsageError("--xenstore: this build has no xenstore server");
   if (values.trace && values.record !== undefined) throw new UsageError("--trace and --record: choose one");
   let world;
   try {
@@ -58,13 +60,17 @@ async function execute(values: OptionValues<typeof OPTIONS>, argv: readonly stri
   } catch (e) {
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }
-  const { device } = createFakeHost(world);
+  const conform = await conformSession(values, "exec");
+  const { device, hv } = createFakeHost(world);
   const header = { xendm_trace: TRACE_FORMAT, world } as const;
   const trace = values.record !== undefined ? new TraceWriter(values.record, header) : values.trace ? new TraceWriter(2, header) : undefined;
   const log = values.verbose ? (l: string) => { process.stderr.write(`xendm exec: ${l}\n`); } : undefined;
   let prog;
   try {
-    prog = await launchUnderShim({ argv, device, stdio: "inherit", ...(trace ? { trace } : {}), ...(log ? { log } : {}) });
+    prog = await launchUnderShim({
+      argv, device, stdio: "inherit", ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}),
+      ...(values.xenstore ? { xenstore: { domainExists: (d: number) => d === 0 || hv.domain(d) !== undefined } } : {}),
+    });
   } catch (e) {
     trace?.close();
     if (e instanceof LaunchError) {
@@ -82,5 +88,7 @@ async function execute(values: OptionValues<typeof OPTIONS>, argv: readonly stri
     await prog.close();
     trace?.close();
   }
-  return prog.exitCode ?? 1;
+  const rc = prog.exitCode ?? 1;
+  const strict = conform?.finish() ?? 0;
+  return rc !== 0 ? rc : strict;
 }
