@@ -35,7 +35,7 @@ interface Example {
 /** The example serving domain 1, ready (its ready line printed); or why it could not start. */
 async function startExample(): Promise<Example | string> {
   const hv = new Hypervisor({ format: 1, domains: [{ domid: DOM, vcpus: 1 }] });
-  const dm = await launchUnderShim({ argv: [EXAMPLE, "--domain", String(DOM)], device: new PrivcmdDevice(hv), stdio: "capture" });
+  const dm = await launchUnderShim({ argv: [EXAMPLE, "--domain", String(DOM)], device: new PrivcmdDevice(hv), hv, stdio: "capture" });
   const t0 = Date.now();
   while (!dm.stdout.includes(" ready ")) {
     if (!dm.running || Date.now() - t0 > 10_000) {

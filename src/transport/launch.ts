@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { PrivcmdDevice } from "../privcmd/index.js";
 import { XenstoredServer, type XenstoredServerOptions } from "../xenstore/server.js";
 import type { CallObserver } from "./connection.js";
@@ -44,6 +45,8 @@ export interface LaunchOptions {
   argv: readonly string[];
   /** The fake privcmd device to serve (its hypervisor is the host the program talks to). */
   device: PrivcmdDevice;
+  /** That hypervisor: with it the server also offers its event channels (/dev/xen/evtchn). */
+  hv?: Hypervisor;
   /** Extra environment for the program (on top of this process's). */
   env?: Readonly<Record<string, string>>;
   cwd?: string;
@@ -202,7 +205,7 @@ export async function launchUnderShim(opts: LaunchOptions): Promise<LaunchedProg
   if (prog.includes("/") && !existsSync(resolve(cwd, prog))) throw new LaunchError("exec", `${prog} not found`);
   const dir = mkdtempSync(join(tmpdir(), "xendm-exec-"));
   const socketPath = join(dir, "privcmd.sock");
-  const server = new XendmServer({ device: opts.device, ...(opts.trace ? { trace: opts.trace } : {}), ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}) });
+  const server = new XendmServer({ device: opts.device, ...(opts.hv ? { hv: opts.hv } : {}), ...(opts.trace ? { trace: opts.trace } : {}), ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}) });
   const xsPath = join(dir, "xenstored.sock");
   const xenstored = opts.xenstore !== undefined ? new XenstoredServer({ ...opts.xenstore, ...(opts.log ? { log: opts.log } : {}) }) : undefined;
   try {

@@ -68,7 +68,7 @@ async function execute(values: OptionValues<typeof OPTIONS>, argv: readonly stri
   let prog;
   try {
     prog = await launchUnderShim({
-      argv, device, stdio: "inherit", ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}),
+      argv, device, hv, stdio: "inherit", ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}),
       ...(values.xenstore ? { xenstore: { domainExists: (d: number) => d === 0 || hv.domain(d) !== undefined } } : {}),
     });
   } catch (e) {
