@@ -32,4 +32,4 @@ export type { PrivcmdHandle, PrivcmdOptions, IoctlResult, UserMemory, XenDmOpBuf
 export * from "./transport/index.js";
 
 // Scenarios
-export { runScenario, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions } from "./scenario/index.js";
+export { runScenario, runScenarioAsync, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions, type LiveOptions } from "./scenario/index.js";
