@@ -138,3 +138,17 @@ describe("xendm run: directories, empty files, syntax errors", () => {
     expect(c.err()).toMatch(/not valid JSON at line 2, column 14: expected a value/);
   });
 });
+
+describe("names in expectations", () => {
+  it("a misspelt name is an invalid file (exit 2) naming the key and the nearest name", async () => {
+    const c = capture();
+    const sc = { format: 1, domains: [{ domid: 1 }], steps: [{ query: { p2m: { domid: 1, first_gfn: "0x100", nr: 2 } }, expect: { types: ["ram_rw", "ram_rww"] } }] };
+    expect(await runCmd([file("rww.json", sc)])).toBe(2);
+    expect(c.err()).toMatch(/steps\[0\]\.expect\.types\[1\]: unknown name "ram_rww" \(did you mean "ram_rw"\?\)/);
+  });
+  it("known names in every spelling pass", async () => {
+    capture();
+    const sc = { format: 1, domains: [{ domid: 1 }], steps: [{ query: { p2m: { domid: 1, first_gfn: "0x100", nr: 2 } }, expect: { types: ["ram_rw", "HVMMEM_ram_rw"] } }] };
+    expect(await runCmd([file("names.json", sc)])).toBe(0);
+  });
+});
