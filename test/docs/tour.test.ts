@@ -62,7 +62,7 @@ describe("README quick tour", () => {
   });
   // in order: later steps use what earlier ones made (the native build, the trace)
   for (const s of steps) {
-    const native = /make -C native|native\/build|trace\.jsonl/.test(s.command);
+    const native = /make -C native|native\/build|trace\.jsonl|device-model\//.test(s.command);
     it.skipIf(native && !haveC)(`line ${s.line}: ${s.command.slice(0, 70)}`, () => {
       const r = spawnSync("bash", ["-c", `shopt -s expand_aliases\n${alias}\n${s.command}\n`], { cwd: dir, encoding: "utf8", timeout: 120_000, env: { ...process.env, NO_COLOR: "1" } });
       expect(r.status, `${s.command}\n${r.stderr}`).toBe(s.exit);
