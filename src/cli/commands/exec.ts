@@ -20,8 +20,9 @@ const OPTIONS = {
 const DETAILS = `Serves a fresh fake host on a private socket, then runs PROGRAM with LD_PRELOAD (the shim) and
 XENDM_SOCKET set: the server is listening before PROGRAM starts. SIGINT, SIGTERM, SIGHUP and SIGQUIT
 are passed on to PROGRAM.
-exit status: PROGRAM's (128 + N when signal N ended it), 127 when it cannot be started, 2 bad options;
-with --conform-strict, 1 when PROGRAM exited 0 but a call differed.`;
+exit status: PROGRAM's (128 + N when signal N ended it), 127 when it cannot be started, 2 bad options.
+With --conform the report goes to stderr when PROGRAM has exited (stdout is PROGRAM's); with
+--conform-strict a PROGRAM that exits 0 after a differing call makes the status 1.`;
 
 const FORWARDED: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
@@ -89,6 +90,6 @@ async function execute(values: OptionValues<typeof OPTIONS>, argv: readonly stri
     trace?.close();
   }
   const rc = prog.exitCode ?? 1;
-  const strict = conform?.finish() ?? 0;
+  const strict = conform?.finish(process.stderr) ?? 0;
   return rc !== 0 ? rc : strict;
 }
