@@ -108,7 +108,10 @@ export class LaunchedProgram {
         res(this.#exit);
       });
       child.once("error", (e) => {
-        this.#err.push(Buffer.from(`${e.message}\n`));
+        // the program could not be started (not found, not executable): say so where its stderr would go
+        const msg = `cannot start ${child.spawnfile}: ${e.message}\n`;
+        if (child.stderr === null) process.stderr.write(msg);
+        this.#err.push(Buffer.from(msg));
         this.#exit ??= { code: 127, signal: null };
         res(this.#exit);
       });

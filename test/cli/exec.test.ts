@@ -88,5 +88,8 @@ describe.skipIf(!have)("xendm exec", () => {
     const missing = xendm(["exec", "--", "./no/such/program"]);
     expect(missing.status).toBe(127);
     expect(missing.stderr).toMatch(/no\/such\/program not found/);
+    const notInPath = xendm(["exec", "--", "no-such-program-in-path"]);
+    expect(notInPath.status).toBe(127);
+    expect(notInPath.stderr).toMatch(/cannot start no-such-program-in-path: spawn no-such-program-in-path ENOENT/);
   });
 });
