@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { guestOf, type AccessResult } from "../src/hypervisor/emulate.js";
 import { Hypervisor } from "../src/hypervisor/hypervisor.js";
 import { PrivcmdDevice } from "../src/privcmd/index.js";
-import { launchUnderShim, withTimeout, type LaunchedProgram } from "../src/transport/launch.js";
+import { launchUnderShim, withTimeout, type LaunchedProgram } from "../src/toolstack/launch.js";
 import { BUILD, buildNative, nativeMissing } from "../test/native/harness.js";
 import { fmt, median, table, writeResult } from "./lib.js";
 

@@ -2,7 +2,7 @@
 // over the same in-process Hypervisor), starts the program under the shim, polls `ready`, and runs the
 // steps; guest accesses wait (bounded) for the program's answers, `wait` polls, `"device_model": "stop"`
 // ends it (docs/scenarios.md).
-import { LaunchError, launchUnderShim, type LaunchedProgram } from "../transport/launch.js";
+import { LaunchError, launchUnderShim, type LaunchedProgram } from "../toolstack/launch.js";
 import { compareSubset, show } from "./compare.js";
 import { ScenarioError } from "./errors.js";
 import type { QueryResult } from "./host.js";

@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseScenario, runScenario, runScenarioAsync, ScenarioError } from "../../src/scenario/index.js";
-import { shimPath } from "../../src/transport/launch.js";
+import { shimPath } from "../../src/toolstack/launch.js";
 
 const haveShim = existsSync(shimPath());
 if (!haveShim) {

@@ -1,6 +1,6 @@
 // xendm exec: start the fake host, run a program under the shim against it, exit with its status.
 import { createFakeHost } from "../../transport/fake.js";
-import { LaunchError, launchUnderShim } from "../../transport/launch.js";
+import { LaunchError, launchUnderShim } from "../../toolstack/launch.js";
 import { TRACE_FORMAT, TraceWriter } from "../../transport/trace.js";
 import { worldFromOptions } from "../../transport/world-file.js";
 import { defineCommand, UsageError, type Command, type OptionSpecs, type OptionValues } from "../command.js";

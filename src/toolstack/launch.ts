@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { PrivcmdDevice } from "../privcmd/index.js";
 import { XenstoredServer, type XenstoredServerOptions } from "../xenstore/server.js";
-import type { CallObserver } from "./connection.js";
-import { XendmServer } from "./server.js";
-import type { TraceWriter } from "./trace.js";
+import type { CallObserver } from "../transport/connection.js";
+import { XendmServer } from "../transport/server.js";
+import type { TraceWriter } from "../transport/trace.js";
 
 /** Bytes of each output stream kept (the tail) when it is captured. */
 export const OUTPUT_LIMIT = 64 * 1024;
