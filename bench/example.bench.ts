@@ -23,8 +23,8 @@ const PINGPONG = join(BUILD, "pingpong");
 
 function pingpong(n: number): number {
   const out = execFileSync(PINGPONG, [String(n)], { encoding: "utf8" });
-  const r = JSON.parse(out) as { round_trips: number; ns: number };
-  return r.round_trips / (r.ns / 1e9);
+  const r = JSON.parse(out) as { rounds: number; seconds: number };
+  return r.rounds / r.seconds;
 }
 
 interface Example {
