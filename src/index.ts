@@ -39,3 +39,4 @@ export * from "./conform/index.js";
 
 // Scenarios
 export { runScenario, runScenarioAsync, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions, type LiveOptions } from "./scenario/index.js";
+export { launchUnderShim, shimPath, LaunchedProgram, LaunchError, type LaunchOptions, type Exit } from "./toolstack/launch.js";
