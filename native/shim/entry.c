@@ -315,3 +315,13 @@ SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, of
         return privcmd_mmap(addr, len, prot, flags);
     return real.mmap64(addr, len, prot, flags, fd, off);
 }
+
+/* munmap: a privcmd area (or part of one) stops being one. */
+SHIM_EXPORT int munmap(void *addr, size_t len)
+{
+    init();
+    int r = real.munmap(addr, len);
+    if (r == 0)
+        areas_unmapped(addr, len);
+    return r;
+}

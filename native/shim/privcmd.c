@@ -396,6 +396,8 @@ long privcmd_ioctl(int fd, unsigned long req, void *arg)
         r = do_dm_op(c, arg);
     } else if (req == SHIM_IOCTL_RESTRICT && !no_dmop) {
         r = do_restrict(c, arg);
+    } else if (req == SHIM_IOCTL_MMAP_RESOURCE_NR) {
+        r = do_mmap_resource(c, arg);
     } else if (req == SHIM_IOCTL_HYPERCALL) {
         r = do_hypercall(c, arg);
     } else {
@@ -426,6 +428,7 @@ int open_privcmd(const char *path, int flags)
     struct conn *c = conn_new(CONN_PRIVCMD);
     if (!c)
         return -1;
+    shm_open_once(c);
     unsigned mfd_flags = (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0;
     int fd = memfd_create("xendm-privcmd", mfd_flags);
     if (fd < 0) {
@@ -436,16 +439,5 @@ int open_privcmd(const char *path, int flags)
     }
     (void)path;
     return table_install(fd, c);
-}
-
-/*
- * mmap of a privcmd fd: the kernel gives an empty VMA that
- * IOCTL_PRIVCMD_MMAP* later fill; those ioctls are not forwarded yet, so the
- * mapping is an anonymous placeholder of the requested size.
- */
-void *privcmd_mmap(void *addr, size_t len, int prot, int flags)
-{
-    return real.mmap(addr, len, prot, (flags & ~(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
 }
 

@@ -8,6 +8,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { PrivcmdDevice } from "../privcmd/index.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import { EvtchnFiles, PortWords, type EvtchnEntry } from "./evtchn-files.js";
+import { SharedPages } from "./shared-pages.js";
 import {
   ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest,
 } from "./protocol.js";
@@ -21,6 +22,11 @@ export interface ServerOptions {
   device?: PrivcmdDevice;
   /** Writes every call (see trace.ts). */
   trace?: TraceWriter;
+  /**
+   * With `hv`: put the pages the fake allocates from now on in a shared file (in `dir`, default
+   * /dev/shm; `bytes` of address space, default 1 GiB) so clients can map them; false: no file.
+   */
+  sharedMemory?: false | { dir?: string; bytes?: number };
   /** Called with one line per connection event, for -v logging. */
   log?: (line: string) => void;
   /** Sees every DM_OP and HYPERCALL request before it runs (see Connection). */
@@ -52,12 +58,18 @@ export class XendmServer {
   readonly #device: PrivcmdDevice;
   /** The open /dev/xen/evtchn files (only with a hypervisor). */
   readonly evtchn: EvtchnFiles | undefined;
+  /** The shared file of the fake's pages (only with a hypervisor). */
+  readonly shared: SharedPages | undefined;
 
   constructor(private readonly opts: ServerOptions) {
     const dev = opts.device ?? (opts.hv !== undefined ? new PrivcmdDevice(opts.hv, { abi: opts.hv.abi }) : undefined);
     if (dev === undefined) throw new TypeError("XendmServer: give `hv` (the fake host) or `device`");
     this.#device = dev;
     this.evtchn = opts.hv !== undefined ? new EvtchnFiles(opts.hv) : undefined;
+    if (opts.hv !== undefined && opts.sharedMemory !== false) {
+      this.shared = new SharedPages(opts.sharedMemory ?? {});
+      opts.hv.usePages(this.shared);
+    }
     this.#server = createServer((sock) => { this.#accept(sock); });
   }
 
@@ -97,6 +109,7 @@ export class XendmServer {
   async close(): Promise<void> {
     for (const c of this.#conns) this.#drop(c);
     this.evtchn?.closeAll();
+    this.shared?.close();
     await new Promise<void>((resolve) => this.#server.close(() => { resolve(); }));
     if (this.#path !== undefined) {
       // Only the socket this server made: a file put there since (another server's socket) stays.
@@ -109,7 +122,7 @@ export class XendmServer {
   }
 
   #accept(sock: Socket): void {
-    const c: Conn = { sock, state: new Connection(this.#nextId++, this.#device, this.evtchn), reader: new FrameReader(), closing: false };
+    const c: Conn = { sock, state: new Connection(this.#nextId++, this.#device, this.evtchn, this.opts.hv !== undefined ? { hv: this.opts.hv, shared: this.shared } : undefined), reader: new FrameReader(), closing: false };
     c.state.observer = this.opts.observer;
     this.#conns.add(c);
     this.#stats.connections++;

@@ -1,0 +1,101 @@
+/*
+ * A minimal ioreq-server device model on Debian's real libraries (libxendevicemodel,
+ * libxenforeignmemory, libxenevtchn) under the shim, driven by test/native/ioreq.test.ts: it maps
+ * its server's pages with xenforeignmemory_map_resource, binds every vCPU's port, and answers N port
+ * I/O requests in the shared page (reads get 0x11223300 + n), one JSON line per step.
+ *
+ *   ioreqclient DOM N
+ */
+#define _GNU_SOURCE
+#define __XEN_TOOLS__ 1
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <xendevicemodel.h>
+#include <xenevtchn.h>
+#include <xenforeignmemory.h>
+#include <xen/hvm/ioreq.h>
+#include <xen/memory.h>
+#include <xen/hvm/hvm_op.h>
+
+#define FAIL(what) do { printf("{\"fail\":\"%s\",\"errno\":%d}\n", what, errno); return 1; } while (0)
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 3) {
+        fprintf(stderr, "usage: ioreqclient DOM N\n");
+        return 2;
+    }
+    domid_t dom = (domid_t)strtoul(argv[1], NULL, 0);
+    unsigned n = (unsigned)strtoul(argv[2], NULL, 0);
+    xendevicemodel_handle *dm = xendevicemodel_open(NULL, 0);
+    xenforeignmemory_handle *fm = xenforeignmemory_open(NULL, 0);
+    xenevtchn_handle *xe = xenevtchn_open(NULL, 0);
+    if (!dm || !fm || !xe)
+        FAIL("open");
+    ioservid_t id;
+    if (xendevicemodel_create_ioreq_server(dm, dom, HVM_IOREQSRV_BUFIOREQ_ATOMIC, &id))
+        FAIL("create_ioreq_server");
+    size_t size = 0;
+    if (xenforeignmemory_resource_size(fm, dom, XENMEM_resource_ioreq_server, id, &size))
+        FAIL("resource_size");
+    void *addr = NULL;
+    xenforeignmemory_resource_handle *res = xenforeignmemory_map_resource(
+        fm, dom, XENMEM_resource_ioreq_server, id, XENMEM_resource_ioreq_server_frame_bufioreq, 2, &addr,
+        PROT_READ | PROT_WRITE, 0);
+    if (!res)
+        FAIL("map_resource");
+    shared_iopage_t *sync = (shared_iopage_t *)((uint8_t *)addr + 4096);
+    if (xendevicemodel_map_io_range_to_ioreq_server(dm, dom, id, 0, 0x100, 0x103))
+        FAIL("map_io_range");
+    if (xendevicemodel_set_ioreq_server_state(dm, dom, id, 1))
+        FAIL("set_ioreq_server_state");
+    unsigned vcpus = 0;
+    if (xendevicemodel_nr_vcpus(dm, dom, &vcpus) || vcpus == 0 || vcpus > 16)
+        FAIL("nr_vcpus");
+    evtchn_port_t local[16];
+    printf("{\"size\":%zu,\"vp_eport\":[", size);
+    for (unsigned v = 0; v < vcpus; v++) {
+        xenevtchn_port_or_error_t l = xenevtchn_bind_interdomain(xe, dom, sync->vcpu_ioreq[v].vp_eport);
+        if (l < 0)
+            FAIL("bind_interdomain");
+        local[v] = (evtchn_port_t)l;
+        printf("%s%u", v ? "," : "", sync->vcpu_ioreq[v].vp_eport);
+    }
+    printf("],\"ready\":true}\n");
+    int fd = xenevtchn_fd(xe);
+    unsigned done = 0;
+    while (done < n) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (poll(&p, 1, 10000) <= 0)
+            FAIL("poll timeout");
+        xenevtchn_port_or_error_t port = xenevtchn_pending(xe);
+        if (port < 0)
+            FAIL("pending");
+        xenevtchn_unmask(xe, (evtchn_port_t)port);
+        for (unsigned v = 0; v < vcpus; v++) {
+            ioreq_t *r = &sync->vcpu_ioreq[v];
+            if (local[v] != (evtchn_port_t)port || (__atomic_thread_fence(__ATOMIC_ACQUIRE), r->state) != STATE_IOREQ_READY)
+                continue; /* the binding's first, spurious event, or another vCPU's */
+            r->state = STATE_IOREQ_INPROCESS;
+            printf("{\"vcpu\":%u,\"addr\":%llu,\"size\":%u,\"dir\":%u,\"type\":%u,\"data\":%llu}\n", v,
+                   (unsigned long long)r->addr, r->size, r->dir, r->type, (unsigned long long)r->data);
+            if (r->dir == IOREQ_READ)
+                r->data = 0x11223300u + done;
+            __atomic_thread_fence(__ATOMIC_RELEASE);
+            r->state = STATE_IORESP_READY;
+            xenevtchn_notify(xe, local[v]);
+            done++;
+        }
+    }
+    xenforeignmemory_unmap_resource(fm, res);
+    xendevicemodel_set_ioreq_server_state(dm, dom, id, 0);
+    xendevicemodel_destroy_ioreq_server(dm, dom, id);
+    printf("{\"done\":%u}\n", done);
+    return 0;
+}

@@ -1,0 +1,75 @@
+// A device model on Debian's real libxendevicemodel, libxenforeignmemory and libxenevtchn, out of
+// process: it maps its ioreq server's pages (MMAP_RESOURCE over the server's shared file), binds the
+// vCPU ports, and answers the fake's guest accesses in the shared page; its notify completes them.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { beforeAll, describe, expect, it } from "vitest";
+import { guestOf } from "../../src/hypervisor/emulate.js";
+import type { AccessResult } from "../../src/hypervisor/emulate-types.js";
+import { BUILD, DOM, buildNative, nativeMissing, shimEnv, startServer, type Json } from "./harness.js";
+
+const CLIENT = join(BUILD, "ioreqclient");
+
+const missing = nativeMissing();
+const ci = process.env.CI === "true";
+if (missing !== undefined && !ci) {
+  process.stderr.write(`\n*** test/native/ioreq SKIPPED: ${missing}. Shared ioreq pages are NOT tested here. ***\n\n`);
+}
+const suite = missing !== undefined && !ci ? describe.skip : describe;
+
+suite("an out-of-process device model on shared ioreq pages", () => {
+  beforeAll(() => { buildNative(); });
+
+  it("maps frames 0 and 1, answers port reads and writes through the shared page; each access completes", async () => {
+    const srv = await startServer({ format: 1, domains: [{ domid: DOM, type: "hvm", vcpus: 2 }] });
+    try {
+      const rounds = 6;
+      const child = spawn(CLIENT, [String(DOM), String(rounds)], { env: { ...process.env, ...shimEnv(srv.path) }, stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+      const exit = new Promise<number | null>((resolve) => child.on("close", resolve));
+      const lines: Json[] = [];
+      const results: AccessResult[] = [];
+      const g = guestOf(srv.hv);
+      let i = 0;
+      const next = (): void => {
+        const vcpu = i % 2;
+        const write = i % 3 === 2;
+        const r = g.pio(DOM, vcpu, write ? { port: 0x100, size: 4, dir: "write", data: 0xab00 + i } : { port: 0x102, size: 2, dir: "read" }, (done) => {
+          results.push(done);
+        });
+        i++;
+        if (r.status !== "pending") results.push(r);
+      };
+      for await (const text of createInterface({ input: child.stdout })) {
+        const l = JSON.parse(text) as Json;
+        lines.push(l);
+        if ((l.ready === true || l.vcpu !== undefined) && i < rounds) {
+          // the previous access completed (synchronously, inside the device model's notify) before this line
+          setTimeout(next, 5);
+        }
+      }
+      expect(await exit, stderr + JSON.stringify(lines)).toBe(0);
+      const ready = lines[0]!;
+      expect(ready).toMatchObject({ size: 2 * 4096, ready: true }); // 1 + DIV_ROUND_UP(2 vCPUs * 32, 4096) frames
+      expect(ready.vp_eport).toEqual([1, 3]); // vCPU 0, (2: the buffered port), vCPU 1
+      const reqs = lines.filter((l) => l.vcpu !== undefined);
+      expect(reqs).toHaveLength(rounds);
+      reqs.forEach((l, k) => {
+        const write = k % 3 === 2;
+        expect(l).toMatchObject({ vcpu: k % 2, addr: write ? 0x100 : 0x102, size: write ? 4 : 2, dir: write ? 0 : 1, type: 0 });
+        if (write) expect(l.data).toBe(0xab00 + k);
+      });
+      expect(results).toHaveLength(rounds);
+      results.forEach((r, k) => {
+        expect(r.status).toBe("done");
+        if (k % 3 !== 2) expect((r as { value?: bigint }).value).toBe(BigInt((0x11223300 + k) & 0xffff));
+      });
+      expect(lines.at(-1)).toEqual({ done: rounds });
+      expect(srv.server.shared!.used).toBeGreaterThanOrEqual(2);
+    } finally {
+      await srv.close();
+    }
+  }, 30_000);
+});
