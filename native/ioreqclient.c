@@ -5,6 +5,9 @@
  * I/O requests in the shared page (reads get 0x11223300 + n), one JSON line per step.
  *
  *   ioreqclient DOM N
+ *   ioreqclient ram DOM      map gfns 0x100, 0x101, 0xa0 (a hole) and 0x102 with xenforeignmemory_map
+ *                            (MMAPBATCH_V2), report the per-gfn errors and the first bytes of 0x101,
+ *                            write "xendm" at 0x100:8, unmap
  */
 #define _GNU_SOURCE
 #define __XEN_TOOLS__ 1
@@ -24,9 +27,36 @@
 
 #define FAIL(what) do { printf("{\"fail\":\"%s\",\"errno\":%d}\n", what, errno); return 1; } while (0)
 
+static int ram(domid_t dom)
+{
+    xenforeignmemory_handle *fm = xenforeignmemory_open(NULL, 0);
+    if (!fm)
+        FAIL("open");
+    xen_pfn_t gfns[4] = { 0x100, 0x101, 0xa0, 0x102 };
+    int err[4] = { -1, -1, -1, -1 };
+    uint8_t *p = xenforeignmemory_map(fm, dom, PROT_READ | PROT_WRITE, 4, gfns, err);
+    if (!p)
+        FAIL("map");
+    printf("{\"err\":[%d,%d,%d,%d],\"page101\":\"%.8s\"}\n", err[0], err[1], err[2], err[3], (const char *)p + 4096);
+    memcpy(p + 8, "xendm", 6);
+    p[2 * 4096 + 5 + 4096] = 0x5a; /* gfn 0x102, byte 5 */
+    if (xenforeignmemory_unmap(fm, p, 4))
+        FAIL("unmap");
+    /* the same gfn mapped again sees what was written through the first mapping */
+    uint8_t *q = xenforeignmemory_map(fm, dom, PROT_READ, 1, gfns, NULL);
+    if (!q)
+        FAIL("map again");
+    printf("{\"again\":\"%.5s\"}\n", (const char *)q + 8);
+    xenforeignmemory_unmap(fm, q, 1);
+    xenforeignmemory_close(fm);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 2 && strcmp(argv[1], "ram") == 0)
+        return ram((domid_t)strtoul(argv[2], NULL, 0));
     if (argc < 3) {
         fprintf(stderr, "usage: ioreqclient DOM N\n");
         return 2;

@@ -396,6 +396,8 @@ long privcmd_ioctl(int fd, unsigned long req, void *arg)
         r = do_dm_op(c, arg);
     } else if (req == SHIM_IOCTL_RESTRICT && !no_dmop) {
         r = do_restrict(c, arg);
+    } else if (mmapbatch_version(req) != 0) {
+        r = do_mmap_batch(c, arg, mmapbatch_version(req));
     } else if (req == SHIM_IOCTL_MMAP_RESOURCE_NR) {
         r = do_mmap_resource(c, arg);
     } else if (req == SHIM_IOCTL_HYPERCALL) {

@@ -117,6 +117,7 @@ _Static_assert(sizeof(struct shim_privcmd_dm_op_buf) == sizeof(privcmd_dm_op_buf
 #define KIND_EVTCHN_IOCTL 0x12
 #define KIND_SHM_INFO 0x20
 #define KIND_MMAP_RESOURCE 0x21
+#define KIND_MMAPBATCH 0x22
 #define KIND_BYE 0x7f
 #define KIND_ERROR 0xff
 #define FRAME_MAX (1u << 20)
@@ -278,6 +279,9 @@ void *privcmd_mmap(void *addr, size_t len, int prot, int flags);
 void areas_unmapped(void *addr, size_t len);
 void shm_open_once(struct conn *c);
 long do_mmap_resource(struct conn *c, void *arg);
+long do_mmap_batch(struct conn *c, void *arg, int version);
+/* 1 for IOCTL_PRIVCMD_MMAPBATCH, 2 for MMAPBATCH_V2 (sizes of this ABI's structs), else 0 */
+int mmapbatch_version(unsigned long req);
 
 /* ---- /dev/xen/evtchn (evtchn.c) */
 

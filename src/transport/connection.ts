@@ -3,7 +3,7 @@
 import type { DmOpBuf, PrivcmdDevice, PrivcmdHandle, IoctlResult } from "../privcmd/index.js";
 import {
   DESC_UNREADABLE, ErrorCode, Kind, PROTOCOL_VERSION, ProtocolError, REPLY_BIT, callReplyFrame, dmOpContentsSent,
-  encodeEvtchnOpenReply, encodeHelloReply, encodeMmapResourceReply, encodeShmInfoReply, encodeRestrictReply, frame, type DmOpRequest, type HypercallRequest, type Request,
+  encodeEvtchnOpenReply, encodeHelloReply, encodeMmapBatchReply, encodeMmapResourceReply, encodeShmInfoReply, encodeRestrictReply, frame, type DmOpRequest, type HypercallRequest, type Request,
   type WireBuf,
 } from "./protocol.js";
 import { hex, type TraceBuf, type TraceCall } from "./trace.js";
@@ -12,7 +12,7 @@ import type { EvtchnEntry, EvtchnFiles } from "./evtchn-files.js";
 import { errno as ERRNO } from "../../abi/xen/errno.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { SharedPages } from "./shared-pages.js";
-import { mmapResource } from "./mapping.js";
+import { mmapBatch, mmapResource } from "./mapping.js";
 
 const EFAULT = 14;
 
@@ -258,6 +258,19 @@ const HANDLERS: Handlers = {
         conn: s.id, kind: "mmap_resource", dom: req.dom, type: req.type, id: req.id, idx: req.idx, num: req.num.toString(),
         flags: req.flags, ret: r.ret, errno: r.errno, frames: r.offsets.length, nr_frames: r.nrFrames,
       },
+    };
+  },
+
+  [Kind.MMAPBATCH]: (s, req, { seq }) => {
+    const host = s.host;
+    const maps = host === undefined
+      ? req.gfns.map(() => ({ err: -ERRNO.ENODEV, offset: 0 }))
+      : mmapBatch(host.hv, host.shared, s.caller, req.dom, req.gfns);
+    let failed = 0;
+    for (const m of maps) if (m.err !== 0) failed++;
+    return {
+      frame: reply(Kind.MMAPBATCH, seq, encodeMmapBatchReply(maps)),
+      trace: { conn: s.id, kind: "mmapbatch", dom: req.dom, n: req.gfns.length, first: req.gfns[0]!.toString(), failed },
     };
   },
 

@@ -73,3 +73,53 @@ export function mmapResource(hv: Hypervisor, shared: SharedPages | undefined, ca
   }
   return { ret: 0, errno: 0, nrFrames: 0, offsets };
 }
+
+/** One gfn of an MMAPBATCH: 0 and the page's file offset, or a negative errno (offset 0). */
+export interface GfnMapping {
+  err: number;
+  offset: number;
+}
+
+const PAGED = new Set(["ram_paged", "ram_paging_out", "ram_paging_in"]);
+const MAX_GFN = 2 ** 40 - 1;
+
+/**
+ * Foreign mapping of guest frames, one result per gfn, as Xen's mmu_update answers a dom0 mapping a
+ * guest's frame: -ESRCH no such domain, -EPERM not privileged over it, -ENOENT a paged-out frame,
+ * -EINVAL a gfn with no RAM page behind it (a hole, MMIO); a RAM frame maps its page (allocated, zeroed,
+ * on first use), shared with the fake.
+ * mirrors x86/mm.c:mod_l1_entry (get_page_from_gfn of a foreign, translated domain) + get_pg_owner
+ */
+export function mmapBatch(hv: Hypervisor, shared: SharedPages | undefined, caller: number, dom: number, gfns: readonly bigint[]): GfnMapping[] {
+  const d = hv.domain(dom);
+  const c = hv.domain(caller);
+  let whole = 0;
+  if (d === undefined) whole = -ESRCH;
+  else if (dom !== caller && !(c?.control === true || c?.target === dom)) whole = -EPERM;
+  else if (shared === undefined) whole = -EOPNOTSUPP;
+  const out: GfnMapping[] = new Array<GfnMapping>(gfns.length);
+  for (let i = 0; i < gfns.length; i++) {
+    if (whole !== 0 || d === undefined || shared === undefined) {
+      out[i] = { err: whole, offset: 0 };
+      continue;
+    }
+    const g = gfns[i]!;
+    const gfn = g <= BigInt(MAX_GFN) ? Number(g) : -1;
+    if (gfn < 0) {
+      out[i] = { err: -EINVAL, offset: 0 };
+      continue;
+    }
+    const type = d.p2m.typeOf(gfn);
+    if (PAGED.has(type)) {
+      out[i] = { err: -errno.ENOENT, offset: 0 };
+      continue;
+    }
+    if (!d.p2m.hasPage(gfn)) {
+      out[i] = { err: -EINVAL, offset: 0 };
+      continue;
+    }
+    const off = shared.offsetOf(d.memory.pageFor(gfn));
+    out[i] = off === undefined ? { err: -ENOMEM, offset: 0 } : { err: 0, offset: off };
+  }
+  return out;
+}

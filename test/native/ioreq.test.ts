@@ -7,7 +7,9 @@ import { createInterface } from "node:readline";
 import { beforeAll, describe, expect, it } from "vitest";
 import { guestOf } from "../../src/hypervisor/emulate.js";
 import type { AccessResult } from "../../src/hypervisor/emulate-types.js";
-import { BUILD, DOM, buildNative, nativeMissing, shimEnv, startServer, type Json } from "./harness.js";
+import { BUILD, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startServer, type Json } from "./harness.js";
+
+const EINVAL = 22;
 
 const CLIENT = join(BUILD, "ioreqclient");
 
@@ -72,4 +74,25 @@ suite("an out-of-process device model on shared ioreq pages", () => {
       await srv.close();
     }
   }, 30_000);
+});
+
+suite("guest RAM mapped out of process (xenforeignmemory_map, MMAPBATCH_V2)", () => {
+  beforeAll(() => { buildNative(); });
+
+  it("maps RAM gfns over the fake's own pages, fails a hole with EINVAL, and both sides see each other's writes", async () => {
+    const srv = await startServer();
+    try {
+      const mem = srv.hv.domain(DOM)!.memory;
+      mem.write(0x101 * 4096, new TextEncoder().encode("guestram"));
+      const r = await run(CLIENT, ["ram", String(DOM)], shimEnv(srv.path));
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      const [first, again] = jsonLines(r.stdout);
+      expect(first).toEqual({ err: [0, 0, -EINVAL, 0], page101: "guestram" });
+      expect(again).toEqual({ again: "xendm" });
+      expect(new TextDecoder().decode(mem.read(0x100 * 4096 + 8, 5))).toBe("xendm");
+      expect(mem.read(0x102 * 4096 + 5, 1)[0]).toBe(0x5a);
+    } finally {
+      await srv.close();
+    }
+  });
 });
