@@ -8,6 +8,9 @@
  *   ioreqclient ram DOM      map gfns 0x100, 0x101, 0xa0 (a hole) and 0x102 with xenforeignmemory_map
  *                            (MMAPBATCH_V2), report the per-gfn errors and the first bytes of 0x101,
  *                            write "xendm" at 0x100:8, unmap
+ *   ioreqclient depriv DOM N DIR   as DOM N, but after binding: xentoolcore_restrict_all(DOM), chroot(DIR),
+ *                            a new network namespace, uid/gid 65534 and a seccomp filter that kills clone;
+ *                            then, per request, 16 guest pages mapped, written and unmapped again
  */
 #define _GNU_SOURCE
 #define __XEN_TOOLS__ 1
@@ -24,6 +27,46 @@
 #include <xen/hvm/ioreq.h>
 #include <xen/memory.h>
 #include <xen/hvm/hvm_op.h>
+#include <xentoolcore.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* A filter that kills the process on clone / clone3 (no thread or child can be started any more). */
+static int forbid_clone(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 435 /* __NR_clone3 */, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+    };
+    struct sock_fprog prog = { (unsigned short)(sizeof(f) / sizeof(f[0])), f };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+        return -1;
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+static const char *depriv_dir;
+static int depriv(domid_t dom)
+{
+    if (xentoolcore_restrict_all(dom))
+        return -1;
+    if (chroot(depriv_dir) || chdir("/"))
+        return -2;
+    if (unshare(CLONE_NEWNET))
+        return -3;
+    if (setgid(65534) || setuid(65534))
+        return -4;
+    if (forbid_clone())
+        return -5;
+    return 0;
+}
 
 #define FAIL(what) do { printf("{\"fail\":\"%s\",\"errno\":%d}\n", what, errno); return 1; } while (0)
 
@@ -57,6 +100,11 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc > 2 && strcmp(argv[1], "ram") == 0)
         return ram((domid_t)strtoul(argv[2], NULL, 0));
+    if (argc > 4 && strcmp(argv[1], "depriv") == 0) {
+        depriv_dir = argv[4];
+        argv += 1;
+        argc -= 1;
+    }
     if (argc < 3) {
         fprintf(stderr, "usage: ioreqclient DOM N\n");
         return 2;
@@ -97,7 +145,14 @@ int main(int argc, char **argv)
         local[v] = (evtchn_port_t)l;
         printf("%s%u", v ? "," : "", sync->vcpu_ioreq[v].vp_eport);
     }
-    printf("],\"ready\":true}\n");
+    printf("]");
+    if (depriv_dir) {
+        int d = depriv(dom);
+        printf(",\"depriv\":%d,\"uid\":%d", d, (int)getuid());
+        if (d)
+            FAIL("deprivilege");
+    }
+    printf(",\"ready\":true}\n");
     int fd = xenevtchn_fd(xe);
     unsigned done = 0;
     while (done < n) {
@@ -117,6 +172,21 @@ int main(int argc, char **argv)
                    (unsigned long long)r->addr, r->size, r->dir, r->type, (unsigned long long)r->data);
             if (r->dir == IOREQ_READ)
                 r->data = 0x11223300u + done;
+            if (depriv_dir) {
+                /* a mapcache bucket: 16 guest pages mapped, one written, unmapped again */
+                xen_pfn_t g[16];
+                int e[16];
+                for (unsigned k = 0; k < 16; k++)
+                    g[k] = 0x200 + k;
+                uint8_t *m = xenforeignmemory_map(fm, dom, PROT_READ | PROT_WRITE, 16, g, e);
+                if (!m)
+                    FAIL("map after deprivilege");
+                m[15 * 4096 + done] = (uint8_t)(0xc0 + done);
+                xenforeignmemory_unmap(fm, m, 16);
+                unsigned nv = 0;
+                if (xendevicemodel_nr_vcpus(dm, dom, &nv) || nv != vcpus)
+                    FAIL("dm_op after deprivilege");
+            }
             __atomic_thread_fence(__ATOMIC_RELEASE);
             r->state = STATE_IORESP_READY;
             xenevtchn_notify(xe, local[v]);

@@ -2,6 +2,8 @@
 // process: it maps its ioreq server's pages (MMAP_RESOURCE over the server's shared file), binds the
 // vCPU ports, and answers the fake's guest accesses in the shared page; its notify completes them.
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -23,11 +25,19 @@ const suite = missing !== undefined && !ci ? describe.skip : describe;
 suite("an out-of-process device model on shared ioreq pages", () => {
   beforeAll(() => { buildNative(); });
 
-  it("maps frames 0 and 1, answers port reads and writes through the shared page; each access completes", async () => {
+  const root = process.getuid?.() === 0;
+  for (const depriv of [false, true]) {
+  it(`maps frames 0 and 1, answers port reads and writes through the shared page; each access completes${depriv ? " (deprivileged: restricted, chrooted, uid 65534, no network, clone forbidden)" : ""}`, async (ctx) => {
+    if (depriv && !root) {
+      if (ci) throw new Error("the deprivileged run needs root (chroot, setuid)");
+      ctx.skip();
+    }
     const srv = await startServer({ format: 1, domains: [{ domid: DOM, type: "hvm", vcpus: 2 }] });
+    const jail = mkdtempSync(join(tmpdir(), "xendm-jail-"));
     try {
       const rounds = 6;
-      const child = spawn(CLIENT, [String(DOM), String(rounds)], { env: { ...process.env, ...shimEnv(srv.path) }, stdio: ["ignore", "pipe", "pipe"] });
+      const args = depriv ? ["depriv", String(DOM), String(rounds), jail] : [String(DOM), String(rounds)];
+      const child = spawn(CLIENT, args, { env: { ...process.env, ...shimEnv(srv.path) }, stdio: ["ignore", "pipe", "pipe"] });
       let stderr = "";
       child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
       const exit = new Promise<number | null>((resolve) => child.on("close", resolve));
@@ -70,10 +80,18 @@ suite("an out-of-process device model on shared ioreq pages", () => {
       });
       expect(lines.at(-1)).toEqual({ done: rounds });
       expect(srv.server.shared!.used).toBeGreaterThanOrEqual(2);
+      if (depriv) {
+        expect(ready).toMatchObject({ depriv: 0, uid: 65534 });
+        // what the deprivileged device model wrote through its mappings is in the guest's RAM
+        const bytes = srv.hv.domain(DOM)!.memory.read(0x20f * 4096, rounds);
+        expect([...bytes]).toEqual(Array.from({ length: rounds }, (_, k) => 0xc0 + k));
+      }
     } finally {
       await srv.close();
+      rmSync(jail, { recursive: true, force: true });
     }
   }, 30_000);
+  }
 });
 
 suite("guest RAM mapped out of process (xenforeignmemory_map, MMAPBATCH_V2)", () => {
