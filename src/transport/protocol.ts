@@ -39,6 +39,7 @@ export const ErrorCode = {
   UNKNOWN_KIND: 4,
   BAD_BODY: 5,
   INTERNAL: 6,
+  LIMIT: 7,
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

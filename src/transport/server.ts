@@ -27,6 +27,10 @@ export interface ServerOptions {
    * /dev/shm; `bytes` of address space, default 1 GiB) so clients can map them; false: no file.
    */
   sharedMemory?: false | { dir?: string; bytes?: number };
+  /** Connections served at once (default 256); one more gets an error reply (code 7) and is closed. */
+  maxConnections?: number;
+  /** A frame must be complete this long after its first byte arrived (default 10000 ms), else code 7. */
+  frameTimeoutMs?: number;
   /** Called with one line per connection event, for -v logging. */
   log?: (line: string) => void;
   /** Sees every DM_OP and HYPERCALL request before it runs (see Connection). */
@@ -37,12 +41,16 @@ export interface ServerOptions {
 export const SUN_PATH_MAX = 107;
 
 let tmpSeq = 0;
+export const DEFAULT_MAX_CONNECTIONS = 256;
+export const DEFAULT_FRAME_TIMEOUT_MS = 10_000;
 
 interface Conn {
   sock: Socket;
   state: Connection;
   reader: FrameReader;
   closing: boolean;
+  /** Armed while a frame is incomplete. */
+  timer?: ReturnType<typeof setTimeout>;
   /** Set once the connection became an evtchn file's stream: raw u32 unmasks in, ports out. */
   stream?: { entry: EvtchnEntry; words: PortWords };
 }
@@ -122,6 +130,14 @@ export class XendmServer {
   }
 
   #accept(sock: Socket): void {
+    const max = this.opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (this.#conns.size >= max) {
+      this.#stats.errors++;
+      this.opts.log?.(`refused a connection: ${max} open`);
+      sock.on("error", () => undefined);
+      sock.end(frame(Kind.ERROR, 0, encodeErrorReply(ErrorCode.LIMIT, `server limit: ${max} connections open`)));
+      return;
+    }
     const c: Conn = { sock, state: new Connection(this.#nextId++, this.#device, this.evtchn, this.opts.hv !== undefined ? { hv: this.opts.hv, shared: this.shared } : undefined), reader: new FrameReader(), closing: false };
     c.state.observer = this.opts.observer;
     this.#conns.add(c);
@@ -174,6 +190,7 @@ export class XendmServer {
         }
       }
       this.#flush(c, one, more);
+      this.#frameTimer(c);
     } catch (e) {
       this.#flush(c, one, more);
       const pe = e instanceof ProtocolError ? e : new ProtocolError(ErrorCode.INTERNAL, `internal error: ${e instanceof Error ? e.message : String(e)}`, seq);
@@ -183,6 +200,28 @@ export class XendmServer {
       c.sock.write(frame(Kind.ERROR, pe.seq || seq, encodeErrorReply(pe.code, pe.message)));
       this.#end(c);
     }
+  }
+
+  /** Bounds how long a connection may hold an incomplete frame (and the memory it buffers). */
+  #frameTimer(c: Conn): void {
+    if (c.reader.pending === 0) {
+      if (c.timer !== undefined) clearTimeout(c.timer);
+      c.timer = undefined;
+      return;
+    }
+    if (c.timer !== undefined) return;
+    const ms = this.opts.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS;
+    c.timer = setTimeout(() => {
+      c.timer = undefined;
+      if (c.closing) return;
+      const message = `server limit: a frame still incomplete after ${ms} ms (${c.reader.pending} bytes held)`;
+      this.#stats.errors++;
+      this.opts.log?.(`conn ${c.state.id}: error ${ErrorCode.LIMIT}: ${message}`);
+      this.opts.trace?.write({ conn: c.state.id, kind: "error", code: ErrorCode.LIMIT, message });
+      c.sock.write(frame(Kind.ERROR, 0, encodeErrorReply(ErrorCode.LIMIT, message)));
+      this.#end(c);
+    }, ms);
+    c.timer.unref();
   }
 
   /** The connection carries the file's ports from now on; its close is the file's last close. */
@@ -210,6 +249,7 @@ export class XendmServer {
   #drop(c: Conn, destroy = true): void {
     if (!this.#conns.delete(c)) return;
     c.closing = true;
+    if (c.timer !== undefined) clearTimeout(c.timer);
     c.state.close();
     if (c.stream !== undefined) this.evtchn?.streamClosed(c.stream.entry);
     this.opts.trace?.write({ conn: c.state.id, kind: "close" });
