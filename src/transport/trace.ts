@@ -44,9 +44,12 @@ export function unhex(s: string, what: string): Uint8Array {
 /** Appends one JSON line per call, synchronously (so a killed server leaves whole lines). */
 export class TraceWriter {
   readonly #fd: number;
+  readonly #owned: boolean;
   #closed = false;
-  constructor(path: string, header: TraceHeader) {
-    this.#fd = openSync(path, "w", 0o600);
+  /** `path` is a file to create, or an open descriptor (such as 2 for stderr) that close() leaves open. */
+  constructor(path: string | number, header: TraceHeader) {
+    this.#owned = typeof path === "string";
+    this.#fd = typeof path === "string" ? openSync(path, "w", 0o600) : path;
     this.write(header);
   }
   write(line: TraceLine): void {
@@ -56,6 +59,6 @@ export class TraceWriter {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    closeSync(this.#fd);
+    if (this.#owned) closeSync(this.#fd);
   }
 }
