@@ -392,6 +392,8 @@ long privcmd_ioctl(int fd, unsigned long req, void *arg)
     }
     if (c->type == CONN_EVTCHN) {
         r = evtchn_ioctl(fd, c, req, arg);
+    } else if (c->type == CONN_GNTDEV || c->type == CONN_GNTALLOC) {
+        r = gnt_ioctl(c, req, arg);
     } else if (req == SHIM_IOCTL_DM_OP && !no_dmop) {
         r = do_dm_op(c, arg);
     } else if (req == SHIM_IOCTL_RESTRICT && !no_dmop) {

@@ -183,7 +183,7 @@ uint8_t *scratch(size_t need);
 
 /* ---- connections and the fd table (fdtable.c) */
 
-enum { CONN_PRIVCMD, CONN_EVTCHN };
+enum { CONN_PRIVCMD, CONN_EVTCHN, CONN_GNTDEV, CONN_GNTALLOC };
 
 struct conn {
     int type;             /* CONN_PRIVCMD or CONN_EVTCHN: which device the fds behind it are */
@@ -288,5 +288,10 @@ int mmapbatch_version(unsigned long req);
 int open_evtchn(int flags);
 long evtchn_ioctl(int fd, struct conn *c, unsigned long req, void *arg);
 int evtchn_reattach(struct conn *c);
+
+/* ---- /dev/xen/gntdev, /dev/xen/gntalloc (gntdev.c) */
+
+int open_gnt(int type, int flags);
+long gnt_ioctl(struct conn *c, unsigned long req, void *arg);
 
 #endif
