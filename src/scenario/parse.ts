@@ -32,10 +32,11 @@ import {
   parseRc,
   type JsonObject,
 } from "./values.js";
+import { parseXenstoreQuery, parseXenstoreSeed, parseXenstoreStep, type XenstoreStep } from "./xenstore-steps.js";
 
-const TOP_KEYS = ["format", "xen", "arch", "abi", "preempt", "domains", "steps", "name", "description", "note"] as const;
+const TOP_KEYS = ["format", "xen", "arch", "abi", "preempt", "domains", "steps", "name", "description", "note", "xenstore"] as const;
 const WORLD_KEYS = ["format", "xen", "arch", "abi", "preempt", "domains"] as const;
-const STEP_ACTIONS = ["dmop", "privcmd", "query", "guest", "emulator"] as const;
+const STEP_ACTIONS = ["dmop", "privcmd", "query", "guest", "emulator", "xenstore"] as const;
 const U16 = 0xffff;
 const U32 = 0xffff_ffff;
 /** A p2m query lists one type per gfn: keep it to something a person reads. */
@@ -61,6 +62,7 @@ export function parseScenario(input: unknown): Scenario {
   const steps = expectArray(top.steps ?? [], "steps").map((s, i) => parseStep(s, i));
   const out: Scenario = { world, steps };
   if (top.name !== undefined) out.name = expectString(top.name, "name");
+  if (top.xenstore !== undefined) out.xenstore = parseXenstoreSeed(top.xenstore);
   return out;
 }
 
@@ -104,6 +106,9 @@ function parseStep(v: unknown, index: number): Step {
       break;
     case "emulator":
       step = parseEmulator(body, ap, index, expect, `${p}.expect`);
+      break;
+    case "xenstore":
+      step = parseXenstoreStep(body, ap, index, expect);
       break;
   }
   if (note !== undefined) step.note = note;
@@ -216,10 +221,11 @@ const QUERY_ARG_KEYS: Readonly<Record<QueryKind, readonly string[]>> = {
   cacheattr: ["domid"],
 };
 
-function parseQuery(o: JsonObject, p: string, index: number, expect: JsonObject | undefined): QueryStep {
+function parseQuery(o: JsonObject, p: string, index: number, expect: JsonObject | undefined): QueryStep | XenstoreStep {
   const kinds = Object.keys(o);
-  if (kinds.length !== 1) throw new ScenarioError(p, `expected exactly one of: ${QUERY_KINDS.join(", ")}`);
+  if (kinds.length !== 1) throw new ScenarioError(p, `expected exactly one of: ${QUERY_KINDS.join(", ")}, xenstore`);
   const kind = kinds[0]!;
+  if (kind === "xenstore") return parseXenstoreQuery(expectObject(o.xenstore, `${p}.xenstore`), `${p}.xenstore`, index, expect);
   if (!(QUERY_KINDS as readonly string[]).includes(kind)) throw new ScenarioError(`${p}.${kind}`, `unknown query (expected one of: ${QUERY_KINDS.join(", ")})`);
   const q = kind as QueryKind;
   const ap = `${p}.${q}`;

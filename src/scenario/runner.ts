@@ -7,6 +7,8 @@ import { parseScenario } from "./parse.js";
 import type { BufExpect, BufferSpec, DmopStep, PrivcmdStep, QueryStep, Scenario, Step, StepKind } from "./types.js";
 import { toHex, type Json } from "./values.js";
 import { errnoName } from "../../abi/xen/errno.js";
+import type { XenstoreCore } from "../xenstore/core.js";
+import { runXenstoreStep, scenarioXenstore, xenstoreSummary } from "./xenstore-steps.js";
 
 export interface StepResult {
   index: number;
@@ -56,6 +58,8 @@ export function runScenario(json: unknown, opts: RunOptions): StepResult[] {
   opts.onHost?.(host);
   const memory = new StepMemory();
   const ctx: RunContext = { host, codec: opts.codec, abi, memory, device: new PrivcmdDevice(host, { abi, memory }), fds: new Map() };
+  // the xenstore exists from the start when the scenario seeds it (its watches see every step)
+  if (sc.xenstore !== undefined || sc.steps.some((s) => s.kind === "xenstore")) ctx.xenstore = scenarioXenstore(sc.world, sc.xenstore);
   return sc.steps.map((s, i) => runStep(ctx, s, prepared[i]!));
 }
 
@@ -66,6 +70,7 @@ interface RunContext {
   memory: StepMemory;
   device: PrivcmdDevice;
   fds: Map<string, PrivcmdHandle>;
+  xenstore?: XenstoreCore;
 }
 
 function prepare(s: Step, codec: ScenarioCodec, abi: Arch): Prepared {
@@ -128,6 +133,12 @@ function runStep(ctx: RunContext, s: Step, prep: Prepared): StepResult {
       case "query":
         r = runQuery(ctx, s);
         break;
+      case "xenstore": {
+        const res = runXenstoreStep(ctx.xenstore!, s);
+        r = finish(s, res, xenstoreSummary(s, res), s.expect);
+        if (s.op === "query") r.action = "query";
+        break;
+      }
       case "guest":
       case "emulator": {
         const fn = s.kind === "guest" ? ctx.host.guest?.bind(ctx.host) : ctx.host.emulator?.bind(ctx.host);

@@ -1,5 +1,7 @@
 // A parsed, checked scenario (see docs/scenarios.md).
 import type { Json, JsonObject } from "./values.js";
+import type { XenstoreStep } from "./xenstore-steps.js";
+import type { XsSeed } from "../xenstore/host.js";
 
 export interface BufFaults {
   /** The write-back into buffer 0 fails as an unwritable page would. */
@@ -102,7 +104,7 @@ export interface EmulatorStep extends StepBase {
   expect?: JsonObject;
 }
 
-export type Step = DmopStep | PrivcmdStep | QueryStep | GuestStep | EmulatorStep;
+export type Step = DmopStep | PrivcmdStep | QueryStep | GuestStep | EmulatorStep | XenstoreStep;
 export type StepKind = Step["kind"];
 
 export interface Scenario {
@@ -110,6 +112,8 @@ export interface Scenario {
   /** The world part of the file as written (format, xen, arch, abi, preempt, domains). */
   world: JsonObject;
   steps: Step[];
+  /** the top-level `xenstore` key: nodes written before the steps */
+  xenstore?: XsSeed;
 }
 
-export type { Json, JsonObject };
+export type { Json, JsonObject, XenstoreStep };

@@ -1,0 +1,46 @@
+// Scenario files with xenstore: the seed, the steps and the query; bad input named by key.
+import { describe, expect, it } from "vitest";
+import { runScenario, ScenarioError } from "../../src/scenario/index.js";
+
+const base = { format: 1, domains: [{ domid: 1 }, { domid: 2, target: 1 }] };
+
+describe("scenario xenstore", () => {
+  it("runs steps against the tree libxl makes; a wrong expectation fails the step with a diff", () => {
+    const r = runScenario({
+      ...base,
+      xenstore: { "/local/domain/1/device/vif/0/state": { value: "1", perms: ["n1", "r0"] } },
+      steps: [
+        { query: { xenstore: { path: "/local/domain/1/device/vif/0/state" } }, expect: { exists: true, value: "1", perms: ["n1", "r0"], children: [] } },
+        { xenstore: { read: "/local/domain/1/device/vif/0/state", domid: 2 }, expect: { value: "1" }, note: "the stub domain acts for domain 1" },
+        { xenstore: { write: { path: "/local/domain/1/data/k", value: "x", perms: ["n1"] } }, expect: { ok: true } },
+        { xenstore: { ls: "/local/domain/1/data" }, expect: { children: ["k"] } },
+        { xenstore: { mkdir: "/made/here" }, expect: { ok: true } },
+        { xenstore: { read: "/made/here" }, expect: { value: "not this" } },
+        { query: { xenstore: { path: "/nowhere" } }, expect: { exists: false } },
+      ],
+    });
+    expect(r.map((s) => s.pass)).toEqual([true, true, true, true, true, false, true]);
+    expect(r[5]!.diff!.join()).toContain("not this");
+    expect(r[0]!.action).toBe("query");
+    expect(r[1]!.action).toBe("xenstore");
+  });
+
+  it("refuses bad xenstore input, naming the key", () => {
+    const bad = (json: object): string => {
+      try {
+        runScenario({ ...base, ...json });
+      } catch (e) {
+        expect(e).toBeInstanceOf(ScenarioError);
+        return (e as Error).message;
+      }
+      return "no error";
+    };
+    expect(bad({ xenstore: { "/a": { value: "v", perms: ["x1"] } } })).toBe('xenstore./a.perms[0]: "x1" is not a permission (n, r, w or b, then a domain id)');
+    expect(bad({ xenstore: { "rel/path": "v" } })).toBe("xenstore.rel/path: a seeded path is absolute");
+    expect(bad({ xenstore: { "/a": { valu: "v" } } })).toContain("xenstore./a");
+    expect(bad({ steps: [{ xenstore: { read: "/a", rm: "/b" } }] })).toBe("steps[0].xenstore: expected exactly one of: write, read, rm, ls, mkdir");
+    expect(bad({ steps: [{ xenstore: { write: { path: "/a", value: 3 } } }] })).toContain("steps[0].xenstore.write.value");
+    expect(bad({ steps: [{ query: { xenstore: { path: "/a", deep: true } } }] })).toContain("steps[0].query.xenstore");
+    expect(bad({ xenstore: { "/bad//path": "v" } })).toContain("EINVAL");
+  });
+});
