@@ -33,3 +33,10 @@ export * from "./transport/index.js";
 
 // Scenarios
 export { runScenario, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions } from "./scenario/index.js";
+
+// The xenstored (docs/xenstore.md)
+export {
+  XenstoreCore, XenstoredServer, startXenstored, startHostXenstored, coreForDomains, createDomainNodes, seedTree, domainsOf,
+  XsLocalClient, XsSocketClient, XsError, DEFAULT_QUOTA,
+  type XenstoreOptions, type XenstoredServerOptions, type HostXenstoreOptions, type XsDomainSpec, type XsSeed, type XsNodeView, type XsQuota,
+} from "./xenstore/index.js";

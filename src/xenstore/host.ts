@@ -4,6 +4,7 @@ import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import { XsLocalClient } from "./client.js";
 import { XenstoreCore, type XenstoreOptions } from "./core.js";
 import { domainPath } from "./domain.js";
+import { checkDomains, type XsDomainInfo } from "./handlers-domain.js";
 import { XsError } from "./errors.js";
 import { parsePerm } from "./perms.js";
 import { XenstoredServer, type XenstoredServerOptions } from "./server.js";
@@ -102,6 +103,15 @@ export interface HostXenstoreOptions extends XenstoredServerOptions {
   seed?: XsSeed;
   /** also listen on `${path}.d<domid>` for each domain (its guest-side clients); default true */
   domainSockets?: boolean;
+  /** how often a Hypervisor's domains are checked for shutdown and destruction (default 200 ms) */
+  checkDomainsMs?: number;
+}
+
+/** xc_domain_getinfo on the fake */
+export function hostDomainInfo(hv: Hypervisor, domid: number): XsDomainInfo | undefined {
+  const d = hv.domain(domid);
+  if (d === undefined) return undefined;
+  return { shutdown: d.shutdown.code !== null, crashed: d.crashed !== null, dying: d.isDying };
 }
 
 /** The domains of a fake host, as the xenstore integration sees them */
@@ -132,6 +142,13 @@ export async function startHostXenstored(host: Hypervisor | readonly XsDomainSpe
   const domains = Array.isArray(host) ? host as readonly XsDomainSpec[] : domainsOf(host as Hypervisor);
   const core = opts.core ?? coreForDomains(domains, opts);
   const server = new XenstoredServer({ ...opts, core });
+  if (!Array.isArray(host)) {
+    // the fake has no VIRQ_DOM_EXC: look at its domains as xenstored would on that interrupt
+    const hv = host as Hypervisor;
+    const timer = setInterval(() => { checkDomains(core, (d) => hostDomainInfo(hv, d)); }, opts.checkDomainsMs ?? 200);
+    timer.unref();
+    server.onClose(() => { clearInterval(timer); });
+  }
   await server.listen(path);
   if (opts.domainSockets !== false) for (const d of domains) await server.listen(`${path}.d${d.domid}`, { domid: d.domid });
   return server;
