@@ -89,6 +89,15 @@ export class XsLocalClient {
   introduce(domid: number, port = 1): void { this.call(XS_INTRODUCE, z(String(domid), "0", String(port))); }
   setTarget(domid: number, target: number): void { this.call(XS_SET_TARGET, z(String(domid), String(target))); }
 
+  /** the same calls as promises (what src/toolstack's writeLayout takes) */
+  writer(): { mkdir(p: string): Promise<void>; write(p: string, v: string): Promise<void>; setPerms(p: string, perms: readonly string[]): Promise<void> } {
+    return {
+      mkdir: (p) => { this.mkdir(p); return Promise.resolve(); },
+      write: (p, v) => { this.write(p, v); return Promise.resolve(); },
+      setPerms: (p, perms) => { this.setPerms(p, perms); return Promise.resolve(); },
+    };
+  }
+
   /** the scenario query: {"exists": false} for a missing node */
   view(path: string): XsNodeView {
     try {
@@ -159,6 +168,8 @@ export class XsSocketClient {
   async read(path: string): Promise<string> { return (await this.call(XS_READ, z(path))).toString("latin1"); }
   async write(path: string, value: string): Promise<void> { await this.call(XS_WRITE, Buffer.concat([z(path), Buffer.from(value, "latin1")])); }
   async rm(path: string): Promise<void> { await this.call(XS_RM, z(path)); }
+  async mkdir(path: string): Promise<void> { await this.call(XS_MKDIR, z(path)); }
+  async setPerms(path: string, perms: readonly string[]): Promise<void> { await this.call(XS_SET_PERMS, z(path, ...perms)); }
   async ls(path: string): Promise<string[]> {
     try {
       return list(await this.call(XS_DIRECTORY, z(path)));

@@ -44,3 +44,17 @@ describe("scenario xenstore", () => {
     expect(bad({ xenstore: { "/bad//path": "v" } })).toContain("EINVAL");
   });
 });
+
+describe("the toolstack's layout written into the xenstored", () => {
+  it("src/toolstack writeLayout through XsLocalClient.writer()", async () => {
+    const { hvmDomainLayout, writeLayout } = await import("../../src/toolstack/layout.js");
+    const { XenstoreCore } = await import("../../src/xenstore/core.js");
+    const { XsLocalClient } = await import("../../src/xenstore/client.js");
+    const core = new XenstoreCore();
+    const c = new XsLocalClient(core);
+    await writeLayout(c.writer(), hvmDomainLayout({ domid: 5, memoryMb: 128 }, 1700000000));
+    expect(c.getPerms("/local/domain/5")).toEqual(["n0", "r5"]);
+    expect(c.read("/local/domain/5/domid")).toBe("5");
+    expect(new XsLocalClient(core, 5).read("/local/domain/5/domid")).toBe("5");
+  });
+});

@@ -51,7 +51,7 @@ async function serve(values: OptionValues<typeof OPTIONS>): Promise<number> {
   const { hv, device } = createFakeHost(world);
   const trace = values.record !== undefined ? new TraceWriter(values.record, { xendm_trace: TRACE_FORMAT, world }) : undefined;
   const log = values.verbose ? (l: string) => { process.stderr.write(`xendm serve: ${l}\n`); } : undefined;
-  const server = new XendmServer({ device, ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}) });
+  const server = new XendmServer({ hv, device, ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}) });
   await server.listen(values.socket);
   process.stderr.write(`xendm serve: listening on ${values.socket}\n`);
   const xs = values.xenstore === undefined ? undefined : await serveXenstore(hv, values.xenstore, values.world, log);
