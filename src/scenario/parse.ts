@@ -34,7 +34,7 @@ import {
   parseRc,
   type JsonObject,
 } from "./values.js";
-import { parseXenstoreQuery, parseXenstoreSeed, parseXenstoreStep } from "./xenstore-steps.js";
+import { parseXenstoreQueryArgs, parseXenstoreSeed, parseXenstoreStep } from "./xenstore-steps.js";
 
 const TOP_KEYS = ["format", "xen", "arch", "abi", "preempt", "domains", "steps", "name", "description", "note", "device_model", "xenstore"] as const;
 const WORLD_KEYS = ["format", "xen", "arch", "abi", "preempt", "domains"] as const;
@@ -107,9 +107,7 @@ function parseStep(v: unknown, index: number): Step {
       step = parsePrivcmd(body, ap, index, expect, `${p}.expect`);
       break;
     case "query":
-      step = Object.keys(body).length === 1 && body.xenstore !== undefined
-        ? parseXenstoreQuery(expectObject(body.xenstore, `${ap}.xenstore`), `${ap}.xenstore`, index, expect)
-        : parseQuery(body, ap, index, expect);
+      step = parseQuery(body, ap, index, expect);
       break;
     case "guest":
       step = parseGuest(body, ap, index, expect, `${p}.expect`);
@@ -236,11 +234,12 @@ const QUERY_ARG_KEYS: Readonly<Record<QueryKind, readonly string[]>> = {
   dirty: ["domid", "first_gfn", "nr"],
   cacheattr: ["domid"],
   device_model: [],
+  xenstore: ["path", "domid"],
 };
 
 function parseQuery(o: JsonObject, p: string, index: number, expect: JsonObject | undefined): QueryStep {
   const kinds = Object.keys(o);
-  if (kinds.length !== 1) throw new ScenarioError(p, `expected exactly one of: ${QUERY_KINDS.join(", ")}, xenstore (a step's query)`);
+  if (kinds.length !== 1) throw new ScenarioError(p, `expected exactly one of: ${QUERY_KINDS.join(", ")}`);
   const kind = kinds[0]!;
   if (!(QUERY_KINDS as readonly string[]).includes(kind)) throw new ScenarioError(`${p}.${kind}`, `unknown query (expected one of: ${QUERY_KINDS.join(", ")})`);
   const q = kind as QueryKind;
@@ -249,6 +248,11 @@ function parseQuery(o: JsonObject, p: string, index: number, expect: JsonObject 
   checkKeys(a, QUERY_ARG_KEYS[q], ap);
   if (q === "device_model") {
     const step: QueryStep = { kind: "query", index, query: q, args: { domid: 0 } };
+    if (expect !== undefined) step.expect = expect;
+    return step;
+  }
+  if (q === "xenstore") {
+    const step: QueryStep = { kind: "query", index, query: q, args: parseXenstoreQueryArgs(a, ap) };
     if (expect !== undefined) step.expect = expect;
     return step;
   }

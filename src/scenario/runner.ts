@@ -8,7 +8,7 @@ import type { BufExpect, BufferSpec, DmopStep, PrivcmdStep, QueryStep, RamStep, 
 import { toHex, type Json } from "./values.js";
 import { errnoName } from "../../abi/xen/errno.js";
 import type { XenstoreCore } from "../xenstore/core.js";
-import { runXenstoreStep, scenarioXenstore, xenstoreSummary } from "./xenstore-steps.js";
+import { runXenstoreStep, scenarioXenstore, xenstoreSummary, xenstoreView } from "./xenstore-steps.js";
 
 export interface StepResult {
   index: number;
@@ -65,7 +65,8 @@ export function prepareRun(json: unknown, opts: RunOptions): { sc: Scenario; ctx
   const memory = new StepMemory();
   const ctx: RunContext = { host, codec: opts.codec, abi, memory, device: new PrivcmdDevice(host, { abi, memory }), fds: new Map() };
   // the xenstore exists from the start when the scenario seeds it (its watches see every step)
-  if (sc.xenstore !== undefined || sc.steps.some((s) => s.kind === "xenstore")) ctx.xenstore = scenarioXenstore(sc.world, sc.xenstore);
+  ctx.makeXenstore = () => scenarioXenstore(sc.world, sc.xenstore);
+  if (sc.xenstore !== undefined) xenstoreOf(ctx);
   return { sc, ctx, prepared };
 }
 
@@ -82,8 +83,15 @@ export interface RunContext {
   device: PrivcmdDevice;
   fds: Map<string, PrivcmdHandle>;
   dm?: DeviceModelView;
-  /** the scenario's xenstored, when it uses one */
+  /** the scenario's xenstored, made when first used */
   xenstore?: XenstoreCore;
+  makeXenstore?: () => XenstoreCore;
+}
+
+/** The scenario's xenstored (its world's domains, its seed), made on first use */
+export function xenstoreOf(ctx: RunContext): XenstoreCore {
+  ctx.xenstore ??= ctx.makeXenstore!();
+  return ctx.xenstore;
 }
 
 export interface Prepared {
@@ -151,9 +159,8 @@ export function runStep(ctx: RunContext, s: Step, prep: Prepared): StepResult {
         r = runQuery(ctx, s);
         break;
       case "xenstore": {
-        const res = runXenstoreStep(ctx.xenstore!, s);
+        const res = runXenstoreStep(xenstoreOf(ctx), s);
         r = finish(s, res, xenstoreSummary(s, res), s.expect);
-        if (s.op === "query") r.action = "query";
         break;
       }
       case "guest":
@@ -315,6 +322,7 @@ function hypercall(ctx: RunContext, h: PrivcmdHandle, s: PrivcmdStep, bufs: DmOp
 
 /** A query's answer; the device_model query is answered by the runner. */
 export function answer(ctx: RunContext, kind: QueryStep["query"], args: QueryStep["args"]): QueryResult {
+  if (kind === "xenstore") return xenstoreView(xenstoreOf(ctx), args);
   if (kind !== "device_model") return ctx.host.query(kind, args);
   if (ctx.dm === undefined) throw new HostUnsupported("this scenario starts no device model");
   return ctx.dm.query();

@@ -61,7 +61,7 @@ export interface PrivcmdStep extends StepBase, BufferSpec {
   expect?: BufExpect & { errno?: number };
 }
 
-export const QUERY_KINDS = ["p2m", "server", "claim", "entry_count", "domain", "irq", "event", "msi", "dirty", "cacheattr", "device_model"] as const;
+export const QUERY_KINDS = ["p2m", "server", "claim", "entry_count", "domain", "irq", "event", "msi", "dirty", "cacheattr", "device_model", "xenstore"] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 
 export interface QueryArgs {
@@ -71,6 +71,8 @@ export interface QueryArgs {
   first_gfn?: bigint;
   nr?: number;
   internal?: boolean;
+  /** xenstore: the node (the caller is `domid`, default 0) */
+  path?: string;
 }
 
 export interface QueryStep extends StepBase {

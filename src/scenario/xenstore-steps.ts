@@ -1,15 +1,20 @@
 // Scenario xenstore support (docs/scenarios.md, docs/xenstore.md): the top-level `xenstore` seed, the
 // `{"xenstore": {...}}` step (write, read, rm, ls, mkdir), and the `{"query": {"xenstore": {"path"}}}` query.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { XsLocalClient } from "../xenstore/client.js";
+import { XenstoredServer } from "../xenstore/server.js";
 import type { XenstoreCore } from "../xenstore/core.js";
 import { XsError } from "../xenstore/errors.js";
 import { coreForDomains, type XsDomainSpec, type XsSeed } from "../xenstore/host.js";
 import { parsePerm } from "../xenstore/perms.js";
 import { ScenarioError } from "./errors.js";
 import type { QueryResult } from "./host.js";
+import type { QueryArgs } from "./types.js";
 import { checkKeys, expectArray, expectObject, expectString, parseIntIn, type JsonObject } from "./values.js";
 
-export type XenstoreOp = "write" | "read" | "rm" | "ls" | "mkdir" | "query";
+export type XenstoreOp = "write" | "read" | "rm" | "ls" | "mkdir";
 const OPS: readonly XenstoreOp[] = ["write", "read", "rm", "ls", "mkdir"];
 
 export interface XenstoreStep {
@@ -77,15 +82,23 @@ export function parseXenstoreStep(o: JsonObject, p: string, index: number, expec
   return step;
 }
 
-/** `{"query": {"xenstore": {"path": P, "domid"?: D}}}` */
-export function parseXenstoreQuery(a: JsonObject, p: string, index: number, expect: JsonObject | undefined): XenstoreStep {
+/** `{"query": {"xenstore": {"path": P, "domid"?: D}}}` (a step, a `wait`, a device model's `ready`) */
+export function parseXenstoreQueryArgs(a: JsonObject, p: string): QueryArgs {
   checkKeys(a, ["path", "domid"], p);
-  const step: XenstoreStep = {
-    kind: "xenstore", index, op: "query", path: expectString(a.path, `${p}.path`),
-    domid: a.domid === undefined ? 0 : parseIntIn(a.domid, `${p}.domid`, 0, 0x7fef),
-  };
-  if (expect !== undefined) step.expect = expect;
-  return step;
+  return { path: expectString(a.path, `${p}.path`), domid: a.domid === undefined ? 0 : parseIntIn(a.domid, `${p}.domid`, 0, 0x7fef) };
+}
+
+/** The xenstore query's answer: {"exists": true, "value", "perms", "children"} or {"exists": false} */
+export function xenstoreView(core: XenstoreCore, args: QueryArgs): QueryResult {
+  const c = new XsLocalClient(core, args.domid);
+  try {
+    return { ...c.view(args.path ?? "/") };
+  } catch (e) {
+    if (e instanceof XsError) return { error: e.code };
+    throw e;
+  } finally {
+    c.close();
+  }
 }
 
 /** The world's domains as the xenstore integration needs them */
@@ -138,8 +151,6 @@ export function runXenstoreStep(core: XenstoreCore, s: XenstoreStep): QueryResul
         return { value: c.read(s.path) };
       case "ls":
         return { children: c.ls(s.path) };
-      case "query":
-        return { ...c.view(s.path) };
     }
   } catch (e) {
     if (e instanceof XsError) return { error: e.code };
@@ -154,6 +165,30 @@ export function xenstoreSummary(s: XenstoreStep, r: QueryResult): string {
   if (typeof r.error === "string") return `${what}: ${r.error}`;
   if (typeof r.value === "string" && s.op === "read") return `${what} = ${JSON.stringify(r.value)}`;
   if (Array.isArray(r.children) && s.op === "ls") return `${what}: ${r.children.length} children`;
-  if (s.op === "query") return `${what}: ${r.exists === true ? `exists, ${JSON.stringify(r.value)}` : "missing"}`;
   return `${what}: ok`;
+}
+
+/**
+ * A scenario's xenstored on a private socket, for its device model (XENSTORED_PATH = `path`; domain d's
+ * clients on `path.d<d>`); the directory goes when it is closed.
+ */
+export async function serveScenarioXenstore(core: XenstoreCore): Promise<{ path: string; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "xendm-xenstored-"));
+  const path = join(dir, "socket");
+  const server = new XenstoredServer({ core });
+  try {
+    await server.listen(path);
+    for (const d of core.domains.map.values()) if (d.introduced && d.domid !== 0) await server.listen(`${path}.d${d.domid}`, { domid: d.domid });
+  } catch (e) {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    path,
+    close: async () => {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

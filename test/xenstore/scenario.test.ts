@@ -58,3 +58,41 @@ describe("the toolstack's layout written into the xenstored", () => {
     expect(new XsLocalClient(core, 5).read("/local/domain/5/domid")).toBe("5");
   });
 });
+
+describe("a scenario's device model and its xenstored", () => {
+  it("the device model gets XENSTORED_PATH; ready and wait poll the xenstore query", async () => {
+    const { spawnSync } = await import("node:child_process");
+    if (spawnSync("sh", ["-c", "command -v xenstore-write"]).status !== 0) {
+      if (process.env.CI === "true") throw new Error("xenstore-utils not installed");
+      console.warn("SKIPPING the device-model xenstore scenario: xenstore-utils not installed");
+      return;
+    }
+    const { runScenarioLive } = await import("../../src/scenario/live.js");
+    const { defaultCodec } = await import("../../src/scenario/index.js");
+    const { createXenHost } = await import("../../src/scenario/xen-host.js");
+    const script = [
+      "xenstore-read /local/domain/1/domid > /dev/null || exit 4",
+      // the guest side, on the domain's own socket
+      "XENSTORED_PATH=$XENSTORED_PATH.d1 xenstore-write data/from-guest hi || exit 5",
+      "xenstore-write /local/domain/0/device-model/1/state running || exit 3",
+      "while :; do v=$(xenstore-read /local/domain/0/device-model/1/command 2>/dev/null); [ \"$v\" = stop ] && break; sleep 0.02; done",
+      "xenstore-write /local/domain/0/device-model/1/state stopped",
+    ].join("\n");
+    const r = await runScenarioLive({
+      format: 1,
+      domains: [{ domid: 1 }],
+      device_model: {
+        exec: ["sh", "-c", script],
+        ready: { query: { xenstore: { path: "/local/domain/0/device-model/1/state" } }, expect: { value: "running" } },
+        timeout_ms: 20_000,
+      },
+      steps: [
+        { query: { xenstore: { path: "/local/domain/1/data/from-guest" } }, expect: { exists: true, value: "hi", perms: ["n1"] } },
+        { xenstore: { write: { path: "/local/domain/0/device-model/1/command", value: "stop" } }, expect: { ok: true } },
+        { wait: { query: { xenstore: { path: "/local/domain/0/device-model/1/state" } }, expect: { value: "stopped" } }, timeout_ms: 10_000 },
+        { device_model: "stop" },
+      ],
+    }, { codec: defaultCodec, createHost: createXenHost });
+    expect(r.map((s) => [s.action, s.pass, s.diff])).toEqual([["query", true, undefined], ["xenstore", true, undefined], ["wait", true, undefined], ["device_model", true, undefined]]);
+  });
+});
