@@ -55,6 +55,17 @@ describe.skipIf(!present)("xenstore-utils against the xenstored", () => {
     expect(r.err).toContain("couldn't read path /vm/none");
   });
 
+  it("a directory too big for one DIRECTORY reply: libxenstore pages it with DIRECTORY_PART", async () => {
+    const names = Array.from({ length: 600 }, (_, i) => `child-${i}`);
+    for (let i = 0; i < names.length; i += 100) {
+      const a = names.slice(i, i + 100).flatMap((n) => [`/wide/${n}`, ""]);
+      expect((await xs("xenstore-write", ...a)).code).toBe(0);
+    }
+    const list = await xs("xenstore-list", "/wide");
+    expect(list.code).toBe(0);
+    expect(list.out).toBe(names.join("\n") + "\n");
+  });
+
   it("rm and chmod, with ls -p showing the permissions", async () => {
     await xs("xenstore-write", "/c/a", "1", "/c/b", "2");
     expect((await xs("xenstore-rm", "/c/a")).code).toBe(0);
