@@ -166,6 +166,15 @@ export class XsSocketClient {
   }
 
   async read(path: string): Promise<string> { return (await this.call(XS_READ, z(path))).toString("latin1"); }
+  /** null for a missing node (what src/toolstack's SupervisorStore.read answers) */
+  async readOrNull(path: string): Promise<string | null> {
+    try {
+      return await this.read(path);
+    } catch (e) {
+      if (e instanceof XsError && e.code === "ENOENT") return null;
+      throw e;
+    }
+  }
   async write(path: string, value: string): Promise<void> { await this.call(XS_WRITE, Buffer.concat([z(path), Buffer.from(value, "latin1")])); }
   async rm(path: string): Promise<void> { await this.call(XS_RM, z(path)); }
   async mkdir(path: string): Promise<void> { await this.call(XS_MKDIR, z(path)); }

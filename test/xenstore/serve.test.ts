@@ -85,5 +85,16 @@ describe.skipIf(!haveTools)("xendm serve --xenstore", () => {
     expect(missing.code).toBe(1);
     expect(missing.err).toBe("xendm xenstore: read /cli/k: ENOENT\n");
     expect((await xendm("xenstore", "frob", "--socket", xs)).code).toBe(2);
+    const { XsSocketClient } = await import("../../src/xenstore/client.js");
+    const c = await XsSocketClient.open(xs);
+    try {
+      expect(await c.readOrNull("/cli/k")).toBeNull();
+      await c.mkdir("/cli2/d");
+      await c.setPerms("/cli2/d", ["n0", "r3"]);
+      expect(await c.getPerms("/cli2/d")).toEqual(["n0", "r3"]);
+      await expect(c.read("/cli2/none")).rejects.toMatchObject({ code: "ENOENT" });
+    } finally {
+      c.close();
+    }
   });
 });
