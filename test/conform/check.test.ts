@@ -121,6 +121,17 @@ describe("calls the library never makes", () => {
   });
 });
 
+describe("calls that cannot be checked", () => {
+  it("a second buffer over 4096 bytes: no contents travelled, the call is unchecked, not a difference", () => {
+    const v = c.check({ path: "ioctl", abi: "x86_64", dom: 1, num: 2, bufs: [{ size: 32n, unreadable: false }, { size: 0x1_0000_0010n, unreadable: false }] });
+    expect(v).toMatchObject({ status: "unchecked", reason: expect.stringContaining("buffer 1 is 0x100000010 bytes") as string });
+    const r = new ConformReport("libxendevicemodel-4.17", true);
+    expect(r.record(v, { conn: 2, path: "ioctl" })).toEqual([`note: conn 2 ioctl: not checked: ${v.status === "unchecked" ? v.reason : ""}`]);
+    expect(r.toJson()).toMatchObject({ calls: 1, unchecked: 1, differing: 0 });
+    expect(r.format()).toContain("1 calls, 0 conforming, 0 differing, 0 not library calls, 1 unchecked");
+  });
+});
+
 describe("hostile requests", () => {
   it("get verdicts, never exceptions, without allocating what they claim", () => {
     const b = hx(SET_MEM_TYPE);
@@ -139,7 +150,7 @@ describe("hostile requests", () => {
     ];
     for (const call of cases) {
       const v = c.check(call);
-      expect(["differs", "not-a-library-call"]).toContain(v.status);
+      expect(["differs", "not-a-library-call", "unchecked"]).toContain(v.status);
     }
     const tdv = differences(c.check(cases[6]!));
     expect(tdv).toMatchObject([{ kind: "buffer-size", buffer: 1, expected: "0", sent: "0xffffffffffffffff" }]);
@@ -168,7 +179,7 @@ describe("the report", () => {
     const j = r.toJson();
     expect(j).toMatchObject({ calls: 11, conforming: 1, differing: 10, not_library: 0 });
     expect(j.operations).toEqual([{
-      fn: "xendevicemodel_set_mem_type", op: "XEN_DMOP_set_mem_type", calls: 11, conforming: 1, differing: 10, not_library: 0,
+      fn: "xendevicemodel_set_mem_type", op: "XEN_DMOP_set_mem_type", calls: 11, conforming: 1, differing: 10, not_library: 0, unchecked: 0,
       first_differences: [{ kind: "field", buffer: 0, field: "xen_dm_op.u.set_mem_type.pad", offset: 14, expected: "0", sent: "0x1234" }],
     }]);
     expect(r.format()).toBe([
