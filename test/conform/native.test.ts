@@ -117,6 +117,7 @@ suite("xendm serve --conform with real C clients", () => {
     const s = await client("short-bitmap");
     expect(s.warnings).toHaveLength(1);
     expect(s.warnings[0]).toContain("xendevicemodel_track_dirty_vram: privcmd_dm_op_buf[1].size at byte offset 24: expected 13, sent 12");
+    expect(s.errno).toBe(EINVAL); // dm.c:track_dirty_vram refuses a bitmap shorter than (nr + 7) / 8 too
   });
 
   it("an i386-layout privcmd_dm_op_buf array on an x86_64 connection", async () => {
