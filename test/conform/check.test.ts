@@ -159,6 +159,32 @@ describe("hostile requests", () => {
   });
 });
 
+describe("fuzz", () => {
+  it("random requests on every ABI and path always get a verdict", () => {
+    let seed = 0x1234567;
+    const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+    const abis = ["x86_64", "i386", "arm64", "arm32"] as const;
+    const seen = new Set<string>();
+    for (let i = 0; i < 20_000; i++) {
+      const nb = rnd(4);
+      const bufs = Array.from({ length: nb }, () => {
+        const len = [0, 3, 8, 24, 32, 40, 16, 13][rnd(8)]!;
+        const bytes = new Uint8Array(len);
+        for (let k = 0; k < len; k++) bytes[k] = rnd(4) === 0 ? rnd(256) : 0;
+        if (len >= 4 && rnd(2) === 0) bytes[0] = 1 + rnd(22);
+        const size = rnd(8) === 0 ? BigInt(rnd(1 << 30)) * BigInt(rnd(1 << 30)) : BigInt(len);
+        return rnd(6) === 0 ? { size, unreadable: rnd(2) === 0 } : { size, unreadable: false, bytes };
+      });
+      const path = rnd(2) === 0 ? "ioctl" : "hypercall";
+      const call: SentCall = { path, abi: abis[rnd(4)]!, dom: rnd(3) === 0 ? 0x7ff4 : rnd(4), num: rnd(10) === 0 ? rnd(40) : nb, bufs, ...(path === "hypercall" ? { args: [BigInt(rnd(5)), BigInt(nb), 0n, BigInt(rnd(2)), 0n] } : {}) };
+      const v = c.check(call);
+      seen.add(v.status);
+      if (v.status === "differs") expect(v.differences.length).toBeGreaterThan(0);
+    }
+    for (const s of ["differs", "not-a-library-call", "unchecked"]) expect(seen.has(s), s).toBe(true);
+  });
+});
+
 describe("requests from the wire", () => {
   it("DM_OP and HYPERCALL(dm_op) become calls, other hypercalls are not looked at", () => {
     const bytes = hx(SET_MEM_TYPE);
