@@ -2,7 +2,9 @@
 // byte the library sets itself, changed, is a difference naming the field that holds it; hostile
 // requests get verdicts, never exceptions.
 import { beforeAll, describe, expect, it } from "vitest";
-import { Conformance, ConformReport, sentCall, type SentCall, type Verdict } from "../../src/conform/index.js";
+import { Conformance, ConformReport, conformObserver, sentCall, type SentCall, type Verdict } from "../../src/conform/index.js";
+import { Connection } from "../../src/transport/connection.js";
+import { createFakeHost } from "../../src/transport/fake.js";
 import { Kind } from "../../src/transport/protocol.js";
 import { capturedCalls } from "./fixture.js";
 
@@ -191,6 +193,17 @@ describe("requests from the wire", () => {
     expect(sentCall(1, { kind: Kind.DM_OP, dom: 1, num: 1, bufs: [{ size: 32n, flags: 1 }] })).toEqual({ path: "ioctl", abi: "i386", dom: 1, num: 1, bufs: [{ size: 32n, unreadable: true }] });
     expect(sentCall(0, { kind: Kind.HYPERCALL, op: 41n, args: [0x10001n, 1n, 0n, 0n, 0n], bufs: [{ size: 32n, flags: 0, bytes }] })).toMatchObject({ path: "hypercall", dom: 1, num: 1 });
     expect(sentCall(0, { kind: Kind.HYPERCALL, op: 34n, args: [0n, 0n, 0n, 0n, 0n], bufs: [] })).toBeUndefined();
+  });
+
+  it("a check that fails is counted as unchecked and the call runs, even under strict", () => {
+    const broken = { check: () => { throw new Error("boom"); } } as unknown as Conformance;
+    const report = new ConformReport("libxendevicemodel-4.17", true);
+    const lines: string[] = [];
+    const observe = conformObserver({ check: broken, report, warn: (l) => { lines.push(l); } });
+    const conn = new Connection(3, createFakeHost().device);
+    expect(observe(conn, { kind: Kind.DM_OP, dom: 1, num: 1, bufs: [{ size: 32n, flags: 0, bytes: new Uint8Array(32) }] })).toBeUndefined();
+    expect(report.toJson()).toMatchObject({ calls: 1, unchecked: 1 });
+    expect(lines).toEqual(["note: conn 3 ioctl: not checked: the conformance check failed: boom"]);
   });
 });
 
