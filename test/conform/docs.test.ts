@@ -49,6 +49,21 @@ async function session(dir: string, bin: string, args: readonly string[]): Promi
   return { code, stdout, stderr, program };
 }
 
+describe("docs/conformance.md, TypeScript", () => {
+  it("the example's result is what check() returns", async () => {
+    const src = block("example: ts");
+    const code = src.split("\n").filter((l) => !l.startsWith("import ") && !l.startsWith("//")).join("\n").replace(/^check\.check/m, "return check.check");
+    const claimed = /^\/\/ (.*)$/m.exec(src)![1]!;
+    const { Conformance, encode } = await import("../../src/index.js");
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the guide's own lines, run as written
+    const body = new Function("Conformance", "encode", `return (async () => { ${code.replace(/(\d+)n\b/g, "$1n")} })();`) as (c: unknown, e: unknown) => Promise<unknown>;
+    const result = await body(Conformance, encode);
+    // the claimed object, written in JavaScript object syntax: keys unquoted
+    const expected = JSON.parse(claimed.replace(/([{,]\s*)([a-z_]+):/g, '$1"$2":')) as unknown;
+    expect(result).toEqual(expected);
+  });
+});
+
 const missing = nativeMissing();
 const ci = process.env.CI === "true";
 if (missing !== undefined && !ci) {
