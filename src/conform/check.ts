@@ -24,7 +24,7 @@ const IN_ORDER_1: readonly number[] = [0];
 const IN_ORDER_2: readonly number[] = [0, 1];
 const SWAPPED: readonly number[] = [1, 0];
 const NONE: readonly number[] = [];
-/** The Linux privcmd driver's per-buffer limit (dm_op_buf_max_size): larger buffers never travel. */
+/** The Linux privcmd driver's per-buffer limit (privcmd.c:privcmd_ioctl_dm_op, dm_op_buf_max_size): larger buffers never travel. */
 const DM_OP_BUF_MAX_SIZE = 4096n;
 
 function opName(op: number): string {
@@ -38,7 +38,8 @@ function sizeOf(b: TransportBuf): bigint {
 /**
  * On a 64-bit ABI, a buffer 0 size whose high half is a plausible buffer size and whose low half is not
  * zero is what an array of 32-bit {uptr, size} pairs reads as: the i386 / arm32 layout (buffer 1's
- * pointer and size read as buffer 0's size). The library's buffer 0 is always 32 bytes.
+ * pointer and size read as buffer 0's size), as privcmd.c:privcmd_ioctl_dm_op copies the array in with
+ * the kernel's layout. The library's buffer 0 is always 32 bytes.
  */
 function thirtyTwoBitPairs(call: SentCall): Difference | undefined {
   const d = descriptorLayout(call.path, call.abi);
