@@ -14,7 +14,7 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const dir = mkdtempSync(join(tmpdir(), "xendm-conform-trace-"));
 afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
 
-/** Records a session: `body` runs against a fresh server with --record. */
+/** Records a run: `body` runs against a fresh server with --record. */
 async function record(name: string, body: (sock: string) => Promise<void>): Promise<string> {
   const world = worldForDomains([1]);
   const file = join(dir, `${name}.jsonl`);
@@ -37,7 +37,7 @@ function xendm(args: string[]): { status: number | null; stdout: string; stderr:
 }
 
 describe("xendm conform TRACE.jsonl", () => {
-  it("a DeviceModel session conforms (exit 0); a hand-made call with a pad set differs (exit 1, line named)", async () => {
+  it("a DeviceModel run conforms (exit 0); a hand-made call with a pad set differs (exit 1, line named)", async () => {
     const good = await record("good", async (sock) => {
       for (const path of ["ioctl", "hypercall"] as const) {
         const dm = await DeviceModel.open(new SocketTransportFactory(sock), { path });
