@@ -1,0 +1,176 @@
+// The server's side of the fast path: FASTPATH and KICK frames, the connections' regions, and the
+// bounded polling of active regions after serving (docs/protocol.md, "Fast path"). The socket
+// server (server.ts) owns the connections; this module only sees them through FastConn.
+import { Buffer } from "node:buffer";
+import { performance } from "node:perf_hooks";
+import { ErrorCode, ProtocolError, REPLY_BIT, frame, type RawFrame } from "./protocol.js";
+import { FastChannel, FastKind, defaultRegionDir } from "./fastpath.js";
+import { yieldCpu } from "./shm.js";
+
+const ENOSPC = 28;
+const EEXIST = 17;
+const EIO = 5;
+
+export interface FastpathOptions {
+  /** Offer the fast path in HELLO (default true). */
+  enabled?: boolean;
+  /** Where region files are made (default /dev/shm, else the temp dir). */
+  dir?: string;
+  /** How long the server keeps polling its regions after the last request it served (default 200 µs). */
+  spinUs?: number;
+  /** Regions at most at once; a FASTPATH beyond gets -1/ENOSPC and stays on the socket (default 256). */
+  maxChannels?: number;
+}
+
+/** What the fast path needs of one connection. */
+export interface FastConn {
+  readonly id: number;
+  fp: FastChannel | undefined;
+  readonly closing: boolean;
+  /** Writes a frame on the connection's socket. */
+  send(frame: Uint8Array): void;
+}
+
+/** Runs one request frame (validated header) and returns its reply frame; throws ProtocolError. */
+export type ServeFrame = (c: FastConn, f: RawFrame) => Uint8Array;
+/** Answers a bad frame with an error reply and closes that connection. */
+export type FailConn = (c: FastConn, e: unknown, seq: number) => void;
+
+/** A poll slice longer than this returns to the event loop (other sockets) before going on. */
+const SLICE_MS = 2;
+/** Polling that found nothing for this long yields the CPU between looks (a client may need it). */
+const YIELD_AFTER_MS = 0.005;
+
+export class FastpathHost {
+  readonly enabled: boolean;
+  readonly #dir: string;
+  readonly #spinMs: number;
+  readonly #max: number;
+  readonly #active = new Set<FastConn>();
+  #polling = false;
+  #again = false;
+  /** Requests served through regions, and how many replies needed a WAKE frame. */
+  readonly stats = { served: 0, wakes: 0, kicks: 0 };
+
+  constructor(opts: FastpathOptions, private readonly serve: ServeFrame, private readonly fail: FailConn) {
+    this.enabled = opts.enabled ?? true;
+    this.#dir = opts.dir ?? defaultRegionDir();
+    this.#spinMs = (opts.spinUs ?? 200) / 1000;
+    this.#max = opts.maxChannels ?? 256;
+  }
+
+  /** The HELLO reply's features bits. */
+  get features(): number {
+    return this.enabled ? 1 : 0;
+  }
+
+  /** A FASTPATH or KICK frame: handled here (true), with any reply written to the socket. */
+  onFrame(c: FastConn, f: RawFrame): boolean {
+    if (f.kind !== FastKind.FASTPATH && f.kind !== FastKind.KICK) return false;
+    if (!this.enabled) throw new ProtocolError(ErrorCode.UNKNOWN_KIND, `unknown kind 0x${f.kind.toString(16)} (the fast path is off)`, f.seq);
+    if (f.body.length !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, `${f.kind === FastKind.KICK ? "KICK" : "FASTPATH"} body: ${f.body.length} bytes, must be empty`, f.seq);
+    if (f.kind === FastKind.FASTPATH) {
+      c.send(frame(FastKind.FASTPATH | REPLY_BIT, f.seq, this.#open(c)));
+      return true;
+    }
+    if (c.fp === undefined) throw new ProtocolError(ErrorCode.BAD_FRAME, "KICK on a connection without a fast-path region", f.seq);
+    this.stats.kicks++;
+    if (this.serveOne(c)) this.#startPolling();
+    return true;
+  }
+
+  #open(c: FastConn): Uint8Array {
+    const out = (ret: number, errno: number, path = ""): Uint8Array => {
+      const p = Buffer.from(path, "utf8");
+      const b = new Uint8Array(8 + p.length);
+      const dv = new DataView(b.buffer);
+      dv.setInt32(0, ret, true);
+      dv.setInt32(4, errno, true);
+      b.set(p, 8);
+      return b;
+    };
+    if (c.fp !== undefined) return out(-1, EEXIST);
+    if (this.#active.size >= this.#max) return out(-1, ENOSPC);
+    try {
+      c.fp = FastChannel.create(this.#dir, String(c.id));
+    } catch (e) {
+      const errno = typeof (e as { errno?: unknown }).errno === "number" ? Math.abs((e as { errno: number }).errno) : EIO;
+      return out(-1, errno);
+    }
+    this.#active.add(c);
+    return out(0, 0, c.fp.path);
+  }
+
+  /** Serves the request waiting in c's region, if any (true when one was). */
+  serveOne(c: FastConn): boolean {
+    const fp = c.fp;
+    if (fp === undefined || c.closing || !fp.open) return false;
+    const seq = fp.pending();
+    if (seq === 0) return false;
+    try {
+      const reply = this.serve(c, fp.take(seq));
+      this.stats.served++;
+      if (fp.reply(reply, seq)) {
+        this.stats.wakes++;
+        c.send(frame(FastKind.WAKE, seq));
+      }
+    } catch (e) {
+      this.fail(c, e, seq);
+    }
+    return true;
+  }
+
+  /** The connection is gone: its region is unmapped and its file removed. */
+  drop(c: FastConn): void {
+    if (c.fp === undefined) return;
+    this.#active.delete(c);
+    c.fp.close();
+    c.fp = undefined;
+  }
+
+  /**
+   * After serving: poll every active region until none had a request for the spin window, in slices
+   * of at most SLICE_MS between which the event loop runs. While polling, the regions' polling word
+   * is 1 (clients send no KICK); it goes back to 0, and each region is looked at once more, before
+   * the server sleeps (the other half of the client's store-then-load on req_seq / polling).
+   */
+  #startPolling(): void {
+    if (this.#spinMs <= 0) return;
+    if (this.#polling) {
+      this.#again = true;
+      return;
+    }
+    this.#poll();
+  }
+
+  #poll(): void {
+    this.#polling = true;
+    this.#again = false;
+    const conns = [...this.#active];
+    for (const c of conns) c.fp?.setPolling(true);
+    const start = performance.now();
+    let last = start;
+    for (;;) {
+      let any = false;
+      for (const c of conns) if (this.serveOne(c)) any = true;
+      const now = performance.now();
+      if (any) last = now;
+      else if (now - last >= YIELD_AFTER_MS && now - last < this.#spinMs) yieldCpu();
+      else if (now - last >= this.#spinMs) {
+        for (const c of conns) c.fp?.setPolling(false);
+        let late = false;
+        for (const c of conns) if (this.serveOne(c)) late = true;
+        if (!late) break;
+        for (const c of conns) c.fp?.setPolling(true);
+        last = performance.now();
+      }
+      if (now - start >= SLICE_MS) {
+        // Let the sockets in; polling goes on right after (the polling words stay 1 meanwhile).
+        setImmediate(() => { this.#poll(); });
+        return;
+      }
+    }
+    this.#polling = false;
+    if (this.#again) this.#poll();
+  }
+}
