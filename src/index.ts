@@ -31,5 +31,8 @@ export { PrivcmdDevice, PrivcmdArgumentError, RegionMemory, encodeXenDmOpBufs, d
 export type { PrivcmdHandle, PrivcmdOptions, IoctlResult, UserMemory, XenDmOpBufDesc } from "./privcmd/index.js";
 export * from "./transport/index.js";
 
+// Conformance to libxendevicemodel (xendm serve --conform)
+export * from "./conform/index.js";
+
 // Scenarios
 export { runScenario, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions } from "./scenario/index.js";

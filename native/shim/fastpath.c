@@ -85,8 +85,8 @@ static uint8_t *map_region(const char *path)
 
 int fp_setup(struct conn *c, uint32_t features)
 {
-    if (!fp_wanted || !(features & FEATURE_FASTPATH))
-        return 0;
+    if (!fp_wanted || !(features & FEATURE_FASTPATH) || c->type != CONN_PRIVCMD)
+        return 0; /* evtchn control connections carry no DM_OP or HYPERCALL */
     size_t rlen;
     if (transact(c, KIND_FASTPATH, 0, &rlen) < 0)
         return -1;

@@ -25,7 +25,7 @@ export function meaningOf(name: string, value: number | bigint, en: EnumTable | 
   if (exact !== undefined) return exact[0];
   if (name === "flags" && typeof value === "number" && value !== 0) {
     const parts = entries.filter(([, v]) => v !== 0 && (value & v) === v).map(([k]) => k);
-    const rest = parts.reduce((acc, k) => acc & ~(en[k] ?? 0), value);
+    const rest = parts.reduce((acc, k) => acc & ~((Object.hasOwn(en, k) ? en[k] : undefined) ?? 0), value);
     if (parts.length > 0) return parts.join("|") + (rest !== 0 ? `|0x${rest.toString(16)}` : "");
   }
   return "(unknown)";

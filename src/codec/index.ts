@@ -65,10 +65,17 @@ let lastType = "";
 let lastArch: Arch = DEFAULT_ARCH;
 let lastEntry: Entry | undefined;
 
+/** The ABI an `arch` option names; anything else is a CodecError naming the option. */
+export function checkArch(arch: unknown): Arch {
+  if (arch === undefined) return DEFAULT_ARCH;
+  if (typeof arch === "string" && Object.hasOwn(entries, arch)) return arch as Arch;
+  throw new CodecError("bad-arch", "arch", 0, `unknown arch ${JSON.stringify(arch)} (one of ${Object.keys(entries).join(", ")})`);
+}
+
 function entry(type: string, arch: Arch | undefined): Entry {
   const a = arch ?? DEFAULT_ARCH;
   if (type === lastType && a === lastArch && lastEntry !== undefined) return lastEntry;
-  const cache = entries[a];
+  const cache = entries[checkArch(a)];
   let e = cache.get(type);
   if (e === undefined) {
     const decl = findType(type, a);
@@ -91,7 +98,7 @@ export function layoutOf(type: string, opts: CodecOptions = {}): AggregateLayout
 /** The names of every type (tags and typedefs). */
 export function typeNames(opts: CodecOptions = {}): string[] {
   const out: string[] = [];
-  for (const d of allTypes(opts.arch ?? DEFAULT_ARCH)) {
+  for (const d of allTypes(checkArch(opts.arch))) {
     out.push(d.name);
     if (d.typedef !== undefined) out.push(d.typedef);
   }
@@ -130,7 +137,8 @@ export function encode(type: string, value: unknown, opts: CodecOptions = {}): U
 /** Encodes into the caller's buffer at `offset` without allocating; returns the bytes written. */
 export function encodeInto(type: string, value: unknown, buf: Uint8Array, offset = 0, opts?: CodecOptions): number {
   const { L, strict } = entry(type, opts?.arch);
-  if (!Number.isInteger(offset) || offset < 0 || offset + L.size > buf.length) {
+  if (!Number.isSafeInteger(offset)) throw new CodecError("bad-offset", L.name, 0, `offset ${String(offset)} is not an integer byte offset`);
+  if (offset < 0 || offset + L.size > buf.length) {
     throw new CodecError("truncated", L.name, offset, `destination holds ${Math.max(0, buf.length - offset)} bytes from offset ${offset}, ${L.name} needs ${L.size}`);
   }
   strict.write(viewOf(buf), offset, value, L.name);
@@ -183,6 +191,7 @@ export function getCodec(type: string, opts: CodecOptions & { checkPads?: boolea
   const name = L.name;
   const size = L.size;
   const fits = (view: DataView, offset: number): void => {
+    if (!Number.isSafeInteger(offset)) throw new CodecError("bad-offset", name, 0, `offset ${String(offset)} is not an integer byte offset`);
     if (offset < 0 || offset + size > view.byteLength) {
       throw new CodecError("truncated", name, offset, `${view.byteLength - offset} bytes available at offset ${offset}, ${name} needs ${size}`);
     }
@@ -218,7 +227,7 @@ function layoutType(L: AggregateLayout): LayoutType {
 
 /** Sizes, offsets and bit positions in the same shape the C probe prints (fixtures/layouts/<arch>.json). */
 export function layout(type?: string, opts: CodecOptions = {}): LayoutJson {
-  const arch = opts.arch ?? DEFAULT_ARCH;
+  const arch = checkArch(opts.arch);
   const types = type === undefined ? allTypes(arch).map((d) => layoutType(resolve(d, arch))) : [layoutType(layoutOf(type, { arch }))];
   return { arch, types, constants: { ...constants(arch) } };
 }

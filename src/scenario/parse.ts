@@ -22,6 +22,7 @@ import {
 import {
   checkKeys,
   expectArray,
+  expectBit,
   expectBool,
   expectObject,
   expectString,
@@ -289,8 +290,8 @@ function parseGuest(o: JsonObject, p: string, index: number, expect: JsonObject 
   if (step.addr < 0n) throw new ScenarioError(`${ap}.${addrKey}`, "negative");
   if (a.data !== undefined) step.data = parseInt64(a.data, `${ap}.data`);
   if (a.count !== undefined) step.count = parseIntIn(a.count, `${ap}.count`, 0, U32);
-  if (a.df !== undefined) step.df = expectBool(a.df, `${ap}.df`);
-  if (a.data_is_ptr !== undefined) step.data_is_ptr = expectBool(a.data_is_ptr, `${ap}.data_is_ptr`);
+  if (a.df !== undefined) step.df = expectBit(a.df, `${ap}.df`);
+  if (a.data_is_ptr !== undefined) step.data_is_ptr = expectBit(a.data_is_ptr, `${ap}.data_is_ptr`);
   if (expect !== undefined) {
     checkKeys(expect, GUEST_EXPECT, ep);
     step.expect = expect;

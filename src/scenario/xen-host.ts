@@ -163,7 +163,7 @@ export class XenHost implements ScenarioHost {
         }
         return { events: snap.events };
       case "msi":
-        return { msi: snap.msi, pirqs: snap.pirqs };
+        return { msi: snap.msi, last_msi: snap.last_msi, pirqs: snap.pirqs };
       case "dirty": {
         // runs of pfns marked dirty, clipped to [first_gfn, first_gfn + nr) when given
         const lo = a.first_gfn ?? 0n;
@@ -204,7 +204,19 @@ function hexOf(b: Uint8Array): string {
   return t;
 }
 
-/** A record as the emulator finds it when notified: a sync request that was sent is STATE_IOREQ_READY. */
+/**
+ * The records an emit produced, as the emulator finds them when notified: a sync request that was
+ * sent is STATE_IOREQ_READY (ioreq_t fields, 32-byte hex); a buffered send is the ring slots it filled
+ * (buf_ioreq_t fields, 8-byte hex, the slot index), so an 8-byte write is two records.
+ */
+function records(e: EmitEvent): QueryResult[] {
+  if (e.ring === undefined) return [record(e)];
+  return e.ring.map((r) => {
+    const rec: QueryResult = { server: e.server, vcpu: e.vcpu, slot: e.slot, status: e.status, index: r.index, fields: decode("buf_ioreq", r.bytes), hex: hexOf(r.bytes) };
+    return rec;
+  });
+}
+
 function record(e: EmitEvent): QueryResult {
   const fields = { ...e.fields };
   if (e.slot === "sync" && e.status === "retry") fields.state = 1;
@@ -218,7 +230,7 @@ function record(e: EmitEvent): QueryResult {
 function accessResult(r: AccessResult, events: readonly EmitEvent[], crashed: string | null): QueryResult {
   // Only records that reached a slot count as emitted; refused or dropped sends are listed apart.
   const placed = (e: EmitEvent): boolean => (e.slot === "sync" ? e.status === "retry" : e.status === "handled" && e.reason === undefined);
-  const ioreqs = events.filter(placed).map(record);
+  const ioreqs = events.filter(placed).flatMap(records);
   const refused = events.filter((e) => !placed(e)).map(record);
   const res: QueryResult = {
     status: r.status,

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PrivcmdDevice } from "../privcmd/index.js";
+import type { CallObserver } from "./connection.js";
 import { XendmServer } from "./server.js";
 import type { TraceWriter } from "./trace.js";
 
@@ -49,6 +50,8 @@ export interface LaunchOptions {
   stdio?: "capture" | "inherit";
   trace?: TraceWriter;
   log?: (line: string) => void;
+  /** Sees every DM_OP and HYPERCALL request before it runs (`--conform`). */
+  observer?: CallObserver;
 }
 
 export interface Exit {
@@ -194,7 +197,7 @@ export async function launchUnderShim(opts: LaunchOptions): Promise<LaunchedProg
   if (prog.includes("/") && !existsSync(resolve(cwd, prog))) throw new LaunchError("exec", `${prog} not found`);
   const dir = mkdtempSync(join(tmpdir(), "xendm-exec-"));
   const socketPath = join(dir, "privcmd.sock");
-  const server = new XendmServer({ device: opts.device, ...(opts.trace ? { trace: opts.trace } : {}), ...(opts.log ? { log: opts.log } : {}) });
+  const server = new XendmServer({ device: opts.device, ...(opts.trace ? { trace: opts.trace } : {}), ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}) });
   try {
     await server.listen(socketPath);
   } catch (e) {

@@ -5,7 +5,9 @@ import { chmodSync, lstatSync, renameSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Buffer } from "node:buffer";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import type { PrivcmdDevice } from "../privcmd/index.js";
+import { PrivcmdDevice } from "../privcmd/index.js";
+import type { Hypervisor } from "../hypervisor/hypervisor.js";
+import { EvtchnFiles, PortWords, type EvtchnEntry } from "./evtchn-files.js";
 import {
   ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest, type RawFrame,
 } from "./protocol.js";
@@ -15,7 +17,10 @@ import type { FastChannel } from "./fastpath.js";
 import type { TraceWriter } from "./trace.js";
 
 export interface ServerOptions {
-  device: PrivcmdDevice;
+  /** The fake host. With it the server also offers /dev/xen/evtchn (and builds `device` if absent). */
+  hv?: Hypervisor;
+  /** The privcmd driver in front of the host (default: a PrivcmdDevice over `hv`, in its ABI). */
+  device?: PrivcmdDevice;
   /** Writes every call (see trace.ts). */
   trace?: TraceWriter;
   /** Called with one line per connection event, for -v logging. */
@@ -37,6 +42,8 @@ interface Conn extends FastConn {
   reader: FrameReader;
   closing: boolean;
   fp: FastChannel | undefined;
+  /** Set once the connection became an evtchn file's stream: raw u32 unmasks in, ports out. */
+  stream?: { entry: EvtchnEntry; words: PortWords };
 }
 
 export class XendmServer {
@@ -48,8 +55,15 @@ export class XendmServer {
   #made: { dev: number; ino: number } | undefined;
   #stats = { connections: 0, requests: 0, errors: 0 };
   readonly #fast: FastpathHost;
+  readonly #device: PrivcmdDevice;
+  /** The open /dev/xen/evtchn files (only with a hypervisor). */
+  readonly evtchn: EvtchnFiles | undefined;
 
   constructor(private readonly opts: ServerOptions) {
+    const dev = opts.device ?? (opts.hv !== undefined ? new PrivcmdDevice(opts.hv, { abi: opts.hv.abi }) : undefined);
+    if (dev === undefined) throw new TypeError("XendmServer: give `hv` (the fake host) or `device`");
+    this.#device = dev;
+    this.evtchn = opts.hv !== undefined ? new EvtchnFiles(opts.hv) : undefined;
     this.#server = createServer((sock) => { this.#accept(sock); });
     this.#fast = new FastpathHost(
       opts.fastpath ?? {},
@@ -98,6 +112,7 @@ export class XendmServer {
   /** Stops accepting, drops every connection, unlinks the socket. */
   async close(): Promise<void> {
     for (const c of this.#conns) this.#drop(c);
+    this.evtchn?.closeAll();
     await new Promise<void>((resolve) => this.#server.close(() => { resolve(); }));
     if (this.#path !== undefined) {
       // Only the socket this server made: a file put there since (another server's socket) stays.
@@ -110,7 +125,7 @@ export class XendmServer {
   }
 
   #accept(sock: Socket): void {
-    const state = new Connection(this.#nextId++, this.opts.device);
+    const state = new Connection(this.#nextId++, this.#device, this.evtchn);
     const c: Conn = {
       sock, state, reader: new FrameReader(), closing: false, fp: undefined, id: state.id,
       send: (f) => { if (!c.closing) sock.write(f); },
@@ -128,6 +143,12 @@ export class XendmServer {
 
   #onData(c: Conn, chunk: Buffer): void {
     if (c.closing) return;
+    if (c.stream !== undefined) {
+      // write() on the evtchn fd: whole u32 ports, each an unmask (a partial word waits for the rest)
+      const file = c.stream.entry.file;
+      c.stream.words.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), (port) => { file.unmask(port); });
+      return;
+    }
     let seq = 0;
     // Replies to every frame of this chunk go out in one write.
     let one: Uint8Array | undefined;
@@ -150,6 +171,14 @@ export class XendmServer {
         if (done.close === true) {
           this.#flush(c, one, more);
           this.#end(c);
+          return;
+        }
+        if (done.stream !== undefined) {
+          if (frames.length > frames.indexOf(f) + 1 || c.reader.pending > 0) {
+            throw new ProtocolError(ErrorCode.BAD_FRAME, "bytes after EVTCHN_STREAM before its reply", f.seq);
+          }
+          this.#flush(c, one, more);
+          this.#startStream(c, done.stream);
           return;
         }
       }
@@ -182,6 +211,12 @@ export class XendmServer {
     this.#end(c);
   }
 
+  /** The connection carries the file's ports from now on; its close is the file's last close. */
+  #startStream(c: Conn, entry: EvtchnEntry): void {
+    c.stream = { entry, words: new PortWords() };
+    this.evtchn?.stream(entry.token, (bytes) => { if (!c.closing) c.sock.write(bytes); });
+  }
+
   #flush(c: Conn, one: Uint8Array | undefined, more: Uint8Array[] | undefined): void {
     if (one === undefined) return;
     if (!c.sock.write(more === undefined ? one : Buffer.concat(more)) && !c.closing) {
@@ -203,6 +238,7 @@ export class XendmServer {
     c.closing = true;
     this.#fast.drop(c);
     c.state.close();
+    if (c.stream !== undefined) this.evtchn?.streamClosed(c.stream.entry);
     this.opts.trace?.write({ conn: c.state.id, kind: "close" });
     this.opts.log?.(`conn ${c.state.id}: closed`);
     if (destroy) c.sock.destroy();

@@ -22,6 +22,9 @@ export type TraceCall =
   | { conn: number; kind: "dm_op"; dom: number; num: number; bufs: TraceBuf[]; ret: number; errno: number; out: string[] }
   | { conn: number; kind: "restrict"; dom: number; flags: number; ret: number; errno: number }
   | { conn: number; kind: "hypercall"; op: string; args: string[]; bufs: TraceBuf[]; ret: number; errno: number; out: string[] }
+  | { conn: number; kind: "evtchn_open"; token_given: boolean; ret: number; errno: number }
+  | { conn: number; kind: "evtchn_stream"; ret: number; errno: number }
+  | { conn: number; kind: "evtchn_ioctl"; op: string; a0: number; a1: number; flags: number; ret: number; errno: number }
   | { conn: number; kind: "close" }
   | { conn: number; kind: "error"; code: number; message: string };
 

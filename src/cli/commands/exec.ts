@@ -4,6 +4,7 @@ import { LaunchError, launchUnderShim } from "../../transport/launch.js";
 import { TRACE_FORMAT, TraceWriter } from "../../transport/trace.js";
 import { worldFromOptions } from "../../transport/world-file.js";
 import { defineCommand, UsageError, type Command, type OptionSpecs, type OptionValues } from "../command.js";
+import { CONFORM_OPTIONS, conformSession } from "../conform.js";
 
 const OPTIONS = {
   world: { type: "string", value: "FILE", help: "the world of a scenario file (its steps are ignored)" },
@@ -13,6 +14,7 @@ const OPTIONS = {
   record: { type: "string", value: "FILE", help: "write every call to FILE (replay with 'xendm replay FILE')" },
   xenstore: { type: "boolean", help: "also serve xenstore (XENSTORED_PATH)" },
   verbose: { type: "boolean", short: "v", help: "log connections and errors to stderr" },
+  ...CONFORM_OPTIONS,
 } as const satisfies OptionSpecs;
 
 const FORWARDED: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
@@ -26,6 +28,8 @@ const parsed = defineCommand({
     "Serves a fresh fake host on a private socket, then runs PROGRAM with LD_PRELOAD (the shim) and",
     "XENDM_SOCKET set; the server is listening before PROGRAM starts. SIGINT, SIGTERM, SIGHUP and SIGQUIT",
     "are passed on to PROGRAM. Exit status: PROGRAM's (128 + N when signal N ended it), 2 for bad usage.",
+    "With --conform the report goes to stderr when PROGRAM has exited (stdout is PROGRAM's); with",
+    "--conform-strict a PROGRAM that exits 0 after a differing call makes the status 1.",
   ].join("\n"),
   run: ({ values, positionals }) => {
     if (positionals.length > 0) throw new UsageError(`put -- before the program ('xendm exec -- ${positionals.join(" ")}')`);
@@ -51,13 +55,14 @@ async function exec(values: OptionValues<typeof OPTIONS>, program: readonly stri
   if (values.xenstore) throw new UsageError("--xenstore: this build has no xenstore server");
   if (values.record !== undefined && values.trace) throw new UsageError("--trace and --record: choose one (replay --record's file to read it)");
   const world = worldFromOptions({ ...values, domain: values.domain.length > 0 ? values.domain : undefined });
+  const conform = await conformSession(values, "exec");
   const { device } = createFakeHost(world);
   const header = { xendm_trace: TRACE_FORMAT, world } as const;
   const trace = values.record !== undefined ? new TraceWriter(values.record, header) : values.trace ? new TraceWriter(2, header) : undefined;
   const log = values.verbose ? (l: string) => { process.stderr.write(`xendm exec: ${l}\n`); } : undefined;
   let prog;
   try {
-    prog = await launchUnderShim({ argv: [...program], device, stdio: "inherit", ...(trace ? { trace } : {}), ...(log ? { log } : {}) });
+    prog = await launchUnderShim({ argv: [...program], device, stdio: "inherit", ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}) });
   } catch (e) {
     trace?.close();
     if (e instanceof LaunchError) {
@@ -75,5 +80,7 @@ async function exec(values: OptionValues<typeof OPTIONS>, program: readonly stri
     await prog.close();
     trace?.close();
   }
-  return prog.exitCode ?? 1;
+  const status = prog.exitCode ?? 1;
+  const strictStatus = conform?.finish(process.stderr) ?? 0;
+  return status === 0 ? strictStatus : status;
 }
