@@ -5,7 +5,6 @@
  */
 #include "shim.h"
 #include "fastpath.h"
-#include <sched.h>
 #include <sys/stat.h>
 
 int fp_wanted = 1;
@@ -28,6 +27,12 @@ void fp_init_env(void)
                     fp_spin_ns / 1000L);
     }
 }
+
+#define FP_SPIN_MIN_NS 1000L
+#define FP_PREEMPTED_NS 30000L
+#define FP_QUICK_NS 10000L
+/* This thread's current spin budget (ns); -1 until its first fast-path call. */
+static __thread long spin_budget = -1;
 
 static inline uint32_t *word(uint8_t *base, size_t off)
 {
@@ -197,19 +202,33 @@ int fp_transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len
     if (__atomic_load_n(polling, __ATOMIC_SEQ_CST) == 0 && send_small(c->sock, KIND_KICK, seq, deadline) < 0)
         goto broken;
 
+    /*
+     * Adaptive spin: the budget doubles after a reply caught within FP_QUICK_NS and halves after
+     * one that took longer or a sleep, within [FP_SPIN_MIN_NS, XENDM_SHIM_FASTPATH_SPIN_US].  A
+     * look that comes FP_PREEMPTED_NS or more after the previous one means this thread lost its CPU
+     * meanwhile (an oversubscribed machine, where the two sides do not run at once): spinning does
+     * not pay then, and the call sleeps at once (the scheduler favours a thread it wakes).
+     */
+    if (spin_budget < 0 || spin_budget > fp_spin_ns)
+        spin_budget = fp_spin_ns;
     unsigned spins = 0;
+    int64_t last = t0;
     while (__atomic_load_n(rep_seq, __ATOMIC_ACQUIRE) != seq) {
-        if ((++spins & 63) == 0) {
-            int64_t t = fp_now_ns() - t0;
-            if (t >= fp_spin_ns)
+        if ((++spins & 31) == 0) {
+            int64_t t = fp_now_ns();
+            if (t - last >= FP_PREEMPTED_NS || t - t0 >= spin_budget)
                 goto sleep;
-            if (t > 5000) /* a reply that is not there within microseconds: let others run */
-                sched_yield();
+            last = t;
         }
         cpu_relax();
     }
+    if (fp_now_ns() - t0 <= FP_QUICK_NS)
+        spin_budget = spin_budget * 2 + FP_SPIN_MIN_NS;
+    else
+        spin_budget = spin_budget / 2 > FP_SPIN_MIN_NS ? spin_budget / 2 : FP_SPIN_MIN_NS;
     goto reply;
 sleep:
+    spin_budget = spin_budget / 2 > FP_SPIN_MIN_NS ? spin_budget / 2 : FP_SPIN_MIN_NS;
     /* Ask for a WAKE frame, then look once more: the compare-exchange on `waiting` decides who owns it. */
     __atomic_store_n(waiting, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(rep_seq, __ATOMIC_SEQ_CST) == seq && __atomic_exchange_n(waiting, 0, __ATOMIC_SEQ_CST) == 1)

@@ -5,7 +5,6 @@ import { Buffer } from "node:buffer";
 import { performance } from "node:perf_hooks";
 import { ErrorCode, ProtocolError, REPLY_BIT, frame, type RawFrame } from "./protocol.js";
 import { FastChannel, FastKind, defaultRegionDir } from "./fastpath.js";
-import { yieldCpu } from "./shm.js";
 
 const ENOSPC = 28;
 const EEXIST = 17;
@@ -38,8 +37,12 @@ export type FailConn = (c: FastConn, e: unknown, seq: number) => void;
 
 /** A poll slice longer than this returns to the event loop (other sockets) before going on. */
 const SLICE_MS = 2;
-/** Polling that found nothing for this long yields the CPU between looks (a client may need it). */
-const YIELD_AFTER_MS = 0.005;
+/** A look this long after the previous one: the server lost its CPU meanwhile (see #poll). */
+const PREEMPTED_MS = 0.1;
+/** A request found within this of the previous activity counts as one polling caught. */
+const QUICK_MS = 0.02;
+/** The adaptive window never shrinks below this. */
+const MIN_WINDOW_MS = 0.01;
 
 export class FastpathHost {
   readonly enabled: boolean;
@@ -49,6 +52,10 @@ export class FastpathHost {
   readonly #active = new Set<FastConn>();
   #polling = false;
   #again = false;
+  /** The current polling window (ms): adapts between MIN_WINDOW_MS and spinUs. */
+  #window: number;
+  /** Requests served by the current polling session (before it sleeps). */
+  #sessionServed = 0;
   /** Requests served through regions, and how many replies needed a WAKE frame. */
   readonly stats = { served: 0, wakes: 0, kicks: 0 };
 
@@ -57,6 +64,7 @@ export class FastpathHost {
     this.#dir = opts.dir ?? defaultRegionDir();
     this.#spinMs = (opts.spinUs ?? 200) / 1000;
     this.#max = opts.maxChannels ?? 256;
+    this.#window = this.#spinMs;
   }
 
   /** The HELLO reply's features bits. */
@@ -143,6 +151,15 @@ export class FastpathHost {
     this.#poll();
   }
 
+  /**
+   * The window adapts: it doubles (up to spinUs) after a session that caught requests while polling
+   * and halves after one that caught none (a
+   * request found more than QUICK_MS after the previous activity is not a catch: sleeping and
+   * being woken would have cost no more). A look that comes PREEMPTED_MS after the previous one
+   * means the server lost its CPU meanwhile (an oversubscribed machine, where the two sides do not
+   * run at once and a client's KICK wakes the server sooner than polling finds its request): the
+   * session ends at once, as one that caught nothing.
+   */
   #poll(): void {
     this.#polling = true;
     this.#again = false;
@@ -150,19 +167,27 @@ export class FastpathHost {
     for (const c of conns) c.fp?.setPolling(true);
     const start = performance.now();
     let last = start;
+    let prev = start;
     for (;;) {
       let any = false;
       for (const c of conns) if (this.serveOne(c)) any = true;
       const now = performance.now();
-      if (any) last = now;
-      else if (now - last >= YIELD_AFTER_MS && now - last < this.#spinMs) yieldCpu();
-      else if (now - last >= this.#spinMs) {
+      const preempted = !any && now - prev >= PREEMPTED_MS;
+      prev = now;
+      if (any) {
+        if (now - last <= QUICK_MS) this.#sessionServed++;
+        last = now;
+      } else if (preempted || now - last >= this.#window) {
         for (const c of conns) c.fp?.setPolling(false);
         let late = false;
         for (const c of conns) if (this.serveOne(c)) late = true;
-        if (!late) break;
+        if (!late) {
+          this.#window = this.#sessionServed > 0 ? Math.min(this.#spinMs, this.#window * 2) : Math.max(MIN_WINDOW_MS, this.#window / 2);
+          this.#sessionServed = 0;
+          break;
+        }
         for (const c of conns) c.fp?.setPolling(true);
-        last = performance.now();
+        last = prev = performance.now();
       }
       if (now - start >= SLICE_MS) {
         // Let the sockets in; polling goes on right after (the polling words stay 1 meanwhile).

@@ -15,7 +15,6 @@ interface Mman {
   koffi: Koffi;
   mmap: KoffiFn;
   munmap: KoffiFn;
-  sched_yield: KoffiFn;
 }
 
 let mman: Mman | undefined;
@@ -27,7 +26,6 @@ function load(): Mman {
     koffi,
     mmap: self.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)"),
     munmap: self.func("int munmap(void *addr, size_t len)"),
-    sched_yield: self.func("int sched_yield(void)"),
   };
   return mman;
 }
@@ -72,7 +70,3 @@ export class SharedMapping {
   }
 }
 
-/** sched_yield(2): lets another runnable thread have this CPU (a polling loop that found nothing). */
-export function yieldCpu(): void {
-  load().sched_yield();
-}
