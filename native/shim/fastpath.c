@@ -90,8 +90,8 @@ static uint8_t *map_region(const char *path)
 
 int fp_setup(struct conn *c, uint32_t features)
 {
-    if (!fp_wanted || !(features & FEATURE_FASTPATH) || c->type != CONN_PRIVCMD)
-        return 0; /* evtchn control connections carry no DM_OP or HYPERCALL */
+    if (!fp_wanted || !(features & FEATURE_FASTPATH))
+        return 0;
     size_t rlen;
     if (transact(c, KIND_FASTPATH, 0, &rlen) < 0)
         return -1;
@@ -114,7 +114,9 @@ int fp_setup(struct conn *c, uint32_t features)
 
 int fp_usable(const struct conn *c, uint8_t kind, size_t body_len)
 {
-    return c->fp_base && (kind == KIND_DM_OP || kind == KIND_HYPERCALL || kind == KIND_RESTRICT) &&
+    /* the privcmd calls, and the evtchn ioctls (IOCTL_EVTCHN_NOTIFY: a device model's kick) */
+    return c->fp_base &&
+           (kind == KIND_DM_OP || kind == KIND_HYPERCALL || kind == KIND_RESTRICT || kind == KIND_EVTCHN_IOCTL) &&
            HDR_SIZE + body_len <= FP_DATA_SIZE;
 }
 

@@ -42,7 +42,7 @@ export const Layout = {
 export const REGION_SIZE = Layout.DATA_OFF + Layout.DATA_SIZE;
 
 /** The request kinds a client may send through the region. */
-const CHANNEL_KINDS: ReadonlySet<number> = new Set([Kind.DM_OP, Kind.RESTRICT, Kind.HYPERCALL]);
+const CHANNEL_KINDS: ReadonlySet<number> = new Set([Kind.DM_OP, Kind.RESTRICT, Kind.HYPERCALL, Kind.EVTCHN_IOCTL]);
 
 const REQ = Layout.OFF_REQ_SEQ >> 2;
 const REP = Layout.OFF_REP_SEQ >> 2;
@@ -122,7 +122,7 @@ export class FastChannel {
     const f: RawFrame = { version: copy[4]!, kind: copy[5]!, flags: cv.getUint16(6, true), seq: cv.getUint32(8, true), body: copy.subarray(12) };
     if (cv.getUint32(0, true) !== len) throw new ProtocolError(ErrorCode.BAD_FRAME, `${at}: frame length changed while it was read`, seq);
     if (f.seq !== seq) throw new ProtocolError(ErrorCode.BAD_FRAME, `fast-path region byte ${Layout.DATA_OFF + 8}: frame seq ${f.seq} is not req_seq ${seq}`, seq);
-    if (!CHANNEL_KINDS.has(f.kind)) throw new ProtocolError(ErrorCode.UNKNOWN_KIND, `fast-path region byte ${Layout.DATA_OFF + 5}: kind 0x${f.kind.toString(16)} does not travel through the region (DM_OP, RESTRICT, HYPERCALL do)`, seq);
+    if (!CHANNEL_KINDS.has(f.kind)) throw new ProtocolError(ErrorCode.UNKNOWN_KIND, `fast-path region byte ${Layout.DATA_OFF + 5}: kind 0x${f.kind.toString(16)} does not travel through the region (DM_OP, RESTRICT, HYPERCALL, EVTCHN_IOCTL do)`, seq);
     if (f.version !== PROTOCOL_VERSION) throw new ProtocolError(ErrorCode.BAD_VERSION, `fast-path region byte ${Layout.DATA_OFF + 4}: version ${f.version}, this server speaks ${PROTOCOL_VERSION}`, seq);
     return f;
   }
