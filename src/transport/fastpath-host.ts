@@ -4,7 +4,7 @@
 import { Buffer } from "node:buffer";
 import { performance } from "node:perf_hooks";
 import { ErrorCode, ProtocolError, REPLY_BIT, frame, type RawFrame } from "./protocol.js";
-import { FastChannel, FastKind, defaultRegionDir } from "./fastpath.js";
+import { FastChannel, FastKind } from "./fastpath.js";
 
 const ENOSPC = 28;
 const EEXIST = 17;
@@ -13,8 +13,6 @@ const EIO = 5;
 export interface FastpathOptions {
   /** Offer the fast path in HELLO (default true). */
   enabled?: boolean;
-  /** Where region files are made (default /dev/shm, else the temp dir). */
-  dir?: string;
   /** How long the server keeps polling its regions after the last request it served (default 200 µs). */
   spinUs?: number;
   /** Regions at most at once; a FASTPATH beyond gets -1/ENOSPC and stays on the socket (default 256). */
@@ -46,7 +44,6 @@ const MIN_WINDOW_MS = 0.01;
 
 export class FastpathHost {
   readonly enabled: boolean;
-  readonly #dir: string;
   readonly #spinMs: number;
   readonly #max: number;
   readonly #active = new Set<FastConn>();
@@ -61,7 +58,6 @@ export class FastpathHost {
 
   constructor(opts: FastpathOptions, private readonly serve: ServeFrame, private readonly fail: FailConn) {
     this.enabled = opts.enabled ?? true;
-    this.#dir = opts.dir ?? defaultRegionDir();
     this.#spinMs = (opts.spinUs ?? 200) / 1000;
     this.#max = opts.maxChannels ?? 256;
     this.#window = this.#spinMs;
@@ -100,7 +96,7 @@ export class FastpathHost {
     if (c.fp !== undefined) return out(-1, EEXIST);
     if (this.#active.size >= this.#max) return out(-1, ENOSPC);
     try {
-      c.fp = FastChannel.create(this.#dir, String(c.id));
+      c.fp = FastChannel.create(String(c.id));
     } catch (e) {
       const errno = typeof (e as { errno?: unknown }).errno === "number" ? Math.abs((e as { errno: number }).errno) : EIO;
       return out(-1, errno);

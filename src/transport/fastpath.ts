@@ -3,12 +3,9 @@
 // publishes it with req_seq; the server copies it out, validates the copy as it would a socket
 // frame, and writes the reply frame into the same area, published with rep_seq. Nothing read from
 // the region is trusted: a bad frame there is a ProtocolError like a malformed socket frame.
-import { closeSync, constants, existsSync, ftruncateSync, openSync, unlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { closeSync } from "node:fs";
 import { ErrorCode, HEADER_SIZE, Kind, PROTOCOL_VERSION, ProtocolError, type RawFrame } from "./protocol.js";
-import { SharedMapping } from "./shm.js";
+import { SharedMapping, sealedMemfd } from "./shm.js";
 
 /** Fast-path frame kinds (the 0x08-0x0f range). */
 export const FastKind = {
@@ -49,11 +46,6 @@ const REP = Layout.OFF_REP_SEQ >> 2;
 const POLLING = Layout.OFF_POLLING >> 2;
 const WAITING = Layout.OFF_WAITING >> 2;
 
-/** Where region files are made: /dev/shm when there is one. */
-export function defaultRegionDir(): string {
-  return existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
-}
-
 export class FastChannel {
   readonly path: string;
   readonly #map: SharedMapping;
@@ -61,31 +53,32 @@ export class FastChannel {
   readonly #data: Uint8Array;
   readonly #dv: DataView;
   #lastReq = 0;
-  #linked = true;
+  /** The memfd, open until the client has opened it through `path`. */
+  #fd: number | undefined;
 
-  private constructor(path: string, map: SharedMapping) {
-    this.path = path;
+  private constructor(fd: number, map: SharedMapping) {
+    this.#fd = fd;
+    this.path = `/proc/${process.pid}/fd/${fd}`;
     this.#map = map;
     this.#i32 = new Int32Array(map.buffer, 0, Layout.DATA_OFF >> 2);
     this.#data = new Uint8Array(map.buffer, Layout.DATA_OFF, Layout.DATA_SIZE);
     this.#dv = new DataView(map.buffer);
   }
 
-  /** A fresh region file (mode 0600, O_EXCL) in `dir`, mapped, its header written. */
-  static create(dir: string, tag: string): FastChannel {
-    const path = join(dir, `xendm-fp-${process.pid}-${tag}-${randomBytes(6).toString("hex")}`);
-    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  /**
+   * A fresh region: a sealed memfd (its size cannot change: a client cannot truncate it under the
+   * server's mapping), mapped, its header written. Clients open it as /proc/<pid>/fd/<fd>.
+   */
+  static create(tag: string): FastChannel {
+    const fd = sealedMemfd(`xendm-fp-${tag}`, REGION_SIZE);
     let map: SharedMapping;
     try {
-      ftruncateSync(fd, REGION_SIZE);
       map = SharedMapping.map(fd, REGION_SIZE);
     } catch (e) {
-      unlinkSync(path);
-      throw e;
-    } finally {
       closeSync(fd);
+      throw e;
     }
-    const ch = new FastChannel(path, map);
+    const ch = new FastChannel(fd, map);
     const dv = ch.#dv;
     dv.setUint32(Layout.OFF_MAGIC, Layout.MAGIC, true);
     dv.setUint32(Layout.OFF_LAYOUT, Layout.VERSION, true);
@@ -144,10 +137,11 @@ export class FastChannel {
     if (this.#map.mapped) Atomics.store(this.#i32, POLLING, on ? 1 : 0);
   }
 
+  /** Closes the memfd (the mapping stays): nobody can open the region any more. */
   unlink(): void {
-    if (!this.#linked) return;
-    this.#linked = false;
-    try { unlinkSync(this.path); } catch { /* already gone */ }
+    if (this.#fd === undefined) return;
+    closeSync(this.#fd);
+    this.#fd = undefined;
   }
 
   close(): void {

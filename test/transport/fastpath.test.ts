@@ -1,6 +1,6 @@
 // The fast path's server side: regions offered in HELLO, requests through them, WAKE only when
 // asked for, and a region a client scribbles on treated as a malformed frame of that connection.
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,13 +35,27 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "xendm-fp-"));
   path = join(dir, "s.sock");
   errors = [];
-  server = new XendmServer({ device: createFakeHost(WORLD).device, fastpath: { dir, maxChannels: MAX }, log: (l) => { errors.push(l); } });
+  server = new XendmServer({ device: createFakeHost(WORLD).device, fastpath: { maxChannels: MAX }, log: (l) => { errors.push(l); } });
   await server.listen(path);
 });
 afterAll(async () => {
   await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** Regions mapped in this process (the server's and the raw test clients'). */
+function mapped(): number {
+  return readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes("/memfd:xendm-fp-")).length;
+}
+
+/** Whether `p` still opens the region it named (its fd number may have been reused since). */
+function openedAgain(p: string): boolean {
+  try {
+    return readlinkSync(p).startsWith("/memfd:xendm-fp-");
+  } catch {
+    return false;
+  }
+}
 
 /** Another connection on the socket still gets answers. */
 async function healthy(): Promise<void> {
@@ -53,17 +67,25 @@ async function healthy(): Promise<void> {
 }
 
 describe("fast path (server side)", () => {
-  it("offers the fast path in HELLO and hands out a 0600 region file that is gone after first use", async () => {
+  it("offers the fast path in HELLO and hands out a sealed memfd that cannot be opened after first use", async () => {
     const c = await RawFastClient.open(path);
     expect(c.features & 1).toBe(1);
-    expect(statSync(c.path).mode & 0o777).toBe(0o600);
-    expect(c.path.startsWith(dir)).toBe(true);
+    expect(c.path).toMatch(new RegExp(`^/proc/${process.pid}/fd/\\d+$`));
+    expect(readlinkSync(c.path)).toMatch(/^\/memfd:xendm-fp-\d+/);
+    // the client cannot truncate it under the server's mapping (an access past the end would be SIGBUS)
+    const fd = openSync(c.path, "r+");
+    try {
+      expect(() => { ftruncateSync(fd, 0); }).toThrow(/EPERM/);
+      expect(() => { ftruncateSync(fd, 1 << 20); }).toThrow(/EPERM/);
+    } finally {
+      closeSync(fd);
+    }
     const dv = new DataView(c.map!.buffer);
     expect([dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true)]).toEqual([Layout.MAGIC, 1, Layout.DATA_OFF + Layout.DATA_SIZE]);
     const r = await c.call(nrVcpus(1).req);
     expect(r.kind).toBe(Kind.DM_OP | 0x80);
     expect(vcpusOf(r.body)).toBe(3);
-    expect(existsSync(c.path)).toBe(false);
+    expect(openedAgain(c.path)).toBe(false);
     c.close();
   });
 
@@ -147,13 +169,15 @@ describe("fast path (server side)", () => {
     for (const h of held) h.close();
   });
 
-  it("removes a dead client's region and goes on", async () => {
+  it("unmaps a dead client's region and goes on", async () => {
+    await new Promise((r) => setTimeout(r, 50)); // earlier tests' closes
+    const before = mapped();
     const c = await RawFastClient.open(path);
-    const p = c.path;
-    c.close(); // never used: the file is still there until the server sees the close
+    expect(mapped()).toBe(before + 2); // the server's mapping and this client's
+    c.close(); // never used: the server learns of it from the socket's close
     const end = Date.now() + 2000;
-    while (existsSync(p) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-    expect(existsSync(p)).toBe(false);
+    while (mapped() > before && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(mapped()).toBe(before);
     await healthy();
   });
 
