@@ -1,6 +1,6 @@
 // The shared-memory fast path against the socket, from Debian's real libxendevicemodel through the
 // LD_PRELOAD shim (`native/conformance loop|ploop`, xendevicemodel_nr_vcpus, timed in C), beside two
-// C baselines measured in the same run on the same machine (`native/pingpong`):
+// C baselines measured in the same run on the same machine (`native/fastpath-baseline`):
 //   - a C<->C shared-memory spin round trip (the ceiling of any shared-memory transport here),
 //   - a C<->C socketpair round trip (what a blocking socket costs here).
 // Then the idle CPU, after the spin windows, of the server and of a client waiting on a stopped server.
@@ -17,16 +17,16 @@ const quick = process.argv.includes("--quick");
 const N = quick ? 5_000 : 40_000;
 const RUNS = quick ? 3 : 5;
 const GOAL = 250_000;
-const PINGPONG = join(BUILD, "pingpong");
+const BASELINE = join(BUILD, "fastpath-baseline");
 
 interface Row { name: string; samples: number[]; median: number; clientUs?: number; serverUs?: number }
 
 const spread = (xs: readonly number[]): string => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
 
 async function pingpong(mode: "shm" | "sock", n: number): Promise<number> {
-  const r = await run(PINGPONG, [mode, String(n)], {});
+  const r = await run(BASELINE, [mode, String(n)], {});
   const l = jsonLines(r.stdout)[0];
-  if (r.code !== 0 || l === undefined) throw new Error(`pingpong ${mode}: ${r.stderr}`);
+  if (r.code !== 0 || l === undefined) throw new Error(`fastpath-baseline ${mode}: ${r.stderr}`);
   return Number(l.round_trips) / (Number(l.ns) / 1e9);
 }
 

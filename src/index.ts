@@ -35,4 +35,4 @@ export * from "./transport/index.js";
 export * from "./conform/index.js";
 
 // Scenarios
-export { runScenario, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions } from "./scenario/index.js";
+export { runScenario, runScenarioAsync, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions, type LiveOptions } from "./scenario/index.js";

@@ -117,9 +117,11 @@ export async function runScenarioLive(json: unknown, opts: LiveOptions): Promise
 }
 
 async function start(ctx: RunContext, spec: DeviceModelSpec, cwd: string | undefined): Promise<LaunchedProgram> {
-  if (ctx.host.privcmdDevice === undefined || ctx.host.guestLive === undefined) throw new ScenarioError("device_model", "this host cannot serve a device model");
+  if (ctx.host.served === undefined || ctx.host.guestLive === undefined) throw new ScenarioError("device_model", "this host cannot serve a device model");
+  const served = ctx.host.served(ctx.abi);
   try {
-    return await launchUnderShim({ argv: spec.exec, env: spec.env, device: ctx.host.privcmdDevice(ctx.abi), stdio: "capture", ...(cwd !== undefined ? { cwd } : {}) });
+    // a xenstored serves beside the fake, as it does beside Xen (XENSTORED_PATH)
+    return await launchUnderShim({ argv: spec.exec, env: spec.env, ...served, stdio: "capture", xenstore: {}, ...(cwd !== undefined ? { cwd } : {}) });
   } catch (e) {
     if (e instanceof LaunchError) throw new ScenarioError(`device_model.${e.field}`, e.message.slice(e.field.length + 2), { cause: e });
     throw e;

@@ -91,8 +91,8 @@ export class XenHost implements ScenarioHost {
     return { hex: hexOf(d.memory.read(addr, len)) };
   }
 
-  privcmdDevice(abi: Arch): PrivcmdDevice {
-    return new PrivcmdDevice(this.hv, { abi });
+  served(abi: Arch): { device: PrivcmdDevice; hv: Hypervisor } {
+    return { device: new PrivcmdDevice(this.hv, { abi }), hv: this.hv };
   }
 
   /** A device model answering (or looking at) the sync slot of one vCPU in a server's page. */

@@ -1,5 +1,6 @@
 // xendm run FILE...: run scenario files against the fake hypervisor.
-import { loadScenarioFile, runScenarioAsync, ScenarioError, show, type StepResult } from "../../scenario/index.js";
+import { stringifyJson } from "../../codec/json.js";
+import { loadScenarioFile, runScenarioAsync, ScenarioError, type StepResult } from "../../scenario/index.js";
 import { defineCommand } from "../command.js";
 
 function stepLine(r: StepResult): string {
@@ -32,7 +33,7 @@ export const command = defineCommand({
         if (e instanceof ScenarioError || (e instanceof Error && "code" in e && e.code === "ENOENT")) {
           invalid = true;
           const msg = e.message;
-          if (json) process.stdout.write(show({ file, invalid: true, error: msg }) + "\n");
+          if (json) process.stdout.write(stringifyJson({ file, invalid: true, error: msg }) + "\n");
           else process.stderr.write(`xendm run: ${file}: invalid: ${msg}\n`);
           continue;
         }
@@ -42,7 +43,7 @@ export const command = defineCommand({
       for (const r of results) {
         total++;
         if (!r.pass) failed++;
-        if (json) process.stdout.write(show({ file, ...r }) + "\n");
+        if (json) process.stdout.write(stringifyJson({ file, ...r }) + "\n");
         else if (!quiet || !r.pass) process.stdout.write(stepLine(r) + "\n");
       }
     }
