@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { PrivcmdDevice } from "../privcmd/index.js";
 import { XenstoredServer, type XenstoredServerOptions } from "../xenstore/server.js";
-import type { CallObserver } from "./connection.js";
-import { XendmServer } from "./server.js";
-import type { TraceWriter } from "./trace.js";
+import type { CallObserver } from "../transport/connection.js";
+import { XendmServer } from "../transport/server.js";
+import type { TraceWriter } from "../transport/trace.js";
 
 /** Bytes of each output stream kept (the tail) when it is captured. */
 export const OUTPUT_LIMIT = 64 * 1024;
@@ -108,7 +108,10 @@ export class LaunchedProgram {
         res(this.#exit);
       });
       child.once("error", (e) => {
-        this.#err.push(Buffer.from(`${e.message}\n`));
+        // the program could not be started (not found, not executable): say so where its stderr would go
+        const msg = `cannot start ${child.spawnfile}: ${e.message}\n`;
+        if (child.stderr === null) process.stderr.write(msg);
+        this.#err.push(Buffer.from(msg));
         this.#exit ??= { code: 127, signal: null };
         res(this.#exit);
       });
