@@ -3,6 +3,8 @@
 // C baselines measured in the same run on the same machine (`native/fastpath-baseline`):
 //   - a C<->C shared-memory spin round trip (the ceiling of any shared-memory transport here),
 //   - a C<->C socketpair round trip (what a blocking socket costs here).
+// And ioreq round trips through the C example device model on both paths (its IOCTL_EVTCHN_NOTIFY
+// takes the region; the event to it is a byte on its evtchn fd either way).
 // Then the idle CPU, after the spin windows, of the server and of a client waiting on a stopped server.
 //   npx tsx bench/fastpath.bench.ts [--quick]
 import { spawn } from "node:child_process";
@@ -12,11 +14,13 @@ import { join } from "node:path";
 import { BUILD, CONFORMANCE, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startCliServer, startServer } from "../test/native/harness.js";
 import { cpuShare } from "../test/native/cpu.js";
 import { fmt, median, table, writeResult } from "./lib.js";
+import { ioreqRoundTrips, startExampleDm } from "./example-dm.js";
 
 const quick = process.argv.includes("--quick");
 const N = quick ? 5_000 : 40_000;
 const RUNS = quick ? 3 : 5;
 const GOAL = 250_000;
+const IOREQ_GOAL = 100_000;
 const BASELINE = join(BUILD, "fastpath-baseline");
 
 interface Row { name: string; samples: number[]; median: number; clientUs?: number; serverUs?: number }
@@ -102,15 +106,32 @@ async function main(): Promise<void> {
         clientUs: median(s.map((x) => x.clientUs)), serverUs: median(s.map((x) => x.serverUs)),
       });
     }
+    for (const fp of ["1", "0"]) {
+      const name = `ioreq round trip via the C example device model, ${fp === "1" ? "fast path" : "socket"}`;
+      const ex = await startExampleDm({ XENDM_SHIM_FASTPATH: fp });
+      if (typeof ex === "string") {
+        process.stdout.write(`${name}: unavailable: ${ex}\n`);
+        continue;
+      }
+      try {
+        const m = quick ? 1_000 : 5_000;
+        await ioreqRoundTrips(ex, m >> 3);
+        const s: number[] = [];
+        for (let i = 0; i < RUNS; i++) s.push(await ioreqRoundTrips(ex, m));
+        rows.push({ name, samples: s, median: median(s) });
+      } finally {
+        await ex.dm.close();
+      }
+    }
     const cpu = await idle(dir);
     const shmM = rows[0]!.median;
     const sockM = rows[1]!.median;
     process.stdout.write(`round trips or calls per second: median of ${String(RUNS)} runs (spread min–max); ratios of the medians\n\n`);
     process.stdout.write(table(
-      ["case", "per s", "spread", "vs C shm spin", "vs C socketpair", `vs goal ${fmt(GOAL, 0)}`, "client CPU µs/call", "server CPU µs/call"],
+      ["case", "per s", "spread", "vs C shm spin", "vs C socketpair", `vs goal (${fmt(GOAL, 0)} DM_OP, ${fmt(IOREQ_GOAL, 0)} ioreq)`, "client CPU µs/call", "server CPU µs/call"],
       rows.map((r) => [
         r.name, fmt(r.median), spread(r.samples), (r.median / shmM).toFixed(3), (r.median / sockM).toFixed(2),
-        r.clientUs === undefined ? "-" : (r.median / GOAL).toFixed(2),
+        r.clientUs === undefined ? (r.name.startsWith("ioreq") ? (r.median / IOREQ_GOAL).toFixed(2) : "-") : (r.median / GOAL).toFixed(2),
         r.clientUs === undefined ? "-" : r.clientUs.toFixed(1), r.serverUs === undefined ? "-" : r.serverUs.toFixed(1),
       ]),
     ) + "\n\n");
