@@ -144,7 +144,10 @@ export class FastpathHost {
       this.#again = true;
       return;
     }
-    this.#poll();
+    // After the promise continuations the reply may have released (a guest access waiting on this
+    // notify goes on at once), not before them.
+    this.#polling = true;
+    setImmediate(() => { this.#poll(); });
   }
 
   /**
