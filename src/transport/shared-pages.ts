@@ -59,11 +59,7 @@ export class SharedPages implements PageSource {
       ftruncateSync(fd, bytes);
       const { mmap: map, koffi } = mmap();
       const p = map(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-<<<<<<< HEAD
       if (p === null || BigInt(p as number | bigint) === MAP_FAILED) throw new SharedPagesError(`mmap of ${this.path}: errno ${koffi.errno()}`);
-=======
-      if (p === null || (p as bigint) === MAP_FAILED) throw new SharedPagesError(`mmap of ${this.path}: errno ${koffi.errno()}`);
->>>>>>> host
       this.#buffer = koffi.view(p, bytes);
     } catch (e) {
       try { unlinkSync(this.path); } catch { /* gone */ }
@@ -113,6 +109,6 @@ export class SharedPages implements PageSource {
 export function mapShared(fd: number, offset: number, bytes: number): Uint8Array {
   const { mmap: map, koffi } = mmap();
   const p = map(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
-  if (p === null || (p as bigint) === MAP_FAILED) throw new SharedPagesError(`mmap of ${bytes} bytes at offset ${offset}: errno ${koffi.errno()}`);
+  if (p === null || BigInt(p as number | bigint) === MAP_FAILED) throw new SharedPagesError(`mmap of ${bytes} bytes at offset ${offset}: errno ${koffi.errno()}`);
   return new Uint8Array(koffi.view(p, bytes));
 }
