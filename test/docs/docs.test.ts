@@ -1,4 +1,4 @@
-// Every ts block of README.md and docs/*.md runs (unless marked `ts norun`), and every claimed output
+// Every ts block of README.md and docs/*.md runs (unless marked `ts norun`; a scenario block `json norun`), and every claimed output
 // (`// => VALUE`) is compared; docs import from "xendm", never from the sources.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
