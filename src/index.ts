@@ -1,6 +1,9 @@
 // xendm: the package root. Layers, left to right: the ABI as data, the codec, the fake hypervisor and
 // the device-model side (client, emulator), transports, scenarios.
 
+// The package's files
+export { fixturesDir, packageRoot } from "./package-root.js";
+
 // ABI and codec
 export * from "./codec/index.js";
 export { restructureType, restructureDecode, restructureEncode, uint64le } from "./codec/restructure.js";
@@ -35,7 +38,8 @@ export * from "./transport/index.js";
 export * from "./conform/index.js";
 
 // Scenarios
-export { runScenario, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions } from "./scenario/index.js";
+export { runScenario, runScenarioAsync, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions, type LiveOptions } from "./scenario/index.js";
+export { launchUnderShim, shimPath, LaunchedProgram, LaunchError, type LaunchOptions, type Exit } from "./toolstack/launch.js";
 
 // The xenstored (docs/xenstore.md)
 export {

@@ -61,6 +61,7 @@ struct options {
   int bufioreq;          /* create the server with a buffered ring (HVM_IOREQSRV_BUFIOREQ_ATOMIC) */
   int restrict_handles;  /* xentoolcore_restrict_all once set up */
   int use_xenstore;      /* write device-model/<domid>/state */
+  int unmap_first;       /* at teardown, unmap the pages and close the foreign-memory handle before disabling */
   int verbose;
   uint16_t port_base;
   uint64_t mmio_base;

@@ -59,6 +59,7 @@ static void usage(FILE *f) {
           "      --no-bufioreq    create the server without a buffered ring (maps resource frame 1 alone)\n"
           "      --no-restrict    do not call xentoolcore_restrict_all after set-up\n"
           "      --xenstore       write device-model/<domid>/state = running (needs a xenstored)\n"
+          "      --unmap-first    at teardown, unmap the pages and close that handle before disabling\n"
           "      --port BASE      PIO register window base, 32 ports (default 0x100)\n"
           "      --mmio BASE      SRAM window base, one 4 KiB page, page aligned (default 0xfeb00000)\n"
           "      --pci S:B:D.F    the PCI function to claim (default 0000:00:05.0)\n"
@@ -93,7 +94,8 @@ static void parse_options(int argc, char **argv, struct options *o) {
     { "port", required_argument, NULL, 'p' },   { "mmio", required_argument, NULL, 'm' },
     { "pci", required_argument, NULL, 'c' },    { "irq", required_argument, NULL, 'i' },
     { "wait-ms", required_argument, NULL, 'w' }, { "verbose", no_argument, NULL, 'v' },
-    { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+    { "unmap-first", no_argument, NULL, 'U' }, { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
   int have_domain = 0, c;
   uint64_t v;
@@ -109,6 +111,7 @@ static void parse_options(int argc, char **argv, struct options *o) {
     case 'B': o->bufioreq = 0; break;
     case 'R': o->restrict_handles = 0; break;
     case 'X': o->use_xenstore = 1; break;
+    case 'U': o->unmap_first = 1; break;
     case 'p':
       if (parse_u64(optarg, 0x10000 - REG_WINDOW, &v) != 0) bad("--port", optarg, "not a port base (0 to 0xffe0)");
       o->port_base = (uint16_t)v;
@@ -228,20 +231,30 @@ static void setup(struct dm *dm) {
   if (o->restrict_handles) CHECK(xentoolcore_restrict_all(dom), "xentoolcore_restrict_all(%u): %s", dom, strerror(errno));
 }
 
-/* disable, destroy, unmap, unbind, close: each step runs once, whatever failed before it */
+static void unmap_pages(struct dm *dm) {
+  if (dm->res != NULL && xenforeignmemory_unmap_resource(dm->fmem, dm->res) != 0) logmsg(dm, "xenforeignmemory_unmap_resource: %s", strerror(errno));
+  dm->res = NULL;
+  dm->iopage = NULL;
+  dm->bufpage = NULL;
+}
+
+/* disable, destroy, unmap, unbind, close (or unmap and close the foreign-memory handle first, with
+ * --unmap-first, as some device models do): each step runs once, whatever failed before it */
 static void teardown(struct dm *dm) {
   in_teardown = 1;
   if (!dm->worker.busy) worker_stop(dm);
+  if (dm->opt.unmap_first) {
+    unmap_pages(dm);
+    if (dm->fmem != NULL) xenforeignmemory_close(dm->fmem);
+    dm->fmem = NULL;
+  }
   if (dm->server_enabled && xendevicemodel_set_ioreq_server_state(dm->dmod, dm->opt.domid, dm->id, 0) != 0)
     logmsg(dm, "xendevicemodel_set_ioreq_server_state(disable): %s", strerror(errno));
   dm->server_enabled = 0;
   if (dm->server_created && xendevicemodel_destroy_ioreq_server(dm->dmod, dm->opt.domid, dm->id) != 0)
     logmsg(dm, "xendevicemodel_destroy_ioreq_server: %s", strerror(errno));
   dm->server_created = 0;
-  if (dm->res != NULL && xenforeignmemory_unmap_resource(dm->fmem, dm->res) != 0) logmsg(dm, "xenforeignmemory_unmap_resource: %s", strerror(errno));
-  dm->res = NULL;
-  dm->iopage = NULL;
-  dm->bufpage = NULL;
+  unmap_pages(dm);
   if (dm->xce != NULL) {
     for (unsigned i = 0; i < dm->nr_vcpus; i++)
       if (dm->vcpu_local != NULL && dm->vcpu_local[i] != 0) xenevtchn_unbind(dm->xce, dm->vcpu_local[i]);

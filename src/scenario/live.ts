@@ -2,7 +2,7 @@
 // over the same in-process Hypervisor), starts the program under the shim, polls `ready`, and runs the
 // steps; guest accesses wait (bounded) for the program's answers, `wait` polls, `"device_model": "stop"`
 // ends it (docs/scenarios.md).
-import { LaunchError, launchUnderShim, type LaunchedProgram } from "../transport/launch.js";
+import { LaunchError, launchUnderShim, type LaunchedProgram } from "../toolstack/launch.js";
 import { compareSubset, show } from "./compare.js";
 import { ScenarioError } from "./errors.js";
 import type { QueryResult } from "./host.js";
@@ -52,8 +52,9 @@ async function poll(ctx: RunContext, kind: QueryKind, args: QueryArgs, expect: J
   }
 }
 
-async function guestStep(ctx: RunContext, s: GuestStep, timeoutMs: number): Promise<StepResult> {
-  const res = await ctx.host.guestLive!(s, timeoutMs);
+async function guestStep(ctx: RunContext, s: GuestStep, dm: LaunchedProgram, timeoutMs: number): Promise<StepResult> {
+  const gone = dm.exited.then(() => `the device model exited (status ${String(dm.exitCode)})`);
+  const res = await ctx.host.guestLive!(s, timeoutMs, gone);
   const extra = typeof res.timeout === "string" ? [res.timeout] : [];
   return finish(s, res, accessSummary(res), s.expect === undefined ? undefined : normalizeHex(s.expect), extra);
 }
@@ -108,7 +109,7 @@ export async function runScenarioLive(json: unknown, opts: LiveOptions): Promise
     for (const [i, s] of sc.steps.entries()) {
       let r: StepResult;
       try {
-        if (s.kind === "guest") r = await guestStep(ctx, s, spec.timeout_ms);
+        if (s.kind === "guest") r = await guestStep(ctx, s, dm, spec.timeout_ms);
         else if (s.kind === "wait") r = await waitStep(ctx, s);
         else if (s.kind === "device_model") r = await stopStep(dm, s, spec.timeout_ms);
         else r = runStep(ctx, s, prepared[i]!);
@@ -127,9 +128,11 @@ export async function runScenarioLive(json: unknown, opts: LiveOptions): Promise
 }
 
 async function start(ctx: RunContext, spec: DeviceModelSpec, cwd: string | undefined): Promise<LaunchedProgram> {
-  if (ctx.host.privcmdDevice === undefined || ctx.host.guestLive === undefined) throw new ScenarioError("device_model", "this host cannot serve a device model");
+  if (ctx.host.served === undefined || ctx.host.guestLive === undefined) throw new ScenarioError("device_model", "this host cannot serve a device model");
+  const served = ctx.host.served(ctx.abi);
   try {
-    return await launchUnderShim({ argv: spec.exec, env: spec.env, device: ctx.host.privcmdDevice(ctx.abi), stdio: "capture", ...(cwd !== undefined ? { cwd } : {}) });
+    // a xenstored serves beside the fake, as it does beside Xen (XENSTORED_PATH)
+    return await launchUnderShim({ argv: spec.exec, env: spec.env, ...served, stdio: "capture", xenstore: {}, ...(cwd !== undefined ? { cwd } : {}) });
   } catch (e) {
     if (e instanceof LaunchError) throw new ScenarioError(`device_model.${e.field}`, e.message.slice(e.field.length + 2), { cause: e });
     throw e;

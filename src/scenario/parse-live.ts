@@ -84,7 +84,7 @@ export function parseDeviceModelStep(v: unknown, p: string, index: number, expec
   if (v !== "stop") throw new ScenarioError(p, `expected "stop", got ${JSON.stringify(v)}`);
   const step: DeviceModelStep = { kind: "device_model", index, action: "stop" };
   if (expect !== undefined) {
-    checkKeys(expect, ["exit_code", "running", "stdout", "stderr"], ep);
+    checkKeys(expect, ["exit_code"], ep);
     if (expect.exit_code !== undefined && expect.exit_code !== null) parseIntIn(expect.exit_code, `${ep}.exit_code`, 0, 255);
     step.expect = expect;
   }

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { shimPath } from "../../src/transport/launch.js";
+import { shimPath } from "../../src/toolstack/launch.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
@@ -50,6 +50,14 @@ describe.skipIf(!have)("xendm exec", () => {
     expect(r.status).toBe(0);
   });
 
+  it("--xenstore serves a xenstored at XENSTORED_PATH (Debian's xenstore clients reach it)", () => {
+    const r = xendm(["exec", "--xenstore", "--", "sh", "-c", "xenstore-write /local/domain/0/probe hello && xenstore-read /local/domain/0/probe && test -S \"$XENSTORED_PATH\""]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("hello\n");
+    expect(r.status).toBe(0);
+    expect(xendm(["exec", "--", "sh", "-c", 'test -z "$XENSTORED_PATH"']).status).toBe(0);
+  });
+
   it("a program killed by a signal gives 128 + N", () => {
     expect(xendm(["exec", "--", "sh", "-c", "kill -TERM $$"]).status).toBe(143);
   });
@@ -74,9 +82,14 @@ describe.skipIf(!have)("xendm exec", () => {
     expect(noDash.status).toBe(2);
     expect(noDash.stderr).toMatch(/put -- before the program/);
     expect(xendm(["exec", "--domain", "0", "--", "true"]).stderr).toMatch(/--domain 0: not a domain id/);
-    expect(xendm(["exec", "--bogus", "--", "true"]).status).toBe(2);
+    const bogus = xendm(["exec", "--bogus", "--", "true"]);
+    expect(bogus.status).toBe(2);
+    expect(bogus.stderr).toMatch(/unknown option --bogus/);
     const missing = xendm(["exec", "--", "./no/such/program"]);
     expect(missing.status).toBe(127);
     expect(missing.stderr).toMatch(/no\/such\/program not found/);
+    const notInPath = xendm(["exec", "--", "no-such-program-in-path"]);
+    expect(notInPath.status).toBe(127);
+    expect(notInPath.stderr).toMatch(/cannot start no-such-program-in-path: spawn no-such-program-in-path ENOENT/);
   });
 });

@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseScenario, runScenario, runScenarioAsync, ScenarioError } from "../../src/scenario/index.js";
-import { shimPath } from "../../src/transport/launch.js";
+import { shimPath } from "../../src/toolstack/launch.js";
 
 const haveShim = existsSync(shimPath());
 if (!haveShim) {
@@ -83,7 +83,7 @@ describe.skipIf(!haveShim)("a device model beside the fake", () => {
     const res = await runScenarioAsync({ ...world, device_model: dm({ env: { GREETING: "hi" } }), steps: [
       { query: { device_model: {} }, expect: { running: true, exit_code: null, stdout: "started\n", stderr: "" } },
       { wait: { query: { device_model: {} }, expect: { running: false } }, timeout_ms: 30 },
-      { device_model: "stop", expect: { exit_code: 7, running: false } },
+      { device_model: "stop", expect: { exit_code: 7 } },
       { query: { device_model: {} }, expect: { running: false, exit_code: 7, stdout: "started\nbye\n", stderr: "gone\n" } },
     ] });
     expect(res.map((r) => r.pass)).toEqual([true, false, true, true]);
@@ -94,8 +94,8 @@ describe.skipIf(!haveShim)("a device model beside the fake", () => {
   });
 
   it("passes env and the shim's variables to the program", async () => {
-    const script = 'echo "$GREETING ${XENDM_SOCKET:+socket} ${LD_PRELOAD##*/}"; exec sleep 5';
-    const res = await runScenarioAsync({ ...world, device_model: { exec: ["sh", "-c", script], env: { GREETING: "hi" }, ready: { query: { device_model: {} }, expect: { stdout: "hi socket libxendm-shim.so\n" } }, timeout_ms: 5000 }, steps: [
+    const script = 'echo "$GREETING ${XENDM_SOCKET:+socket} ${LD_PRELOAD##*/} ${XENSTORED_PATH##*/}"; exec sleep 5';
+    const res = await runScenarioAsync({ ...world, device_model: { exec: ["sh", "-c", script], env: { GREETING: "hi" }, ready: { query: { device_model: {} }, expect: { stdout: "hi socket libxendm-shim.so xenstored.sock\n" } }, timeout_ms: 5000 }, steps: [
       { device_model: "stop", expect: { exit_code: 143 } },
     ] });
     expect(res.map((r) => [r.pass, r.summary])).toEqual([[true, "stopped: killed by SIGTERM"]]);
@@ -119,6 +119,23 @@ describe.skipIf(!haveShim)("a device model beside the fake", () => {
     expect(res[0]!.pass).toBe(false);
     expect(res[0]!.diff).toContain("did not exit within 300 ms of SIGTERM: killed");
     expect(res[0]!.result).toMatchObject({ running: false, exit_code: 137 });
+  });
+
+  it("a guest access nobody answers fails when the device model exits, not after timeout_ms", async () => {
+    // the "device model" registers nothing: a server made by a dmop step takes the access, nobody answers
+    const t0 = Date.now();
+    const res = await runScenarioAsync({ ...world, device_model: { exec: ["sh", "-c", "echo up; sleep 0.3; exit 4"], ready: { query: { device_model: {} }, expect: { stdout: "up\n" } }, timeout_ms: 20000 }, steps: [
+      { dmop: { domid: 1, op: { op: "create_ioreq_server", u: { create_ioreq_server: { handle_bufioreq: 0 } } } }, expect: { rc: 0 } },
+      { dmop: { domid: 1, op: { op: "get_ioreq_server_info", u: { get_ioreq_server_info: { id: 0 } } } }, expect: { rc: 0 } },
+      { dmop: { domid: 1, op: { op: "map_io_range_to_ioreq_server", u: { map_io_range_to_ioreq_server: { id: 0, type: 0, start: "0x100", end: "0x100" } } } }, expect: { rc: 0 } },
+      { dmop: { domid: 1, op: { op: "set_ioreq_server_state", u: { set_ioreq_server_state: { id: 0, enabled: 1 } } } }, expect: { rc: 0 } },
+      { guest: { domid: 1, vcpu: 0, pio: { port: "0x100", size: 1, dir: "read" } }, expect: { pending: false } },
+    ] });
+    expect(Date.now() - t0).toBeLessThan(10000);
+    expect(res.slice(0, 4).map((r) => r.pass)).toEqual([true, true, true, true]);
+    expect(res[4]!.pass).toBe(false);
+    expect(res[4]!.diff!.join("\n")).toMatch(/no answer: the device model exited \(status 4\) \(vCPU 0 still waits on server 0\)/);
+    expect(res[4]!.result).toMatchObject({ pending: true });
   });
 
   it("a missing program is an invalid file naming device_model.exec", async () => {

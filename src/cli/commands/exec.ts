@@ -1,6 +1,6 @@
 // xendm exec: start the fake host, run a program under the shim against it, exit with its status.
 import { createFakeHost } from "../../transport/fake.js";
-import { LaunchError, launchUnderShim } from "../../transport/launch.js";
+import { LaunchError, launchUnderShim } from "../../toolstack/launch.js";
 import { TRACE_FORMAT, TraceWriter } from "../../transport/trace.js";
 import { worldFromOptions } from "../../transport/world-file.js";
 import { defineCommand, UsageError, type Command, type OptionSpecs, type OptionValues } from "../command.js";
@@ -18,52 +18,63 @@ const OPTIONS = {
   ...CONFORM_OPTIONS,
 } as const satisfies OptionSpecs;
 
+const DETAILS = `Serves a fresh fake host on a private socket, then runs PROGRAM with LD_PRELOAD (the shim) and
+XENDM_SOCKET set: the server is listening before PROGRAM starts. SIGINT, SIGTERM, SIGHUP and SIGQUIT
+are passed on to PROGRAM.
+exit status: PROGRAM's (128 + N when signal N ended it), 127 when it cannot be started, 2 bad options.
+With --conform the report goes to stderr when PROGRAM has exited (stdout is PROGRAM's); with
+--conform-strict a PROGRAM that exits 0 after a differing call makes the status 1.`;
+
 const FORWARDED: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
-const parsed = defineCommand({
+/** The program after `--` (null: there was no `--`), handed from the wrapper below to the parsed command. */
+let program: string[] | null = null;
+
+const base = defineCommand({
   name: "exec",
-  summary: "run a program under the shim against a fresh fake host (exits with the program's status)",
-  positionals: [{ name: "-- PROGRAM [ARGS...]", optional: true, rest: true }],
+  summary: "run a program under the shim against a fresh fake host, exit with its status",
+  positionals: [{ name: "-- PROGRAM [ARGS]", optional: true, rest: true }],
   options: OPTIONS,
-  details: [
-    "Serves a fresh fake host on a private socket, then runs PROGRAM with LD_PRELOAD (the shim) and",
-    "XENDM_SOCKET set; the server is listening before PROGRAM starts. SIGINT, SIGTERM, SIGHUP and SIGQUIT",
-    "are passed on to PROGRAM. Exit status: PROGRAM's (128 + N when signal N ended it), 2 for bad usage.",
-    "With --conform the report goes to stderr when PROGRAM has exited (stdout is PROGRAM's); with",
-    "--conform-strict a PROGRAM that exits 0 after a differing call makes the status 1.",
-  ].join("\n"),
+  details: DETAILS,
   run: ({ values, positionals }) => {
-    if (positionals.length > 0) throw new UsageError(`put -- before the program ('xendm exec -- ${positionals.join(" ")}')`);
-    return exec(values, program);
+    if (program === null && positionals.length > 0) throw new UsageError(`put -- before the program ('xendm exec -- ${positionals.join(" ")}')`);
+    return execute(values, program ?? []);
   },
 });
 
-/** The program and its arguments: everything after the first `--`, never parsed as options. */
-let program: string[] = [];
-
+/** Splits at the first `--`: the options before it are this command's, the rest is the program. */
 export const command: Command = {
-  ...parsed,
+  ...base,
   run: (args) => {
     const dash = args.indexOf("--");
-    program = dash < 0 ? [] : args.slice(dash + 1);
-    return parsed.run(dash < 0 ? args : args.slice(0, dash));
+    program = dash < 0 ? null : args.slice(dash + 1);
+    return base.run(dash < 0 ? args : args.slice(0, dash));
   },
 };
 export const { run, summary } = command;
 
-async function exec(values: OptionValues<typeof OPTIONS>, program: readonly string[]): Promise<number> {
-  if (program.length === 0) throw new UsageError("no program given (xendm exec [options] -- PROGRAM [ARGS...])");
-  if (values.record !== undefined && values.trace) throw new UsageError("--trace and --record: choose one (replay --record's file to read it)");
-  const world = worldFromOptions({ ...values, domain: values.domain.length > 0 ? values.domain : undefined });
+async function execute(values: OptionValues<typeof OPTIONS>, argv: readonly string[]): Promise<number> {
+  if (argv.length === 0) throw new UsageError("no program given (xendm exec [options] -- PROGRAM [ARGS...])");
+  if (values.trace && values.record !== undefined) throw new UsageError("--trace and --record: choose one");
+  let world;
+  try {
+    world = worldFromOptions({ world: values.world, domain: values.domain.length > 0 ? values.domain : undefined, xen: values.xen });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
   const conform = await conformSession(values, "exec");
-  const { hv, device } = createFakeHost(world);
+  const { device, hv } = createFakeHost(world);
   const header = { xendm_trace: TRACE_FORMAT, world } as const;
   const trace = values.record !== undefined ? new TraceWriter(values.record, header) : values.trace ? new TraceWriter(2, header) : undefined;
   const log = values.verbose ? (l: string) => { process.stderr.write(`xendm exec: ${l}\n`); } : undefined;
   const xs = values.xenstore ? await privateXenstore(hv, values.world, log) : undefined;
   let prog;
   try {
-    prog = await launchUnderShim({ argv: [...program], device, stdio: "inherit", ...(xs !== undefined ? { env: { XENSTORED_PATH: xs.path } } : {}), ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}) });
+    // the xenstored over the fake's domains (as libxl makes them, a socket per domain): docs/xenstore.md
+    prog = await launchUnderShim({
+      argv, device, hv, stdio: "inherit", ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}),
+      ...(xs !== undefined ? { env: { XENSTORED_PATH: xs.path } } : {}),
+    });
   } catch (e) {
     trace?.close();
     await xs?.close();
@@ -83,7 +94,7 @@ async function exec(values: OptionValues<typeof OPTIONS>, program: readonly stri
     await xs?.close();
     trace?.close();
   }
-  const status = prog.exitCode ?? 1;
-  const strictStatus = conform?.finish(process.stderr) ?? 0;
-  return status === 0 ? strictStatus : status;
+  const rc = prog.exitCode ?? 1;
+  const strict = conform?.finish(process.stderr) ?? 0;
+  return rc !== 0 ? rc : strict;
 }

@@ -6,10 +6,12 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { PrivcmdDevice } from "../privcmd/index.js";
-import type { CallObserver } from "./connection.js";
-import { XendmServer } from "./server.js";
-import type { TraceWriter } from "./trace.js";
+import { XenstoredServer, type XenstoredServerOptions } from "../xenstore/server.js";
+import type { CallObserver } from "../transport/connection.js";
+import { XendmServer } from "../transport/server.js";
+import type { TraceWriter } from "../transport/trace.js";
 
 /** Bytes of each output stream kept (the tail) when it is captured. */
 export const OUTPUT_LIMIT = 64 * 1024;
@@ -43,6 +45,8 @@ export interface LaunchOptions {
   argv: readonly string[];
   /** The fake privcmd device to serve (its hypervisor is the host the program talks to). */
   device: PrivcmdDevice;
+  /** That hypervisor: with it the server also offers its event channels (/dev/xen/evtchn). */
+  hv?: Hypervisor;
   /** Extra environment for the program (on top of this process's). */
   env?: Readonly<Record<string, string>>;
   cwd?: string;
@@ -50,8 +54,10 @@ export interface LaunchOptions {
   stdio?: "capture" | "inherit";
   trace?: TraceWriter;
   log?: (line: string) => void;
-  /** Sees every DM_OP and HYPERCALL request before it runs (`--conform`). */
+  /** Sees every DM_OP and HYPERCALL request (xendm exec --conform). */
   observer?: CallObserver;
+  /** Also serve a xenstored beside the fake (its socket in XENSTORED_PATH). */
+  xenstore?: XenstoredServerOptions;
 }
 
 export interface Exit {
@@ -91,6 +97,7 @@ export class LaunchedProgram {
     readonly server: XendmServer,
     readonly socketPath: string,
     private readonly dir: string,
+    readonly xenstored: XenstoredServer | undefined,
   ) {
     this.#child = child;
     child.stdout?.on("data", (c: Buffer) => { this.#out.push(c); });
@@ -101,7 +108,10 @@ export class LaunchedProgram {
         res(this.#exit);
       });
       child.once("error", (e) => {
-        this.#err.push(Buffer.from(`${e.message}\n`));
+        // the program could not be started (not found, not executable): say so where its stderr would go
+        const msg = `cannot start ${child.spawnfile}: ${e.message}\n`;
+        if (child.stderr === null) process.stderr.write(msg);
+        this.#err.push(Buffer.from(msg));
         this.#exit ??= { code: 127, signal: null };
         res(this.#exit);
       });
@@ -163,6 +173,7 @@ export class LaunchedProgram {
     this.#closed = true;
     await this.stop(timeoutMs);
     await this.server.close();
+    await this.xenstored?.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -197,15 +208,21 @@ export async function launchUnderShim(opts: LaunchOptions): Promise<LaunchedProg
   if (prog.includes("/") && !existsSync(resolve(cwd, prog))) throw new LaunchError("exec", `${prog} not found`);
   const dir = mkdtempSync(join(tmpdir(), "xendm-exec-"));
   const socketPath = join(dir, "privcmd.sock");
-  const server = new XendmServer({ device: opts.device, ...(opts.trace ? { trace: opts.trace } : {}), ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}) });
+  const server = new XendmServer({ device: opts.device, ...(opts.hv ? { hv: opts.hv } : {}), ...(opts.trace ? { trace: opts.trace } : {}), ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}) });
+  const xsPath = join(dir, "xenstored.sock");
+  const xenstored = opts.xenstore !== undefined ? new XenstoredServer({ ...opts.xenstore, ...(opts.log ? { log: opts.log } : {}) }) : undefined;
   try {
     await server.listen(socketPath);
+    await xenstored?.listen(xsPath);
   } catch (e) {
+    await server.close();
+    await xenstored?.close();
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
   const preload = process.env.LD_PRELOAD !== undefined && process.env.LD_PRELOAD !== "" ? `${shim}:${process.env.LD_PRELOAD}` : shim;
-  const env = { ...process.env, ...opts.env, LD_PRELOAD: preload, XENDM_SOCKET: socketPath };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, LD_PRELOAD: preload, XENDM_SOCKET: socketPath };
+  if (xenstored !== undefined) env.XENSTORED_PATH = xsPath;
   const child = spawn(prog, opts.argv.slice(1), { cwd, env, stdio: opts.stdio === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"] });
-  return new LaunchedProgram(child, server, socketPath, dir);
+  return new LaunchedProgram(child, server, socketPath, dir, xenstored);
 }
