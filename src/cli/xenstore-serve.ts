@@ -28,7 +28,7 @@ export async function serveXenstore(hv: Hypervisor, path: string, worldFile: str
 /** `xendm exec --xenstore`: a xenstored on a private socket, gone with the directory when closed */
 export async function privateXenstore(hv: Hypervisor, worldFile: string | undefined, log: ((l: string) => void) | undefined): Promise<{ path: string; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "xendm-xenstored-"));
-  const path = join(dir, "socket");
+  const path = join(dir, "xenstored.sock");
   const seed = seedOf(worldFile);
   const xs = await startHostXenstored(hv, path, { ...(seed !== undefined ? { seed } : {}), ...(log !== undefined ? { log: (l: string) => { log(`xenstored: ${l}`); } } : {}) });
   return {

@@ -174,7 +174,7 @@ export function xenstoreSummary(s: XenstoreStep, r: QueryResult): string {
  */
 export async function serveScenarioXenstore(core: XenstoreCore): Promise<{ path: string; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "xendm-xenstored-"));
-  const path = join(dir, "socket");
+  const path = join(dir, "xenstored.sock");
   const server = new XenstoredServer({ core });
   try {
     await server.listen(path);
