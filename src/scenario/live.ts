@@ -131,7 +131,7 @@ async function start(ctx: RunContext, spec: DeviceModelSpec, cwd: string | undef
   if (ctx.host.served === undefined || ctx.host.guestLive === undefined) throw new ScenarioError("device_model", "this host cannot serve a device model");
   const served = ctx.host.served(ctx.abi);
   try {
-    // the scenario's xenstored serves beside the fake, as one does beside Xen (XENSTORED_PATH in spec.env)
+    // spec.env names the scenario's own xenstored (XENSTORED_PATH), which the steps and queries use too
     return await launchUnderShim({ argv: spec.exec, env: spec.env, ...served, stdio: "capture", ...(cwd !== undefined ? { cwd } : {}) });
   } catch (e) {
     if (e instanceof LaunchError) throw new ScenarioError(`device_model.${e.field}`, e.message.slice(e.field.length + 2), { cause: e });

@@ -70,10 +70,9 @@ async function execute(values: OptionValues<typeof OPTIONS>, argv: readonly stri
   const xs = values.xenstore ? await privateXenstore(hv, values.world, log) : undefined;
   let prog;
   try {
-    // the xenstored over the fake's domains (as libxl makes them, a socket per domain): docs/xenstore.md
     prog = await launchUnderShim({
-      argv, device, hv, stdio: "inherit", ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}),
-      ...(xs !== undefined ? { env: { XENSTORED_PATH: xs.path } } : {}),
+      argv, device, hv, stdio: "inherit", ...(xs !== undefined ? { env: { XENSTORED_PATH: xs.path } } : {}),
+      ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}),
     });
   } catch (e) {
     trace?.close();
