@@ -24,6 +24,7 @@ const COMMANDS: ReadonlyMap<string, () => Promise<CommandModule>> = new Map<stri
   ["serve", () => import("./commands/serve.js")],
   ["replay", () => import("./commands/replay.js")],
   ["exec", () => import("./commands/exec.js")],
+  ["xenstore", () => import("./commands/xenstore.js")],
 ]);
 
 export const commandNames = (): string[] => [...COMMANDS.keys()];
