@@ -67,6 +67,8 @@ export class Connection {
   caller = 0;
   abi = 0;
   observer: CallObserver | undefined;
+  /** The HELLO reply's `features` word (what the server in front of this connection offers). */
+  features = 0;
   #handle: PrivcmdHandle | undefined;
   #requests = 0;
   /** The /dev/xen/evtchn file this connection issues ioctls for (EVTCHN_OPEN). */
@@ -135,7 +137,7 @@ const HANDLERS: Handlers = {
     if (!first) throw new ProtocolError(ErrorCode.BAD_FRAME, "HELLO must be the first frame", seq);
     s.hello(req.caller, req.abi);
     return {
-      frame: reply(Kind.HELLO, seq, encodeHelloReply({ protocol_version: PROTOCOL_VERSION, features: 0, name: SERVER_NAME })),
+      frame: reply(Kind.HELLO, seq, encodeHelloReply({ protocol_version: PROTOCOL_VERSION, features: s.features, name: SERVER_NAME })),
       trace: { conn: s.id, kind: "hello", caller: req.caller, abi: req.abi, name: req.name },
     };
   },
