@@ -24,6 +24,8 @@ const COMMANDS: ReadonlyMap<string, () => Promise<CommandModule>> = new Map<stri
   ["serve", () => import("./commands/serve.js")],
   ["replay", () => import("./commands/replay.js")],
   ["exec", () => import("./commands/exec.js")],
+  ["xenstore", () => import("./commands/xenstore.js")],
+  ["conform", () => import("./commands/conform.js")],
 ]);
 
 export const commandNames = (): string[] => [...COMMANDS.keys()];

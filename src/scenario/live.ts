@@ -6,7 +6,8 @@ import { LaunchError, launchUnderShim, type LaunchedProgram } from "../toolstack
 import { compareSubset, show } from "./compare.js";
 import { ScenarioError } from "./errors.js";
 import type { QueryResult } from "./host.js";
-import { accessSummary, answer, finish, normalizeHex, prepareRun, runStep, summarize, type RunContext, type RunOptions, type StepResult } from "./runner.js";
+import { accessSummary, answer, finish, normalizeHex, prepareRun, runStep, summarize, xenstoreOf, type RunContext, type RunOptions, type StepResult } from "./runner.js";
+import { serveScenarioXenstore } from "./xenstore-steps.js";
 import type { DeviceModelSpec, DeviceModelStep, GuestStep, QueryArgs, QueryKind, Step, WaitStep } from "./types.js";
 import type { JsonObject } from "./values.js";
 
@@ -82,7 +83,15 @@ export async function runScenarioLive(json: unknown, opts: LiveOptions): Promise
   const { sc, ctx, prepared } = prepareRun(json, opts);
   const spec = sc.device_model;
   if (spec === undefined) return sc.steps.map((s, i) => runStep(ctx, s, prepared[i]!));
-  const dm = await start(ctx, spec, opts.cwd);
+  // the device model always has a xenstored: the scenario's own, on a private socket
+  const xs = await serveScenarioXenstore(xenstoreOf(ctx));
+  let dm: LaunchedProgram;
+  try {
+    dm = await start(ctx, { ...spec, env: { XENSTORED_PATH: xs.path, ...spec.env } }, opts.cwd);
+  } catch (e) {
+    await xs.close();
+    throw e;
+  }
   ctx.dm = { query: () => dmState(dm) };
   const results: StepResult[] = [];
   try {
@@ -113,6 +122,7 @@ export async function runScenarioLive(json: unknown, opts: LiveOptions): Promise
     }
   } finally {
     await dm.close(spec.timeout_ms);
+    await xs.close();
   }
   return results;
 }
@@ -121,8 +131,8 @@ async function start(ctx: RunContext, spec: DeviceModelSpec, cwd: string | undef
   if (ctx.host.served === undefined || ctx.host.guestLive === undefined) throw new ScenarioError("device_model", "this host cannot serve a device model");
   const served = ctx.host.served(ctx.abi);
   try {
-    // a xenstored serves beside the fake, as it does beside Xen (XENSTORED_PATH)
-    return await launchUnderShim({ argv: spec.exec, env: spec.env, ...served, stdio: "capture", xenstore: {}, ...(cwd !== undefined ? { cwd } : {}) });
+    // spec.env names the scenario's own xenstored (XENSTORED_PATH), which the steps and queries use too
+    return await launchUnderShim({ argv: spec.exec, env: spec.env, ...served, stdio: "capture", ...(cwd !== undefined ? { cwd } : {}) });
   } catch (e) {
     if (e instanceof LaunchError) throw new ScenarioError(`device_model.${e.field}`, e.message.slice(e.field.length + 2), { cause: e });
     throw e;
