@@ -29,7 +29,7 @@ const GUEST = 1;
 
 interface Tree {
   codec: typeof import("../src/codec/index.js");
-  inProcess: typeof import("../src/emulator/in-process.js");
+  inProcess: typeof import("../src/transport/ioreq-inprocess.js");
   emulate: typeof import("../src/hypervisor/emulate.js");
   hypervisor: typeof import("../src/hypervisor/hypervisor.js");
 }
@@ -39,7 +39,8 @@ async function loadTree(root: string | null): Promise<Tree> {
   const url = (p: string): string => (root === null ? new URL(`../${p}`, import.meta.url).href : pathToFileURL(resolve(root, p)).href);
   return {
     codec: (await import(url("src/codec/index.js"))) as Tree["codec"],
-    inProcess: (await import(url("src/emulator/in-process.js"))) as Tree["inProcess"],
+    // older checkouts kept the in-process attach under src/emulator
+    inProcess: (await import(url("src/transport/ioreq-inprocess.js")).catch(() => import(url("src/emulator/in-process.js")))) as Tree["inProcess"],
     emulate: (await import(url("src/hypervisor/emulate.js"))) as Tree["emulate"],
     hypervisor: (await import(url("src/hypervisor/hypervisor.js"))) as Tree["hypervisor"],
   };

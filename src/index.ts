@@ -20,10 +20,10 @@ export { guestOf, GuestEmulator, GuestAccessError, type AccessResult, type PioAc
 export { mapResource, type MapResourceResult } from "./hypervisor/resource.js";
 
 // The device-model side
-export { IoreqClient, type IoreqRequest, type IoreqHandler, type IoreqEvents, type IoreqClientInit } from "./emulator/client.js";
+export { IoreqClient, type IoreqRequest, type IoreqHandler, type IoreqEvents, type IoreqClientInit, type IoreqPort } from "./emulator/client.js";
 export { IoreqProtocolError } from "./emulator/errors.js";
-export { attachInProcess, IoreqAttachError } from "./emulator/in-process.js";
-export { flood, type FloodOptions, type FloodReport } from "./emulator/flood.js";
+export { runFlood, type FloodOptions, type FloodReport, type FloodProducer } from "./emulator/flood.js";
+export { attachInProcess, inProcessIoreqPort, flood, IoreqAttachError } from "./transport/ioreq-inprocess.js";
 export * from "./devicemodel/index.js";
 
 // The Linux privcmd driver, transports, the server

@@ -1,17 +1,22 @@
-// Small argument parser shared by the commands: --flag, --key value, --key=value, positionals.
+// Helpers shared by the commands: the --arch option, hex in and out. The parser itself is ./command.ts.
 
-import { isArch, type Arch } from "../../abi/profiles.js";
+import { ARCHES, isArch, type Arch } from "../../abi/profiles.js";
+import { UsageError, type StringOption } from "./command.js";
 
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+export { UsageError };
+
+/** The `--arch` option of every codec command. */
+export const ARCH_OPTION = { type: "string", value: "ARCH", choices: ARCHES, default: "x86_64", help: "the ABI" } as const satisfies StringOption;
 
 export interface ParsedArgs {
   positional: string[];
   flags: Map<string, string | true>;
 }
 
-/** `valued` lists the options that take a value. */
+/**
+ * `valued` lists the options that take a value.
+ * Loose (kept for older command modules): prefer defineCommand (./command.ts), which refuses unknown options and surplus arguments.
+ */
 export function parseArgs(args: readonly string[], valued: readonly string[] = []): ParsedArgs {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
@@ -63,6 +68,7 @@ export function wantsHelp(args: readonly string[]): boolean {
 }
 
 /**
+ * Older shape, kept for command modules not yet declared with defineCommand (./command.ts).
  * The shape of a simple command: `--help` prints the usage; otherwise the body runs on parsed arguments
  * (`valued` lists the options that take a value) and returns the exit code.
  */

@@ -1,37 +1,71 @@
-// xendm command-line entry: one module per command under ./commands, loaded on demand.
-import { pathToFileURL } from "node:url";
+// xendm command-line entry. Each command is a module under ./commands exporting `command`, a declaration
+// made with defineCommand (./command.ts): its summary, positionals and options, parsed strictly. Adding a
+// command is one file there and one line in COMMANDS below (docs/architecture.md, "Adding a command").
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { suggest, type Command } from "./command.js";
 
-export interface CommandModule {
-  readonly summary: string;
-  run(args: string[]): Promise<number>;
+/** A command module: `command` from defineCommand, or the older `{ summary, run }` shape. */
+interface CommandModule {
+  readonly command?: Command;
+  readonly summary?: string;
+  readonly run?: (args: string[]) => Promise<number>;
 }
 
-/** Command name -> module file (relative to this directory). Thin modules over the library. */
-const COMMANDS: Readonly<Record<string, string>> = {
-  encode: "./commands/encode.js",
-  decode: "./commands/decode.js",
-  dump: "./commands/dump.js",
-  layout: "./commands/layout.js",
-  run: "./commands/run.js",
-  p2m: "./commands/p2m.js",
-  demo: "./commands/demo.js",
-  serve: "./commands/serve.js",
-  replay: "./commands/replay.js",
-};
+/** Command name -> its module, loaded on demand. Listed in this order by `xendm help`. */
+const COMMANDS: ReadonlyMap<string, () => Promise<CommandModule>> = new Map<string, () => Promise<CommandModule>>([
+  ["encode", () => import("./commands/encode.js")],
+  ["decode", () => import("./commands/decode.js")],
+  ["dump", () => import("./commands/dump.js")],
+  ["layout", () => import("./commands/layout.js")],
+  ["run", () => import("./commands/run.js")],
+  ["p2m", () => import("./commands/p2m.js")],
+  ["demo", () => import("./commands/demo.js")],
+  ["serve", () => import("./commands/serve.js")],
+  ["replay", () => import("./commands/replay.js")],
+]);
 
-async function load(name: string): Promise<CommandModule> {
-  const file = COMMANDS[name];
-  if (file === undefined) throw new Error(`unknown command '${name}'`);
-  const mod = (await import(file)) as CommandModule;
-  return mod;
+export const commandNames = (): string[] => [...COMMANDS.keys()];
+
+async function load(name: string): Promise<Command> {
+  const mod = await COMMANDS.get(name)!();
+  if (mod.command !== undefined) return mod.command;
+  const run = mod.run!;
+  return {
+    name,
+    summary: mod.summary ?? "",
+    help: () => `usage: xendm ${name} --help\n  ${mod.summary ?? ""}\n`,
+    run: (args) => run([...args]),
+  };
 }
 
-function usage(): string {
+/** The package's version, from the package.json above this module (in a checkout and in dist/). */
+export function version(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "xendm" && pkg.version !== undefined) return pkg.version;
+    } catch {
+      // not here: look one directory up
+    }
+  }
+  return "unknown";
+}
+
+async function topHelp(): Promise<string> {
+  const cmds = await Promise.all(commandNames().map(load));
+  const width = Math.max(...cmds.map((c) => c.name.length)) + 2;
   return [
-    "usage: xendm <command> [args]",
-    "commands: " + Object.keys(COMMANDS).join(", "),
-    "run 'xendm <command> --help' for a command's options",
-  ].join("\n");
+    "usage: xendm <command> [options] [args]",
+    "       xendm help <command> | xendm --version",
+    "",
+    "commands:",
+    ...cmds.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    "",
+    "'xendm help <command>' (or 'xendm <command> --help') shows a command's arguments and options.",
+  ].join("\n") + "\n";
 }
 
 /** A reader that went away (`xendm run ... | head`) ends the command quietly, as for other Unix tools. */
@@ -45,15 +79,45 @@ function quietOnEpipe(stream: NodeJS.WriteStream): void {
   });
 }
 
-export async function main(argv: string[]): Promise<number> {
+function unknownCommand(name: string): string {
+  const near = suggest(name, COMMANDS.keys());
+  return `xendm: unknown command ${JSON.stringify(name)}${near !== undefined ? ` (did you mean '${near}'?)` : ""}; 'xendm help' lists the commands\n`;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
   quietOnEpipe(process.stdout);
   const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    process.stdout.write(usage() + "\n");
-    return name === undefined ? 2 : 0;
+  if (name === undefined) {
+    process.stderr.write(await topHelp());
+    return 2;
   }
-  if (!(name in COMMANDS)) {
-    process.stderr.write(`xendm: unknown command '${name}'\n${usage()}\n`);
+  if (name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
+    process.stdout.write(await topHelp());
+    return 0;
+  }
+  if (name === "--version" || name === "-V") {
+    if (rest.length > 0) {
+      process.stderr.write(`xendm: --version takes no arguments\n`);
+      return 2;
+    }
+    process.stdout.write(`xendm ${version()}\n`);
+    return 0;
+  }
+  if (name === "help") {
+    const [topic, ...more] = rest;
+    if (more.length > 0 || !COMMANDS.has(topic!)) {
+      process.stderr.write(more.length > 0 ? "xendm help: one command at a time\n" : unknownCommand(topic!));
+      return 2;
+    }
+    process.stdout.write((await load(topic!)).help());
+    return 0;
+  }
+  if (name.startsWith("-")) {
+    process.stderr.write(`xendm: unknown option ${name} before the command; 'xendm help' lists the commands\n`);
+    return 2;
+  }
+  if (!COMMANDS.has(name)) {
+    process.stderr.write(unknownCommand(name));
     return 2;
   }
   const cmd = await load(name);
@@ -61,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(rest);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`xendm ${name}: ${msg}\n`);
+    process.stderr.write(`xendm ${name}: ${msg.split("\n")[0]!}\n`);
     return 2;
   }
 }

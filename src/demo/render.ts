@@ -1,28 +1,8 @@
 // Renders the demo: a terminal story (ANSI colour bars, or plain text), and an SVG of the p2m.
 import { formatDump } from "../codec/index.js";
+import { bar, bold as boldIf, dim as dimIf, legend, styleOf, svgLegend, svgLegendHeight } from "../view/palette.js";
 import type { DemoResult, DemoStep } from "./xengt.js";
 import { PT_FIRST_GFN, PT_PAGES, VIEW_FIRST_GFN, VIEW_GFNS } from "./xengt.js";
-
-interface TypeStyle {
-  /** one character for plain text */
-  ch: string;
-  /** ANSI 256-colour background */
-  ansi: number;
-  /** SVG fill */
-  fill: string;
-  label: string;
-}
-
-const STYLES: Readonly<Record<string, TypeStyle>> = {
-  ram_rw: { ch: ".", ansi: 28, fill: "#2e8b57", label: "ram_rw (guest RAM)" },
-  ioreq_server: { ch: "W", ansi: 127, fill: "#b0308a", label: "ioreq_server (writes go to the mediator)" },
-  ram_ro: { ch: "r", ansi: 136, fill: "#c8a000", label: "ram_ro" },
-  ram_logdirty: { ch: "l", ansi: 30, fill: "#2f8f8f", label: "ram_logdirty" },
-  mmio_dm: { ch: "-", ansi: 240, fill: "#7a7a7a", label: "mmio_dm (hole)" },
-  invalid: { ch: " ", ansi: 236, fill: "#3a3a3a", label: "invalid" },
-};
-const OTHER: TypeStyle = { ch: "?", ansi: 160, fill: "#cc3333", label: "other" };
-const styleOf = (t: string): TypeStyle => STYLES[t] ?? OTHER;
 
 export interface RenderOptions {
   color: boolean;
@@ -36,20 +16,9 @@ const OUTPUTS: Readonly<Record<string, readonly string[]>> = {
   get_ioreq_server_info: ["ioreq_gfn"],
 };
 
-/** One p2m row: a coloured bar (2 cells per gfn) or one character per gfn. */
+/** One p2m row: a coloured bar (2 cells per gfn) or one symbol per gfn (the shared palette). */
 export function p2mBar(types: readonly string[], color: boolean): string {
-  if (!color) return types.map((t) => styleOf(t).ch).join("");
-  return types.map((t) => `\x1b[48;5;${styleOf(t).ansi}m  `).join("") + "\x1b[0m";
-}
-
-function legend(types: readonly string[], color: boolean): string {
-  const used = [...new Set(types)];
-  return used
-    .map((t) => {
-      const s = styleOf(t);
-      return color ? `\x1b[48;5;${s.ansi}m  \x1b[0m ${s.label}` : `'${s.ch}' ${s.label}`;
-    })
-    .join("   ");
+  return bar(types, color, color ? 2 : 1);
 }
 
 function ruler(color: boolean): string {
@@ -65,8 +34,8 @@ function ruler(color: boolean): string {
 }
 
 function stepText(s: DemoStep, o: RenderOptions, allTypes: string[]): string {
-  const bold = (t: string): string => (o.color ? `\x1b[1m${t}\x1b[0m` : t);
-  const dim = (t: string): string => (o.color ? `\x1b[2m${t}\x1b[0m` : t);
+  const bold = (t: string): string => boldIf(t, o.color);
+  const dim = (t: string): string => dimIf(t, o.color);
   switch (s.kind) {
     case "say":
       return s.text;
@@ -109,7 +78,7 @@ export function renderText(r: DemoResult, o: RenderOptions): string {
   const body = r.steps.map((s) => stepText(s, o, allTypes));
   const f = r.facts;
   body.push("");
-  body.push(`legend: ${legend(allTypes, o.color)}`);
+  body.push(["legend:", ...legend(allTypes, o.color).map((l) => `  ${l}`)].join("\n"));
   body.push(
     `summary: ${f.trapped.length} guest writes became ioreqs and were shadowed; ${f.reads.filter((x) => !x.ioreq).length} reads came from RAM; ` +
       `page tables ${f.before.join(",")} -> ${f.during.join(",")} -> ${f.after.join(",")}; ${f.dmops.length} DMOPs, all rc 0.`,
@@ -127,8 +96,8 @@ export function renderSvg(r: DemoResult): string {
   const top = 56;
   const rowH = 46;
   const width = left + VIEW_GFNS * cell + 30;
-  const used = [...new Set(rows.flatMap((x) => x.types))];
-  const height = top + rows.length * rowH + 40 + used.length * 20;
+  const used = rows.flatMap((x) => x.types);
+  const height = top + rows.length * rowH + 40 + svgLegendHeight(used);
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="monospace" font-size="12">`);
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
@@ -144,11 +113,7 @@ export function renderSvg(r: DemoResult): string {
     });
   });
   const ly = top + rows.length * rowH + 16;
-  used.forEach((t, i) => {
-    const y = ly + i * 20;
-    out.push(`<rect x="12" y="${y}" width="14" height="14" fill="${styleOf(t).fill}"/>`);
-    out.push(`<text x="34" y="${y + 11}">${esc(styleOf(t).label)}</text>`);
-  });
+  out.push(...svgLegend(used, 12, ly));
   out.push("</svg>");
   return out.join("\n") + "\n";
 }

@@ -5,7 +5,7 @@
 // Every DMOP is an encoded struct xen_dm_op handed to the fake hypervisor's dispatcher.
 import { decode, dump, encode, type CValue, type DumpLine } from "../codec/index.js";
 import { IoreqClient, type IoreqRequest } from "../emulator/client.js";
-import { inProcessEvents } from "../emulator/in-process.js";
+import { inProcessEvents } from "../transport/ioreq-inprocess.js";
 import { guestOf, type AccessResult } from "../hypervisor/emulate.js";
 import { Hypervisor } from "../hypervisor/hypervisor.js";
 import { syncSlotBytes } from "../hypervisor/ioreq-send.js";

@@ -1,8 +1,8 @@
 // IoreqClient: the device-model side of an ioreq server's shared pages. It takes requests from the
 // sync slots (one per vCPU) and the buffered ring, hands them to a handler, and writes the answers
 // back byte-exact (data for reads, state IORESP_READY), then notifies the vCPU's port.
-// The pages are plain bytes: in-process they come from the fake hypervisor (XENMEM_acquire_resource),
-// over a transport they can be any Uint8Array kept in sync, with notifications from any source.
+// It needs only an IoreqPort (src/emulator/port.ts): the pages as bytes and an event channel, from the
+// in-process fake, a socket host or anything else.
 import {
   BUF_RING_OFFSET,
   BUF_SLOT_SIZE,
@@ -21,29 +21,14 @@ import {
   WRITE_POINTER_OFFSET,
   bufSlot,
   ioreqRecord,
-} from "../hypervisor/ioreq-record.js";
+} from "../codec/ioreq-record.js";
 import { IoreqProtocolError } from "./errors.js";
+import type { IoreqEvents, IoreqPort } from "./port.js";
 
-/** Where notifications come from and go to (an event channel). */
-export interface IoreqEvents {
-  /** Calls `listener(port)` when the hypervisor side raises one of the client's ports. */
-  onNotify(listener: (port: number) => void): () => void;
-  /** Raises `port` towards the hypervisor (xenevtchn_notify). */
-  notify(port: number): void;
-}
+export type { IoreqEvents, IoreqPort } from "./port.js";
 
-export interface IoreqClientInit {
-  /** The sync page (shared_iopage_t): one 32-byte ioreq_t per vCPU. */
-  ioreqPage: Uint8Array;
-  /** The buffered page (buffered_iopage_t), when the server has one. */
-  bufioreqPage?: Uint8Array | null;
-  /** Number of vCPUs (slots) to serve. */
-  vcpus: number;
-  /** Each vCPU's port; by default read from the slots' vp_eport (written when the server is enabled). */
-  vcpuPorts?: readonly number[];
-  /** The buffered ring's port (get_ioreq_server_info bufioreq_port). */
-  bufioreqPort?: number | null;
-  events: IoreqEvents;
+/** An IoreqPort and how the client consumes the buffered ring. */
+export interface IoreqClientInit extends IoreqPort {
   /**
    * How read_pointer is advanced after a buffered request. "atomic" (default) adds to the current
    * value, as QEMU does since it fixed its ring handling. "stale" stores a value computed from an
@@ -148,7 +133,8 @@ export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
     this.bufView = this.bufPage === null ? null : new DataView(this.bufPage.buffer, this.bufPage.byteOffset, this.bufPage.byteLength);
     this.events = init.events;
     this.stale = init.readPointerUpdate === "stale";
-    this.bufPort = init.bufioreqPort ?? null;
+    const bufRemote = init.bufioreqPort ?? null;
+    this.bufPort = bufRemote === null || bufRemote === 0 ? null : this.bindPort(bufRemote);
     this.ports = [];
     if (init.vcpuPorts !== undefined) this.setPorts(init.vcpuPorts);
     else this.refreshPorts();
@@ -164,15 +150,27 @@ export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
     this.setPorts(ports);
   }
 
-  private setPorts(ports: readonly number[]): void {
-    this.ports = [...ports];
+  /** The local port bound to a guest port (the same number when the channel has no bind step). */
+  private bindPort(remote: number): number {
+    return this.events.bind === undefined ? remote : this.events.bind(remote);
+  }
+
+  private unbindPorts(ports: readonly number[]): void {
+    if (this.events.unbind === undefined) return;
+    for (const p of ports) if (p !== 0) this.events.unbind(p);
+  }
+
+  private setPorts(remote: readonly number[]): void {
+    const old = this.ports;
+    this.ports = remote.map((p) => (p === 0 ? 0 : this.bindPort(p)));
+    this.unbindPorts(old);
     this.portToVcpu = new Map();
     this.ports.forEach((p, v) => {
       if (p !== 0) this.portToVcpu.set(p, v);
     });
   }
 
-  /** The port of a vCPU's slot. */
+  /** The local port bound to a vCPU's slot. */
   portOf(vcpu: number): number | undefined {
     return this.ports[vcpu];
   }
@@ -256,6 +254,8 @@ export class IoreqClient implements AsyncIterable<IoreqRequest, undefined> {
     this.closed = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.unbindPorts(this.ports);
+    if (this.bufPort !== null) this.unbindPorts([this.bufPort]);
     this.handler = null;
     this.serveDone?.();
     for (const w of this.waiters.splice(0)) w.resolve({ value: undefined, done: true });

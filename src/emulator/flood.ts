@@ -4,15 +4,8 @@
 // that stores a read_pointer computed from an earlier read undoes the fold, read_pointer ends up
 // ahead of write_pointer, the hypervisor then sees a "full" ring for ever and the consumer walks
 // into slots that were never written. A consumer that adds to the current value is immune.
-import {
-  HVM_IOREQSRV_BUFIOREQ_ATOMIC,
-  HVM_IOREQSRV_BUFIOREQ_LEGACY,
-  IOREQ_TYPE_COPY,
-  IOREQ_WRITE,
-  STATE_IOREQ_READY,
-} from "../hypervisor/ioreq-record.js";
-import { sendBuffered, type IoreqServerLike, type SendEnv } from "../hypervisor/ioreq-send.js";
-import { RangeSet } from "../hypervisor/rangeset.js";
+// The producer is given (the fake's is src/hypervisor/buffered-ring.ts; src/transport wires them).
+import { HVM_IOREQSRV_BUFIOREQ_ATOMIC, HVM_IOREQSRV_BUFIOREQ_LEGACY } from "../codec/ioreq-record.js";
 import { IoreqClient } from "./client.js";
 import { IoreqProtocolError } from "./errors.js";
 
@@ -46,31 +39,27 @@ export interface FloodReport {
   xenSeesFull: boolean;
 }
 
-/** Runs one flood against a private buffered page (no hypervisor needed). */
-export function flood(o: FloodOptions): FloodReport {
+/** The hypervisor's half of the ring: its page, and one buffered 4-byte write carrying `seq`. */
+export interface FloodProducer {
+  readonly page: Uint8Array;
+  /** false when the ring refused the write ("full"). */
+  send(seq: number): boolean;
+}
+
+/** Runs one flood of `producer`'s ring against an IoreqClient consumer. */
+export function runFlood(o: FloodOptions, producer: FloodProducer): FloodReport {
   const batch = o.batch ?? 100;
   const burst = o.burst ?? 100;
   if (!Number.isInteger(o.requests) || o.requests < 0 || o.requests > 1e7) throw new RangeError(`requests ${o.requests} is outside 0..1e7`);
   if (batch + burst + burst > 511) throw new RangeError(`batch + 2*burst (${batch + 2 * burst}) must fit in the 511-slot ring`);
-  const page = new Uint8Array(4096);
-  const view = new DataView(page.buffer);
-  const server: IoreqServerLike = {
-    id: 0,
-    enabled: true,
-    bufioreqHandling: o.handling,
-    ranges: { port: new RangeSet(), memory: new RangeSet(), pci: new RangeSet() },
-    ioreqPage: { page: new Uint8Array(4096) },
-    bufioreqPage: { page },
-    ioreqEvtchn: [1],
-    bufioreqEvtchn: 2,
-  };
-  const env: SendEnv = { notify: () => undefined, bufferedUnsupportedIsUnhandled: false };
+  const page = producer.page;
+  const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
   const seen = new Map<number, number>();
   let order = -1;
   let outOfOrder = 0;
   let delivered = 0;
   const client = new IoreqClient({
-    ioreqPage: server.ioreqPage.page!,
+    ioreqPage: new Uint8Array(4096),
     bufioreqPage: page,
     vcpus: 1,
     vcpuPorts: [1],
@@ -92,8 +81,7 @@ export function flood(o: FloodOptions): FloodReport {
   const accepted = new Set<number>();
   const send = (): void => {
     const seq = sent++;
-    const req = { addr: 0xa0000n, data: BigInt(seq), count: 1, size: 4, vp_eport: 0, state: STATE_IOREQ_READY, data_is_ptr: 0, dir: IOREQ_WRITE, df: 0, type: IOREQ_TYPE_COPY };
-    if (sendBuffered(server, req, env).status === "unhandled") unhandled++;
+    if (!producer.send(seq)) unhandled++;
     else accepted.add(seq);
   };
   let overrun: IoreqProtocolError | null = null;

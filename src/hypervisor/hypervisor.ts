@@ -3,6 +3,8 @@ import type { DmOpBuf } from "./context.js";
 import { DmOpCall, DmOpTables, doDmOp } from "./dm.js";
 import { Domain } from "./domain.js";
 import { destroyAllServers } from "./ioreq-server.js";
+import * as evtchnOps from "./evtchn-ops.js";
+import type { EvtchnHost } from "./evtchn-ops.js";
 import { explanation } from "./explain.js";
 import type { Explanation } from "./explain.js";
 import { domainSnapshot, serverSnapshot } from "./introspect.js";
@@ -27,6 +29,8 @@ export interface HypervisorOptions {
 }
 
 export type NotifyListener = (domid: number, port: number) => void;
+/** A port of domain `domid` became pending (evtchn_port_set_pending): what the domain's kernel sees. */
+export type RaiseListener = (domid: number, port: number) => void;
 
 const DEFAULT_RAM: [number, number][] = [[0x0, 0x9f], [0xc0, 0xffff]];
 let defaultP2mFactory: P2mFactory = (init) => new P2m(init);
@@ -50,6 +54,13 @@ export class Hypervisor {
   lastPasses = 0;
   private lastRefusal: Explanation | null = null;
   private readonly listeners = new Set<NotifyListener>();
+  private readonly raiseListeners = new Set<RaiseListener>();
+  private readonly xenListeners = new Set<NotifyListener>();
+  private readonly evtchnHost: EvtchnHost = {
+    domain: (domid) => this.domains.get(domid),
+    raise: (domid, port) => { for (const l of this.raiseListeners) l(domid, port); },
+    xenNotified: (domid, port) => { for (const l of this.xenListeners) l(domid, port); },
+  };
   private readonly tables: DmOpTables;
   private readonly call: DmOpCall;
 
@@ -72,6 +83,8 @@ export class Hypervisor {
     }
     for (const [c, path] of list) {
       const d = this.buildDomain(c, path, stubOf, opts);
+      d.evtchn.domid = d.domid;
+      d.evtchn.peers = (domid) => this.domains.get(domid)?.evtchn;
       this.domains.set(d.domid, d);
     }
     this.tables = new DmOpTables(this.persona, this.abi);
@@ -149,6 +162,7 @@ export class Hypervisor {
     if (!d) return false;
     d.isDying = true;
     destroyAllServers(d, this.persona.arch === "x86");
+    d.evtchn.closeAll();
     this.domains.delete(domid);
     return true;
   }
@@ -173,9 +187,46 @@ export class Hypervisor {
     return () => this.listeners.delete(listener);
   }
 
-  /** Raises port `port` of domain `domid` (evtchn_send). */
+  /**
+   * Xen raises its port `port` of domain `domid` (notify_via_xen_event_channel: an ioreq sent, the
+   * buffered ring written). The notify listeners hear the guest-side port; the interdomain peer, if a
+   * device model bound one, is raised for the raise listeners.
+   */
   notify(domid: number, port: number): void {
     for (const l of this.listeners) l(domid, port);
+    evtchnOps.notifyViaXen(this.evtchnHost, domid, port);
+  }
+
+  /** Subscribes to ports becoming pending in any domain (interdomain sends, binds); returns the unsubscribe function. */
+  onRaise(listener: RaiseListener): () => void {
+    this.raiseListeners.add(listener);
+    return () => this.raiseListeners.delete(listener);
+  }
+
+  /** Subscribes to sends that reach a Xen-attached port (an emulator's notify of an ioreq port). */
+  onXenNotify(listener: NotifyListener): () => void {
+    this.xenListeners.add(listener);
+    return () => this.xenListeners.delete(listener);
+  }
+
+  /** EVTCHNOP_alloc_unbound from `caller`: a port of `dom` for `remoteDom`, or -errno. */
+  evtchnAllocUnbound(caller: number, dom: number, remoteDom: number): number {
+    return evtchnOps.allocUnbound(this.evtchnHost, caller, dom, remoteDom);
+  }
+
+  /** EVTCHNOP_bind_interdomain from `caller`: the new local port, or -errno. */
+  evtchnBindInterdomain(caller: number, remoteDom: number, remotePort: number): number {
+    return evtchnOps.bindInterdomain(this.evtchnHost, caller, remoteDom, remotePort);
+  }
+
+  /** EVTCHNOP_close from `caller` on its own port: 0 or -errno. */
+  evtchnClose(caller: number, port: number): number {
+    return evtchnOps.close(this.evtchnHost, caller, port);
+  }
+
+  /** EVTCHNOP_send from `caller` on its own port: 0 or -errno. */
+  evtchnSend(caller: number, port: number): number {
+    return evtchnOps.send(this.evtchnHost, caller, port);
   }
 
   /** The dispatcher's op_size table for this persona and arch (empty for 4.9, which copies whole structs). */

@@ -3,7 +3,7 @@
 import type { DmOpBuf, PrivcmdDevice, PrivcmdHandle, IoctlResult } from "../privcmd/index.js";
 import {
   DESC_UNREADABLE, ErrorCode, Kind, PROTOCOL_VERSION, ProtocolError, REPLY_BIT, callReplyFrame, dmOpContentsSent,
-  encodeHelloReply, encodeRestrictReply, frame, type Request, type WireBuf,
+  encodeHelloReply, encodeRestrictReply, frame, type DmOpRequest, type HypercallRequest, type Request, type WireBuf,
 } from "./protocol.js";
 import { hex, type TraceBuf, type TraceCall } from "./trace.js";
 
@@ -48,9 +48,16 @@ function split(r: IoctlResult): { ret: number; errno: number } {
   return { ret: r.ret, errno: errnoOf(r) };
 }
 
+/**
+ * Sees each DM_OP and HYPERCALL request before it runs (`xendm serve --conform`). An errno returned
+ * answers the call -1/errno without running it, its buffers unchanged.
+ */
+export type CallObserver = (conn: Connection, req: DmOpRequest | HypercallRequest) => number | undefined;
+
 export class Connection {
   caller = 0;
   abi = 0;
+  observer: CallObserver | undefined;
   #handle: PrivcmdHandle | undefined;
   #requests = 0;
 
@@ -93,6 +100,15 @@ type Handlers = { [K in Request["kind"]]: Handler<Extract<Request, { kind: K }>>
 
 const reply = (kind: number, seq: number, body: Uint8Array): Uint8Array => frame(kind | REPLY_BIT, seq, body);
 
+/** A call an observer refused: -1/errno, the buffers back as they came. */
+function refuse(s: Connection, req: DmOpRequest | HypercallRequest, seq: number, errno: number): Executed {
+  const out = req.bufs.some((d) => d.bytes !== undefined) ? req.bufs.map((d) => d.bytes ?? EMPTY) : [];
+  const trace: TraceCall = req.kind === Kind.DM_OP
+    ? { conn: s.id, kind: "dm_op", dom: req.dom, num: req.num, bufs: traceBufs(req.bufs), ret: -1, errno, out: out.map(hex) }
+    : { conn: s.id, kind: "hypercall", op: req.op.toString(), args: req.args.map((a) => a.toString()), bufs: traceBufs(req.bufs), ret: -1, errno, out: out.map(hex) };
+  return { frame: callReplyFrame(req.kind | REPLY_BIT, seq, -1, errno, out), trace };
+}
+
 /**
  * One handler per request kind. New kinds (event channels 0x10-0x1f, mappings 0x20-0x2f, other
  * hypercalls 0x30-0x3f, xenstore 0x40-0x4f) are a parser in protocol.ts and an entry here.
@@ -109,6 +125,8 @@ const HANDLERS: Handlers = {
 
   // IOCTL_PRIVCMD_DM_OP through the privcmd layer (the kernel's checks), then the hypervisor.
   [Kind.DM_OP]: (s, req, { seq, record }) => {
+    const refused = s.observer?.(s, req);
+    if (refused !== undefined) return refuse(s, req, seq, refused);
     const before = record ? traceBufs(req.bufs) : [];
     const bufs = toDmOpBufs(req.bufs);
     const res = s.handle.dm_op(req.dom, req.num, bufs);
@@ -134,6 +152,8 @@ const HANDLERS: Handlers = {
   },
 
   [Kind.HYPERCALL]: (s, req, { seq, record }) => {
+    const refused = s.observer?.(s, req);
+    if (refused !== undefined) return refuse(s, req, seq, refused);
     const before = record ? traceBufs(req.bufs) : [];
     const bufs = toDmOpBufs(req.bufs);
     const r = split(s.handle.hypercall(req.op, req.args, bufs));

@@ -1,13 +1,15 @@
 // `xendm serve`: the socket protocol (docs/protocol.md) in front of a fake privcmd device.
 // One connection = one Connection = one privcmd file handle. A malformed frame gets an error reply and
 // closes its own connection; every other connection goes on.
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, renameSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { Buffer } from "node:buffer";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { PrivcmdDevice } from "../privcmd/index.js";
 import {
   ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest,
 } from "./protocol.js";
-import { Connection } from "./connection.js";
+import { Connection, type CallObserver } from "./connection.js";
 import type { TraceWriter } from "./trace.js";
 
 export interface ServerOptions {
@@ -16,7 +18,14 @@ export interface ServerOptions {
   trace?: TraceWriter;
   /** Called with one line per connection event, for -v logging. */
   log?: (line: string) => void;
+  /** Sees every DM_OP and HYPERCALL request before it runs (see Connection). */
+  observer?: CallObserver;
 }
+
+/** sizeof(sockaddr_un.sun_path) - 1: the longest path a Unix socket address holds with its NUL. */
+export const SUN_PATH_MAX = 107;
+
+let tmpSeq = 0;
 
 interface Conn {
   sock: Socket;
@@ -30,6 +39,8 @@ export class XendmServer {
   readonly #conns = new Set<Conn>();
   #nextId = 1;
   #path: string | undefined;
+  /** The socket file this server created (device and inode): close() unlinks only that file. */
+  #made: { dev: number; ino: number } | undefined;
   #stats = { connections: 0, requests: 0, errors: 0 };
 
   constructor(private readonly opts: ServerOptions) {
@@ -40,19 +51,31 @@ export class XendmServer {
     return { ...this.#stats, open: this.#conns.size };
   }
 
-  /** Listens on a Unix socket created with mode 0600. A stale socket file is replaced. */
+  /**
+   * Listens on a Unix socket created with mode 0600. A stale socket file is replaced. A path longer
+   * than sockaddr_un's sun_path holds (107 bytes and a NUL) is refused rather than truncated.
+   */
   async listen(path: string): Promise<void> {
+    const bytes = Buffer.byteLength(path);
+    if (bytes > SUN_PATH_MAX) throw new Error(`socket path ${path}: ${bytes} bytes, longer than the ${SUN_PATH_MAX} a Unix socket address holds`);
     await removeStale(path);
+    // Bound under a private name and renamed into place: the listener's own cleanup (which unlinks
+    // by name) then never touches the public path, and close() removes it only if it is still ours.
+    const tmp = join(dirname(path), `.xendm-${process.pid}-${(tmpSeq++).toString(36)}`);
+    const bindAt = Buffer.byteLength(tmp) <= SUN_PATH_MAX ? tmp : path;
     const old = process.umask(0o177);
     try {
       await new Promise<void>((resolve, reject) => {
         this.#server.once("error", reject);
-        this.#server.listen(path, () => { this.#server.off("error", reject); resolve(); });
+        this.#server.listen(bindAt, () => { this.#server.off("error", reject); resolve(); });
       });
     } finally {
       process.umask(old);
     }
-    chmodSync(path, 0o600);
+    chmodSync(bindAt, 0o600);
+    if (bindAt !== path) renameSync(bindAt, path);
+    const st = lstatSync(path);
+    this.#made = { dev: st.dev, ino: st.ino };
     this.#path = path;
   }
 
@@ -61,13 +84,18 @@ export class XendmServer {
     for (const c of this.#conns) this.#drop(c);
     await new Promise<void>((resolve) => this.#server.close(() => { resolve(); }));
     if (this.#path !== undefined) {
-      try { unlinkSync(this.#path); } catch { /* already gone */ }
+      // Only the socket this server made: a file put there since (another server's socket) stays.
+      try {
+        const st = lstatSync(this.#path);
+        if (st.isSocket() && st.dev === this.#made?.dev && st.ino === this.#made.ino) unlinkSync(this.#path);
+      } catch { /* already gone */ }
       this.#path = undefined;
     }
   }
 
   #accept(sock: Socket): void {
     const c: Conn = { sock, state: new Connection(this.#nextId++, this.opts.device), reader: new FrameReader(), closing: false };
+    c.state.observer = this.opts.observer;
     this.#conns.add(c);
     this.#stats.connections++;
     this.opts.log?.(`conn ${c.state.id}: open`);
@@ -142,7 +170,7 @@ export class XendmServer {
 }
 
 /** Removes `path` if it is a socket nobody listens on; refuses a live socket or another file. */
-async function removeStale(path: string): Promise<void> {
+export async function removeStale(path: string): Promise<void> {
   let st;
   try {
     st = lstatSync(path);

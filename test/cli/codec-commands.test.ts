@@ -60,7 +60,7 @@ describe("xendm encode / decode / dump / layout", () => {
     [["decode", "xen_dm_op", SEED + "00"], /trailing|after the end/],
     [["decode", "nosuch", "00"], /no type "nosuch"/],
     [["layout", "--arch", "sparc"], /--arch must be one of/],
-    [["encode"], /usage/],
+    [["encode"], /missing argument <type>/],
   ])("bad input %j exits 2 with a one-line message", async (args, msg) => {
     expect(await main(args)).toBe(2);
     expect(err).toMatch(msg);

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { attachInProcess } from "../../src/emulator/in-process.js";
+import { attachInProcess } from "../../src/transport/ioreq-inprocess.js";
 import { IoreqClient } from "../../src/emulator/client.js";
 import { bufSlotBytes, syncSlotBytes } from "../../src/hypervisor/ioreq-send.js";
 import { mapResource } from "../../src/hypervisor/resource.js";

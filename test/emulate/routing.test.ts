@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { GuestAccessError, splitMmio, type EmitEvent } from "../../src/hypervisor/emulate.js";
 import { readSyncSlot } from "../../src/hypervisor/ioreq-send.js";
 import { mapResource } from "../../src/hypervisor/resource.js";
-import { attachInProcess } from "../../src/emulator/in-process.js";
+import { attachInProcess } from "../../src/transport/ioreq-inprocess.js";
 import { createServer, dmop, host, mapRange, ok, setState, GUEST } from "./helpers.js";
 
 function two() {

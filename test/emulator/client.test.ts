@@ -2,8 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { IoreqClient, type IoreqRequest } from "../../src/emulator/client.js";
 import { IoreqProtocolError } from "../../src/emulator/errors.js";
-import { flood } from "../../src/emulator/flood.js";
-import { attachInProcess, IoreqAttachError } from "../../src/emulator/in-process.js";
+import { flood } from "../../src/transport/ioreq-inprocess.js";
+import { attachInProcess, IoreqAttachError } from "../../src/transport/ioreq-inprocess.js";
 import { createServer, host, mapRange, setState, GUEST } from "../emulate/helpers.js";
 
 function served(bufioreq = 2) {

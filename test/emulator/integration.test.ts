@@ -1,7 +1,7 @@
 // Two device models on one guest, answering through the async iterator: split accesses, INVALIDATE
 // broadcasts and PCI config, end to end over the in-process event channels.
 import { describe, expect, it } from "vitest";
-import { attachInProcess } from "../../src/emulator/in-process.js";
+import { attachInProcess } from "../../src/transport/ioreq-inprocess.js";
 import type { IoreqClient, IoreqRequest } from "../../src/emulator/client.js";
 import { createServer, dmop, host, mapRange, ok, setState, GUEST } from "../emulate/helpers.js";
 

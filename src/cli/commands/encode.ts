@@ -1,19 +1,23 @@
 // xendm encode <type> '<json>' [--arch A]: prints the encoding as lowercase hex.
 
 import { encode } from "../../codec/index.js";
-import { archOf, simpleCommand, toHex, UsageError } from "../args.js";
+import { ARCH_OPTION, toHex, UsageError } from "../args.js";
+import { defineCommand } from "../command.js";
 
-export const summary = "encode <type> '<json>' [--arch A]: C-field JSON to lowercase hex";
-
-export const run = simpleCommand(summary, ["arch"], (p) => {
-  const [type, json] = p.positional;
-  if (type === undefined || json === undefined) throw new UsageError(`usage: xendm ${summary}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch (e) {
-    throw new UsageError(`invalid JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  process.stdout.write(toHex(encode(type, value, { arch: archOf(p) })) + "\n");
-  return 0;
+export const command = defineCommand({
+  name: "encode",
+  summary: "C-field JSON to lowercase hex",
+  positionals: [{ name: "<type>" }, { name: "<json>" }],
+  options: { arch: ARCH_OPTION },
+  run({ values, positionals: [type, json] }) {
+    let value: unknown;
+    try {
+      value = JSON.parse(json!);
+    } catch (e) {
+      throw new UsageError(`invalid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    process.stdout.write(toHex(encode(type!, value, { arch: values.arch })) + "\n");
+    return 0;
+  },
 });
+export const { run, summary } = command;

@@ -1,24 +1,39 @@
-// xendm layout [type] [--arch A] [--json]: sizes, offsets and bit positions (the probe's JSON shape).
+// xendm layout [type] [--arch A] [--json] [--list]: sizes, offsets and bit positions (the probe's JSON shape).
 
-import { layout } from "../../codec/index.js";
-import { archOf, simpleCommand } from "../args.js";
+import { layout, typeNames } from "../../codec/index.js";
+import { ARCH_OPTION } from "../args.js";
+import { defineCommand, UsageError } from "../command.js";
 
-export const summary = "layout [type] [--arch A] [--json]: sizes, offsets, bitfield positions";
-
-export const run = simpleCommand(summary, ["arch"], (p) => {
-  const L = layout(p.positional[0], { arch: archOf(p) });
-  if (p.flags.has("json")) {
-    process.stdout.write(JSON.stringify(p.positional[0] === undefined ? L : { arch: L.arch, types: L.types }, null, 2) + "\n");
-    return 0;
-  }
-  const out: string[] = [];
-  for (const t of L.types) {
-    out.push(`${t.name}  size ${t.size}  align ${t.align}`);
-    for (const f of t.fields) {
-      const bits = f.bit_offset !== undefined ? `  bits ${f.bit_offset}+${f.bit_width}` : "";
-      out.push(`  +${String(f.offset).padStart(4)}  ${String(f.size).padStart(4)}  ${f.name}${bits}`);
+export const command = defineCommand({
+  name: "layout",
+  summary: "sizes, offsets and bitfield positions of the ABI types",
+  positionals: [{ name: "[type]", optional: true }],
+  options: {
+    arch: ARCH_OPTION,
+    json: { type: "boolean", help: "the C probe's JSON shape (fixtures/layouts/<arch>.json)" },
+    list: { type: "boolean", help: "list the type names (struct tags and typedefs)" },
+  },
+  run({ values, positionals: [type] }) {
+    if (values.list) {
+      if (type !== undefined) throw new UsageError("--list takes no type");
+      process.stdout.write(typeNames({ arch: values.arch }).join("\n") + "\n");
+      return 0;
     }
-  }
-  process.stdout.write(out.join("\n") + "\n");
-  return 0;
+    const L = layout(type, { arch: values.arch });
+    if (values.json) {
+      process.stdout.write(JSON.stringify(type === undefined ? L : { arch: L.arch, types: L.types }, null, 2) + "\n");
+      return 0;
+    }
+    const out: string[] = [];
+    for (const t of L.types) {
+      out.push(`${t.name}  size ${t.size}  align ${t.align}`);
+      for (const f of t.fields) {
+        const bits = f.bit_offset !== undefined ? `  bits ${f.bit_offset}+${f.bit_width}` : "";
+        out.push(`  +${String(f.offset).padStart(4)}  ${String(f.size).padStart(4)}  ${f.name}${bits}`);
+      }
+    }
+    process.stdout.write(out.join("\n") + "\n");
+    return 0;
+  },
 });
+export const { run, summary } = command;

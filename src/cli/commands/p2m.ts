@@ -1,33 +1,10 @@
 // xendm p2m FILE --domid N: run a scenario, then draw a domain's memory map (terminal runs, or SVG).
 import { writeFileSync } from "node:fs";
 import { loadScenarioFile, runScenario, ScenarioError, XenHost, type ScenarioHost } from "../../scenario/index.js";
+import { cell, legend, styleOf, svgLegend, svgLegendHeight } from "../../view/palette.js";
+import { colorEnabled, COLOR_OPTIONS } from "../color.js";
+import { defineCommand, UsageError } from "../command.js";
 
-export const summary = "draw a domain's p2m after running a scenario (colour bar and runs, or --svg)";
-
-const USAGE = `usage: xendm p2m FILE --domid N [--from GFN] [--to GFN] [--svg OUT.svg] [--no-color] [--width N]
-  Runs the scenario, then shows the p2m types of domain N over [from, to] (default 0 to max_mapped_pfn):
-  a colour bar and one line per run of equal type. --svg writes the map as an SVG file instead.`;
-
-/** Display colours per internal p2m type: [ANSI 256-colour index, SVG fill]. */
-const COLOURS: Readonly<Record<string, readonly [number, string]>> = {
-  ram_rw: [34, "#2e9e44"],
-  ram_logdirty: [142, "#a5a52a"],
-  ram_ro: [31, "#2f8fbf"],
-  ioreq_server: [202, "#f06a10"],
-  mmio_dm: [240, "#8a8a8a"],
-  invalid: [236, "#3a3a3a"],
-  mmio_direct: [97, "#8a5fb0"],
-  populate_on_demand: [151, "#a8d8a8"],
-  grant_map_rw: [171, "#d070e0"],
-  grant_map_ro: [135, "#a060e0"],
-  ram_paging_out: [178, "#d8a020"],
-  ram_paged: [172, "#c07010"],
-  ram_paging_in: [214, "#f0b020"],
-  ram_shared: [45, "#20c0e0"],
-  ram_broken: [160, "#d02020"],
-  map_foreign: [219, "#f0a0e0"],
-};
-const FALLBACK: readonly [number, string] = [255, "#ffffff"];
 
 interface Run {
   first: number;
@@ -35,13 +12,14 @@ interface Run {
   type: string;
 }
 
-function parseGfn(v: string | undefined, flag: string): number {
-  if (v === undefined || !/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(v)) throw new ScenarioError(flag, `expected a decimal or 0x gfn, got ${v ?? "nothing"}`);
+function parseGfn(v: string, flag: string): number {
+  if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(v)) throw new UsageError(`${flag}: expected a decimal or 0x number, got ${JSON.stringify(v)}`);
   const n = Number(BigInt(v));
-  if (!Number.isSafeInteger(n)) throw new ScenarioError(flag, `${v} is beyond 2^53`);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`${flag}: ${v} is beyond 2^53`);
   return n;
 }
 
+const types = (runs: readonly Run[]): string[] => runs.map((r) => r.type);
 const hx = (n: number): string => `0x${n.toString(16)}`;
 
 /** Index of the first run ending at or after g (runs are sorted and disjoint). */
@@ -76,7 +54,7 @@ function bar(runs: readonly Run[], from: number, to: number, width: number, colo
       if (score(c) > score(t)) t = c;
       if (score(t) === BACKGROUND.length) break;
     }
-    out += color ? `\x1b[48;5;${(COLOURS[t] ?? FALLBACK)[0]}m \x1b[0m` : (t[0] ?? "?");
+    out += cell(t, color);
   }
   return out;
 }
@@ -86,60 +64,59 @@ function svg(runs: readonly Run[], from: number, to: number, title: string): str
   const span = to - from + 1;
   const x = (g: number): number => ((g - from) / span) * W;
   const rects = runs.map((r) => {
-    const [, fill] = COLOURS[r.type] ?? FALLBACK;
+    const fill = styleOf(r.type).fill;
     const w = Math.max(x(r.last + 1) - x(r.first), 0.5);
     return `<rect x="${x(r.first).toFixed(3)}" y="30" width="${w.toFixed(3)}" height="60" fill="${fill}"><title>${hx(r.first)}-${hx(r.last)} ${r.type} (${r.last - r.first + 1})</title></rect>`;
   });
-  const types = [...new Set(runs.map((r) => r.type))];
-  const legend = types.map((t, i) => {
-    const [, fill] = COLOURS[t] ?? FALLBACK;
-    return `<rect x="${10 + i * 150}" y="110" width="14" height="14" fill="${fill}"/><text x="${30 + i * 150}" y="122" font-size="12">${t}</text>`;
-  });
+  const types = runs.map((r) => r.type);
+  const H = 120 + svgLegendHeight(types);
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 20}" height="140" viewBox="-10 0 ${W + 20} 140" font-family="monospace">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 20}" height="${H}" viewBox="-10 0 ${W + 20} ${H}" font-family="monospace" font-size="12">`,
     `<text x="0" y="18" font-size="13">${title.replace(/[<&]/g, "")}</text>`,
     `<text x="0" y="104" font-size="10">${hx(from)}</text><text x="${W}" y="104" font-size="10" text-anchor="end">${hx(to)}</text>`,
     ...rects,
-    ...legend,
+    ...svgLegend(types, 0, 112),
     "</svg>",
   ].join("\n");
 }
 
-export async function run(args: string[]): Promise<number> {
-  await Promise.resolve();
-  let file: string | undefined;
-  let domid: number | undefined;
-  let from: number | undefined;
-  let to: number | undefined;
-  let svgOut: string | undefined;
-  let color = process.stdout.isTTY && process.env.NO_COLOR === undefined;
-  let width = 64;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const val = (): string | undefined => args[++i];
-    if (a === "--help" || a === "-h") {
-      process.stdout.write(USAGE + "\n");
-      return 0;
-    } else if (a === "--domid") domid = parseGfn(val(), "--domid");
-    else if (a === "--from") from = parseGfn(val(), "--from");
-    else if (a === "--to") to = parseGfn(val(), "--to");
-    else if (a === "--svg") svgOut = val();
-    else if (a === "--no-color") color = false;
-    else if (a === "--color") color = true;
-    else if (a === "--width") width = Math.max(8, Math.min(400, parseGfn(val(), "--width")));
-    else if (a.startsWith("-")) {
-      process.stderr.write(`xendm p2m: unknown option '${a}'\n${USAGE}\n`);
-      return 2;
-    } else if (file === undefined) file = a;
-    else {
-      process.stderr.write(`xendm p2m: one scenario file only\n${USAGE}\n`);
-      return 2;
-    }
-  }
-  if (file === undefined || domid === undefined) {
-    process.stderr.write(`xendm p2m: a FILE and --domid are needed\n${USAGE}\n`);
-    return 2;
-  }
+export const command = defineCommand({
+  name: "p2m",
+  summary: "draw a domain's p2m after running a scenario (colour bar and runs, or --svg)",
+  positionals: [{ name: "FILE" }],
+  options: {
+    domid: { type: "string", value: "N", help: "the domain to draw (required)" },
+    from: { type: "string", value: "GFN", help: "first gfn shown; default 0" },
+    to: { type: "string", value: "GFN", help: "last gfn shown; default the domain's max_mapped_pfn" },
+    svg: { type: "string", value: "OUT.svg", help: "write the map as an SVG file instead" },
+    width: { type: "string", value: "N", help: "cells in the colour bar, 8..400; default 64" },
+    ...COLOR_OPTIONS,
+  },
+  details: "Runs the scenario, then shows the p2m types of the domain over [from, to]:\na colour bar and one line per run of equal type.",
+  run({ values, positionals: [file] }) {
+    if (values.domid === undefined) throw new UsageError("--domid is required");
+    return draw(file!, {
+      domid: parseGfn(values.domid, "--domid"),
+      ...(values.from !== undefined ? { from: parseGfn(values.from, "--from") } : {}),
+      ...(values.to !== undefined ? { to: parseGfn(values.to, "--to") } : {}),
+      ...(values.svg !== undefined ? { svgOut: values.svg } : {}),
+      width: values.width !== undefined ? Math.max(8, Math.min(400, parseGfn(values.width, "--width"))) : 64,
+      color: colorEnabled(values),
+    });
+  },
+});
+export const { run, summary } = command;
+
+interface DrawOptions {
+  domid: number;
+  from?: number;
+  to?: number;
+  svgOut?: string;
+  width: number;
+  color: boolean;
+}
+
+function draw(file: string, { domid, from, to, svgOut, width, color }: DrawOptions): number {
   let host: ScenarioHost | undefined;
   let failed = 0;
   try {
@@ -171,11 +148,12 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(`wrote ${svgOut} (${runs.length} runs)\n`);
     return 0;
   }
-  const lines = [title, bar(runs, lo, hi, width, color)];
+  const lines = [title, bar(runs, lo, hi, width, color), ""];
   for (const r of runs) {
-    const swatch = color ? `\x1b[48;5;${(COLOURS[r.type] ?? FALLBACK)[0]}m  \x1b[0m ` : "";
-    lines.push(`${swatch}${hx(r.first).padStart(10)}-${hx(r.last).padEnd(10)} ${r.type.padEnd(18)} ${r.last - r.first + 1}`);
+    const swatch = color ? cell(r.type, true, 2) : ` ${styleOf(r.type).symbol}`;
+    lines.push(`${swatch} ${hx(r.first).padStart(10)}-${hx(r.last).padEnd(10)} ${r.type.padEnd(18)} ${r.last - r.first + 1}`);
   }
+  lines.push("", "legend:", ...legend(types(runs), color).map((l) => `  ${l}`));
   process.stdout.write(lines.join("\n") + "\n");
   return 0;
 }

@@ -1,13 +1,6 @@
 // xendm run FILE...: run scenario files against the fake hypervisor.
 import { loadScenarioFile, runScenario, ScenarioError, show, type StepResult } from "../../scenario/index.js";
-
-export const summary = "run scenario files (one line per step; exit 0 pass, 1 fail, 2 invalid file)";
-
-const USAGE = `usage: xendm run [--json] [--quiet] FILE...
-  Runs each scenario file against a fresh fake hypervisor and checks every expectation.
-  --json    one JSON object per step: file, index, action, pass, summary, result, diff
-  --quiet   print only failing steps and the totals
-  exit status: 0 every expectation holds, 1 some do not, 2 a file is invalid`;
+import { defineCommand } from "../command.js";
 
 function stepLine(r: StepResult): string {
   const mark = r.pass ? "✓" : "✗";
@@ -18,51 +11,43 @@ function stepLine(r: StepResult): string {
   return lines.join("\n");
 }
 
-export async function run(args: string[]): Promise<number> {
-  await Promise.resolve();
-  let json = false;
-  let quiet = false;
-  const files: string[] = [];
-  for (const a of args) {
-    if (a === "--json") json = true;
-    else if (a === "--quiet" || a === "-q") quiet = true;
-    else if (a === "--help" || a === "-h") {
-      process.stdout.write(USAGE + "\n");
-      return 0;
-    } else if (a.startsWith("-")) {
-      process.stderr.write(`xendm run: unknown option '${a}'\n${USAGE}\n`);
-      return 2;
-    } else files.push(a);
-  }
-  if (files.length === 0) {
-    process.stderr.write(`xendm run: no scenario file given\n${USAGE}\n`);
-    return 2;
-  }
-  let invalid = false;
-  let failed = 0;
-  let total = 0;
-  for (const file of files) {
-    let results: StepResult[];
-    try {
-      results = runScenario(loadScenarioFile(file));
-    } catch (e) {
-      if (e instanceof ScenarioError || (e instanceof Error && "code" in e && e.code === "ENOENT")) {
-        invalid = true;
-        const msg = e.message;
-        if (json) process.stdout.write(show({ file, invalid: true, error: msg }) + "\n");
-        else process.stderr.write(`xendm run: ${file}: invalid: ${msg}\n`);
-        continue;
+export const command = defineCommand({
+  name: "run",
+  summary: "run scenario files against a fresh fake hypervisor each, one line per step",
+  positionals: [{ name: "FILE", rest: true }],
+  options: {
+    json: { type: "boolean", help: "one JSON object per step: file, index, action, pass, summary, result, diff" },
+    quiet: { type: "boolean", short: "q", help: "print only failing steps and the totals" },
+  },
+  details: "exit status: 0 every expectation holds, 1 some do not, 2 a file is invalid",
+  run({ values: { json, quiet }, positionals: files }) {
+    let invalid = false;
+    let failed = 0;
+    let total = 0;
+    for (const file of files) {
+      let results: StepResult[];
+      try {
+        results = runScenario(loadScenarioFile(file));
+      } catch (e) {
+        if (e instanceof ScenarioError || (e instanceof Error && "code" in e && e.code === "ENOENT")) {
+          invalid = true;
+          const msg = e.message;
+          if (json) process.stdout.write(show({ file, invalid: true, error: msg }) + "\n");
+          else process.stderr.write(`xendm run: ${file}: invalid: ${msg}\n`);
+          continue;
+        }
+        throw e;
       }
-      throw e;
+      if (!json && (files.length > 1 || !quiet)) process.stdout.write(`${file}\n`);
+      for (const r of results) {
+        total++;
+        if (!r.pass) failed++;
+        if (json) process.stdout.write(show({ file, ...r }) + "\n");
+        else if (!quiet || !r.pass) process.stdout.write(stepLine(r) + "\n");
+      }
     }
-    if (!json && (files.length > 1 || !quiet)) process.stdout.write(`${file}\n`);
-    for (const r of results) {
-      total++;
-      if (!r.pass) failed++;
-      if (json) process.stdout.write(show({ file, ...r }) + "\n");
-      else if (!quiet || !r.pass) process.stdout.write(stepLine(r) + "\n");
-    }
-  }
-  if (!json) process.stdout.write(`${total - failed}/${total} steps passed${failed > 0 ? `, ${failed} failed` : ""}${invalid ? ", some files invalid" : ""}\n`);
-  return invalid ? 2 : failed > 0 ? 1 : 0;
-}
+    if (!json) process.stdout.write(`${total - failed}/${total} steps passed${failed > 0 ? `, ${failed} failed` : ""}${invalid ? ", some files invalid" : ""}\n`);
+    return invalid ? 2 : failed > 0 ? 1 : 0;
+  },
+});
+export const { run, summary } = command;

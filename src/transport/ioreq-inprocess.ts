@@ -1,12 +1,16 @@
-// An IoreqClient attached to a server of an in-process fake hypervisor: the pages are mapped with
-// XENMEM_acquire_resource (frame 1 sync, frame 0 buffered), the buffered port comes from
-// get_ioreq_server_info (no_gfns) through the real dispatcher, and notifications travel through the
-// hypervisor's event channels and the guest side's completion path.
+// The in-process IoreqPort: a server of a fake hypervisor in this process, as the emulator side sees
+// it. The pages are mapped with XENMEM_acquire_resource (frame 1 sync, frame 0 buffered), the
+// buffered port comes from get_ioreq_server_info (no_gfns) through the real dispatcher, and
+// notifications travel through the hypervisor's event channels and the guest side's completion path.
+// Also the flood harness with the fake's buffered-ring producer.
 import { decode, encode } from "../codec/index.js";
+import { bufferedRing } from "../hypervisor/buffered-ring.js";
 import { guestOf } from "../hypervisor/emulate.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import { mapResource } from "../hypervisor/resource.js";
-import { IoreqClient, type IoreqClientInit, type IoreqEvents } from "./client.js";
+import { IoreqClient, type IoreqClientInit } from "../emulator/client.js";
+import { runFlood, type FloodOptions, type FloodReport } from "../emulator/flood.js";
+import type { IoreqEvents, IoreqPort } from "../emulator/port.js";
 
 export class IoreqAttachError extends Error {
   constructor(
@@ -53,11 +57,11 @@ export function bufioreqPortOf(hv: Hypervisor, t: InProcessTarget): number | nul
 }
 
 /**
- * Maps server `id`'s pages and returns a client for them. Map before enabling the server (as QEMU
- * does): enable writes each vCPU's port into its slot, and the client reads the ports from there on
- * its first wake-up if they were not known at attach time.
+ * Maps server `id`'s pages and returns them with the event channel to its domain. Map before enabling
+ * the server (as QEMU does): enable writes each vCPU's port into its slot, and a client reads the
+ * ports from there if they were not known at map time.
  */
-export function attachInProcess(hv: Hypervisor, t: InProcessTarget, opts: Pick<IoreqClientInit, "readPointerUpdate"> = {}): IoreqClient {
+export function inProcessIoreqPort(hv: Hypervisor, t: InProcessTarget): IoreqPort {
   const sync = mapResource(hv, t.caller, t.domid, t.id, 1);
   if (sync.page === null) throw new IoreqAttachError(sync.rc, "acquire_resource frame 1", `mapping the sync page of server ${t.id}: rc ${sync.rc}`);
   const port = bufioreqPortOf(hv, t);
@@ -70,15 +74,20 @@ export function attachInProcess(hv: Hypervisor, t: InProcessTarget, opts: Pick<I
   const d = hv.domain(t.domid);
   const vcpus = d?.vcpus.length ?? 0;
   const server = d?.ioreq.servers[t.id];
-  const init: IoreqClientInit = {
-    ioreqPage: sync.page,
-    bufioreqPage: bufPage,
-    vcpus,
-    bufioreqPort: port,
-    events: inProcessEvents(hv, t.domid),
-    ...(opts.readPointerUpdate !== undefined ? { readPointerUpdate: opts.readPointerUpdate } : {}),
-  };
+  const out: IoreqPort = { ioreqPage: sync.page, bufioreqPage: bufPage, vcpus, bufioreqPort: port, events: inProcessEvents(hv, t.domid) };
   // The ports are the ones event channel setup created (xenevtchn_bind_interdomain to each vp_eport).
-  if (server !== undefined) init.vcpuPorts = server.ioreqEvtchn.slice(0, vcpus);
+  if (server !== undefined) out.vcpuPorts = server.ioreqEvtchn.slice(0, vcpus);
+  return out;
+}
+
+/** An IoreqClient on server `id` of an in-process hypervisor (inProcessIoreqPort, then the client). */
+export function attachInProcess(hv: Hypervisor, t: InProcessTarget, opts: Pick<IoreqClientInit, "readPointerUpdate"> = {}): IoreqClient {
+  const init: IoreqClientInit = inProcessIoreqPort(hv, t);
+  if (opts.readPointerUpdate !== undefined) init.readPointerUpdate = opts.readPointerUpdate;
   return new IoreqClient(init);
+}
+
+/** Runs one flood against a private buffered ring written by the fake's ioreq_send_buffered. */
+export function flood(o: FloodOptions): FloodReport {
+  return runFlood(o, bufferedRing(o.handling));
 }

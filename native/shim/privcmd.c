@@ -1,0 +1,480 @@
+/* /dev/xen/privcmd: the ioctls forwarded to the server, the fd's open and its mmap. */
+#include "shim.h"
+
+/* ---- buffers of one dm_op call */
+
+struct dbuf {
+    void *uptr;
+    uint64_t size;
+    int fault;     /* unreadable or unwritable: sent flagged, never read */
+    uint8_t *in;   /* bytes before the call (size bytes) when read */
+    uint8_t *out;  /* points into the reply: bytes after the call */
+    uint32_t out_size;
+};
+
+/*
+ * Read every buffer when all of them are small enough to be sent.
+ * A buffer the kernel could not pin writable is flagged; its contents are
+ * then not sent (as the protocol asks) and nothing else is read.
+ * The contents go to this thread's scratch area (valid until its next call).
+ */
+static int read_bufs(struct dbuf *b, unsigned n, int *send_contents)
+{
+    size_t total = 0;
+    *send_contents = 1;
+    for (unsigned i = 0; i < n; i++) {
+        if (b[i].fault || b[i].size > DM_OP_BUF_MAX_SIZE)
+            *send_contents = 0;
+        else
+            total += (size_t)b[i].size;
+    }
+    if (!*send_contents)
+        return 0;
+    uint8_t *area = scratch(total ? total : 1);
+    if (!area)
+        return -1;
+    for (unsigned i = 0; i < n; i++) {
+        b[i].in = area;
+        area += (size_t)b[i].size;
+        if (mem_read(b[i].in, b[i].uptr, (size_t)b[i].size) < 0) {
+            b[i].fault = 1;
+            b[i].in = NULL;
+            *send_contents = 0;
+        }
+    }
+    /* lock_pages pins every buffer writable: probe them all in one call, each alone only on failure. */
+    if (!vm_rw_broken) {
+        struct iovec local[DM_OP_MAX_NR_BUFS], remote[DM_OP_MAX_NR_BUFS];
+        unsigned k = 0;
+        size_t want = 0;
+        for (unsigned i = 0; i < n; i++) {
+            if (!b[i].in || b[i].size == 0)
+                continue;
+            local[k] = (struct iovec){ b[i].in, (size_t)b[i].size };
+            remote[k] = (struct iovec){ b[i].uptr, (size_t)b[i].size };
+            want += (size_t)b[i].size;
+            k++;
+        }
+        if (k == 0 || process_vm_writev(cached_pid, local, k, remote, k, 0) == (ssize_t)want)
+            return 0;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (!b[i].in)
+            continue;
+        if (mem_write(b[i].uptr, b[i].in, (size_t)b[i].size) < 0) {
+            b[i].fault = 1;
+            b[i].in = NULL;
+            *send_contents = 0;
+        }
+    }
+    return 0;
+}
+
+/* Append ndesc, descriptors and (maybe) contents at c->buf + HDR_SIZE + off. */
+static int put_descs(struct conn *c, size_t *off, struct dbuf *b, unsigned n, int send_contents)
+{
+    size_t need = HDR_SIZE + *off + 4 + (size_t)n * 16;
+    if (send_contents)
+        for (unsigned i = 0; i < n; i++)
+            need += (size_t)b[i].size;
+    if (need - HDR_SIZE + 8 > FRAME_MAX || ensure_cap(c, need) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    uint8_t *p = c->buf + HDR_SIZE + *off;
+    put32(p, n);
+    p += 4;
+    for (unsigned i = 0; i < n; i++) {
+        put64(p, b[i].size);
+        put32(p + 8, b[i].fault ? DESC_FLAG_FAULT : 0);
+        put32(p + 12, 0);
+        p += 16;
+    }
+    if (send_contents)
+        for (unsigned i = 0; i < n; i++) {
+            memcpy(p, b[i].in, (size_t)b[i].size);
+            p += b[i].size;
+        }
+    *off = (size_t)(p - (c->buf + HDR_SIZE));
+    return 0;
+}
+
+/* Parse a DM_OP / HYPERCALL reply and write the buffers back. */
+static int finish_dm_reply(struct conn *c, size_t rlen, struct dbuf *b, unsigned n, long *ret, int *err)
+{
+    const uint8_t *p = c->buf, *end = c->buf + rlen;
+    if (rlen < 12)
+        goto bad;
+    *ret = (int32_t)get32(p);
+    *err = (int32_t)get32(p + 4);
+    uint32_t nb = get32(p + 8);
+    p += 12;
+    for (uint32_t i = 0; i < nb; i++) {
+        if (end - p < 4)
+            goto bad;
+        uint32_t sz = get32(p);
+        p += 4;
+        if ((size_t)(end - p) < sz)
+            goto bad;
+        if (i < n) {
+            b[i].out = (uint8_t *)p;
+            b[i].out_size = sz;
+        }
+        p += sz;
+    }
+    if (*ret == -1 && *err <= 0)
+        goto bad;
+    /* Xen writes into the caller's memory in place (even when the call fails). */
+    for (unsigned i = 0; i < n && i < nb; i++) {
+        if (b[i].fault || !b[i].out)
+            continue;
+        size_t sz = b[i].out_size < b[i].size ? b[i].out_size : (size_t)b[i].size;
+        /* Bytes that came back as they were sent need no write (and no system call). */
+        if (b[i].in && sz == b[i].size && memcmp(b[i].in, b[i].out, sz) == 0)
+            continue;
+        (void)mem_write(b[i].uptr, b[i].out, sz);
+    }
+    return 0;
+bad:
+    c->broken = 1;
+    errno = EIO;
+    return -1;
+}
+
+/*
+ * Sends the request built in c->buf and takes the DM_OP-shaped reply (DM_OP and HYPERCALL) into *ret /
+ * *err and the caller's buffers; a failed connection is -1/EIO.  Called with c->lock held.
+ */
+static void dm_exchange(struct conn *c, uint8_t kind, size_t body_len, struct dbuf *b, unsigned n, long *ret, int *err)
+{
+    size_t rlen;
+    if (transact(c, kind, body_len, &rlen) == 0 && finish_dm_reply(c, rlen, b, n, ret, err) == 0)
+        return;
+    *ret = -1;
+    *err = EIO;
+}
+
+static void capture_bufs(struct sbuf *s, struct dbuf *b, unsigned n)
+{
+    sb_printf(s, ",\"bufs\":[");
+    for (unsigned i = 0; i < n; i++) {
+        sb_printf(s, "%s{\"size\":%llu", i ? "," : "", (unsigned long long)b[i].size);
+        if (b[i].fault)
+            sb_printf(s, ",\"fault\":true");
+        if (b[i].in) {
+            sb_printf(s, ",\"before\":");
+            sb_hex(s, b[i].in, (size_t)b[i].size);
+        }
+        if (b[i].out) {
+            sb_printf(s, ",\"after\":");
+            sb_hex(s, b[i].out, b[i].out_size);
+        }
+        sb_printf(s, "}");
+    }
+    sb_printf(s, "]");
+}
+
+/* ---- ioctls */
+
+static long do_dm_op(struct conn *c, void *arg)
+{
+    struct shim_privcmd_dm_op uop;
+    struct dbuf b[DM_OP_MAX_NR_BUFS];
+    unsigned n = 0;
+    int send_contents = 0;
+    long ret = -1;
+    int err = EIO;
+
+    if (mem_read(&uop, arg, sizeof(uop)) < 0) {
+        if (capture_on()) {
+            struct sbuf s = { 0 };
+            sb_printf(&s, "{\"ioctl\":\"IOCTL_PRIVCMD_DM_OP\",\"arg_fault\":true");
+            capture_result(&s, -1, EFAULT);
+        }
+        errno = EFAULT;
+        return -1;
+    }
+    memset(b, 0, sizeof(b));
+    if (uop.num >= 1 && uop.num <= DM_OP_MAX_NR_BUFS) {
+        struct shim_privcmd_dm_op_buf kb[DM_OP_MAX_NR_BUFS];
+        n = uop.num;
+        if (mem_read(kb, uop.ubufs, n * sizeof(kb[0])) < 0) {
+            /* The array itself is unreadable: every descriptor flagged, size 0. */
+            for (unsigned i = 0; i < n; i++)
+                b[i].fault = 1;
+        } else {
+            for (unsigned i = 0; i < n; i++) {
+                b[i].uptr = kb[i].uptr;
+                b[i].size = kb[i].size;
+            }
+        }
+        if (read_bufs(b, n, &send_contents) < 0) {
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+
+    pthread_mutex_lock(&c->lock);
+    conn_after_fork(c);
+    size_t off = 4;
+    int ok = ensure_cap(c, HDR_SIZE + 4) == 0;
+    if (ok) {
+        put16(c->buf + HDR_SIZE, uop.dom);
+        put16(c->buf + HDR_SIZE + 2, uop.num);
+        ok = put_descs(c, &off, b, n, send_contents) == 0;
+        if (!ok)
+            err = errno;
+    } else {
+        err = ENOMEM;
+    }
+    if (ok)
+        dm_exchange(c, KIND_DM_OP, off, b, n, &ret, &err);
+    if (capture_on()) {
+        struct sbuf s = { 0 };
+        sb_printf(&s, "{\"ioctl\":\"IOCTL_PRIVCMD_DM_OP\",\"dom\":%u,\"num\":%u", uop.dom, uop.num);
+        capture_bufs(&s, b, n);
+        capture_result(&s, ret, err);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (ret == -1)
+        errno = err;
+    return ret;
+}
+
+static long do_restrict(struct conn *c, void *arg)
+{
+    shim_domid_t dom = 0;
+    int fault = mem_read(&dom, arg, sizeof(dom)) < 0;
+    long ret = -1;
+    int err = EIO;
+    size_t rlen;
+
+    pthread_mutex_lock(&c->lock);
+    conn_after_fork(c);
+    if (ensure_cap(c, HDR_SIZE + 4) < 0) {
+        err = ENOMEM;
+    } else {
+        put16(c->buf + HDR_SIZE, fault ? 0 : dom);
+        put16(c->buf + HDR_SIZE + 2, fault ? 1 : 0);
+        if (transact(c, KIND_RESTRICT, 4, &rlen) == 0) {
+            if (rlen >= 8 && ((int32_t)get32(c->buf) != -1 || (int32_t)get32(c->buf + 4) > 0)) {
+                ret = (int32_t)get32(c->buf);
+                err = (int32_t)get32(c->buf + 4);
+                if (ret == 0) {
+                    c->restricted = 1;
+                    c->restrict_dom = dom;
+                }
+            } else {
+                c->broken = 1;
+            }
+        }
+    }
+    if (capture_on()) {
+        struct sbuf s = { 0 };
+        sb_printf(&s, "{\"ioctl\":\"IOCTL_PRIVCMD_RESTRICT\"");
+        if (fault)
+            sb_printf(&s, ",\"arg_fault\":true");
+        else
+            sb_printf(&s, ",\"dom\":%u", dom);
+        capture_result(&s, ret, err);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (ret == -1)
+        errno = err;
+    return ret;
+}
+
+static long do_hypercall(struct conn *c, void *arg)
+{
+    struct shim_privcmd_hypercall hc;
+    struct dbuf b[DM_OP_HCALL_MAX_BUFS];
+    unsigned n = 0;
+    int send_contents = 0;
+    long ret = -1;
+    int err = EIO;
+
+    if (mem_read(&hc, arg, sizeof(hc)) < 0) {
+        /* privcmd.c checks the restriction before copying the arguments in */
+        pthread_mutex_lock(&c->lock);
+        err = c->restricted ? EPERM : EFAULT;
+        pthread_mutex_unlock(&c->lock);
+        if (capture_on()) {
+            struct sbuf s = { 0 };
+            sb_printf(&s, "{\"ioctl\":\"IOCTL_PRIVCMD_HYPERCALL\",\"arg_fault\":true");
+            capture_result(&s, -1, err);
+        }
+        errno = err;
+        return -1;
+    }
+    memset(b, 0, sizeof(b));
+    int is_dm_op = hc.op == HYPERVISOR_DM_OP;
+    if (is_dm_op && hc.arg[1] >= 1 && hc.arg[1] <= DM_OP_HCALL_MAX_BUFS) {
+        struct shim_xen_dm_op_buf xb[DM_OP_HCALL_MAX_BUFS];
+        n = (unsigned)hc.arg[1];
+        if (mem_read(xb, (const void *)(uintptr_t)hc.arg[2], n * sizeof(xb[0])) < 0) {
+            for (unsigned i = 0; i < n; i++)
+                b[i].fault = 1;
+        } else {
+            for (unsigned i = 0; i < n; i++) {
+                b[i].uptr = (void *)(uintptr_t)xb[i].h;
+                b[i].size = xb[i].size;
+            }
+        }
+        if (read_bufs(b, n, &send_contents) < 0) {
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+
+    pthread_mutex_lock(&c->lock);
+    conn_after_fork(c);
+    size_t off = 48;
+    int ok = ensure_cap(c, HDR_SIZE + off) == 0;
+    if (ok) {
+        put64(c->buf + HDR_SIZE, hc.op);
+        for (int i = 0; i < 5; i++)
+            put64(c->buf + HDR_SIZE + 8 + 8 * i, hc.arg[i]);
+        if (is_dm_op) {
+            ok = put_descs(c, &off, b, n, send_contents) == 0;
+            if (!ok)
+                err = errno;
+        }
+    } else {
+        err = ENOMEM;
+    }
+    if (ok)
+        dm_exchange(c, KIND_HYPERCALL, off, b, n, &ret, &err);
+    if (capture_on()) {
+        struct sbuf s = { 0 };
+        sb_printf(&s, "{\"ioctl\":\"IOCTL_PRIVCMD_HYPERCALL\",\"op\":%llu", (unsigned long long)hc.op);
+        if (is_dm_op) {
+            /* arg[2] is a pointer: left out so that captures are reproducible */
+            sb_printf(&s, ",\"dom\":%llu,\"nr\":%llu,\"arg3\":%llu,\"arg4\":%llu", (unsigned long long)hc.arg[0],
+                      (unsigned long long)hc.arg[1], (unsigned long long)hc.arg[3],
+                      (unsigned long long)hc.arg[4]);
+            capture_bufs(&s, b, n);
+        } else {
+            sb_printf(&s, ",\"arg\":[");
+            for (int i = 0; i < 5; i++)
+                sb_printf(&s, "%s\"0x%llx\"", i ? "," : "", (unsigned long long)hc.arg[i]);
+            sb_printf(&s, "]");
+        }
+        capture_result(&s, ret, err);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (ret == -1)
+        errno = err;
+    return ret;
+}
+
+/* Names of the privcmd ioctls this shim does not forward (for the capture). */
+static const char *ioctl_name(unsigned long req)
+{
+    static const struct { unsigned nr; const char *name; } names[] = {
+        { 2, "IOCTL_PRIVCMD_MMAP" }, { 3, "IOCTL_PRIVCMD_MMAPBATCH" }, { 4, "IOCTL_PRIVCMD_MMAPBATCH_V2" },
+        { 5, "IOCTL_PRIVCMD_DM_OP" }, { 6, "IOCTL_PRIVCMD_RESTRICT" }, { 7, "IOCTL_PRIVCMD_MMAP_RESOURCE" },
+    };
+    if (((req >> 8) & 0xff) != 0x50 || (req >> 30) != 0)
+        return NULL;
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if ((req & 0xff) == names[i].nr)
+            return names[i].name;
+    return NULL;
+}
+
+long privcmd_ioctl(int fd, unsigned long req, void *arg)
+{
+    struct conn *c = conn_get(fd);
+    long r;
+    if (!c) {
+        errno = EBADF;
+        return -1;
+    }
+    if (req == SHIM_IOCTL_DM_OP && !no_dmop) {
+        r = do_dm_op(c, arg);
+    } else if (req == SHIM_IOCTL_RESTRICT && !no_dmop) {
+        r = do_restrict(c, arg);
+    } else if (req == SHIM_IOCTL_HYPERCALL) {
+        r = do_hypercall(c, arg);
+    } else {
+        if (capture_on()) {
+            struct sbuf s = { 0 };
+            const char *name = ioctl_name(req);
+            struct shim_privcmd_dm_op uop;
+            if (req == SHIM_IOCTL_DM_OP && mem_read(&uop, arg, sizeof(uop)) == 0)
+                sb_printf(&s, "{\"ioctl\":\"%s\",\"unsupported\":true,\"dom\":%u,\"num\":%u", name, uop.dom,
+                          uop.num);
+            else if (name)
+                sb_printf(&s, "{\"ioctl\":\"%s\",\"unsupported\":true", name);
+            else
+                sb_printf(&s, "{\"ioctl\":\"0x%lx\"", req);
+            capture_result(&s, -1, ENOTTY);
+        }
+        errno = ENOTTY;
+        r = -1;
+    }
+    int saved = errno;
+    conn_put(c);
+    errno = saved;
+    return r;
+}
+
+int open_privcmd(const char *path, int flags)
+{
+    int sock = connect_server();
+    if (sock < 0)
+        return -1;
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c || ensure_cap(c, 256) < 0) {
+        free(c);
+        real.close(sock);
+        errno = ENOMEM;
+        return -1;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    c->sock = sock;
+    c->refs = 1;
+    c->pid = cached_pid;
+    if (conn_hello(c) < 0) {
+        warn_once("say HELLO to", EPROTO);
+        conn_put(c);
+        errno = ECONNREFUSED;
+        return -1;
+    }
+    sock_set(sock, c);
+
+    unsigned mfd_flags = (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0;
+    int fd = memfd_create("xendm-privcmd", mfd_flags);
+    if (fd < 0) {
+        int e = errno;
+        conn_put(c);
+        errno = e;
+        return -1;
+    }
+    if (fd >= FD_TABLE_SIZE) {
+        real.close(fd);
+        conn_put(c);
+        errno = EMFILE;
+        return -1;
+    }
+    (void)path;
+    pthread_mutex_lock(&table_lock);
+    struct conn *old = fd_table[fd];
+    __atomic_store_n(&fd_table[fd], c, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&table_lock);
+    if (old) /* a stale entry: the fd was closed behind our back */
+        conn_put(old);
+    return fd;
+}
+
+/*
+ * mmap of a privcmd fd: the kernel gives an empty VMA that
+ * IOCTL_PRIVCMD_MMAP* later fill; those ioctls are not forwarded yet, so the
+ * mapping is an anonymous placeholder of the requested size.
+ */
+void *privcmd_mmap(void *addr, size_t len, int prot, int flags)
+{
+    return real.mmap(addr, len, prot, (flags & ~(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+}
+

@@ -1,0 +1,561 @@
+// Guest accesses as the hypervisor sees them after instruction decode: port I/O, MMIO, PCI config
+// through 0xCF8/0xCFC, and plain memory accesses. Each becomes a job on its vCPU: a chain of
+// hvmemul_do_io chunks (routed by emulate-route.ts), waits on servers, and completion.
+// mirrors arch/x86/hvm/emulate.c:hvmemul_linear_mmio_access, hvmemul_phys_mmio_access;
+// arch/x86/hvm/io.c:handle_pio; common/ioreq.c:vcpu_ioreq_handle_completion
+import { MAX_GPA, PAGE_SIZE, bytesUint, uintBytes, type GuestMemory } from "./guest-memory.js";
+import { IOREQ_READ, IOREQ_WRITE, IOREQ_TYPE_TIMEOFFSET, HVM_IOREQSRV_BUFIOREQ_OFF } from "./ioreq-record.js";
+import { SLOT_CRASH, SLOT_WAITING, slotSeen, takeSlot, sendBuffered, IOREQ_STATUS_UNHANDLED, type SendEnv } from "./ioreq-send.js";
+import {
+  GuestAccessError,
+  IO_OK,
+  IO_RETRY,
+  IO_SENT,
+  IO_UNHANDLED,
+  type AccessResult,
+  type Chunk,
+  type DomainState,
+  type EmitEvent,
+  type GuestDomainPort,
+  type IntIn,
+  type Job,
+  type MemAccess,
+  type MmioAccess,
+  type PioAccess,
+  type VcpuState,
+} from "./emulate-types.js";
+import {
+  ALL_ONES,
+  MMIO_CACHE_BYTES,
+  U64,
+  addrBig,
+  checkCount,
+  clipReps,
+  isPow2Le8,
+  lowBytes,
+  pageOffset,
+  portBig,
+  record,
+  smallBig,
+  splitMmio,
+  toBig,
+  writeBytes,
+} from "./emulate-values.js";
+import { IoRouter, READ_DIRECT, WRITE_DIRECT, WRITE_DISCARD } from "./emulate-route.js";
+
+export class GuestEmulator {
+  private readonly doms = new Map<number, DomainState>();
+  private readonly router = new IoRouter();
+
+  /** Makes a domain's accesses routable. Re-attaching replaces the port and keeps the vCPU state. */
+  attach(port: GuestDomainPort): void {
+    if (port.arch === "arm") {
+      throw new GuestAccessError("arch", "guest accesses are modelled for x86 only (Arm forwards single MMIO data aborts and injects an abort when no server matches)");
+    }
+    const old = this.doms.get(port.domid);
+    const vcpus: VcpuState[] = [];
+    for (let i = 0; i < port.nrVcpus; i++) vcpus.push({ job: null, waits: [], mapcacheInvalidate: false, result: null, req: record(0, 0n, 0n, 0, 0, 0, 0, 0), spare: null });
+    const env: SendEnv = {
+      notify: (p) => {
+        st.outbox[st.outN++] = p;
+      },
+      bufferedUnsupportedIsUnhandled: port.bufferedUnsupportedUnhandled ?? port.persona === "master",
+    };
+    const st: DomainState = {
+      port, vcpus: old?.vcpus ?? vcpus, crashed: old?.crashed ?? null, env, outbox: [], outN: 0, flushing: false,
+      dfDownwards: port.selectDfDownwards ?? port.persona !== "4.9",
+    };
+    this.doms.set(port.domid, st);
+  }
+
+  /** Observe every record the fake writes into an ioreq page. */
+  onEmit(listener: (e: EmitEvent) => void): () => void {
+    this.router.listeners.push(listener);
+    return () => {
+      const i = this.router.listeners.indexOf(listener);
+      if (i >= 0) this.router.listeners.splice(i, 1);
+    };
+  }
+
+  /** A domain's guest RAM (what its emulators reach through their own, untrapped mappings). */
+  memoryOf(domid: number): GuestMemory {
+    return this.dom(domid).port.memory;
+  }
+
+  /** The 0xCF8 latch of a domain. */
+  cf8(domid: number): number {
+    return this.dom(domid).port.pciCf8;
+  }
+
+  /** Whether a vCPU is blocked on an emulator, and on which servers. */
+  waitingOn(domid: number, vcpu: number): number[] {
+    return this.vcpu(this.dom(domid), vcpu).waits.map((w) => w.server.id);
+  }
+
+  /** The last finished result on a vCPU (the value a pending read finally got). */
+  lastResult(domid: number, vcpu: number): AccessResult | null {
+    return this.vcpu(this.dom(domid), vcpu).result;
+  }
+
+  // ---- guest accesses ----
+
+  /** in / out / ins / outs. mirrors io.c:handle_pio (and hvmemul_do_pio_* for the string forms) */
+  pio(domid: number, vcpu: number, a: PioAccess, onDone?: (r: AccessResult) => void): AccessResult {
+    const d = this.dom(domid);
+    const v = this.ready(d, vcpu);
+    const port = portBig(a.port);
+    const count = clipReps(checkCount(a.count));
+    const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
+    const ptr = a.data_is_ptr === true ? 1 : 0;
+    if (!isPow2Le8(a.size) || a.size > 4) {
+      throw new GuestAccessError("size", `port I/O size ${a.size} is not 1, 2 or 4`);
+    }
+    const data = ptr === 1 ? U64(toBig(a.data, "data")) : dir === IOREQ_WRITE ? lowBytes(a.data, a.size) : 0n;
+    const job = oneChunk(v, "pio", false, port, a.size, count, dir, a.df === true ? 1 : 0, ptr, data, onDone);
+    return this.start(d, vcpu, v, job);
+  }
+
+  /** An MMIO exit (mmio_dm / unpopulated gfn, or a write to a p2m_ioreq_server page). */
+  mmio(domid: number, vcpu: number, a: MmioAccess, onDone?: (r: AccessResult) => void): AccessResult {
+    const d = this.dom(domid);
+    const v = this.ready(d, vcpu);
+    const addr = addrBig(a.addr);
+    if (addr < 0n || addr > ALL_ONES) throw new GuestAccessError("addr", `addr ${addr} is not a 64-bit address`);
+    const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
+    const ptr = a.data_is_ptr === true ? 1 : 0;
+    const count = clipReps(checkCount(a.count));
+    if (!Number.isInteger(a.size) || a.size < 1 || a.size > MMIO_CACHE_BYTES) {
+      throw new GuestAccessError("size", `MMIO size ${a.size} is outside 1..${MMIO_CACHE_BYTES}`);
+    }
+    if (ptr === 1 || count > 1) {
+      // a string instruction: one hvmemul_do_io with the element size and the rep count
+      const chunk: Chunk = {
+        isMmio: true, addr, size: a.size, count, dir, df: a.df === true ? 1 : 0, dataIsPtr: ptr,
+        data: ptr === 1 ? U64(toBig(a.data as IntIn | undefined, "data")) : BigInt.asUintN(Math.min(a.size, 8) * 8, toBig(a.data as IntIn | undefined, "data")),
+        offset: 0,
+      };
+      return this.start(d, vcpu, v, this.job("mmio", [chunk], null, dir, onDone));
+    }
+    if (isPow2Le8(a.size) && !(a.data instanceof Uint8Array) && pageOffset(a.addr, addr) + a.size <= PAGE_SIZE) {
+      // the common case: one naturally sized access inside a page is one chunk
+      const data = dir === IOREQ_WRITE ? lowBytes(a.data, a.size) : 0n;
+      return this.start(d, vcpu, v, oneChunk(v, "mmio", true, addr, a.size, 1, dir, 0, 0, data, onDone));
+    }
+    const bytes = dir === IOREQ_WRITE ? writeBytes(a.data, a.size) : new Uint8Array(a.size);
+    const chunks = splitMmio(addr, a.size, dir, bytes);
+    const job = this.job("mmio", chunks, chunks.length === 1 ? null : bytes, dir, onDone);
+    return this.start(d, vcpu, v, job);
+  }
+
+  /**
+   * A plain memory access to a guest-physical address: RAM is read and written directly, ram_ro
+   * writes are discarded, reads of p2m_ioreq_server pages come from RAM, and anything else (writes
+   * to p2m_ioreq_server pages, MMIO holes) exits and takes the MMIO path.
+   */
+  mem(domid: number, vcpu: number, a: MemAccess, onDone?: (r: AccessResult) => void): AccessResult {
+    const d = this.dom(domid);
+    const v = this.ready(d, vcpu);
+    if (d.crashed !== null) return { status: "unhandled", reason: `domain crashed: ${d.crashed}`, effect: "domain_crash" };
+    const addrIn = a.addr;
+    if (typeof addrIn === "number" && !Number.isSafeInteger(addrIn)) throw new GuestAccessError("addr", `addr ${addrIn} is not an integer`);
+    if (!Number.isInteger(a.size) || a.size < 1 || a.size > MMIO_CACHE_BYTES) {
+      throw new GuestAccessError("size", `memory access size ${a.size} is outside 1..${MMIO_CACHE_BYTES}`);
+    }
+    const addr = typeof addrIn === "number" ? addrIn : addrIn >= 0n && addrIn <= BigInt(MAX_GPA) ? Number(addrIn) : -1;
+    if (addr < 0 || addr + a.size - 1 > MAX_GPA) {
+      throw new GuestAccessError("addr", `addr ${String(addrIn)} is not a guest-physical address`);
+    }
+    const first = Math.floor(addr / PAGE_SIZE);
+    const last = Math.floor((addr + a.size - 1) / PAGE_SIZE);
+    const t0 = d.port.p2mType(first);
+    const t1 = first === last ? t0 : d.port.p2mType(last);
+    if (a.dir === "read") {
+      if (READ_DIRECT.has(t0) && READ_DIRECT.has(t1)) {
+        const bytes = d.port.memory.read(addr, a.size);
+        return this.finishDirect(d, vcpu, bytes, onDone);
+      }
+    } else {
+      if (WRITE_DIRECT.has(t0) && WRITE_DIRECT.has(t1)) {
+        d.port.memory.write(addr, writeBytes(a.data, a.size));
+        return this.finishDirect(d, vcpu, undefined, onDone);
+      }
+      const readable = READ_DIRECT.has(t0) && READ_DIRECT.has(t1) && t0 !== "ioreq_server" && t1 !== "ioreq_server";
+      if ((WRITE_DISCARD.has(t0) || WRITE_DISCARD.has(t1)) && readable) {
+        return this.finishDirect(d, vcpu, undefined, onDone);
+      }
+    }
+    if (first === last) {
+      this.router.hintGfn = first;
+      this.router.hintType = t0;
+    }
+    try {
+      if (first === last && isPow2Le8(a.size) && !(a.data instanceof Uint8Array)) {
+        // what mmio() does for one naturally sized access inside a page, without checking it again
+        const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
+        const data = dir === IOREQ_WRITE ? lowBytes(a.data, a.size) : 0n;
+        return this.start(d, vcpu, v, oneChunk(v, "mmio", true, addrBig(addr), a.size, 1, dir, 0, 0, data, onDone));
+      }
+      return this.mmio(domid, vcpu, { addr, size: a.size, dir: a.dir, data: a.data }, onDone);
+    } finally {
+      this.router.hintGfn = -1;
+    }
+  }
+
+  /**
+   * The RTC moved by `delta` seconds: a TIMEOFFSET record broadcast buffered to every enabled server
+   * with bufioreq. Returns the number of servers that could not take it.
+   * mirrors io.c:send_timeoffset_req, ioreq.c:ioreq_broadcast(p, true)
+   */
+  timeOffset(domid: number, delta: IntIn): { failed: number; sent: number[] } {
+    const d = this.dom(domid);
+    const data = U64(toBig(delta, "delta"));
+    const sent: number[] = [];
+    let failed = 0;
+    if (data === 0n) return { failed, sent };
+    for (const s of d.port.serversInSelectionOrder()) {
+      if (!s.enabled || s.bufioreqHandling === HVM_IOREQSRV_BUFIOREQ_OFF) continue;
+      const req = record(IOREQ_TYPE_TIMEOFFSET, 0n, data, 1, 8, IOREQ_WRITE, 0, 0);
+      const out = sendBuffered(s, req, d.env);
+      this.router.emit(d, 0, s, "buffered", req, out.status, out.reason);
+      if (out.status === IOREQ_STATUS_UNHANDLED) failed++;
+      else sent.push(s.id);
+    }
+    this.flush(d);
+    return { failed, sent };
+  }
+
+  /**
+   * RAM was removed from or replaced in the physmap by another domain (relocate_memory, decrease
+   * reservation): every vCPU is flagged and sends INVALIDATE at its next resume.
+   * mirrors ioreq.c:ioreq_request_mapcache_invalidate
+   */
+  requestMapcacheInvalidate(domid: number, vcpu?: number): void {
+    const d = this.dom(domid);
+    if (vcpu !== undefined) this.vcpu(d, vcpu).mapcacheInvalidate = true;
+    else for (const v of d.vcpus) v.mapcacheInvalidate = true;
+  }
+
+  /**
+   * The vCPU is about to run guest code: a flagged vCPU broadcasts INVALIDATE synchronously and
+   * waits for every enabled server. mirrors ioreq.c:vcpu_ioreq_handle_completion (its last step)
+   */
+  resume(domid: number, vcpu: number, onDone?: (r: AccessResult) => void): AccessResult {
+    const d = this.dom(domid);
+    const v = this.ready(d, vcpu);
+    this.pullInvalidate(d);
+    if (!v.mapcacheInvalidate) return { status: "done" };
+    return this.start(d, vcpu, v, this.job("invalidate", [], null, IOREQ_WRITE, onDone));
+  }
+
+  /**
+   * The vCPU was woken (its port was notified, or the caller polls): each server it waits on is
+   * looked at once. Returns the access's result when every answer is in, else still pending.
+   * mirrors ioreq.c:vcpu_ioreq_handle_completion / wait_for_io
+   */
+  complete(domid: number, vcpu: number): AccessResult {
+    const d = this.dom(domid);
+    const v = this.vcpu(d, vcpu);
+    const job = GuestEmulator.last(v.job);
+    const r = this.wake(d, vcpu, v);
+    this.flush(d);
+    return (job === null ? null : release(v, job)) ?? (v.job === null ? r : this.current(v, vcpu));
+  }
+
+  /** An emulator notified `port` of domain `domid`: wake the vCPU waiting on it, if any. */
+  notified(domid: number, port: number): AccessResult | undefined {
+    const d = this.doms.get(domid);
+    if (d === undefined) return undefined;
+    for (let i = 0; i < d.vcpus.length; i++) {
+      const v = d.vcpus[i]!;
+      if (v.waits.length !== 0 && v.waits[0]!.port === port) {
+        const job = GuestEmulator.last(v.job);
+        const r = this.wake(d, i, v);
+        this.flush(d);
+        return (job === null ? null : release(v, job)) ?? (v.job === null ? r : this.current(v, i));
+      }
+    }
+    return undefined;
+  }
+
+  // ---- internals ----
+
+  private dom(domid: number): DomainState {
+    const d = this.doms.get(domid);
+    if (d === undefined) throw new GuestAccessError("domid", `domain ${domid} is not attached to the emulator`);
+    return d;
+  }
+
+  private vcpu(d: DomainState, vcpu: number): VcpuState {
+    const v = d.vcpus[vcpu];
+    if (v === undefined) throw new GuestAccessError("vcpu", `domain ${d.port.domid} has no vCPU ${vcpu}`);
+    return v;
+  }
+
+  private ready(d: DomainState, vcpu: number): VcpuState {
+    const v = this.vcpu(d, vcpu);
+    if (v.job !== null) {
+      const on = v.waits.map((w) => w.server.id).join(", ");
+      throw new GuestAccessError("vcpu", `vCPU ${vcpu} of domain ${d.port.domid} is blocked waiting for server ${on}`);
+    }
+    return v;
+  }
+
+  private job(kind: Job["kind"], chunks: Chunk[], bytes: Uint8Array | null, dir: number, onDone: Job["onDone"]): Job {
+    return { kind, chunks, index: 0, bytes, value: 0n, dir, reps: 1, takeData: false, next: null, onDone, final: null, pooled: false };
+  }
+
+  /** store() from the two u32 halves of a response's data (no BigInt for small values). */
+  private static storeWords(job: Job, c: Chunk, lo: number, hi: number): void {
+    if (job.bytes === null && c.size <= 4) {
+      const n = c.size === 4 ? lo : lo & ((1 << (c.size << 3)) - 1);
+      job.value = n <= 0xffff ? smallBig(n) : BigInt(n);
+    } else {
+      GuestEmulator.store(job, c, (BigInt(hi) << 32n) | BigInt(lo));
+    }
+  }
+
+  /** Stores a chunk's read data into the access. */
+  private static store(job: Job, c: Chunk, data: bigint): void {
+    if (job.bytes === null) job.value = BigInt.asUintN(c.size << 3, data);
+    else job.bytes.set(uintBytes(data, c.size), c.offset);
+  }
+
+  /** The finished access's result. */
+  private static result(job: Job): AccessResult {
+    if (job.dir !== IOREQ_READ || job.chunks[0]?.dataIsPtr !== 0) return job.reps === 1 ? DONE_ONE : { status: "done", reps: job.reps };
+    if (job.bytes === null) return { status: "done", value: job.value, reps: job.reps };
+    return { status: "done", value: job.bytes.length <= 8 ? bytesUint(job.bytes) : 0n, bytes: job.bytes, reps: job.reps };
+  }
+
+  private finishDirect(d: DomainState, vcpu: number, bytes: Uint8Array | undefined, onDone: Job["onDone"]): AccessResult {
+    const r: AccessResult = bytes === undefined ? { status: "done" } : { status: "done", value: bytes.length <= 8 ? bytesUint(bytes) : 0n, bytes };
+    const v = this.vcpu(d, vcpu);
+    v.result = r;
+    onDone?.(r);
+    return r;
+  }
+
+  /** The reason the domain was crashed, or null. */
+  crashed(domid: number): string | null {
+    return this.dom(domid).crashed;
+  }
+
+  private pullInvalidate(d: DomainState): void {
+    if (d.port.takeMapcacheInvalidate?.() === true) for (const v of d.vcpus) v.mapcacheInvalidate = true;
+  }
+
+  private start(d: DomainState, vcpu: number, v: VcpuState, job: Job): AccessResult {
+    if (d.crashed !== null) return { status: "unhandled", reason: `domain crashed: ${d.crashed}`, effect: "domain_crash" };
+    this.pullInvalidate(d);
+    const target = job;
+    if (v.mapcacheInvalidate && job.kind !== "invalidate") {
+      const inv = this.job("invalidate", [], null, IOREQ_WRITE, undefined);
+      inv.next = job;
+      job = inv;
+    }
+    v.job = job;
+    const r = this.run(d, vcpu, v);
+    this.flush(d);
+    return release(v, target) ?? (v.job === null ? r : this.current(v, vcpu));
+  }
+
+  /** The access a (possibly INVALIDATE-prefixed) job chain ends with. */
+  private static last(job: Job | null): Job | null {
+    let j = job;
+    while (j?.next != null) j = j.next;
+    return j;
+  }
+
+  /** The vCPU's state as a result: pending on the first server it waits for. */
+  private current(v: VcpuState, vcpu: number): AccessResult {
+    const w = v.waits[0];
+    if (w !== undefined) return { status: "pending", server: w.server.id, vcpu };
+    return v.result ?? { status: "done" };
+  }
+
+  /** Delivers queued notifications (an in-process emulator may answer, and wake vCPUs, from here). */
+  private flush(d: DomainState): void {
+    if (d.flushing || d.outN === 0) return;
+    d.flushing = true;
+    const box = d.outbox;
+    let i = 0;
+    try {
+      // notifications raised while delivering are appended and delivered by this same loop
+      while (i < d.outN) d.port.notify(box[i++]!);
+    } finally {
+      // a listener that threw leaves the undelivered rest for the next flush
+      const n = d.outN;
+      for (let j = i; j < n; j++) box[j - i] = box[j]!;
+      d.outN = n - i;
+      d.flushing = false;
+    }
+  }
+
+  /** Runs the vCPU's job until it waits, finishes or fails. */
+  private run(d: DomainState, vcpu: number, v: VcpuState): AccessResult {
+    for (;;) {
+      const job = v.job!;
+      if (job.kind === "invalidate") {
+        v.mapcacheInvalidate = false;
+        this.router.broadcastInvalidate(d, vcpu, v);
+        if (v.waits.length !== 0) return PENDING;
+        if (job.next === null) return this.finish(d, v, { status: "done" });
+        v.job = job.next;
+        continue;
+      }
+      while (job.index < job.chunks.length) {
+        const c = job.chunks[job.index]!;
+        const k = this.router.doIo(d, vcpu, c);
+        const out = this.router.io;
+        switch (k) {
+          case IO_OK:
+            job.reps = out.reps;
+            if (job.dir === IOREQ_READ && c.dataIsPtr === 0) GuestEmulator.store(job, c, out.data);
+            job.index++;
+            continue;
+          case IO_SENT: {
+            const server = out.server!;
+            job.reps = out.reps;
+            job.takeData = out.complete && job.dir === IOREQ_READ;
+            v.waits.push({ server, port: out.port });
+            return PENDING;
+          }
+          case IO_RETRY:
+            v.job = null;
+            return this.settle(v, job, { status: "retry" });
+          case IO_UNHANDLED: {
+            v.job = null;
+            const crash = job.kind === "pio";
+            if (crash) this.crash(d, `unhandled port I/O: ${out.reason}`);
+            return this.settle(v, job, { status: "unhandled", reason: out.reason, effect: crash ? "domain_crash" : "gp_fault" });
+          }
+        }
+      }
+      return this.finish(d, v, GuestEmulator.result(job));
+    }
+  }
+
+  private finish(_d: DomainState, v: VcpuState, r: AccessResult): AccessResult {
+    const job = v.job!;
+    v.job = null;
+    return this.settle(v, job, r);
+  }
+
+  private settle(v: VcpuState, job: Job, r: AccessResult): AccessResult {
+    v.result = r;
+    let j: Job | null = job;
+    while (j !== null) {
+      j.final = r;
+      j.onDone?.(r);
+      j = j.next;
+    }
+    return r;
+  }
+
+  private wake(d: DomainState, vcpu: number, v: VcpuState): AccessResult {
+    if (v.job === null) return v.result ?? { status: "done" };
+    while (v.waits.length !== 0) {
+      const w = v.waits[0]!;
+      const page = w.server.ioreqPage.page;
+      if (page === null) {
+        this.crash(d, `server ${w.server.id} lost its ioreq page while vCPU ${vcpu} waited`);
+        return this.abort(d, v, "ioreq page gone");
+      }
+      const waiting: Job = v.job;
+      const want = waiting.kind !== "invalidate" && waiting.takeData;
+      const k = takeSlot(page, vcpu, want);
+      if (k === SLOT_WAITING) return PENDING;
+      if (k === SLOT_CRASH) {
+        const reason = `Weird HVM iorequest state ${slotSeen.state}`;
+        this.crash(d, reason);
+        return this.abort(d, v, reason);
+      }
+      v.waits.shift();
+      if (w.server.pending !== undefined) w.server.pending[vcpu] = false;
+      if (want) GuestEmulator.storeWords(waiting, waiting.chunks[waiting.index]!, slotSeen.dataLo, slotSeen.dataHi);
+    }
+    const job = v.job;
+    if (job.kind !== "invalidate") {
+      job.index++;
+      job.takeData = false;
+    } else if (job.next !== null) {
+      v.job = job.next;
+      return this.run(d, vcpu, v);
+    } else {
+      return this.finish(d, v, { status: "done" });
+    }
+    if (v.mapcacheInvalidate) {
+      // a flag raised while waiting is honoured before the guest runs again
+      const inv = this.job("invalidate", [], null, IOREQ_WRITE, undefined);
+      inv.next = job;
+      v.job = inv;
+    }
+    return this.run(d, vcpu, v);
+  }
+
+  private abort(_d: DomainState, v: VcpuState, reason: string): AccessResult {
+    const job = v.job!;
+    v.job = null;
+    v.waits.length = 0;
+    return this.settle(v, job, { status: "unhandled", reason: `domain crashed: ${reason}`, effect: "domain_crash" });
+  }
+
+  private crash(d: DomainState, reason: string): void {
+    if (d.crashed === null) {
+      d.crashed = reason;
+      d.port.crash(reason);
+    }
+  }
+
+}
+
+/** The result of a finished write (or data_is_ptr access) of one repetition; never changed. */
+const DONE_ONE: AccessResult = Object.freeze({ status: "done", reps: 1 });
+
+/** A one-chunk job: the vCPU's spare one when it has it, else a new one (pooled from then on). */
+function oneChunk(
+  v: VcpuState, kind: "pio" | "mmio", isMmio: boolean, addr: bigint, size: number, count: number, dir: number, df: number,
+  ptr: number, data: bigint, onDone: Job["onDone"],
+): Job {
+  const job = v.spare;
+  if (job === null) {
+    const chunk: Chunk = { isMmio, addr, size, count, dir, df, dataIsPtr: ptr, data, offset: 0 };
+    return { kind, chunks: [chunk], index: 0, bytes: null, value: 0n, dir, reps: 1, takeData: false, next: null, onDone, final: null, pooled: true };
+  }
+  v.spare = null;
+  const c = job.chunks[0]!;
+  c.isMmio = isMmio;
+  c.addr = addr;
+  c.size = size;
+  c.count = count;
+  c.dir = dir;
+  c.df = df;
+  c.dataIsPtr = ptr;
+  c.data = data;
+  job.kind = kind;
+  job.index = 0;
+  job.value = 0n;
+  job.dir = dir;
+  job.reps = 1;
+  job.takeData = false;
+  job.next = null;
+  job.onDone = onDone;
+  job.final = null;
+  return job;
+}
+
+/** The job's final result, or null while it runs; a finished pooled job becomes the vCPU's spare. */
+function release(v: VcpuState, job: Job): AccessResult | null {
+  const r = job.final;
+  if (r !== null && job.pooled && v.spare === null) {
+    job.onDone = undefined;
+    v.spare = job;
+  }
+  return r;
+}
+
+/**
+ * What run() and wake() return while the vCPU still waits. Callers never hand it out: with a job
+ * still in progress they build the pending result from the vCPU's waits (current()).
+ */
+const PENDING: AccessResult = Object.freeze({ status: "pending", server: -1, vcpu: -1 });

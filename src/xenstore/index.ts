@@ -1,0 +1,7 @@
+// A xenstored in TypeScript (docs/xenstore.md).
+export { XenstoreCore, type XenstoreOptions } from "./core.js";
+export { XenstoredServer, startXenstored, type XenstoredServerOptions } from "./server.js";
+export { XsError } from "./errors.js";
+export { DEFAULT_QUOTA, type XsQuota } from "./quota.js";
+export { formatPerm, parsePerm, type XsPerm } from "./perms.js";
+export type { XsConnection, XsSink } from "./connection.js";
