@@ -89,6 +89,8 @@ export class HvmPlatform {
   readonly hpet: Hpet | null = null;
   readonly lapic: Vlapic | null = null;
   readonly debugcon = new DebugConsole();
+  /** RTC time changes not yet broadcast (routing takes them after each access) */
+  private timeOffsets: number[] = [];
 
   constructor(opts: PlatformOptions) {
     const flags = opts.emulationFlags ?? LIBXL_HVM_EMULATION_FLAGS;
@@ -106,9 +108,16 @@ export class HvmPlatform {
     }
     if (has(XEN_X86_EMU_IOAPIC)) this.handlers.push((this.ioapic = new Vioapic()));
     if (has(XEN_X86_EMU_RTC)) {
-      const o: ConstructorParameters<typeof Rtc>[0] = { clock, timeOffset: opts.rtcTimeOffset ?? 0 };
-      if (opts.onTimeOffset !== undefined) o.onTimeOffset = opts.onTimeOffset;
-      this.handlers.push((this.rtc = new Rtc(o)));
+      const onTimeOffset = opts.onTimeOffset;
+      const rtc = new Rtc({
+        clock,
+        timeOffset: opts.rtcTimeOffset ?? 0,
+        onTimeOffset: (delta) => {
+          this.timeOffsets.push(delta);
+          onTimeOffset?.(delta);
+        },
+      });
+      this.handlers.push((this.rtc = rtc));
     }
     this.handlers.push(this.debugcon);
     if (has(XEN_X86_EMU_PIT)) {
@@ -180,6 +189,14 @@ export class HvmPlatform {
     if (i > 0) return { rc: "okay", count: i, data, handler: h.name };
     // the first element was declined: don't forward the whole batch, only it
     return rc === "unhandleable" ? { rc: "unhandleable", count: 1, handler: h.name } : { rc: "okay", count: req.count, data, handler: h.name };
+  }
+
+  /** The RTC changes made since the last call, oldest first (each becomes a TIMEOFFSET broadcast). */
+  takeTimeOffsets(): number[] {
+    if (this.timeOffsets.length === 0) return [];
+    const t = this.timeOffsets;
+    this.timeOffsets = [];
+    return t;
   }
 
   /** HVM_PARAM_ACPI_IOPORTS_LOCATION set to 0 or 1 (pmtimer_change_ioport); -ENODEV without PM. */
