@@ -10,7 +10,7 @@ import { guestOf, type GuestEmulator } from "../hypervisor/emulate.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DomainConfig } from "../hypervisor/world.js";
 import { createFakeHost } from "../transport/fake.js";
-import { XendmServer } from "../transport/server.js";
+import { XendmServer, type ServerOptions } from "../transport/server.js";
 import { XenstoredServer } from "../xenstore/server.js";
 import { QEMU_XEN_BINARY, buildDeviceModelArgs } from "./argv.js";
 import { resolveGuest } from "./config.js";
@@ -49,6 +49,10 @@ export interface QemuLaunchOptions {
   startTimeoutMs?: number;
   /** added to QEMU's environment */
   env?: Record<string, string>;
+  /** one line per privcmd/evtchn connection event of the server (serve -v) */
+  log?: (line: string) => void;
+  /** sees every DM_OP and HYPERCALL QEMU makes (see transport/connection.ts) */
+  observer?: ServerOptions["observer"];
 }
 
 /** Serial output kept and returned at most (the tail). */
@@ -68,9 +72,18 @@ export interface QemuGuest {
   stop(): Promise<void>;
 }
 
-/** RAM as gfn ranges for `memoryMb`: the low 640 KiB, then from 0xc0 on (the VGA hole skipped). */
+// xg_dom_x86.c: the special pages end at 0xff000 (X86_HVM_END_SPECIAL_REGION), 8 of them
+// (X86_HVM_NR_SPECIAL_PAGES), and the ioreq server pages (NR_IOREQ_SERVER_PAGES) sit just below; the
+// domain builder populates both as RAM
+const SPECIAL_END = 0xff000;
+const NR_SPECIAL_PAGES = 8;
+const NR_IOREQ_SERVER_PAGES = 8;
+const IOREQ_SERVER_PFN = SPECIAL_END - NR_SPECIAL_PAGES - NR_IOREQ_SERVER_PAGES;
+
+/** RAM as gfn ranges for `memoryMb`: the low 640 KiB, then from 0xc0 on (the VGA hole skipped), then
+ * the ioreq server and special pages. */
 function ramOf(memoryMb: number): [number, number][] {
-  return [[0, 0x9f], [0xc0, memoryMb * 256 - 1]];
+  return [[0, 0x9f], [0xc0, memoryMb * 256 - 1], [IOREQ_SERVER_PFN, SPECIAL_END - 1]];
 }
 
 export async function launchQemu(opts: QemuLaunchOptions = {}): Promise<QemuGuest> {
@@ -81,9 +94,17 @@ export async function launchQemu(opts: QemuLaunchOptions = {}): Promise<QemuGues
   const sock = join(dir, "privcmd.sock");
   const xsSock = join(dir, "xenstored.sock");
   const serialPath = join(dir, "serial0");
-  const world = { format: 1, domains: [{ domid, type: "hvm" as const, vcpus, ram: ramOf(memoryMb), ...opts.domain }] };
+  const world = {
+    format: 1,
+    domains: [{
+      domid, type: "hvm" as const, vcpus, ram: ramOf(memoryMb),
+      ioreq_server_pfn: IOREQ_SERVER_PFN, nr_ioreq_server_pages: NR_IOREQ_SERVER_PAGES, ...opts.domain,
+    }],
+  };
   const { hv, device } = createFakeHost(world);
-  const server = new XendmServer({ device });
+  // with the hypervisor the server also offers /dev/xen/evtchn over its event channels
+  const serverOpts = { device, hv, ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}) };
+  const server = new XendmServer(serverOpts);
   const xsd = new XenstoredServer();
   const cleanup = async (): Promise<void> => {
     await server.close().catch(() => undefined);
