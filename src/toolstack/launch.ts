@@ -39,6 +39,8 @@ export interface QemuLaunchOptions {
   /** guest RAM in MiB (default 64); QEMU's -m */
   memoryMb?: number;
   vcpus?: number;
+  /** the emulated VGA (default cirrus, as libxl; its VRAM is populated through multicall) */
+  vga?: "cirrus" | "std" | "none";
   /** appended to libxl's arguments, before -machine */
   args?: readonly string[];
   binary?: string;
@@ -117,7 +119,7 @@ export async function launchQemu(opts: QemuLaunchOptions = {}): Promise<QemuGues
     await server.listen(sock);
     await xsd.listen(xsSock);
     xs = new XsDirectClient(xsd.core);
-    const g = resolveGuest({ domid, memoryMb, vcpus, runDir: dir, serial: [`file:${serialPath}`], extra: opts.args ?? [] });
+    const g = resolveGuest({ domid, memoryMb, vcpus, runDir: dir, serial: [`file:${serialPath}`], extra: opts.args ?? [], ...(opts.vga ? { vga: opts.vga } : {}) });
     await writeLayout(xs, hvmDomainLayout(g));
     const cmd = buildDeviceModelArgs(g, opts.binary ?? QEMU_XEN_BINARY);
     dm = await DeviceModelProcess.start({

@@ -10,6 +10,7 @@ const OPTIONS = {
   vcpus: { type: "string", value: "N", default: "1", help: "vCPUs (QEMU's -smp above 1)" },
   lspci: { type: "boolean", help: "enumerate the guest's PCI bus through CF8/CFC ioreqs, print it lspci -nn style, stop QEMU" },
   timeout: { type: "string", value: "MS", default: "30000", help: "bound on QEMU's start, spawn to running" },
+  vga: { type: "string", value: "KIND", choices: ["cirrus", "std", "none"], default: "cirrus", help: "the emulated VGA, as libxl's vga=" },
 } as const satisfies OptionSpecs;
 
 export const command = defineCommand({
@@ -37,7 +38,7 @@ async function qemu(values: OptionValues<typeof OPTIONS>, args: string[]): Promi
   const startTimeoutMs = int("timeout", values.timeout, 100, 600_000);
   let q: QemuGuest;
   try {
-    q = await launchQemu({ memoryMb, vcpus, args, startTimeoutMs });
+    q = await launchQemu({ memoryMb, vcpus, args, startTimeoutMs, vga: values.vga });
   } catch (e) {
     if (e instanceof DeviceModelError || e instanceof QmpError) {
       process.stderr.write(`xendm qemu: ${e.message}\n`);
