@@ -146,3 +146,38 @@ describe.skipIf(!have)("the real QEMU against the fake", () => {
     expect(hv.server(domid, 0).exists).toBe(false);
   });
 });
+
+describe.skipIf(!have)("a QEMU that dies mid-request", () => {
+  it("leaves the fake consistent: the access fails naming it, the server stays, the vCPU stays blocked", async (ctx) => {
+    const g = await start("none");
+    if (g === null) {
+      ctx.skip();
+      return;
+    }
+    try {
+      const guestIo = new GuestIo(g.guest, g.domid, {
+        timeoutMs: 10_000,
+        deviceModelGone: () => (g.dm.exit === null ? null : `${g.dm.what} exited (${g.dm.exit.signal ?? `status ${g.dm.exit.code}`})`),
+      });
+      g.dm.kill("SIGSTOP");
+      const pending = guestIo.pioRead(0x3ff, 1).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(g.guest.waitingOn(g.domid, 0).length).toBe(1);
+      g.dm.kill("SIGKILL");
+      const t0 = Date.now();
+      const e = await pending;
+      expect(e).toBeInstanceOf(GuestIoError);
+      expect((e as GuestIoError).code).toBe("device-model-died");
+      expect((e as GuestIoError).message).toContain("SIGKILL");
+      expect(Date.now() - t0).toBeLessThan(2000);
+      // as on Xen: the ioreq server outlives its emulator's process, the vCPU waits on
+      expect(g.hv.server(g.domid, 0).exists).toBe(true);
+      expect(g.guest.waitingOn(g.domid, 0).length).toBe(1);
+      // what libxl does then: remove device-model/<domid>, signal the pid (already gone)
+      await g.dm.destroy();
+      expect(g.xenstore.readSync(`/local/domain/0/device-model/${g.domid}`)).toBeNull();
+    } finally {
+      await g.stop().catch(() => undefined);
+    }
+  });
+});
