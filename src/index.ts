@@ -31,5 +31,11 @@ export { PrivcmdDevice, PrivcmdArgumentError, RegionMemory, encodeXenDmOpBufs, d
 export type { PrivcmdHandle, PrivcmdOptions, IoctlResult, UserMemory, XenDmOpBufDesc } from "./privcmd/index.js";
 export * from "./transport/index.js";
 
+// Xen's own x86 HVM platform devices
+export { HvmPlatform, LIBXL_HVM_EMULATION_FLAGS, HostClock, ManualClock, type GuestClock, type Claim, type InterceptRequest, type InterceptResult } from "./hypervisor/hvm/index.js";
+
+// The toolstack role: libxl's part for a QEMU device model
+export * from "./toolstack/index.js";
+
 // Scenarios
 export { runScenario, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions } from "./scenario/index.js";
