@@ -71,7 +71,7 @@ let sink = 0;
 const K = VALUES.length;
 const cases = {
   "xen_dm_op encode": {
-    xendm: (n: number) => { for (let i = 0; i < n; i++) encodeInto("xen_dm_op", VALUES[i % K], out); },
+    xendm: (n: number) => { for (let i = 0; i < n; i++) encodeInto("xen_dm_op", VALUES[i % K]!, out); },
     "xendm getCodec": (n: number) => { for (let i = 0; i < n; i++) dmCodec.write(outView, 0, VALUES[i % K]); },
     dataview: (n: number) => { for (let i = 0; i < n; i++) { const v = VALUES[i % K]!; handEncodeInto(v.op, PAYLOADS[v.op]!, outView, 0); } },
     restructure: (n: number) => { for (let i = 0; i < n; i++) sink += rEncode(rDmOp, VALUES[i % K]); },
@@ -89,7 +89,7 @@ const cases = {
     restructure: (n: number) => { for (let i = 0; i < n; i++) sink += rEncode(rIoreq, IOREQ); },
   },
   "ioreq_t decode": {
-    xendm: (n: number) => { for (let i = 0; i < n; i++) sink += (decode("ioreq_t", ioBytes).size as number); },
+    xendm: (n: number) => { for (let i = 0; i < n; i++) sink += decode("ioreq_t", ioBytes).size; },
     "xendm getCodec": (n: number) => { for (let i = 0; i < n; i++) sink += (ioCodec.read(ioView, 0).size as number); },
     dataview: (n: number) => { for (let i = 0; i < n; i++) sink += (handDecodeIoreq(ioView, 0).size as number); },
     restructure: (n: number) => { for (let i = 0; i < n; i++) sink += (rIoreq.decode(new r.DecodeStream(ioBytes)) as { size: number }).size; },
@@ -113,10 +113,10 @@ function allocationCheck(): { calls: number; gcs: number; heapBytesPerCall: numb
   const obs = new PerformanceObserver((list) => { gcs += list.getEntries().length; });
   obs.observe({ entryTypes: ["gc"] });
   const calls = quick ? 200_000 : 2_000_000;
-  for (let i = 0; i < 10_000; i++) encodeInto("xen_dm_op", VALUES[i % K], out);
+  for (let i = 0; i < 10_000; i++) encodeInto("xen_dm_op", VALUES[i % K]!, out);
   const before = process.memoryUsage().heapUsed;
   gcs = 0;
-  for (let i = 0; i < calls; i++) encodeInto("xen_dm_op", VALUES[i % K], out);
+  for (let i = 0; i < calls; i++) encodeInto("xen_dm_op", VALUES[i % K]!, out);
   const after = process.memoryUsage().heapUsed;
   obs.disconnect();
   return { calls, gcs, heapBytesPerCall: Math.max(0, after - before) / calls };

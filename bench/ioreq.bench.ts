@@ -63,7 +63,7 @@ function setup(t: Tree): { cases: Case[]; handled: () => number } {
     const bytes = t.codec.encode("xen_dm_op", { op: `XEN_DMOP_${member}`, u: { [member]: fields } });
     const rc = hv.dm_op(0, GUEST, [{ bytes }]);
     if (rc !== 0) throw new Error(`${member}: rc ${rc}`);
-    return (t.codec.decode("xen_dm_op", bytes).u as Record<string, Record<string, unknown>>)[member]!;
+    return (t.codec.decode("xen_dm_op", bytes).u as Record<string, Record<string, unknown> | undefined>)[member]!;
   };
   const g = t.emulate.guestOf(hv);
   const id = dmop("create_ioreq_server", { handle_bufioreq: "HVM_IOREQSRV_BUFIOREQ_ATOMIC" }).id as number;

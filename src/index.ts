@@ -31,6 +31,9 @@ export { PrivcmdDevice, PrivcmdArgumentError, RegionMemory, encodeXenDmOpBufs, d
 export type { PrivcmdHandle, PrivcmdOptions, IoctlResult, UserMemory, XenDmOpBufDesc } from "./privcmd/index.js";
 export * from "./transport/index.js";
 
+// Conformance to libxendevicemodel (xendm serve --conform)
+export * from "./conform/index.js";
+
 // Xen's own x86 HVM platform devices
 export { HvmPlatform, LIBXL_HVM_EMULATION_FLAGS, HostClock, ManualClock, type GuestClock, type Claim, type InterceptRequest, type InterceptResult } from "./hypervisor/hvm/index.js";
 
@@ -38,4 +41,4 @@ export { HvmPlatform, LIBXL_HVM_EMULATION_FLAGS, HostClock, ManualClock, type Gu
 export * from "./toolstack/index.js";
 
 // Scenarios
-export { runScenario, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions } from "./scenario/index.js";
+export { runScenario, runScenarioAsync, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions, type LiveOptions } from "./scenario/index.js";

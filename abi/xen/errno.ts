@@ -82,6 +82,7 @@ export const errno = {
   /** hypervisor-internal: turned into a hypercall continuation, never seen by callers */
   ERESTART: 85,
   EOPNOTSUPP: 95,
+  ENOTCONN: 107,
   ECONNREFUSED: 111,
 } as const;
 
@@ -101,7 +102,8 @@ export function errnoName(n: number): string {
 export function errnoValue(s: string | number): number | undefined {
   if (typeof s === "number") return Math.abs(s);
   const name = s.replace(/^-/, "").replace(/^XEN_/, "");
-  const fromName = (errno as Readonly<Record<string, number>>)[name] ?? XEN_ERRNO["XEN_" + name];
+  const table = errno as Readonly<Record<string, number>>;
+  const fromName = (Object.hasOwn(table, name) ? table[name] : undefined) ?? (Object.hasOwn(XEN_ERRNO, "XEN_" + name) ? XEN_ERRNO["XEN_" + name] : undefined);
   if (fromName !== undefined) return fromName;
   return /^-?\d+$/.test(s) ? Math.abs(Number(s)) : undefined;
 }

@@ -23,7 +23,7 @@
 
 /* ---- open */
 
-enum path_kind { PATH_OTHER, PATH_FAULT, PATH_PRIVCMD, PATH_HYPERCALL };
+enum path_kind { PATH_OTHER, PATH_FAULT, PATH_PRIVCMD, PATH_HYPERCALL, PATH_EVTCHN };
 
 static const struct {
     const char *path;
@@ -32,6 +32,7 @@ static const struct {
     { "/dev/xen/privcmd", PATH_PRIVCMD },
     { "/proc/xen/privcmd", PATH_PRIVCMD },
     { "/dev/xen/hypercall", PATH_HYPERCALL },
+    { "/dev/xen/evtchn", PATH_EVTCHN },
 };
 
 /* Longer than every path above: a string that long is none of them. */
@@ -71,6 +72,9 @@ static int shim_open_common(const char *path, int flags, int *handled)
     if (k == PATH_HYPERCALL) {
         fd = -1;
         err = ENOENT;
+    } else if (k == PATH_EVTCHN) {
+        fd = open_evtchn(flags);
+        err = fd < 0 ? errno : 0;
     } else {
         fd = open_privcmd(path, flags);
         err = fd < 0 ? errno : 0;
@@ -299,7 +303,7 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     init();
-    if (fd_is_privcmd(fd))
+    if (fd_is_privcmd(fd) && fd_conn_type(fd) == CONN_PRIVCMD)
         return privcmd_mmap(addr, len, prot, flags);
     return real.mmap(addr, len, prot, flags, fd, off);
 }
@@ -307,7 +311,7 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
     init();
-    if (fd_is_privcmd(fd))
+    if (fd_is_privcmd(fd) && fd_conn_type(fd) == CONN_PRIVCMD)
         return privcmd_mmap(addr, len, prot, flags);
     return real.mmap64(addr, len, prot, flags, fd, off);
 }

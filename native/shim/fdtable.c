@@ -115,6 +115,24 @@ void table_alias(int newfd, struct conn *c)
 }
 
 
+/* Makes fd (a new fd of the program) refer to c, which gives its reference to the table. fd or -1/EMFILE. */
+int table_install(int fd, struct conn *c)
+{
+    if (fd < 0 || fd >= FD_TABLE_SIZE) {
+        real.close(fd);
+        conn_put(c);
+        errno = EMFILE;
+        return -1;
+    }
+    pthread_mutex_lock(&table_lock);
+    struct conn *old = fd_table[fd];
+    __atomic_store_n(&fd_table[fd], c, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&table_lock);
+    if (old) /* a stale entry: the fd was closed behind our back */
+        conn_put(old);
+    return fd;
+}
+
 /*
  * In the child of a fork only the forking thread exists: a lock another
  * thread held at that moment (a call in flight on a connection, the table,
@@ -144,4 +162,15 @@ void shim_after_fork_child(void)
             sock_table[fd]->forked = 0;
     }
     capture_after_fork_child();
+}
+
+/* The type of the connection behind fd (CONN_PRIVCMD, CONN_EVTCHN), or -1. */
+int fd_conn_type(int fd)
+{
+    struct conn *c = conn_get(fd);
+    if (!c)
+        return -1;
+    int t = c->type;
+    conn_put(c);
+    return t;
 }

@@ -390,7 +390,9 @@ long privcmd_ioctl(int fd, unsigned long req, void *arg)
         errno = EBADF;
         return -1;
     }
-    if (req == SHIM_IOCTL_DM_OP && !no_dmop) {
+    if (c->type == CONN_EVTCHN) {
+        r = evtchn_ioctl(fd, c, req, arg);
+    } else if (req == SHIM_IOCTL_DM_OP && !no_dmop) {
         r = do_dm_op(c, arg);
     } else if (req == SHIM_IOCTL_RESTRICT && !no_dmop) {
         r = do_restrict(c, arg);
@@ -421,28 +423,9 @@ long privcmd_ioctl(int fd, unsigned long req, void *arg)
 
 int open_privcmd(const char *path, int flags)
 {
-    int sock = connect_server();
-    if (sock < 0)
+    struct conn *c = conn_new(CONN_PRIVCMD);
+    if (!c)
         return -1;
-    struct conn *c = calloc(1, sizeof(*c));
-    if (!c || ensure_cap(c, 256) < 0) {
-        free(c);
-        real.close(sock);
-        errno = ENOMEM;
-        return -1;
-    }
-    pthread_mutex_init(&c->lock, NULL);
-    c->sock = sock;
-    c->refs = 1;
-    c->pid = cached_pid;
-    if (conn_hello(c) < 0) {
-        warn_once("say HELLO to", EPROTO);
-        conn_put(c);
-        errno = ECONNREFUSED;
-        return -1;
-    }
-    sock_set(sock, c);
-
     unsigned mfd_flags = (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0;
     int fd = memfd_create("xendm-privcmd", mfd_flags);
     if (fd < 0) {
@@ -451,20 +434,8 @@ int open_privcmd(const char *path, int flags)
         errno = e;
         return -1;
     }
-    if (fd >= FD_TABLE_SIZE) {
-        real.close(fd);
-        conn_put(c);
-        errno = EMFILE;
-        return -1;
-    }
     (void)path;
-    pthread_mutex_lock(&table_lock);
-    struct conn *old = fd_table[fd];
-    __atomic_store_n(&fd_table[fd], c, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&table_lock);
-    if (old) /* a stale entry: the fd was closed behind our back */
-        conn_put(old);
-    return fd;
+    return table_install(fd, c);
 }
 
 /*

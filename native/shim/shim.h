@@ -112,6 +112,9 @@ _Static_assert(sizeof(struct shim_privcmd_dm_op_buf) == sizeof(privcmd_dm_op_buf
 #define KIND_DM_OP 0x02
 #define KIND_RESTRICT 0x03
 #define KIND_HYPERCALL 0x04
+#define KIND_EVTCHN_OPEN 0x10
+#define KIND_EVTCHN_STREAM 0x11
+#define KIND_EVTCHN_IOCTL 0x12
 #define KIND_BYE 0x7f
 #define KIND_ERROR 0xff
 #define FRAME_MAX (1u << 20)
@@ -175,7 +178,11 @@ uint8_t *scratch(size_t need);
 
 /* ---- connections and the fd table (fdtable.c) */
 
+enum { CONN_PRIVCMD, CONN_EVTCHN };
+
 struct conn {
+    int type;             /* CONN_PRIVCMD or CONN_EVTCHN: which device the fds behind it are */
+    uint64_t token;       /* CONN_EVTCHN: the server's name for the open file */
     pthread_mutex_t lock; /* one request/reply at a time on this connection */
     int sock;             /* hidden socket to the server, closed when refs drops to 0 */
     int refs;             /* fds of the table pointing here + calls in flight */
@@ -211,7 +218,8 @@ void conn_put(struct conn *c);
 struct conn *conn_get(int fd);
 void table_drop(int fd);
 void table_alias(int newfd, struct conn *c);
-void table_install(int fd, struct conn *c);
+int table_install(int fd, struct conn *c);
+int fd_conn_type(int fd);
 
 /* ---- transport (transport.c) */
 
@@ -229,6 +237,7 @@ int transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len);
 int conn_hello(struct conn *c);
 void conn_after_fork(struct conn *c);
 int connect_server(void);
+struct conn *conn_new(int type);
 void warn_once(const char *what, int err);
 
 /* ---- capture (capture.c) */
@@ -257,5 +266,11 @@ void capture_result(struct sbuf *s, long ret, int err);
 long privcmd_ioctl(int fd, unsigned long req, void *arg);
 int open_privcmd(const char *path, int flags);
 void *privcmd_mmap(void *addr, size_t len, int prot, int flags);
+
+/* ---- /dev/xen/evtchn (evtchn.c) */
+
+int open_evtchn(int flags);
+long evtchn_ioctl(int fd, struct conn *c, unsigned long req, void *arg);
+int evtchn_reattach(struct conn *c);
 
 #endif

@@ -179,6 +179,8 @@ void conn_after_fork(struct conn *c)
         return;
     }
     sock_set(c->sock, c);
+    if (c->type == CONN_EVTCHN && evtchn_reattach(c) < 0)
+        c->broken = 1;
     if (c->restricted) {
         size_t rlen;
         put16(c->buf + HDR_SIZE, c->restrict_dom);
@@ -186,6 +188,34 @@ void conn_after_fork(struct conn *c)
         if (transact(c, KIND_RESTRICT, 4, &rlen) < 0 || rlen < 8 || get32(c->buf) != 0)
             c->broken = 1;
     }
+}
+
+/* A new connection of the given type: connected, HELLO said, its socket hidden.  NULL with errno. */
+struct conn *conn_new(int type)
+{
+    int sock = connect_server();
+    if (sock < 0)
+        return NULL;
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c || ensure_cap(c, 256) < 0) {
+        free(c);
+        real.close(sock);
+        errno = ENOMEM;
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    c->sock = sock;
+    c->refs = 1;
+    c->pid = cached_pid;
+    c->type = type;
+    if (conn_hello(c) < 0) {
+        warn_once("say HELLO to", EPROTO);
+        conn_put(c);
+        errno = ECONNREFUSED;
+        return NULL;
+    }
+    sock_set(sock, c);
+    return c;
 }
 
 static int warned;

@@ -15,8 +15,8 @@ export const CONFORM_OPTIONS = {
 
 export interface ConformSession {
   observer: CallObserver;
-  /** Writes the report to stdout; returns the exit status it calls for (1: strict and something differed). */
-  finish(): number;
+  /** Writes the report (to stdout unless told); returns the exit status it calls for (1: strict and something differed). */
+  finish(out?: NodeJS.WritableStream): number;
 }
 
 /** The conformance session the options ask for, or undefined without --conform / --conform-strict. */
@@ -32,8 +32,8 @@ export async function conformSession(values: OptionValues<typeof CONFORM_OPTIONS
   const observer = conformObserver({ check: await Conformance.create(target), report, warn });
   return {
     observer,
-    finish: () => {
-      process.stdout.write(values.json ? JSON.stringify(report.toJson()) + "\n" : report.format());
+    finish: (out = process.stdout) => {
+      out.write(values.json ? JSON.stringify(report.toJson()) + "\n" : report.format());
       return strict && report.differing > 0 ? 1 : 0;
     },
   };

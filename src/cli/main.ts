@@ -24,6 +24,7 @@ const COMMANDS: ReadonlyMap<string, () => Promise<CommandModule>> = new Map<stri
   ["demo", () => import("./commands/demo.js")],
   ["serve", () => import("./commands/serve.js")],
   ["replay", () => import("./commands/replay.js")],
+  ["exec", () => import("./commands/exec.js")],
   ["qemu", () => import("./commands/qemu.js")],
 ]);
 

@@ -4,6 +4,8 @@ import type { AggregateLayout, EnumTable, FieldLayout } from "../../abi/ctypes.j
 import { dmOpMembers } from "../../abi/xen/dm_op.js";
 import { compiled, type CField, type CValue } from "./compile.js";
 import { CodecError } from "./errors.js";
+import { holesOf, holeText } from "./holes.js";
+import { bitsText } from "./layout-text.js";
 
 export interface DumpLine {
   offset: number;
@@ -12,9 +14,16 @@ export interface DumpLine {
   bits?: { offset: number; width: number };
   raw: string;
   path: string;
-  value: number | bigint;
+  /** the field's value; absent on the lines of bytes no field holds (`gap`) */
+  value?: number | bigint;
   meaning?: string;
+  /** bytes no declared field holds: an implicit hole, tail padding, a union's bytes past the selected member, bytes past sizeof */
+  gap?: "hole" | "padding" | "union-tail" | "trailing";
+  /** what a gap line is, in pahole's words (XXX 4 bytes hole) */
+  comment?: string;
   error?: string;
+  /** the bytes the error is about, within this line */
+  errorSpan?: { offset: number; size: number };
 }
 
 /** Names a value from a field's symbolic table: prefers the full C name; decomposes flag words. */
@@ -25,7 +34,7 @@ export function meaningOf(name: string, value: number | bigint, en: EnumTable | 
   if (exact !== undefined) return exact[0];
   if (name === "flags" && typeof value === "number" && value !== 0) {
     const parts = entries.filter(([, v]) => v !== 0 && (value & v) === v).map(([k]) => k);
-    const rest = parts.reduce((acc, k) => acc & ~(en[k] ?? 0), value);
+    const rest = parts.reduce((acc, k) => acc & ~((Object.hasOwn(en, k) ? en[k] : undefined) ?? 0), value);
     if (parts.length > 0) return parts.join("|") + (rest !== 0 ? `|0x${rest.toString(16)}` : "");
   }
   return "(unknown)";
@@ -37,12 +46,25 @@ function hex(bytes: Uint8Array, from: number, len: number): string {
   return s;
 }
 
+/** Lines of at most 8 bytes for a span no field holds. */
+function gapLines(gap: NonNullable<DumpLine["gap"]>, offset: number, size: number, path: string, comment: string, bytes: Uint8Array, out: DumpLine[]): void {
+  for (let at = offset; at < offset + size; at += 8) {
+    const n = Math.min(8, offset + size - at);
+    out.push({ offset: at, size: n, raw: hex(bytes, at, n), path, gap, comment });
+  }
+}
+
 function walk(L: AggregateLayout, val: CValue, base: number, path: string, bytes: Uint8Array, out: DumpLine[]): void {
   for (const f of L.fields) {
     const x = val[f.name];
     const fpath = `${path}.${f.name}`;
     if (x === undefined) continue;
     leaf(L, f, x, base, fpath, bytes, out, val);
+  }
+  for (const h of holesOf(L)) {
+    if (h.bitWidth !== undefined) {
+      out.push({ offset: base + h.offset, size: 1, bits: { offset: h.bitOffset! - h.offset * 8, width: h.bitWidth }, raw: hex(bytes, base + h.offset, 1), path, gap: "hole", comment: holeText(h) });
+    } else gapLines(h.kind, base + h.offset, h.size, path, holeText(h), bytes, out);
   }
 }
 
@@ -79,18 +101,37 @@ function leaf(parent: AggregateLayout, f: FieldLayout, x: CField, base: number, 
   }
   if (typeof x !== "object") return;
   if (t.kind === "union") {
-    for (const [member, mv] of Object.entries(x)) {
+    const members = Object.entries(x);
+    for (const [member, mv] of members) {
       const m = t.fields.find((y) => y.name === member);
       if (m !== undefined) leaf(t, m, mv, base + f.offset, `${fpath}.${member}`, bytes, out, siblings);
+    }
+    const only = members.length === 1 ? t.fields.find((y) => y.name === members[0]![0]) : undefined;
+    if (only !== undefined && only.size < t.size) {
+      const n = t.size - only.size;
+      gapLines("union-tail", base + f.offset + only.size, n, fpath, `/* ${n} bytes of ${f.name} past ${only.name} */`, bytes, out);
     }
     return;
   }
   walk(t, x, base + f.offset, fpath, bytes, out);
 }
 
+/** The bytes an error is about: the non-zero run of a pad, what lies past sizeof, else the whole line. */
+function spanOf(e: CodecError, line: DumpLine, bytes: Uint8Array): { offset: number; size: number } {
+  const end = line.offset + line.size;
+  if (e.code === "nonzero-pad" || e.code === "trailing") {
+    let last = e.offset;
+    for (let i = e.offset; i < end && i < bytes.length; i++) if (bytes[i] !== 0 || e.code === "trailing") last = i;
+    return { offset: e.offset, size: last - e.offset + 1 };
+  }
+  return { offset: line.offset, size: line.size };
+}
+
 /**
- * An annotated dump of `bytes` as `L`. A strict-decoding error is reported on the line holding the
- * offending byte (or on a line of its own past the end).
+ * An annotated dump of `bytes` as `L`, in offset order: one line per leaf field, and one per run of
+ * bytes no field holds (implicit holes, tail padding, union bytes past the selected member, bytes past
+ * sizeof). A strict-decoding error is reported on the line holding the offending byte, with its span
+ * (or on a line of its own past the end of a short buffer).
  */
 export function dumpLayout(L: AggregateLayout, bytes: Uint8Array, strictError: CodecError | undefined): DumpLine[] {
   const out: DumpLine[] = [];
@@ -98,12 +139,35 @@ export function dumpLayout(L: AggregateLayout, bytes: Uint8Array, strictError: C
   padded.set(bytes);
   const val = compiled(L, false).read(new DataView(padded.buffer), 0, L.name);
   walk(L, val, 0, L.name, padded, out);
-  const shown = out.filter((l) => l.offset < bytes.length);
-  if (strictError !== undefined) {
-    const at = shown.find((l) => strictError.offset >= l.offset && strictError.offset < l.offset + l.size && strictError.path.startsWith(l.path.replace(/\[\d+\]$/, "")));
-    const atOffset = at ?? shown.find((l) => strictError.offset >= l.offset && strictError.offset < l.offset + l.size);
-    if (atOffset !== undefined) atOffset.error = strictError.message;
-    else shown.push({ offset: strictError.offset, size: 0, raw: hex(bytes, strictError.offset, Math.min(8, Math.max(0, bytes.length - strictError.offset))), path: strictError.path, value: 0, error: strictError.message });
+  if (bytes.length > L.size) gapLines("trailing", L.size, bytes.length - L.size, L.name, `/* ${bytes.length - L.size} bytes past sizeof(${L.name}) = ${L.size} */`, padded, out);
+  const bitOf = (l: DumpLine): number => l.offset * 8 + (l.bits?.offset ?? 0);
+  const shown = out.filter((l) => l.offset < bytes.length).sort((a, b) => bitOf(a) - bitOf(b));
+  for (const l of shown) {
+    // a field the buffer ends inside: the bytes that are there, "--" for the rest, no value
+    const missing = l.offset + l.size - bytes.length;
+    if (missing <= 0) continue;
+    l.raw = [hex(bytes, l.offset, l.size - missing), ...Array<string>(missing).fill("--")].filter((x) => x !== "").join(" ");
+    delete l.value;
+    delete l.meaning;
+    l.comment = `/* ${missing} of ${l.size} bytes missing */`;
+  }
+  if (strictError?.code === "truncated") {
+    const e = strictError;
+    const cut = shown.find((l) => l.offset + l.size > bytes.length);
+    if (cut !== undefined) {
+      cut.error = e.message;
+      cut.errorSpan = { offset: bytes.length, size: cut.offset + cut.size - bytes.length };
+    } else shown.push({ offset: bytes.length, size: 0, raw: "", path: e.path, comment: "/* the buffer ends here */", error: e.message, errorSpan: { offset: bytes.length, size: 0 } });
+  } else if (strictError !== undefined) {
+    const e = strictError;
+    const holds = (l: DumpLine): boolean => e.offset >= l.offset && e.offset < l.offset + l.size;
+    const at = shown.find((l) => holds(l) && e.path.startsWith(l.path.replace(/\[\d+\]$/, ""))) ?? shown.find(holds);
+    if (at !== undefined) {
+      at.error = e.message;
+      at.errorSpan = spanOf(e, at, bytes);
+    } else {
+      shown.push({ offset: e.offset, size: 0, raw: "", path: e.path, error: e.message, errorSpan: { offset: e.offset, size: 0 } });
+    }
   }
   return shown;
 }
@@ -112,10 +176,16 @@ export function formatDump(lines: readonly DumpLine[]): string {
   const rows = lines.map((l) => {
     const off = `+${l.offset.toString().padStart(3)}`;
     const raw = l.raw.padEnd(23);
-    const bits = l.bits !== undefined ? ` bits ${l.bits.offset}..${l.bits.offset + l.bits.width - 1}` : "";
-    const value = typeof l.value === "bigint" ? `0x${l.value.toString(16)}` : `${l.value}${l.value > 9 ? ` (0x${l.value.toString(16)})` : ""}`;
-    let s = `${off}  ${raw}  ${l.path}${bits} = ${value}${l.meaning !== undefined ? `  ${l.meaning}` : ""}`;
-    if (l.error !== undefined) s += `\n      ${"^".repeat(Math.max(2, Math.min(23, l.raw.length)))} ${l.error}`;
+    const bits = l.bits !== undefined ? ` ${bitsText(l.bits.offset, l.bits.width, 0)}` : "";
+    const v = l.value;
+    const value = v === undefined ? "" : typeof v === "bigint" ? ` = 0x${v.toString(16)}` : ` = ${v}${v > 9 ? ` (0x${v.toString(16)})` : ""}`;
+    let s = `${off}  ${raw}  ${l.path}${bits}${value}${l.meaning !== undefined ? `  ${l.meaning}` : ""}${l.comment !== undefined ? `  ${l.comment}` : ""}`;
+    if (l.error !== undefined) {
+      const span = l.errorSpan ?? { offset: l.offset, size: l.size };
+      const lead = 3 * Math.max(0, span.offset - l.offset);
+      const width = Math.max(2, 3 * Math.min(span.size, 8) - 1);
+      s += `\n      ${" ".repeat(lead)}${"^".repeat(width)} ${l.error}`;
+    }
     return s;
   });
   return rows.join("\n");

@@ -9,7 +9,9 @@ export type CodecErrorCode =
   | "bad-value" // a value of the wrong kind, or an unknown symbolic name
   | "unknown-field" // a key that the C structure does not have
   | "bad-member" // a union value naming the wrong or several members
-  | "unknown-type"; // no such type
+  | "unknown-type" // no such type
+  | "bad-arch" // an arch option that names no ABI
+  | "bad-offset"; // a byte offset that is not an integer
 
 export class CodecError extends Error {
   override readonly name = "CodecError";

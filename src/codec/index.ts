@@ -5,6 +5,7 @@ import { dmOpMembers } from "../../abi/xen/dm_op.js";
 import { compiled, type CValue, type CField, type Compiled } from "./compile.js";
 import { CodecError } from "./errors.js";
 import { dumpLayout, type DumpLine } from "./dump.js";
+import type { DecodedTypes, EncodeTypes, TypeName } from "./types.generated.js";
 
 export { CodecError, type CodecErrorCode } from "./errors.js";
 export type { CValue, CField } from "./compile.js";
@@ -65,10 +66,17 @@ let lastType = "";
 let lastArch: Arch = DEFAULT_ARCH;
 let lastEntry: Entry | undefined;
 
+/** The ABI an `arch` option names; anything else is a CodecError naming the option. */
+export function checkArch(arch: unknown): Arch {
+  if (arch === undefined) return DEFAULT_ARCH;
+  if (typeof arch === "string" && Object.hasOwn(entries, arch)) return arch as Arch;
+  throw new CodecError("bad-arch", "arch", 0, `unknown arch ${JSON.stringify(arch)} (one of ${Object.keys(entries).join(", ")})`);
+}
+
 function entry(type: string, arch: Arch | undefined): Entry {
   const a = arch ?? DEFAULT_ARCH;
   if (type === lastType && a === lastArch && lastEntry !== undefined) return lastEntry;
-  const cache = entries[a];
+  const cache = entries[checkArch(a)];
   let e = cache.get(type);
   if (e === undefined) {
     const decl = findType(type, a);
@@ -91,7 +99,7 @@ export function layoutOf(type: string, opts: CodecOptions = {}): AggregateLayout
 /** The names of every type (tags and typedefs). */
 export function typeNames(opts: CodecOptions = {}): string[] {
   const out: string[] = [];
-  for (const d of allTypes(opts.arch ?? DEFAULT_ARCH)) {
+  for (const d of allTypes(checkArch(opts.arch))) {
     out.push(d.name);
     if (d.typedef !== undefined) out.push(d.typedef);
   }
@@ -119,7 +127,18 @@ export function viewOf(bytes: Uint8Array): DataView {
   return v;
 }
 
-/** Encodes a C-field value into a new buffer of exactly the type's size. */
+/**
+ * A type name only known at run time (a `string`): the untyped overloads. A literal name the codec
+ * knows must use the typed overload, so a mistyped value is a compile error rather than a fallback.
+ */
+type Untyped<T extends string> = T extends TypeName ? never : T;
+
+/**
+ * Encodes a C-field value into a new buffer of exactly the type's size. With a literal type name the
+ * value is checked field by field against the generated interface (`EncodeTypes`).
+ */
+export function encode<K extends TypeName>(type: K, value: EncodeTypes[K], opts?: CodecOptions): Uint8Array;
+export function encode<T extends string>(type: Untyped<T>, value: unknown, opts?: CodecOptions): Uint8Array;
 export function encode(type: string, value: unknown, opts: CodecOptions = {}): Uint8Array {
   const { L, strict } = entry(type, opts.arch);
   const out = new Uint8Array(L.size);
@@ -128,9 +147,12 @@ export function encode(type: string, value: unknown, opts: CodecOptions = {}): U
 }
 
 /** Encodes into the caller's buffer at `offset` without allocating; returns the bytes written. */
+export function encodeInto<K extends TypeName>(type: K, value: EncodeTypes[K], buf: Uint8Array, offset?: number, opts?: CodecOptions): number;
+export function encodeInto<T extends string>(type: Untyped<T>, value: unknown, buf: Uint8Array, offset?: number, opts?: CodecOptions): number;
 export function encodeInto(type: string, value: unknown, buf: Uint8Array, offset = 0, opts?: CodecOptions): number {
   const { L, strict } = entry(type, opts?.arch);
-  if (!Number.isInteger(offset) || offset < 0 || offset + L.size > buf.length) {
+  if (!Number.isSafeInteger(offset)) throw new CodecError("bad-offset", L.name, 0, `offset ${String(offset)} is not an integer byte offset`);
+  if (offset < 0 || offset + L.size > buf.length) {
     throw new CodecError("truncated", L.name, offset, `destination holds ${Math.max(0, buf.length - offset)} bytes from offset ${offset}, ${L.name} needs ${L.size}`);
   }
   strict.write(viewOf(buf), offset, value, L.name);
@@ -141,7 +163,14 @@ function firstMissing(L: AggregateLayout, length: number): FieldLayout | undefin
   return L.fields.find((f) => f.offset + f.size > length);
 }
 
-/** Decodes a whole buffer into a C-field value. */
+/**
+ * Decodes a whole buffer into a C-field value. Strict decoding with a literal type name returns the
+ * generated interface (`DecodedTypes`): `xen_dm_op` is a union on `op`, so narrowing on it reaches the
+ * member (`if (v.op === XEN_DMOP_nr_vcpus) v.u.nr_vcpus.vcpus`; `v.u.nr_vcpus?.vcpus` otherwise).
+ */
+export function decode<K extends TypeName>(type: K, bytes: Uint8Array, opts?: CodecOptions & { mode?: "strict" }): DecodedTypes[K];
+export function decode(type: TypeName, bytes: Uint8Array, opts: DecodeOptions & { mode: "hypervisor" }): CValue;
+export function decode<T extends string>(type: Untyped<T>, bytes: Uint8Array, opts?: DecodeOptions): CValue;
 export function decode(type: string, bytes: Uint8Array, opts?: DecodeOptions): CValue {
   const { L, strict } = entry(type, opts?.arch);
   if (opts?.mode === "hypervisor") {
@@ -183,6 +212,7 @@ export function getCodec(type: string, opts: CodecOptions & { checkPads?: boolea
   const name = L.name;
   const size = L.size;
   const fits = (view: DataView, offset: number): void => {
+    if (!Number.isSafeInteger(offset)) throw new CodecError("bad-offset", name, 0, `offset ${String(offset)} is not an integer byte offset`);
     if (offset < 0 || offset + size > view.byteLength) {
       throw new CodecError("truncated", name, offset, `${view.byteLength - offset} bytes available at offset ${offset}, ${name} needs ${size}`);
     }
@@ -216,14 +246,37 @@ function layoutType(L: AggregateLayout): LayoutType {
   };
 }
 
-/** Sizes, offsets and bit positions in the same shape the C probe prints (fixtures/layouts/<arch>.json). */
+/**
+ * The aggregates in the order the headers declare them, as the C probe lists them: the guest handle
+ * (xen.h) first, then each type followed by the anonymous aggregates declared inside it (`xen_dm_op.u`).
+ */
+function headerOrder(arch: Arch): AggregateLayout[] {
+  const all = allTypes(arch).map((d) => resolve(d, arch));
+  const anonymous = (L: AggregateLayout): boolean => L.name.includes(".");
+  const out = all.filter((L) => L.name.startsWith("__guest_handle"));
+  for (const L of all) {
+    if (anonymous(L) || out.includes(L)) continue;
+    out.push(L, ...all.filter((x) => anonymous(x) && x.name.startsWith(`${L.name}.`)));
+  }
+  return [...out, ...all.filter((L) => !out.includes(L))];
+}
+
+/** Every aggregate of the ABI, resolved, in header order (`xendm layout`). */
+export function layoutsOf(opts: CodecOptions = {}): AggregateLayout[] {
+  return headerOrder(checkArch(opts.arch));
+}
+
+/**
+ * Sizes, offsets and bit positions in the same shape and type order the C probe prints
+ * (fixtures/layouts/<arch>.json): `bit_offset` counts from the start of the aggregate.
+ */
 export function layout(type?: string, opts: CodecOptions = {}): LayoutJson {
-  const arch = opts.arch ?? DEFAULT_ARCH;
-  const types = type === undefined ? allTypes(arch).map((d) => layoutType(resolve(d, arch))) : [layoutType(layoutOf(type, { arch }))];
+  const arch = checkArch(opts.arch);
+  const types = type === undefined ? headerOrder(arch).map(layoutType) : [layoutType(layoutOf(type, { arch }))];
   return { arch, types, constants: { ...constants(arch) } };
 }
 
-/** 64-bit values as decimal strings: a JSON-safe copy of a decoded value. */
+/** 64-bit values as decimal strings: a JSON-safe copy of a decoded value (the convention of ./json.ts). */
 export function toJson(value: CField): unknown {
   if (typeof value === "bigint") return value.toString();
   if (Array.isArray(value)) return value.map(toJson);
@@ -248,3 +301,8 @@ export function dump(type: string, bytes: Uint8Array, opts: CodecOptions = {}): 
 }
 
 export { formatDump, meaningOf, type DumpLine } from "./dump.js";
+export type * from "./types.generated.js";
+export type { IntIn, Only, OneOf } from "./typed.js";
+export { jsonReplacer, stringifyJson } from "./json.js";
+export { holesOf, holeText, type Hole } from "./holes.js";
+export { formatLayout } from "./layout-text.js";

@@ -26,7 +26,8 @@ export function toBig(x: unknown, bytes: number, en: EnumTable | undefined, path
     v = BigInt(x);
   } else if (typeof x === "string") {
     const s = x.trim();
-    const sym = en?.[s];
+    // own names only: "constructor" or "toString" are not C constants
+    const sym = en !== undefined && Object.hasOwn(en, s) ? en[s] : undefined;
     if (sym !== undefined) v = BigInt(sym);
     else if (INT_RE.test(s)) v = BigInt(s);
     else if (typeof x === "string" && en !== undefined) {

@@ -2,10 +2,10 @@
 // xendevicemodel_* call it stands for, what the real library would send for the same arguments, and
 // every difference between the two, named by C field and byte offset.
 import type { Arch } from "../../abi/profiles.js";
-import { dmOpMembers } from "../../abi/xen/dm_op.js";
+import { XEN_DMOP_track_dirty_vram, dmOpMembers } from "../../abi/xen/dm_op.js";
 import { DOMID_INVALID } from "../../abi/xen/xen.js";
 import type { TransportBuf } from "../transport/types.js";
-import { descriptorLayout, readLe, show, showSize, sizeField, xenDmOpSpans } from "./fields.js";
+import { countField, descriptorLayout, hypercallArg, readLe, show, showSize, sizeField, xenDmOpSpans } from "./fields.js";
 import { TWO_BUFFER_OPS, XEN_DM_OP_SIZE, inferCall, isLibraryOp, memberOf, opOf } from "./infer.js";
 import { LibraryModel } from "./library.js";
 import type { Difference, SentBuf, SentCall, Verdict } from "./types.js";
@@ -20,6 +20,10 @@ export function isConformTarget(s: string): s is ConformTarget {
 
 const PROBE = { status: "conforms", op: "probe (num 0)", fn: "xendevicemodel_open" } as const satisfies Verdict;
 const UNKNOWN_OP = "(no readable xen_dm_op)";
+const IN_ORDER_1: readonly number[] = [0];
+const IN_ORDER_2: readonly number[] = [0, 1];
+const SWAPPED: readonly number[] = [1, 0];
+const NONE: readonly number[] = [];
 
 function opName(op: number): string {
   return `XEN_DMOP_${memberOf(op)}`;
@@ -68,25 +72,25 @@ export class Conformance {
     if (layout !== undefined) return { status: "differs", op: UNKNOWN_OP, fn: "(unknown)", differences: [layout] };
 
     // Where is the struct xen_dm_op? Buffer 0, or buffer 1 of a two-buffer op sent the wrong way round.
-    let order: number[] = bufs.map((_, i) => i);
+    let order: readonly number[] = bufs.length === 1 ? IN_ORDER_1 : bufs.length === 2 ? IN_ORDER_2 : bufs.map((_, i) => i);
     let op = opOf(bufs[0]?.bytes);
     const diffs: Difference[] = [];
     if (bufs.length === 2 && !(isLibraryOp(op) && TWO_BUFFER_OPS.has(op))) {
       const op1 = opOf(bufs[1]!.bytes);
       if (isLibraryOp(op1) && TWO_BUFFER_OPS.has(op1) && bufs[1]!.bytes!.length === XEN_DM_OP_SIZE) {
-        order = [1, 0];
+        order = SWAPPED;
         op = op1;
         diffs.push({
           kind: "buffer-order", buffer: 0, field: `${descriptorLayout(call.path, call.abi).type}[0]`, offset: 0,
-          expected: `buffer 0 = struct xen_dm_op (32 bytes), buffer 1 = ${op1 === 7 ? "the dirty bitmap" : "the struct xen_dm_op_modified_memory_extent array"}`,
+          expected: `buffer 0 = struct xen_dm_op (32 bytes), buffer 1 = ${op1 === XEN_DMOP_track_dirty_vram ? "the dirty bitmap" : "the struct xen_dm_op_modified_memory_extent array"}`,
           sent: `buffer 0 = ${bufs[0]!.size} bytes, buffer 1 = struct xen_dm_op (${opName(op1)})`,
         });
       }
     }
     const first = bufs[order[0]!];
     if (first === undefined) {
-      const field = call.path === "ioctl" ? "privcmd_dm_op.num" : "privcmd_hypercall.arg[1]";
-      return { status: "differs", op: UNKNOWN_OP, fn: "(unknown)", differences: [{ kind: "buffer-count", field, offset: call.path === "ioctl" ? 2 : 16, expected: "1 or 2", sent: String(call.num) }] };
+      const at = countField(call.path, call.abi);
+      return { status: "differs", op: UNKNOWN_OP, fn: "(unknown)", differences: [{ kind: "buffer-count", ...at, expected: "1 or 2", sent: String(call.num) }] };
     }
     if (first.bytes === undefined || !isLibraryOp(op)) {
       if (first.bytes !== undefined && first.bytes.length >= 4) {
@@ -94,24 +98,21 @@ export class Conformance {
       }
       return { status: "differs", op: UNKNOWN_OP, fn: "(unknown)", differences: [this.#noStruct(call, first)] };
     }
-    const inferred = inferCall(op, first.bytes, order.map((i) => bufs[i]!));
+    const inferred = inferCall(op, first.bytes, order === SWAPPED ? [bufs[1]!, bufs[0]!] : bufs);
     if ("refused" in inferred) return { status: "not-a-library-call", op: opName(op), reason: inferred.refused };
     const emitted = this.lib.emit(call.path, call.dom, inferred);
     if (emitted === undefined) return { status: "not-a-library-call", op: opName(op), reason: `${inferred.fn} refuses these arguments without a call` };
 
     const exp = emitted.bufs;
     if (exp.length !== bufs.length) {
-      diffs.push({
-        kind: "buffer-count", field: call.path === "ioctl" ? "privcmd_dm_op.num" : "privcmd_hypercall.arg[1]", offset: call.path === "ioctl" ? 2 : 16,
-        expected: String(exp.length), sent: String(call.num),
-      });
+      diffs.push({ kind: "buffer-count", ...countField(call.path, call.abi), expected: String(exp.length), sent: String(call.num) });
     }
-    const caller = new Set(inferred.callerBuffers ?? []);
+    const caller = inferred.callerBuffers ?? NONE;
     for (let e = 0; e < exp.length && e < order.length; e++) {
       const i = order[e]!;
-      this.#compareBuf(call, i, e, exp[e]!, bufs[i]!, op, caller.has(e), diffs);
+      this.#compareBuf(call, i, e, exp[e]!, bufs[i]!, op, caller.includes(e), diffs);
     }
-    if (call.path === "hypercall" && call.args !== undefined) this.#compareArgs(call.args, emitted.args ?? [], diffs);
+    if (call.path === "hypercall" && call.args !== undefined) this.#compareArgs(call.abi, call.args, emitted.args ?? [], diffs);
     return diffs.length === 0 ? { status: "conforms", op: opName(op), fn: inferred.fn } : { status: "differs", op: opName(op), fn: inferred.fn, differences: diffs };
   }
 
@@ -125,13 +126,14 @@ export class Conformance {
   }
 
   #compareBuf(call: SentCall, i: number, e: number, exp: TransportBuf, sent: SentBuf, op: number, callerMemory: boolean, diffs: Difference[]): void {
-    const at = sizeField(call.path, call.abi, i);
     const want = sizeOf(exp);
     if (want !== sent.size) {
+      const at = sizeField(call.path, call.abi, i);
       diffs.push({ kind: "buffer-size", buffer: i, field: at.field, offset: at.offset, expected: showSize(want), sent: showSize(sent.size), note: this.#sizeNote(op, e, exp) });
     }
     if (sent.unreadable && !callerMemory) {
-      diffs.push({ kind: "buffer-unreadable", buffer: i, field: `${descriptorLayout(call.path, call.abi).type}[${i}].${descriptorLayout(call.path, call.abi).ptr.name}`, offset: i * descriptorLayout(call.path, call.abi).size, expected: "the library's own readable memory", sent: "unreadable" });
+      const d = descriptorLayout(call.path, call.abi);
+      diffs.push({ kind: "buffer-unreadable", buffer: i, field: `${d.type}[${i}].${d.ptr.name}`, offset: i * d.size + d.ptr.offset, expected: "the library's own readable memory", sent: "unreadable" });
     }
     if (callerMemory || e !== 0 || sent.bytes === undefined) return;
     const got = sent.bytes, ref = exp.bytes;
@@ -151,18 +153,18 @@ export class Conformance {
 
   #sizeNote(op: number, e: number, exp: TransportBuf): string {
     if (e === 0) return "sizeof(struct xen_dm_op): the library always sends the whole struct";
-    if (op === 7) return `(nr + 7) / 8 bytes of dirty bitmap, computed in 32 bits, for xen_dm_op.u.track_dirty_vram.nr`;
+    if (op === XEN_DMOP_track_dirty_vram) return `(nr + 7) / 8 bytes of dirty bitmap, computed in 32 bits, for xen_dm_op.u.track_dirty_vram.nr`;
     return `xen_dm_op.u.modified_memory.nr_extents x 16 bytes (struct xen_dm_op_modified_memory_extent); ${sizeOf(exp)} expected`;
   }
 
-  #compareArgs(sent: readonly bigint[], want: readonly bigint[], diffs: Difference[]): void {
+  #compareArgs(abi: Arch, sent: readonly bigint[], want: readonly bigint[], diffs: Difference[]): void {
     // arg[2] is the buffer array's address; the library passes nothing in arg[3] and arg[4].
     const expected = [want[0] ?? 0n, want[1] ?? 0n, undefined, 0n, 0n];
     for (let k = 0; k < 5; k++) {
       const w = expected[k];
       if (k === 1 || w === undefined) continue; // arg[1] is the buffer count, compared as such
       const s = sent[k] ?? 0n;
-      if (s !== w) diffs.push({ kind: "hypercall-arg", field: `privcmd_hypercall.arg[${k}]`, offset: 8 + 8 * k, expected: show(w), sent: show(s) });
+      if (s !== w) diffs.push({ kind: "hypercall-arg", ...hypercallArg(k, abi), expected: show(w), sent: show(s) });
     }
   }
 }

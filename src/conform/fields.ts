@@ -63,17 +63,16 @@ export interface DescriptorLayout {
   len: { offset: number; size: number };
 }
 
-const descs = new Map<string, DescriptorLayout>();
+const descs: Record<ConformPath, Partial<Record<Arch, DescriptorLayout>>> = { ioctl: {}, hypercall: {} };
 
 export function descriptorLayout(path: ConformPath, abi: Arch): DescriptorLayout {
-  const key = `${path}/${abi}`;
-  let d = descs.get(key);
-  if (d !== undefined) return d;
+  const known = descs[path][abi];
+  if (known !== undefined) return known;
   const type = path === "ioctl" ? "privcmd_dm_op_buf" : "xen_dm_op_buf";
   const L = layoutOf(type, { arch: abi });
   const [p, s] = L.fields as [AggregateLayout["fields"][0], AggregateLayout["fields"][0]];
-  d = { type, size: L.size, ptr: { name: p.name, offset: p.offset, size: p.size }, len: { offset: s.offset, size: s.size } };
-  descs.set(key, d);
+  const d: DescriptorLayout = { type, size: L.size, ptr: { name: p.name, offset: p.offset, size: p.size }, len: { offset: s.offset, size: s.size } };
+  descs[path][abi] = d;
   return d;
 }
 
@@ -81,6 +80,27 @@ export function descriptorLayout(path: ConformPath, abi: Arch): DescriptorLayout
 export function sizeField(path: ConformPath, abi: Arch, i: number): { field: string; offset: number } {
   const d = descriptorLayout(path, abi);
   return { field: `${d.type}[${i}].size`, offset: i * d.size + d.len.offset };
+}
+
+/** Where the buffer count sits: privcmd_dm_op.num, or privcmd_hypercall.arg[1]. */
+export function countField(path: ConformPath, abi: Arch): { field: string; offset: number } {
+  return path === "ioctl" ? { field: "privcmd_dm_op.num", offset: fieldOffset("privcmd_dm_op", "num", abi) } : hypercallArg(1, abi);
+}
+
+/** privcmd_hypercall.arg[k] and its byte offset. */
+export function hypercallArg(k: number, abi: Arch): { field: string; offset: number } {
+  return { field: `privcmd_hypercall.arg[${k}]`, offset: fieldOffset("privcmd_hypercall", "arg", abi) + 8 * k };
+}
+
+const offsets = new Map<string, number>();
+function fieldOffset(type: string, name: string, abi: Arch): number {
+  const key = `${type}.${name}/${abi}`;
+  let o = offsets.get(key);
+  if (o === undefined) {
+    o = layoutOf(type, { arch: abi }).fields.find((f) => f.name === name)!.offset;
+    offsets.set(key, o);
+  }
+  return o;
 }
 
 /** The little-endian integer in bytes [offset, offset + size) of b (as far as b reaches). */

@@ -64,8 +64,8 @@ export class ConformReport {
     const key = v.status === "not-a-library-call" ? v.op : v.fn;
     let e = this.#ops.get(key);
     if (e === undefined) {
-      e = { op: v.op, calls: 0, conforming: 0, differing: 0, not_library: 0, first_differences: [], firstKeys: new Set() };
-      if (v.status !== "not-a-library-call") e.fn = v.fn;
+      const counts = { op: v.op, calls: 0, conforming: 0, differing: 0, not_library: 0, first_differences: [], firstKeys: new Set<string>() };
+      e = v.status === "not-a-library-call" ? counts : { fn: v.fn, ...counts };
       this.#ops.set(key, e);
     }
     e.calls++;

@@ -1,6 +1,6 @@
 // One guest (or control/stub) domain of the fake host.
 import { EvtchnTable } from "./evtchn.js";
-import { GuestMemory } from "./guest-memory.js";
+import { GuestMemory, type PageSource } from "./guest-memory.js";
 import type { IoreqServer } from "./ioreq-server.js";
 import { HvmIrq, Vgic } from "./irq.js";
 import type { PendingEvent } from "./irq.js";
@@ -53,6 +53,8 @@ export interface ShutdownState {
 
 export interface DomainInit {
   domid: number;
+  /** Where the domain's pages come from (asked per page; default the heap). */
+  pages?: () => PageSource;
   type: "hvm" | "pv";
   control: boolean;
   hap: boolean;
@@ -103,7 +105,7 @@ export class Domain {
   readonly vgic: Vgic;
   readonly evtchn: EvtchnTable;
   /** Guest RAM contents (the pages an ioreq gfn mapping shares with the guest). */
-  readonly memory = new GuestMemory();
+  readonly memory: GuestMemory;
   readonly shutdown: ShutdownState = { code: null };
   readonly cacheattr: CacheattrRange[] = [];
   readonly paddrBits: number;
@@ -128,6 +130,7 @@ export class Domain {
 
   constructor(init: DomainInit) {
     this.domid = init.domid;
+    this.memory = new GuestMemory(init.pages);
     this.type = init.type;
     this.hap = init.hap;
     this.maxVcpus = init.maxVcpus;

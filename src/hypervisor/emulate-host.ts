@@ -6,6 +6,7 @@ import type { Hypervisor } from "./hypervisor.js";
 import type { IoreqServerLike } from "./ioreq-send.js";
 import type { GuestDomainPort } from "./emulate-types.js";
 import type { HvmPlatform } from "./hvm/platform.js";
+import { p2m_ram_logdirty, p2m_ram_rw } from "./p2m-types.js";
 import { GuestEmulator } from "./guest-emulator.js";
 
 export interface HostOptions {
@@ -94,6 +95,12 @@ export class HypervisorDomainPort implements GuestDomainPort {
 
   notify(port: number): void {
     this.hv.notify(this.domid, port);
+  }
+
+  /** mirrors hvm.c:hvm_hap_nested_page_fault (the p2m_is_ram write case) */
+  logDirtyFault(gfn: number): void {
+    this.d.markDirty(gfn);
+    this.d.p2m.changeTypeOne(gfn, p2m_ram_logdirty, p2m_ram_rw);
   }
 
   crash(reason: string): void {

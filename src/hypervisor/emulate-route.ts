@@ -11,8 +11,11 @@ import {
   IOREQ_TYPE_TIMEOFFSET,
   IOREQ_TYPE_PCI_CONFIG,
   IOREQ_TYPE_PIO,
+  IOREQ_BUFFER_SLOT_NUM,
+  WRITE_POINTER_OFFSET,
 } from "./ioreq-record.js";
 import {
+  bufSlotBytes,
   sendBuffered,
   sendSync,
   vcpuPort,
@@ -70,6 +73,17 @@ export class IoRouter {
     if (this.listeners.length === 0) return;
     const e: EmitEvent = { domid: d.port.domid, vcpu, server: s.id, slot, fields: { ...fields }, status };
     if (reason !== undefined) e.reason = reason;
+    const page = s.bufioreqPage.page;
+    if (slot === "buffered" && status === IOREQ_STATUS_HANDLED && reason === undefined && page !== null) {
+      // the slots just written end at write_pointer (folding moves both pointers by multiples of 511)
+      const n = fields.size === 8 ? 2 : 1;
+      const wp = new DataView(page.buffer, page.byteOffset, page.byteLength).getUint32(WRITE_POINTER_OFFSET, true);
+      e.ring = [];
+      for (let k = n; k > 0; k--) {
+        const index = ((wp - k) >>> 0) % IOREQ_BUFFER_SLOT_NUM;
+        e.ring.push({ index, bytes: bufSlotBytes(page, index) });
+      }
+    }
     for (const l of this.listeners) l(e);
   }
 

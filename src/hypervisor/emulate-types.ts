@@ -37,6 +37,11 @@ export interface GuestDomainPort {
   notify(port: number): void;
   /** domain_crash(d). */
   crash(reason: string): void;
+  /**
+   * A guest write hit a p2m_ram_logdirty page: the pfn is marked dirty and the entry becomes ram_rw
+   * before the write is retried (hvm.c:hvm_hap_nested_page_fault -> paging_mark_pfn_dirty).
+   */
+  logDirtyFault?(gfn: number): void;
   /** The domain is shutting down: a sync send is suspended (RETRY, nothing sent). */
   shuttingDown?(): boolean;
   /** Xen's own platform devices, which take the accesses they claim first (absent or null: none). */
@@ -53,8 +58,9 @@ export interface PioAccess {
   /** Value for writes (low `size` bytes), or the buffer's gpa with data_is_ptr. */
   data?: IntIn;
   count?: number;
-  df?: boolean;
-  data_is_ptr?: boolean;
+  /** one-bit fields: a boolean or 0/1 */
+  df?: boolean | 0 | 1;
+  data_is_ptr?: boolean | 0 | 1;
 }
 
 export interface MmioAccess {
@@ -64,8 +70,9 @@ export interface MmioAccess {
   dir: Dir;
   data?: IntIn | Uint8Array;
   count?: number;
-  df?: boolean;
-  data_is_ptr?: boolean;
+  /** one-bit fields: a boolean or 0/1 */
+  df?: boolean | 0 | 1;
+  data_is_ptr?: boolean | 0 | 1;
 }
 
 export type MemAccess = Omit<MmioAccess, "count" | "df" | "data_is_ptr">;
@@ -86,6 +93,11 @@ export interface EmitEvent {
   fields: IoreqFields;
   status: string;
   reason?: string;
+  /**
+   * A buffered send that reached the ring: the ring slots it filled, in order (an 8-byte write fills
+   * two: the low half, then the high half), each with its index and its 8 bytes of buf_ioreq_t.
+   */
+  ring?: { index: number; bytes: Uint8Array }[];
 }
 
 export class GuestAccessError extends Error {
@@ -136,7 +148,7 @@ export interface Wait {
 }
 
 export interface Job {
-  kind: "pio" | "mmio" | "invalidate";
+  kind: "pio" | "mmio" | "invalidate" | "direct";
   chunks: Chunk[];
   index: number;
   /** the access's bytes when it was split into several chunks (null for one chunk) */
@@ -153,6 +165,8 @@ export interface Job {
   final: AccessResult | null;
   /** a single-chunk job that goes back to its vCPU's spare slot once its result has been read */
   pooled: boolean;
+  /** kind "direct": the RAM access itself, run once the INVALIDATE broadcast before it is answered */
+  direct: (() => AccessResult) | null;
 }
 
 export interface VcpuState {

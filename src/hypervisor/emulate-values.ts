@@ -104,6 +104,13 @@ export function lowBytes(v: IntIn | undefined, size: number): bigint {
 export const MAX_REPS = 4096;
 export const clipReps = (count: number): number => (count > MAX_REPS ? MAX_REPS : count);
 
+/** A one-bit field given as a boolean or 0/1 (absent: 0). */
+export function bit(v: boolean | number | undefined, field: string): number {
+  if (v === undefined || v === false || v === 0) return 0;
+  if (v === true || v === 1) return 1;
+  throw new GuestAccessError(field, `${field} is a one-bit field: expected 0, 1, true or false, got ${String(v)}`);
+}
+
 export function checkCount(count: number | undefined): number {
   if (count === undefined) return 1;
   if (!Number.isInteger(count) || count < 1 || count > 0xffff_ffff) {

@@ -29,6 +29,7 @@ import {
   MMIO_CACHE_BYTES,
   U64,
   addrBig,
+  bit,
   checkCount,
   clipReps,
   isPow2Le8,
@@ -106,12 +107,13 @@ export class GuestEmulator {
     const port = portBig(a.port);
     const count = clipReps(checkCount(a.count));
     const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
-    const ptr = a.data_is_ptr === true ? 1 : 0;
+    const ptr = bit(a.data_is_ptr, "data_is_ptr");
+    const df = bit(a.df, "df");
     if (!isPow2Le8(a.size) || a.size > 4) {
       throw new GuestAccessError("size", `port I/O size ${a.size} is not 1, 2 or 4`);
     }
     const data = ptr === 1 ? U64(toBig(a.data, "data")) : dir === IOREQ_WRITE ? lowBytes(a.data, a.size) : 0n;
-    const job = oneChunk(v, "pio", false, port, a.size, count, dir, a.df === true ? 1 : 0, ptr, data, onDone);
+    const job = oneChunk(v, "pio", false, port, a.size, count, dir, df, ptr, data, onDone);
     return this.start(d, vcpu, v, job);
   }
 
@@ -122,7 +124,8 @@ export class GuestEmulator {
     const addr = addrBig(a.addr);
     if (addr < 0n || addr > ALL_ONES) throw new GuestAccessError("addr", `addr ${addr} is not a 64-bit address`);
     const dir = a.dir === "read" ? IOREQ_READ : IOREQ_WRITE;
-    const ptr = a.data_is_ptr === true ? 1 : 0;
+    const ptr = bit(a.data_is_ptr, "data_is_ptr");
+    const df = bit(a.df, "df");
     const count = clipReps(checkCount(a.count));
     if (!Number.isInteger(a.size) || a.size < 1 || a.size > MMIO_CACHE_BYTES) {
       throw new GuestAccessError("size", `MMIO size ${a.size} is outside 1..${MMIO_CACHE_BYTES}`);
@@ -130,7 +133,7 @@ export class GuestEmulator {
     if (ptr === 1 || count > 1) {
       // a string instruction: one hvmemul_do_io with the element size and the rep count
       const chunk: Chunk = {
-        isMmio: true, addr, size: a.size, count, dir, df: a.df === true ? 1 : 0, dataIsPtr: ptr,
+        isMmio: true, addr, size: a.size, count, dir, df, dataIsPtr: ptr,
         data: ptr === 1 ? U64(toBig(a.data as IntIn | undefined, "data")) : BigInt.asUintN(Math.min(a.size, 8) * 8, toBig(a.data as IntIn | undefined, "data")),
         offset: 0,
       };
@@ -169,20 +172,20 @@ export class GuestEmulator {
     const last = Math.floor((addr + a.size - 1) / PAGE_SIZE);
     const t0 = d.port.p2mType(first);
     const t1 = first === last ? t0 : d.port.p2mType(last);
-    if (a.dir === "read") {
-      if (READ_DIRECT.has(t0) && READ_DIRECT.has(t1)) {
-        const bytes = d.port.memory.read(addr, a.size);
-        return this.finishDirect(d, vcpu, bytes, onDone);
+    const direct = directKind(a.dir, t0, t1);
+    if (direct !== DIRECT_NONE) {
+      const bytes = direct === DIRECT_WRITE ? writeBytes(a.data, a.size) : null;
+      // hvm_do_resume: a flagged vCPU broadcasts INVALIDATE before the guest executes the access
+      this.pullInvalidate(d);
+      if (v.mapcacheInvalidate) {
+        const job = this.job("direct", [], null, a.dir === "read" ? IOREQ_READ : IOREQ_WRITE, onDone);
+        job.direct = () => this.directAccess(d, direct, addr, a.size, bytes, first, last, t0, t1);
+        return this.start(d, vcpu, v, job);
       }
-    } else {
-      if (WRITE_DIRECT.has(t0) && WRITE_DIRECT.has(t1)) {
-        d.port.memory.write(addr, writeBytes(a.data, a.size));
-        return this.finishDirect(d, vcpu, undefined, onDone);
-      }
-      const readable = READ_DIRECT.has(t0) && READ_DIRECT.has(t1) && t0 !== "ioreq_server" && t1 !== "ioreq_server";
-      if ((WRITE_DISCARD.has(t0) || WRITE_DISCARD.has(t1)) && readable) {
-        return this.finishDirect(d, vcpu, undefined, onDone);
-      }
+      const r = this.directAccess(d, direct, addr, a.size, bytes, first, last, t0, t1);
+      v.result = r;
+      onDone?.(r);
+      return r;
     }
     if (first === last) {
       this.router.hintGfn = first;
@@ -290,7 +293,7 @@ export class GuestEmulator {
   }
 
   private job(kind: Job["kind"], chunks: Chunk[], bytes: Uint8Array | null, dir: number, onDone: Job["onDone"]): Job {
-    return { kind, chunks, index: 0, bytes, value: 0n, dir, reps: 1, takeData: false, next: null, onDone, final: null, pooled: false };
+    return { kind, chunks, index: 0, bytes, value: 0n, dir, reps: 1, takeData: false, next: null, onDone, final: null, pooled: false, direct: null };
   }
 
   /** store() from the two u32 halves of a response's data (no BigInt for small values). */
@@ -316,12 +319,23 @@ export class GuestEmulator {
     return { status: "done", value: job.bytes.length <= 8 ? bytesUint(job.bytes) : 0n, bytes: job.bytes, reps: job.reps };
   }
 
-  private finishDirect(d: DomainState, vcpu: number, bytes: Uint8Array | undefined, onDone: Job["onDone"]): AccessResult {
-    const r: AccessResult = bytes === undefined ? { status: "done" } : { status: "done", value: bytes.length <= 8 ? bytesUint(bytes) : 0n, bytes };
-    const v = this.vcpu(d, vcpu);
-    v.result = r;
-    onDone?.(r);
-    return r;
+  /**
+   * An access the hardware completes without an exit (or, for a discarded write, one Xen finishes
+   * itself). A write to a p2m_ram_logdirty page first takes the log-dirty fault.
+   */
+  private directAccess(
+    d: DomainState, kind: DirectKind, addr: number, size: number, bytes: Uint8Array | null, first: number, last: number, t0: string, t1: string,
+  ): AccessResult {
+    if (kind === DIRECT_READ) {
+      const got = d.port.memory.read(addr, size);
+      return { status: "done", value: got.length <= 8 ? bytesUint(got) : 0n, bytes: got };
+    }
+    if (kind === DIRECT_WRITE && bytes !== null) {
+      if (t0 === "ram_logdirty") d.port.logDirtyFault?.(first);
+      if (t1 === "ram_logdirty" && last !== first) d.port.logDirtyFault?.(last);
+      d.port.memory.write(addr, bytes);
+    }
+    return { status: "done" };
   }
 
   /** The reason the domain was crashed, or null. */
@@ -381,9 +395,18 @@ export class GuestEmulator {
   }
 
   /** Runs the vCPU's job until it waits, finishes or fails. */
-  private run(d: DomainState, vcpu: number, v: VcpuState): AccessResult {
+  /**
+   * Runs the vCPU's job until it waits, finishes or fails. `resumed`: the job continues from a
+   * completion (vcpu_ioreq_handle_completion re-emulating), so a raised mapcache flag is honoured
+   * after the re-emulation has sent its next chunk or finished the access.
+   */
+  private run(d: DomainState, vcpu: number, v: VcpuState, resumed = false): AccessResult {
     for (;;) {
       const job = v.job!;
+      if (job.kind === "direct") {
+        v.job = null;
+        return this.settle(v, job, job.direct!());
+      }
       if (job.kind === "invalidate") {
         v.mapcacheInvalidate = false;
         this.router.broadcastInvalidate(d, vcpu, v);
@@ -407,6 +430,12 @@ export class GuestEmulator {
             job.reps = out.reps;
             job.takeData = out.complete && job.dir === IOREQ_READ;
             v.waits.push({ server, port: out.port });
+            if (resumed && v.mapcacheInvalidate) {
+              // the broadcast after the re-emulation sent this chunk: its server's slot is busy
+              v.mapcacheInvalidate = false;
+              this.router.broadcastInvalidate(d, vcpu, v);
+              this.orderWaits(d, v);
+            }
             return PENDING;
           }
           case IO_RETRY:
@@ -420,8 +449,22 @@ export class GuestEmulator {
           }
         }
       }
+      if (resumed && v.mapcacheInvalidate) {
+        // the access is complete; the broadcast goes before the guest runs on
+        const inv = this.job("invalidate", [], null, IOREQ_WRITE, undefined);
+        inv.next = job;
+        v.job = inv;
+        continue;
+      }
       return this.finish(d, v, GuestEmulator.result(job));
     }
+  }
+
+  /** The waits in get_pending_vcpu's order (FOR_EACH_IOREQ_SERVER), the order wait_for_io takes them. */
+  private orderWaits(d: DomainState, v: VcpuState): void {
+    if (v.waits.length < 2) return;
+    const order = d.port.serversInSelectionOrder();
+    v.waits.sort((x, y) => order.indexOf(x.server) - order.indexOf(y.server));
   }
 
   private finish(_d: DomainState, v: VcpuState, r: AccessResult): AccessResult {
@@ -464,22 +507,17 @@ export class GuestEmulator {
       if (want) GuestEmulator.storeWords(waiting, waiting.chunks[waiting.index]!, slotSeen.dataLo, slotSeen.dataHi);
     }
     const job = v.job;
-    if (job.kind !== "invalidate") {
-      job.index++;
-      job.takeData = false;
-    } else if (job.next !== null) {
+    this.pullInvalidate(d);
+    if (job.kind === "invalidate") {
+      // raised again while the broadcast was out: broadcast again before the guest runs
+      if (v.mapcacheInvalidate) return this.run(d, vcpu, v);
+      if (job.next === null) return this.finish(d, v, { status: "done" });
       v.job = job.next;
       return this.run(d, vcpu, v);
-    } else {
-      return this.finish(d, v, { status: "done" });
     }
-    if (v.mapcacheInvalidate) {
-      // a flag raised while waiting is honoured before the guest runs again
-      const inv = this.job("invalidate", [], null, IOREQ_WRITE, undefined);
-      inv.next = job;
-      v.job = inv;
-    }
-    return this.run(d, vcpu, v);
+    job.index++;
+    job.takeData = false;
+    return this.run(d, vcpu, v, true);
   }
 
   private abort(_d: DomainState, v: VcpuState, reason: string): AccessResult {
@@ -509,7 +547,7 @@ function oneChunk(
   const job = v.spare;
   if (job === null) {
     const chunk: Chunk = { isMmio, addr, size, count, dir, df, dataIsPtr: ptr, data, offset: 0 };
-    return { kind, chunks: [chunk], index: 0, bytes: null, value: 0n, dir, reps: 1, takeData: false, next: null, onDone, final: null, pooled: true };
+    return { kind, chunks: [chunk], index: 0, bytes: null, value: 0n, dir, reps: 1, takeData: false, next: null, onDone, final: null, pooled: true, direct: null };
   }
   v.spare = null;
   const c = job.chunks[0]!;
@@ -548,3 +586,18 @@ function release(v: VcpuState, job: Job): AccessResult | null {
  * still in progress they build the pending result from the vCPU's waits (current()).
  */
 const PENDING: AccessResult = Object.freeze({ status: "pending", server: -1, vcpu: -1 });
+
+/** How a plain memory access completes without the MMIO path. */
+const DIRECT_NONE = 0;
+const DIRECT_READ = 1;
+const DIRECT_WRITE = 2;
+/** a write Xen throws away (hvmemul_map_linear_addr on ram_ro) */
+const DIRECT_DISCARD = 3;
+type DirectKind = typeof DIRECT_NONE | typeof DIRECT_READ | typeof DIRECT_WRITE | typeof DIRECT_DISCARD;
+
+function directKind(dir: "read" | "write", t0: string, t1: string): DirectKind {
+  if (dir === "read") return READ_DIRECT.has(t0) && READ_DIRECT.has(t1) ? DIRECT_READ : DIRECT_NONE;
+  if (WRITE_DIRECT.has(t0) && WRITE_DIRECT.has(t1)) return DIRECT_WRITE;
+  const readable = READ_DIRECT.has(t0) && READ_DIRECT.has(t1) && t0 !== "ioreq_server" && t1 !== "ioreq_server";
+  return (WRITE_DISCARD.has(t0) || WRITE_DISCARD.has(t1)) && readable ? DIRECT_DISCARD : DIRECT_NONE;
+}

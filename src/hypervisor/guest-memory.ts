@@ -27,8 +27,25 @@ function toGpa(gpa: number | bigint, field: string): number {
   return n;
 }
 
+/** Where a domain's pages come from: the heap in process, a shared file when served out of process. */
+export interface PageSource {
+  /** A zeroed 4 KiB page. */
+  page(): Uint8Array;
+}
+
+/** Pages on the JavaScript heap (the default). */
+export const HEAP_PAGES: PageSource = { page: () => new Uint8Array(PAGE_SIZE) };
+
 export class GuestMemory {
   private readonly pages = new Map<number, Uint8Array>();
+
+  /** `source()` is asked for each new page (a function: the host may switch sources before pages exist). */
+  constructor(private readonly source: () => PageSource = () => HEAP_PAGES) {}
+
+  /** A new zeroed page from the domain's page source (RAM, or an ioreq server's page). */
+  newPage(): Uint8Array {
+    return this.source().page();
+  }
 
   /** Number of pages that hold real bytes. */
   get touchedPages(): number {
@@ -54,7 +71,7 @@ export class GuestMemory {
   private page(gfn: number): Uint8Array {
     let p = this.pages.get(gfn);
     if (p === undefined) {
-      p = new Uint8Array(PAGE_SIZE);
+      p = this.source().page();
       this.pages.set(gfn, p);
     }
     return p;

@@ -10,6 +10,7 @@ import type { Explanation } from "./explain.js";
 import { domainSnapshot, serverSnapshot } from "./introspect.js";
 import type { DomainSnapshot, ServerSnapshot } from "./introspect.js";
 import { P2m } from "./p2m.js";
+import { HEAP_PAGES, type PageSource } from "./guest-memory.js";
 import type { P2mConfig } from "./p2m.js";
 import { makePersona } from "./persona.js";
 import type { Persona } from "./persona.js";
@@ -55,6 +56,7 @@ export class Hypervisor {
   lastPasses = 0;
   private lastRefusal: Explanation | null = null;
   private readonly listeners = new Set<NotifyListener>();
+  #pages: PageSource = HEAP_PAGES;
   private readonly raiseListeners = new Set<RaiseListener>();
   private readonly xenListeners = new Set<NotifyListener>();
   private readonly evtchnHost: EvtchnHost = {
@@ -117,6 +119,7 @@ export class Hypervisor {
     const nrSpis = toInt(c.nr_spis ?? 32, `${path}.nr_spis`, 0, 960);
     return new Domain({
       domid,
+      pages: () => this.#pages,
       type,
       control: c.control ?? domid === 0,
       hap: hvm && (c.hap ?? true),
@@ -197,6 +200,19 @@ export class Hypervisor {
   notify(domid: number, port: number): void {
     for (const l of this.listeners) l(domid, port);
     evtchnOps.notifyViaXen(this.evtchnHost, domid, port);
+  }
+
+  /**
+   * Where pages allocated from now on come from (guest RAM on first touch, ioreq server pages): the
+   * socket server puts them in a shared file so that device models map the same bytes. Pages that
+   * already exist stay where they are.
+   */
+  usePages(source: PageSource): void {
+    this.#pages = source;
+  }
+
+  get pages(): PageSource {
+    return this.#pages;
   }
 
   /** Subscribes to ports becoming pending in any domain (interdomain sends, binds); returns the unsubscribe function. */

@@ -1,6 +1,7 @@
 // Plain-data views of the fake's state (hex strings for 64-bit values), for queries and tests.
 import type { Domain } from "./domain.js";
 import { rangeTypes } from "./ioreq-server.js";
+import { VlapicIrqState, type MsiDelivery } from "./irq.js";
 
 const hx = (v: number | bigint): string => `0x${v.toString(16)}`;
 
@@ -60,7 +61,11 @@ export interface DomainSnapshot {
     spi_levels: Record<string, number>;
   };
   events: ({ vector: number; type: number; insn_len: number; error_code: number; cr2: string } | null)[];
-  msi: { vector: number; dest: number; dest_mode: number; delivery_mode: number; trig_mode: number; vcpus: number[] }[];
+  /** Each vCPU's vLAPIC bits that MSIs set: pending vectors (IRR), level-triggered ones (TMR), ESR receive-illegal. */
+  msi: { vcpu: number; irr: number[]; tmr: number[]; esr_recv_illegal: boolean }[];
+  /** The last MSI delivered through a vLAPIC, decoded, or null. */
+  last_msi: { vector: number; dest: number; dest_mode: number; delivery_mode: number; trig_mode: number; vcpus: number[] } | null;
+  /** Emulated pirqs raised (ascending; each at most once). */
   pirqs: number[];
   cacheattr: { start: string; end: string; type: number }[];
   /** Dirty pfn ranges (inclusive). */
@@ -101,11 +106,16 @@ export function domainSnapshot(d: Domain): DomainSnapshot {
       spi_levels: spis,
     },
     events: d.vcpus.map((v) => (v.pendingEvent ? { ...v.pendingEvent, cr2: hx(v.pendingEvent.cr2) } : null)),
-    msi: irq.msis.map((m) => ({ vector: m.vector, dest: m.dest, dest_mode: m.destMode, delivery_mode: m.deliveryMode, trig_mode: m.trigMode, vcpus: [...m.vcpus] })),
-    pirqs: irq.pirqs.map((p) => p.pirq),
+    msi: irq.lapics.map((l, vcpu) => ({ vcpu, irr: VlapicIrqState.vectors(l.irr), tmr: VlapicIrqState.vectors(l.tmr), esr_recv_illegal: l.esrRecvIllegal })),
+    last_msi: lastMsi(irq.lastMsi),
+    pirqs: [...irq.pirqsRaised].sort((a, b) => a - b),
     cacheattr: d.cacheattr.map((r) => ({ start: hx(r.start), end: hx(r.end), type: r.type })),
     dirty: d.p2m.dirtyLog.list().map(([a, b]) => [hx(a), hx(b)]),
     log_dirty: d.p2m.logDirtyEnabled,
     ioreq_gfn_pool: { base: hx(pool.base), free },
   };
+}
+
+function lastMsi(m: MsiDelivery | null): DomainSnapshot["last_msi"] {
+  return m === null ? null : { vector: m.vector, dest: m.dest, dest_mode: m.destMode, delivery_mode: m.deliveryMode, trig_mode: m.trigMode, vcpus: [...m.vcpus] };
 }

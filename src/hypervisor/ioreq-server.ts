@@ -501,7 +501,7 @@ export function getServerFrame(ctx: Ctx, id: number, frame: number): { rc: numbe
       }
       continue;
     }
-    p.page = new Uint8Array(PAGE_SIZE);
+    p.page = ctx.d.memory.newPage();
   }
   if (frame === 0) {
     if (!s.handlesBufioreq) return { rc: ctx.refuse(ENOENT, `server ${id} has no buffered ring`, fn), page: null };

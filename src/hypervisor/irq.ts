@@ -28,8 +28,34 @@ export interface MsiDelivery {
   vcpus: number[];
 }
 
-export interface PirqRaise {
-  pirq: number;
+/**
+ * The vLAPIC state an MSI changes: IRR and TMR (256 bits each) and ESR's "receive illegal vector" bit.
+ * mirrors vlapic.c:vlapic_set_irq
+ */
+export class VlapicIrqState {
+  readonly irr = new Uint32Array(8);
+  readonly tmr = new Uint32Array(8);
+  esrRecvIllegal = false;
+
+  /** vlapic_set_irq(vlapic, vec, trig) */
+  setIrq(vec: number, trig: number): void {
+    if (vec < 16) {
+      this.esrRecvIllegal = true;
+      return;
+    }
+    const w = vec >>> 5;
+    const b = 1 << (vec & 31);
+    if (trig !== 0) this.tmr[w]! |= b;
+    else this.tmr[w]! &= ~b;
+    this.irr[w]! |= b;
+  }
+
+  /** The vectors set in a 256-bit register, ascending. */
+  static vectors(reg: Uint32Array): number[] {
+    const out: number[] = [];
+    for (let w = 0; w < 8; w++) for (let b = 0; b < 32; b++) if ((reg[w]! >>> b) & 1) out.push(w * 32 + b);
+    return out;
+  }
 }
 
 export class HvmIrq {
@@ -39,17 +65,31 @@ export class HvmIrq {
   readonly gsiAssertCount = new Uint32Array(NR_GSIS);
   readonly linkAssertCount = new Uint32Array(NR_LINKS);
   readonly linkRoute = new Uint8Array(NR_LINKS);
-  /** Delivered MSIs, oldest first. */
-  readonly msis: MsiDelivery[] = [];
-  /** Raised emulated pirqs (vector 0 MSIs). */
-  readonly pirqs: PirqRaise[] = [];
+  /**
+   * What delivered MSIs leave behind, as Xen keeps it: each vCPU's vLAPIC IRR/TMR bits (bounded by the
+   * vCPUs and the 256 vectors), not a history.
+   */
+  readonly lapics: VlapicIrqState[];
+  /** The last MSI delivered through a vLAPIC, decoded (one record, for explanations). */
+  lastMsi: MsiDelivery | null = null;
+  /** Emulated pirqs raised and not yet consumed (send_guest_pirq sets one pending bit per pirq). */
+  readonly pirqsRaised = new Set<number>();
   /** pirq -> emuirq binding ("msi_emu" for MSIs injected by vector 0). */
   readonly pirqBinding = new Map<number, "msi_emu" | "other">();
   /** The pirq the emuirq -> pirq tree holds under IRQ_MSI_EMU (the first emulated MSI pirq), or null. */
   msiEmuPirq: number | null = null;
   private roundRobinPrev = 0;
 
-  constructor(readonly nrVcpus: number, readonly nrPirqs: number, readonly pirqUnsigned = false) {}
+  constructor(readonly nrVcpus: number, readonly nrPirqs: number, readonly pirqUnsigned = false) {
+    this.lapics = [];
+    for (let v = 0; v < nrVcpus; v++) this.lapics.push(new VlapicIrqState());
+  }
+
+  /** vmsi_inj_irq on each target, and the record of this delivery. */
+  private deliver(m: MsiDelivery): void {
+    for (const v of m.vcpus) this.lapics[v]?.setIrq(m.vector, m.trigMode);
+    this.lastMsi = m;
+  }
 
   gsiAsserted(gsi: number): boolean {
     return (this.gsiAssertCount[gsi] ?? 0) > 0;
@@ -138,7 +178,7 @@ export class HvmIrq {
       } else if (bound !== "msi_emu") {
         return EINVAL;
       }
-      this.pirqs.push({ pirq });
+      this.pirqsRaised.add(pirq);
       return 0;
     }
     if (deliveryMode === 1) {
@@ -153,13 +193,13 @@ export class HvmIrq {
       } while (v !== old);
       if (target < 0) return ESRCH;
       this.roundRobinPrev = target;
-      this.msis.push({ vector, dest, destMode, deliveryMode, trigMode, vcpus: [target] });
+      this.deliver({ vector, dest, destMode, deliveryMode, trigMode, vcpus: [target] });
       return 0;
     }
     if (deliveryMode === 0) {
       const vcpus: number[] = [];
       for (let v = 0; v < this.nrVcpus; v++) if (this.matchDest(v, dest, destMode)) vcpus.push(v);
-      this.msis.push({ vector, dest, destMode, deliveryMode, trigMode, vcpus });
+      this.deliver({ vector, dest, destMode, deliveryMode, trigMode, vcpus });
       return 0;
     }
     return EINVAL;

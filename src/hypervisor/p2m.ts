@@ -316,6 +316,16 @@ export class P2m {
     });
   }
 
+  /**
+   * gfn's entry of type ot becomes nt (order 0, the frame kept); false when the entry is not ot, as
+   * Xen's -EBUSY. mirrors p2m.c:p2m_change_type_one
+   */
+  changeTypeOne(gfn: number, ot: number, nt: number): boolean {
+    if (this.typeCodeOf(gfn) !== ot) return false;
+    this.applyType(gfn, gfn, nt);
+    return true;
+  }
+
   ioreqClaim(): { server: number | null; flags: number } {
     return { server: this.claimServer, flags: this.claimFlags };
   }

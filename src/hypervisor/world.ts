@@ -79,7 +79,9 @@ export function toBig(v: IntLike, path: string): bigint {
     if (!Number.isSafeInteger(v)) throw new WorldError(path, `not an integer: ${v}`);
     return BigInt(v);
   }
-  const s = v.trim();
+  const u: unknown = v;
+  if (typeof u !== "string") throw new WorldError(path, u === undefined ? "missing" : `not an integer: ${JSON.stringify(u) ?? typeof u}`);
+  const s = u.trim();
   if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(s)) throw new WorldError(path, `not a decimal or 0x integer: "${v}"`);
   return BigInt(s);
 }
@@ -100,16 +102,40 @@ const worldKeys = new Set<string>(["format", "xen", "arch", "abi", "preempt", "d
 
 /** Checks keys and enumerations; throws WorldError naming the field. */
 export function checkWorld(w: WorldConfig): void {
+  if (!isPlainObject(w)) throw new WorldError("(world)", "expected an object");
   for (const k of Object.keys(w)) if (!worldKeys.has(k)) throw new WorldError(k, "unknown world key");
+  if (w.domains !== undefined && !Array.isArray(w.domains)) throw new WorldError("domains", "expected a list of domains");
   if (w.xen !== undefined && !isPersonaName(w.xen)) throw new WorldError("xen", `unknown persona "${String(w.xen)}"`);
   if (w.arch !== undefined && w.arch !== "x86" && w.arch !== "arm") throw new WorldError("arch", `unknown arch "${String(w.arch)}"`);
   const seen = new Set<number>();
+  /** stub device model domid -> the guest that names it, and where */
+  const stubs = new Map<number, { guest: number; at: string }>();
   (w.domains ?? []).forEach((d, i) => {
+    if (!isPlainObject(d)) throw new WorldError(`domains[${i}]`, "expected an object");
     for (const k of Object.keys(d)) if (!domainKeys.has(k)) throw new WorldError(`domains[${i}].${k}`, "unknown domain key");
     const id = toInt(d.domid, `domains[${i}].domid`, 0, 0x7fef);
     if (seen.has(id)) throw new WorldError(`domains[${i}].domid`, `domain ${id} listed twice`);
     seen.add(id);
     if (d.type !== undefined && d.type !== "hvm" && d.type !== "pv") throw new WorldError(`domains[${i}].type`, `must be "hvm" or "pv"`);
     if (d.vga !== undefined && typeof d.vga !== "boolean") throw new WorldError(`domains[${i}].vga`, "must be true or false");
+    if (d.device_model !== undefined) {
+      // a stub domain has one target (d->target): it cannot serve two guests
+      const at = `domains[${i}].device_model`;
+      const dm = toInt(d.device_model, at, 0, 0x7fef);
+      const other = stubs.get(dm);
+      if (other !== undefined) throw new WorldError(at, `domain ${dm} is already the stub device model of domain ${other.guest} (${other.at}); a stub device model serves one guest`);
+      stubs.set(dm, { guest: id, at });
+    }
   });
+  (w.domains ?? []).forEach((d, i) => {
+    if (d.target === undefined) return;
+    const at = `domains[${i}].target`;
+    const t = toInt(d.target, at, 0, 0x7fef);
+    const named = stubs.get(toInt(d.domid, `domains[${i}].domid`, 0, 0x7fef));
+    if (named !== undefined && named.guest !== t) throw new WorldError(at, `target ${t}, but domain ${named.guest} names this domain its device_model (${named.at})`);
+  });
+}
+
+function isPlainObject(v: unknown): boolean {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -1,6 +1,6 @@
 // Expectations compare only the keys they name; integers compare by value whatever their spelling.
-import { isObject, symbolValue, type Json } from "./values.js";
-import { errnoValue } from "../../abi/xen/errno.js";
+import { isObject, symbols, symbolValue, type Json } from "./values.js";
+import { errnoName, errnoValue } from "../../abi/xen/errno.js";
 
 /** JSON text for a value that may hold bigints (written as decimal strings when above 2^53). */
 export function show(v: unknown): string {
@@ -35,6 +35,41 @@ const NAME_PREFIXES = ["HVMMEM_", "p2m_", "SHUTDOWN_", "XEN_DMOP_", "HVM_IOREQSR
 function sameName(expected: string, actual: string): boolean {
   if (expected === actual) return true;
   return NAME_PREFIXES.some((p) => expected.startsWith(p) && expected.slice(p.length) === actual);
+}
+
+/** The constant families a field's values come from, by field name (the last part of the path). */
+const FIELD_FAMILIES: Readonly<Record<string, readonly string[]>> = {
+  type: ["IOREQ_TYPE_"],
+  state: ["STATE_"],
+  mem_type: ["HVMMEM_"],
+  op: ["XEN_DMOP_"],
+  reason: ["SHUTDOWN_"],
+  handle_bufioreq: ["HVM_IOREQSRV_BUFIOREQ_"],
+};
+
+/** The family of a symbolic expectation: its name up to the last "_" that other constants share. */
+function familyOf(name: string): string | undefined {
+  const table = symbols();
+  for (let cut = name.lastIndexOf("_"); cut > 0; cut = name.lastIndexOf("_", cut - 1)) {
+    const prefix = name.slice(0, cut + 1);
+    if (Object.keys(table).filter((k) => k.startsWith(prefix)).length > 1) return prefix;
+  }
+  return undefined;
+}
+
+/** A value as a diff shows it: the written form, and the symbolic name when the field has one. */
+function named(path: string, written: unknown, v: bigint, hint?: string): string {
+  const key = /([A-Za-z_][A-Za-z0-9_]*)$/.exec(path)?.[1] ?? "";
+  const shown = show(written);
+  if (key === "rc") return v < 0n && v >= -200n ? `${shown} (-${errnoName(Number(-v))})` : shown;
+  if (typeof written === "string" && !/^-?(0x[0-9a-fA-F]+|[0-9]+)$/.test(written)) return `${written} (${v})`;
+  const families = hint !== undefined ? [hint] : key === "type" && /mem_type/.test(path) ? ["HVMMEM_"] : (FIELD_FAMILIES[key] ?? []);
+  const table = symbols();
+  for (const f of families) {
+    const hit = Object.keys(table).find((k) => k.startsWith(f) && BigInt(table[k]!) === v);
+    if (hit !== undefined) return `${shown} (${hit})`;
+  }
+  return shown;
 }
 
 /** Appends one line per difference between `expected` (a subset) and `actual`. */
@@ -88,7 +123,10 @@ export function compareSubset(expected: Json, actual: unknown, path: string, dif
   const e = expectedInt(expected);
   const a = actualInt(actual);
   if (e !== undefined && a !== undefined) {
-    if (e !== a) diffs.push(`${here}: expected ${show(expected)}, got ${show(actual)}`);
+    if (e !== a) {
+      const hint = typeof expected === "string" ? familyOf(expected) : undefined;
+      diffs.push(`${here}: expected ${named(path, expected, e)}, got ${named(path, actual, a, hint)}`);
+    }
     return;
   }
   if (actual !== expected) diffs.push(`${here}: expected ${show(expected)}, got ${show(actual)}`);

@@ -1,4 +1,6 @@
 // What the runner needs from the fake: the hypercall, read-only state queries, guest and emulator actions.
+import type { Hypervisor } from "../hypervisor/hypervisor.js";
+import type { PrivcmdDevice } from "../privcmd/index.js";
 import type { DmOpBuf } from "../privcmd/types.js";
 import type { EmulatorStep, GuestStep, QueryArgs, QueryKind } from "./types.js";
 import type { JsonObject } from "./values.js";
@@ -22,6 +24,12 @@ export interface ScenarioHost {
   emulator?(step: EmulatorStep): QueryResult;
   /** Why the last dm_op failed, if the host knows. */
   explain?(): string | undefined;
+  /** Guest-physical memory written (`write`) or read (`read` bytes) directly, as a toolstack would. */
+  ram?(domid: number, addr: bigint, write: Uint8Array | undefined, read: number | undefined): QueryResult;
+  /** A guest access that waits, at most `timeoutMs`, for a device model in another process to answer. */
+  guestLive?(step: GuestStep, timeoutMs: number): Promise<QueryResult>;
+  /** What a socket server needs to serve this host to a device model: its privcmd device and hypervisor. */
+  served?(abi: Arch): { device: PrivcmdDevice; hv?: Hypervisor };
 }
 
 export type HostFactory = (world: JsonObject) => ScenarioHost;

@@ -5,6 +5,7 @@ import { ScenarioError } from "./errors.js";
 import type { ScenarioCodec } from "./host.js";
 import { runScenario as run, type RunOptions, type StepResult } from "./runner.js";
 import { createXenHost } from "./xen-host.js";
+import { runScenarioLive, type LiveOptions } from "./live.js";
 
 export { ScenarioError } from "./errors.js";
 export { parseScenario, MAX_QUERY_NR } from "./parse.js";
@@ -12,6 +13,7 @@ export { compareSubset, show } from "./compare.js";
 export { HostUnsupported } from "./host.js";
 export type { ScenarioHost, ScenarioCodec, HostFactory, QueryResult } from "./host.js";
 export type { StepResult, RunOptions } from "./runner.js";
+export type { LiveOptions } from "./live.js";
 export type * from "./types.js";
 export { createXenHost, XenHost } from "./xen-host.js";
 
@@ -26,6 +28,17 @@ export function runScenario(json: unknown, opts: Partial<RunOptions> = {}): Step
   const o: RunOptions = { codec: opts.codec ?? defaultCodec, createHost: opts.createHost ?? createXenHost };
   if (opts.onHost !== undefined) o.onHost = opts.onHost;
   return run(json, o);
+}
+
+/**
+ * Runs a scenario that may start a device model (the top-level `device_model`): the program runs
+ * under the shim against this scenario's fake, served over a socket, and is stopped at the end.
+ */
+export async function runScenarioAsync(json: unknown, opts: Partial<LiveOptions> = {}): Promise<StepResult[]> {
+  const o: LiveOptions = { codec: opts.codec ?? defaultCodec, createHost: opts.createHost ?? createXenHost };
+  if (opts.onHost !== undefined) o.onHost = opts.onHost;
+  if (opts.cwd !== undefined) o.cwd = opts.cwd;
+  return runScenarioLive(json, o);
 }
 
 /** Reads and parses a scenario file; a JSON syntax error is a ScenarioError. */

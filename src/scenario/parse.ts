@@ -2,6 +2,7 @@
 // the step index and the key.
 import { checkWorld, WorldError } from "../hypervisor/world.js";
 import { ScenarioError } from "./errors.js";
+import { parseDeviceModel, parseDeviceModelStep, parseRam, parseWait } from "./parse-live.js";
 import {
   QUERY_KINDS,
   type BufExpect,
@@ -21,6 +22,7 @@ import {
 import {
   checkKeys,
   expectArray,
+  expectBit,
   expectBool,
   expectObject,
   expectString,
@@ -33,9 +35,9 @@ import {
   type JsonObject,
 } from "./values.js";
 
-const TOP_KEYS = ["format", "xen", "arch", "abi", "preempt", "domains", "steps", "name", "description", "note"] as const;
+const TOP_KEYS = ["format", "xen", "arch", "abi", "preempt", "domains", "steps", "name", "description", "note", "device_model"] as const;
 const WORLD_KEYS = ["format", "xen", "arch", "abi", "preempt", "domains"] as const;
-const STEP_ACTIONS = ["dmop", "privcmd", "query", "guest", "emulator"] as const;
+const STEP_ACTIONS = ["dmop", "privcmd", "query", "guest", "emulator", "ram", "wait", "device_model"] as const;
 const U16 = 0xffff;
 const U32 = 0xffff_ffff;
 /** A p2m query lists one type per gfn: keep it to something a person reads. */
@@ -61,6 +63,7 @@ export function parseScenario(input: unknown): Scenario {
   const steps = expectArray(top.steps ?? [], "steps").map((s, i) => parseStep(s, i));
   const out: Scenario = { world, steps };
   if (top.name !== undefined) out.name = expectString(top.name, "name");
+  if (top.device_model !== undefined) out.device_model = parseDeviceModel(top.device_model, (q, ap, e) => parseQuery(q, ap, -1, e));
   return out;
 }
 
@@ -83,11 +86,16 @@ function parseStep(v: unknown, index: number): Step {
     throw new ScenarioError(p, actions.length === 0 ? `no action (one of: ${STEP_ACTIONS.join(", ")})` : `more than one action: ${actions.join(", ")}`);
   }
   const action = actions[0]!;
-  checkKeys(o, [action, "expect", "note"], p);
+  checkKeys(o, action === "wait" ? [action, "timeout_ms", "note"] : [action, "expect", "note"], p);
   const note = o.note === undefined ? undefined : expectString(o.note, `${p}.note`);
   const expect = o.expect === undefined ? undefined : expectObject(o.expect, `${p}.expect`);
-  const body = expectObject(o[action], `${p}.${action}`);
   const ap = `${p}.${action}`;
+  if (action === "device_model") {
+    const step = parseDeviceModelStep(o[action], ap, index, expect, `${p}.expect`);
+    if (note !== undefined) step.note = note;
+    return step;
+  }
+  const body = expectObject(o[action], `${p}.${action}`);
   let step: Step;
   switch (action) {
     case "dmop":
@@ -104,6 +112,12 @@ function parseStep(v: unknown, index: number): Step {
       break;
     case "emulator":
       step = parseEmulator(body, ap, index, expect, `${p}.expect`);
+      break;
+    case "ram":
+      step = parseRam(body, ap, index, expect, `${p}.expect`);
+      break;
+    case "wait":
+      step = parseWait(body, ap, index, o.timeout_ms, `${p}.timeout_ms`, (q, qp, e) => parseQuery(q, qp, index, e));
       break;
   }
   if (note !== undefined) step.note = note;
@@ -214,6 +228,7 @@ const QUERY_ARG_KEYS: Readonly<Record<QueryKind, readonly string[]>> = {
   msi: ["domid"],
   dirty: ["domid", "first_gfn", "nr"],
   cacheattr: ["domid"],
+  device_model: [],
 };
 
 function parseQuery(o: JsonObject, p: string, index: number, expect: JsonObject | undefined): QueryStep {
@@ -225,6 +240,11 @@ function parseQuery(o: JsonObject, p: string, index: number, expect: JsonObject 
   const ap = `${p}.${q}`;
   const a = expectObject(o[q], ap);
   checkKeys(a, QUERY_ARG_KEYS[q], ap);
+  if (q === "device_model") {
+    const step: QueryStep = { kind: "query", index, query: q, args: { domid: 0 } };
+    if (expect !== undefined) step.expect = expect;
+    return step;
+  }
   if (a.domid === undefined) throw new ScenarioError(`${ap}.domid`, "missing");
   const args: QueryArgs = { domid: parseIntIn(a.domid, `${ap}.domid`, 0, U16) };
   if (a.id !== undefined) args.id = parseIntIn(a.id, `${ap}.id`, 0, U16);
@@ -270,8 +290,8 @@ function parseGuest(o: JsonObject, p: string, index: number, expect: JsonObject 
   if (step.addr < 0n) throw new ScenarioError(`${ap}.${addrKey}`, "negative");
   if (a.data !== undefined) step.data = parseInt64(a.data, `${ap}.data`);
   if (a.count !== undefined) step.count = parseIntIn(a.count, `${ap}.count`, 0, U32);
-  if (a.df !== undefined) step.df = expectBool(a.df, `${ap}.df`);
-  if (a.data_is_ptr !== undefined) step.data_is_ptr = expectBool(a.data_is_ptr, `${ap}.data_is_ptr`);
+  if (a.df !== undefined) step.df = expectBit(a.df, `${ap}.df`);
+  if (a.data_is_ptr !== undefined) step.data_is_ptr = expectBit(a.data_is_ptr, `${ap}.data_is_ptr`);
   if (expect !== undefined) {
     checkKeys(expect, GUEST_EXPECT, ep);
     step.expect = expect;

@@ -4,7 +4,7 @@ import { compareSubset, show } from "./compare.js";
 import { ScenarioError } from "./errors.js";
 import { HostUnsupported, type Arch, type HostFactory, type QueryResult, type ScenarioCodec, type ScenarioHost } from "./host.js";
 import { parseScenario } from "./parse.js";
-import type { BufExpect, BufferSpec, DmopStep, PrivcmdStep, QueryStep, Scenario, Step, StepKind } from "./types.js";
+import type { BufExpect, BufferSpec, DmopStep, PrivcmdStep, QueryStep, RamStep, Scenario, Step, StepKind, WaitStep } from "./types.js";
 import { toHex, type Json } from "./values.js";
 import { errnoName } from "../../abi/xen/errno.js";
 
@@ -21,6 +21,8 @@ export interface StepResult {
   note?: string;
   /** Why the hypervisor refused, when it says. */
   explain?: string;
+  /** On failure, with a device model: the last lines it printed. */
+  output?: string[];
 }
 
 export interface RunOptions {
@@ -30,16 +32,20 @@ export interface RunOptions {
   onHost?: (host: ScenarioHost) => void;
 }
 
-/** Buffers prepared once before anything runs, so a bad `op` is an invalid file, not a failed step. */
-interface Prepared {
-  bufs: Uint8Array[];
-}
+/* Buffers are prepared once before anything runs, so a bad `op` is an invalid file, not a failed step. */
 
 function rcText(rc: number): string {
   return rc < 0 ? `${rc} (-${errnoName(rc)})` : String(rc);
 }
 
 export function runScenario(json: unknown, opts: RunOptions): StepResult[] {
+  const { ctx, sc, prepared } = prepareRun(json, opts);
+  if (sc.device_model !== undefined) throw new ScenarioError("device_model", "a scenario with a device model runs asynchronously (runScenarioAsync; xendm run does)");
+  return sc.steps.map((s, i) => runStep(ctx, s, prepared[i]!));
+}
+
+/** Parses and checks a scenario, builds its host and the per-run state. */
+export function prepareRun(json: unknown, opts: RunOptions): { sc: Scenario; ctx: RunContext; prepared: Prepared[] } {
   const sc = parseScenario(json);
   const abi = (typeof sc.world.abi === "string" ? sc.world.abi : "x86_64") as Arch;
   const prepared = sc.steps.map((s) => prepare(s, opts.codec, abi));
@@ -56,16 +62,26 @@ export function runScenario(json: unknown, opts: RunOptions): StepResult[] {
   opts.onHost?.(host);
   const memory = new StepMemory();
   const ctx: RunContext = { host, codec: opts.codec, abi, memory, device: new PrivcmdDevice(host, { abi, memory }), fds: new Map() };
-  return sc.steps.map((s, i) => runStep(ctx, s, prepared[i]!));
+  return { sc, ctx, prepared };
 }
 
-interface RunContext {
+/** The device model's side of the `device_model` query. */
+export interface DeviceModelView {
+  query(): QueryResult;
+}
+
+export interface RunContext {
   host: ScenarioHost;
   codec: ScenarioCodec;
   abi: Arch;
   memory: StepMemory;
   device: PrivcmdDevice;
   fds: Map<string, PrivcmdHandle>;
+  dm?: DeviceModelView;
+}
+
+export interface Prepared {
+  bufs: Uint8Array[];
 }
 
 function prepare(s: Step, codec: ScenarioCodec, abi: Arch): Prepared {
@@ -115,7 +131,7 @@ function makeBufs(spec: BufferSpec, prep: Prepared): DmOpBuf[] {
   });
 }
 
-function runStep(ctx: RunContext, s: Step, prep: Prepared): StepResult {
+export function runStep(ctx: RunContext, s: Step, prep: Prepared): StepResult {
   let r: StepResult;
   try {
     switch (s.kind) {
@@ -136,6 +152,14 @@ function runStep(ctx: RunContext, s: Step, prep: Prepared): StepResult {
         r = finish(s, res, accessSummary(res), s.expect === undefined ? undefined : normalizeHex(s.expect));
         break;
       }
+      case "ram":
+        r = runRam(ctx, s);
+        break;
+      case "wait":
+        r = waitOnce(ctx, s);
+        break;
+      case "device_model":
+        throw new HostUnsupported("this scenario starts no device model");
     }
   } catch (e) {
     if (e instanceof ScenarioError) throw e;
@@ -147,7 +171,7 @@ function runStep(ctx: RunContext, s: Step, prep: Prepared): StepResult {
 }
 
 /** `hex` expectations may carry spaces and capitals: compare them as bare lowercase hex. */
-function normalizeHex(v: Json): Json {
+export function normalizeHex(v: Json): Json {
   if (Array.isArray(v)) return v.map(normalizeHex);
   if (v === null || typeof v !== "object") return v;
   const o: Record<string, Json> = {};
@@ -155,7 +179,7 @@ function normalizeHex(v: Json): Json {
   return o;
 }
 
-function accessSummary(res: QueryResult): string {
+export function accessSummary(res: QueryResult): string {
   const n = Array.isArray(res.ioreqs) ? res.ioreqs.length : 0;
   const parts = [typeof res.status === "string" ? res.status : res.woke === false ? "no vCPU woke" : "?"];
   if (n > 0) parts.push(`${n} ioreq${n > 1 ? "s" : ""}`);
@@ -166,12 +190,7 @@ function accessSummary(res: QueryResult): string {
   return parts.join(" ");
 }
 
-function summarize(res: QueryResult): string {
-  const t = show(res);
-  return t.length > 100 ? t.slice(0, 97) + "..." : t;
-}
-
-function finish(s: Step, result: QueryResult, summary: string, expect: Json | undefined, extraDiffs: string[] = []): StepResult {
+export function finish(s: Step, result: QueryResult, summary: string, expect: Json | undefined, extraDiffs: string[] = []): StepResult {
   const diffs = [...extraDiffs];
   if (expect !== undefined) compareSubset(expect, result, "", diffs);
   const r: StepResult = { index: s.index, action: s.kind, summary, result, pass: diffs.length === 0 };
@@ -257,7 +276,7 @@ function runPrivcmd(ctx: RunContext, s: PrivcmdStep, prep: Prepared): StepResult
 }
 
 /** Memory of the calling process for one raw hypercall: remapped by every step. */
-class StepMemory implements UserMemory {
+export class StepMemory implements UserMemory {
   inner = new RegionMemory();
   view(addr: bigint, len: number): Uint8Array | null {
     return this.inner.view(addr, len);
@@ -282,7 +301,34 @@ function hypercall(ctx: RunContext, h: PrivcmdHandle, s: PrivcmdStep, bufs: DmOp
   return bufs.some((b) => b.fault?.write === true) ? h.hypercall(s.hypercall, args, bufs) : h.hypercall(s.hypercall, args);
 }
 
+/** A query's answer; the device_model query is answered by the runner. */
+export function answer(ctx: RunContext, kind: QueryStep["query"], args: QueryStep["args"]): QueryResult {
+  if (kind !== "device_model") return ctx.host.query(kind, args);
+  if (ctx.dm === undefined) throw new HostUnsupported("this scenario starts no device model");
+  return ctx.dm.query();
+}
+
 function runQuery(ctx: RunContext, s: QueryStep): StepResult {
-  const res = ctx.host.query(s.query, s.args);
+  const res = answer(ctx, s.query, s.args);
   return finish(s, res, `${s.query} ${summarize(res)}`, s.expect);
+}
+
+function runRam(ctx: RunContext, s: RamStep): StepResult {
+  if (ctx.host.ram === undefined) throw new HostUnsupported("this host cannot reach guest RAM directly");
+  const res = ctx.host.ram(s.domid, s.addr, s.write, s.read);
+  const summary = s.write !== undefined ? `wrote ${s.write.length} bytes at 0x${s.addr.toString(16)}` : `read ${s.read ?? 0} bytes at 0x${s.addr.toString(16)}: ${summarize(res)}`;
+  return finish(s, res, summary, s.expect);
+}
+
+/** A wait without a device model: nothing else runs, so the query is looked at once. */
+function waitOnce(ctx: RunContext, s: WaitStep): StepResult {
+  const res = answer(ctx, s.query, s.args);
+  const r = finish(s, res, `${s.query} ${summarize(res)}`, s.until);
+  if (!r.pass) r.diff = [...(r.diff ?? []), "nothing else runs without a device model: the answer cannot change"];
+  return r;
+}
+
+export function summarize(res: QueryResult): string {
+  const t = show(res);
+  return t.length > 100 ? t.slice(0, 97) + "..." : t;
 }

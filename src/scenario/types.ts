@@ -59,7 +59,7 @@ export interface PrivcmdStep extends StepBase, BufferSpec {
   expect?: BufExpect & { errno?: number };
 }
 
-export const QUERY_KINDS = ["p2m", "server", "claim", "entry_count", "domain", "irq", "event", "msi", "dirty", "cacheattr"] as const;
+export const QUERY_KINDS = ["p2m", "server", "claim", "entry_count", "domain", "irq", "event", "msi", "dirty", "cacheattr", "device_model"] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 
 export interface QueryArgs {
@@ -102,11 +102,48 @@ export interface EmulatorStep extends StepBase {
   expect?: JsonObject;
 }
 
-export type Step = DmopStep | PrivcmdStep | QueryStep | GuestStep | EmulatorStep;
+/** Guest-physical memory read or written directly (as a toolstack or debugger would), no emulation. */
+export interface RamStep extends StepBase {
+  kind: "ram";
+  domid: number;
+  addr: bigint;
+  write?: Uint8Array;
+  read?: number;
+  expect?: { hex?: string };
+}
+
+/** A query repeated until its expectation holds, or a failure after `timeout_ms`. */
+export interface WaitStep extends StepBase {
+  kind: "wait";
+  query: QueryKind;
+  args: QueryArgs;
+  until: JsonObject;
+  timeout_ms: number;
+}
+
+/** `"device_model": "stop"`: SIGTERM, wait for the exit. */
+export interface DeviceModelStep extends StepBase {
+  kind: "device_model";
+  action: "stop";
+  expect?: JsonObject;
+}
+
+export type Step = DmopStep | PrivcmdStep | QueryStep | GuestStep | EmulatorStep | RamStep | WaitStep | DeviceModelStep;
 export type StepKind = Step["kind"];
+
+/** The top-level `device_model`: a program started beside the fake, under the shim. */
+export interface DeviceModelSpec {
+  exec: string[];
+  env: Record<string, string>;
+  /** Polled until it holds before the first step. */
+  ready?: { query: QueryKind; args: QueryArgs; expect: JsonObject };
+  /** Bound on the ready poll, each guest access's answer and the stop. */
+  timeout_ms: number;
+}
 
 export interface Scenario {
   name?: string;
+  device_model?: DeviceModelSpec;
   /** The world part of the file as written (format, xen, arch, abi, preempt, domains). */
   world: JsonObject;
   steps: Step[];

@@ -17,7 +17,8 @@ export function symbols(): Readonly<Record<string, number>> {
 /** The value of a symbolic name, accepting the bare op name for XEN_DMOP_*. */
 export function symbolValue(name: string): number | undefined {
   const t = symbols();
-  return t[name] ?? t["XEN_DMOP_" + name];
+  const own = (k: string): number | undefined => (Object.hasOwn(t, k) ? t[k] : undefined);
+  return own(name) ?? own("XEN_DMOP_" + name);
 }
 
 export function isObject(v: unknown): v is JsonObject {
@@ -109,6 +110,13 @@ export function expectObject(v: unknown, path: string): JsonObject {
 export function expectBool(v: unknown, path: string): boolean {
   if (typeof v !== "boolean") throw new ScenarioError(path, `expected true or false, got ${JSON.stringify(v)}`);
   return v;
+}
+
+/** A C bitfield of width 1 as scenario JSON gives it: 0, 1, true or false (or "0"/"1"). */
+export function expectBit(v: unknown, path: string): boolean {
+  if (typeof v === "boolean") return v;
+  if (v === 0 || v === 1 || v === "0" || v === "1") return v === 1 || v === "1";
+  throw new ScenarioError(path, `a one-bit field: expected 0, 1, true or false, got ${JSON.stringify(v)}`);
 }
 
 export function expectString(v: unknown, path: string): string {

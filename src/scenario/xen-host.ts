@@ -2,9 +2,10 @@
 import { encode, decode } from "../codec/index.js";
 import { guestOf, type AccessResult, type EmitEvent } from "../hypervisor/emulate.js";
 import { Hypervisor } from "../hypervisor/hypervisor.js";
-import { p2mTypeName } from "../hypervisor/p2m-types.js";
+import { inGroup, P2M_PAGE_FROM_GFN_TYPES, p2mTypeName } from "../hypervisor/p2m-types.js";
+import { PrivcmdDevice } from "../privcmd/index.js";
 import type { DmOpBuf } from "../privcmd/types.js";
-import { HostUnsupported, type QueryResult, type ScenarioHost } from "./host.js";
+import { HostUnsupported, type Arch, type QueryResult, type ScenarioHost } from "./host.js";
 import type { EmulatorStep, GuestStep, QueryArgs, QueryKind } from "./types.js";
 import type { JsonObject } from "./values.js";
 
@@ -30,19 +31,68 @@ export class XenHost implements ScenarioHost {
     const off = g.onEmit((e) => emitted.push(e));
     let r: AccessResult;
     try {
-      const extra = {
-        ...(step.data !== undefined ? { data: step.data } : {}),
-        ...(step.count !== undefined ? { count: step.count } : {}),
-        ...(step.df !== undefined ? { df: step.df } : {}),
-        ...(step.data_is_ptr !== undefined ? { data_is_ptr: step.data_is_ptr } : {}),
-      };
-      if (step.access === "pio") r = g.pio(step.domid, step.vcpu, { port: step.addr, size: step.size, dir: step.dir, ...extra });
-      else if (step.access === "mmio") r = g.mmio(step.domid, step.vcpu, { addr: step.addr, size: step.size, dir: step.dir, ...extra });
-      else r = g.mem(step.domid, step.vcpu, { addr: step.addr, size: step.size, dir: step.dir, ...(step.data !== undefined ? { data: step.data } : {}) });
+      r = access(this.hv, step);
     } finally {
       off();
     }
     return accessResult(r, emitted, g.crashed(step.domid));
+  }
+
+  /**
+   * A guest access answered by a device model in another process: a pending access waits (at most
+   * `timeoutMs`) for the vCPU to be woken with every answer in. Records everything emitted meanwhile.
+   */
+  async guestLive(step: GuestStep, timeoutMs: number): Promise<QueryResult> {
+    const g = guestOf(this.hv);
+    const emitted: EmitEvent[] = [];
+    const off = g.onEmit((e) => emitted.push(e));
+    let done: AccessResult | undefined;
+    let wake: (() => void) | undefined;
+    try {
+      const first = access(this.hv, step, (r) => {
+        done = r;
+        wake?.();
+      });
+      if (first.status !== "pending") return accessResult(first, emitted, g.crashed(step.domid));
+      if (done === undefined) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((res) => {
+          wake = res;
+          timer = setTimeout(res, timeoutMs);
+        });
+        clearTimeout(timer);
+      }
+      if (done === undefined) {
+        const res = accessResult(first, emitted, g.crashed(step.domid));
+        res.timeout = `no answer from the device model within ${timeoutMs} ms (vCPU ${step.vcpu} still waits on server ${g.waitingOn(step.domid, step.vcpu).join(", ")})`;
+        return res;
+      }
+      return accessResult(done, emitted, g.crashed(step.domid));
+    } finally {
+      off();
+    }
+  }
+
+  /** Guest-physical bytes read or written directly; every page must be RAM a foreign mapping reaches. */
+  ram(domid: number, addr: bigint, write: Uint8Array | undefined, read: number | undefined): QueryResult {
+    const d = this.hv.domain(domid);
+    if (d === undefined) throw new HostUnsupported(`domain ${domid} does not exist`);
+    const len = write?.length ?? read ?? 0;
+    const first = addr >> 12n;
+    const last = (addr + BigInt(len) - 1n) >> 12n;
+    for (let g = first; g <= last; g++) {
+      const t = d.p2m.typeCodeOf(Number(g));
+      if (!inGroup(t, P2M_PAGE_FROM_GFN_TYPES)) throw new HostUnsupported(`gfn 0x${g.toString(16)} of domain ${domid} is ${p2mTypeName(t)}, not RAM`);
+    }
+    if (write !== undefined) {
+      d.memory.write(addr, write);
+      return { written: write.length };
+    }
+    return { hex: hexOf(d.memory.read(addr, len)) };
+  }
+
+  served(abi: Arch): { device: PrivcmdDevice; hv: Hypervisor } {
+    return { device: new PrivcmdDevice(this.hv, { abi }), hv: this.hv };
   }
 
   /** A device model answering (or looking at) the sync slot of one vCPU in a server's page. */
@@ -113,7 +163,7 @@ export class XenHost implements ScenarioHost {
         }
         return { events: snap.events };
       case "msi":
-        return { msi: snap.msi, pirqs: snap.pirqs };
+        return { msi: snap.msi, last_msi: snap.last_msi, pirqs: snap.pirqs };
       case "dirty": {
         // runs of pfns marked dirty, clipped to [first_gfn, first_gfn + nr) when given
         const lo = a.first_gfn ?? 0n;
@@ -128,8 +178,24 @@ export class XenHost implements ScenarioHost {
       }
       case "cacheattr":
         return { ranges: snap.cacheattr };
+      case "device_model":
+        throw new HostUnsupported("the device_model query is answered by the runner");
     }
   }
+}
+
+/** Starts the access a guest step describes. */
+function access(hv: Hypervisor, step: GuestStep, onDone?: (r: AccessResult) => void): AccessResult {
+  const g = guestOf(hv);
+  const extra = {
+    ...(step.data !== undefined ? { data: step.data } : {}),
+    ...(step.count !== undefined ? { count: step.count } : {}),
+    ...(step.df !== undefined ? { df: step.df } : {}),
+    ...(step.data_is_ptr !== undefined ? { data_is_ptr: step.data_is_ptr } : {}),
+  };
+  if (step.access === "pio") return g.pio(step.domid, step.vcpu, { port: step.addr, size: step.size, dir: step.dir, ...extra }, onDone);
+  if (step.access === "mmio") return g.mmio(step.domid, step.vcpu, { addr: step.addr, size: step.size, dir: step.dir, ...extra }, onDone);
+  return g.mem(step.domid, step.vcpu, { addr: step.addr, size: step.size, dir: step.dir, ...(step.data !== undefined ? { data: step.data } : {}) }, onDone);
 }
 
 function hexOf(b: Uint8Array): string {
@@ -138,7 +204,19 @@ function hexOf(b: Uint8Array): string {
   return t;
 }
 
-/** A record as the emulator finds it when notified: a sync request that was sent is STATE_IOREQ_READY. */
+/**
+ * The records an emit produced, as the emulator finds them when notified: a sync request that was
+ * sent is STATE_IOREQ_READY (ioreq_t fields, 32-byte hex); a buffered send is the ring slots it filled
+ * (buf_ioreq_t fields, 8-byte hex, the slot index), so an 8-byte write is two records.
+ */
+function records(e: EmitEvent): QueryResult[] {
+  if (e.ring === undefined) return [record(e)];
+  return e.ring.map((r) => {
+    const rec: QueryResult = { server: e.server, vcpu: e.vcpu, slot: e.slot, status: e.status, index: r.index, fields: decode("buf_ioreq", r.bytes), hex: hexOf(r.bytes) };
+    return rec;
+  });
+}
+
 function record(e: EmitEvent): QueryResult {
   const fields = { ...e.fields };
   if (e.slot === "sync" && e.status === "retry") fields.state = 1;
@@ -152,7 +230,7 @@ function record(e: EmitEvent): QueryResult {
 function accessResult(r: AccessResult, events: readonly EmitEvent[], crashed: string | null): QueryResult {
   // Only records that reached a slot count as emitted; refused or dropped sends are listed apart.
   const placed = (e: EmitEvent): boolean => (e.slot === "sync" ? e.status === "retry" : e.status === "handled" && e.reason === undefined);
-  const ioreqs = events.filter(placed).map(record);
+  const ioreqs = events.filter(placed).flatMap(records);
   const refused = events.filter((e) => !placed(e)).map(record);
   const res: QueryResult = {
     status: r.status,

@@ -3,9 +3,13 @@
 import type { DmOpBuf, PrivcmdDevice, PrivcmdHandle, IoctlResult } from "../privcmd/index.js";
 import {
   DESC_UNREADABLE, ErrorCode, Kind, PROTOCOL_VERSION, ProtocolError, REPLY_BIT, callReplyFrame, dmOpContentsSent,
-  encodeHelloReply, encodeRestrictReply, frame, type DmOpRequest, type HypercallRequest, type Request, type WireBuf,
+  encodeEvtchnOpenReply, encodeHelloReply, encodeRestrictReply, frame, type DmOpRequest, type HypercallRequest, type Request,
+  type WireBuf,
 } from "./protocol.js";
 import { hex, type TraceBuf, type TraceCall } from "./trace.js";
+import { evtchnIoctlName } from "../privcmd/evtchn.js";
+import type { EvtchnEntry, EvtchnFiles } from "./evtchn-files.js";
+import { errno as ERRNO } from "../../abi/xen/errno.js";
 
 const EFAULT = 14;
 
@@ -17,6 +21,8 @@ export interface Executed {
   frame: Uint8Array;
   /** Close the connection after sending. */
   close?: boolean;
+  /** From now on this connection is the event stream of that /dev/xen/evtchn file (raw u32 ports). */
+  stream?: EvtchnEntry;
   /** What `--record` writes for this request (nothing for BYE). */
   trace?: TraceCall;
 }
@@ -60,8 +66,15 @@ export class Connection {
   observer: CallObserver | undefined;
   #handle: PrivcmdHandle | undefined;
   #requests = 0;
+  /** The /dev/xen/evtchn file this connection issues ioctls for (EVTCHN_OPEN). */
+  evtchn: EvtchnEntry | undefined;
 
-  constructor(readonly id: number, private readonly device: PrivcmdDevice) {}
+  constructor(
+    readonly id: number,
+    private readonly device: PrivcmdDevice,
+    /** The server's open evtchn files; without them the evtchn kinds answer ENODEV. */
+    readonly evtchnFiles?: EvtchnFiles,
+  ) {}
 
   get handle(): PrivcmdHandle {
     this.#handle ??= this.device.open(this.caller);
@@ -87,6 +100,8 @@ export class Connection {
   close(): void {
     this.#handle?.close();
     this.#handle = undefined;
+    if (this.evtchn !== undefined) this.evtchnFiles?.dropControl(this.evtchn);
+    this.evtchn = undefined;
   }
 }
 
@@ -166,6 +181,58 @@ const HANDLERS: Handlers = {
       bufs: before, ...r, out: out.map(hex),
     };
     return { frame: f, trace };
+  },
+
+  // /dev/xen/evtchn: open (or attach to) a file; make this connection its stream; its ioctls.
+  [Kind.EVTCHN_OPEN]: (s, req, { seq }) => {
+    let r: { ret: number; errno: number; token: bigint };
+    const files = s.evtchnFiles;
+    if (files === undefined) r = { ret: -1, errno: ERRNO.ENODEV, token: 0n };
+    else if (s.evtchn !== undefined) r = { ret: -1, errno: ERRNO.EBUSY, token: 0n };
+    else {
+      const e = req.token === 0n ? files.open(s.caller) : files.attach(req.token);
+      if (typeof e === "number") r = { ret: -1, errno: -e, token: 0n };
+      else {
+        s.evtchn = e;
+        r = { ret: 0, errno: 0, token: e.token };
+      }
+    }
+    return {
+      frame: reply(Kind.EVTCHN_OPEN, seq, encodeEvtchnOpenReply(r.ret, r.errno, r.token)),
+      trace: { conn: s.id, kind: "evtchn_open", token_given: req.token !== 0n, ret: r.ret, errno: r.errno },
+    };
+  },
+
+  [Kind.EVTCHN_STREAM]: (s, req, { seq }) => {
+    const files = s.evtchnFiles;
+    const e = files?.get(req.token);
+    let r: { ret: number; errno: number } = { ret: -1, errno: files === undefined ? ERRNO.ENODEV : ERRNO.EBADF };
+    let stream: EvtchnEntry | undefined;
+    if (e !== undefined) {
+      if (e.streamed) r = { ret: -1, errno: ERRNO.EBUSY };
+      else {
+        r = { ret: 0, errno: 0 };
+        stream = e;
+      }
+    }
+    const out: Executed = {
+      frame: reply(Kind.EVTCHN_STREAM, seq, encodeRestrictReply(r.ret, r.errno)),
+      trace: { conn: s.id, kind: "evtchn_stream", ...r },
+    };
+    if (stream !== undefined) out.stream = stream;
+    return out;
+  },
+
+  [Kind.EVTCHN_IOCTL]: (s, req, { seq }) => {
+    const name = evtchnIoctlName(req.nr);
+    let r: { ret: number; errno: number };
+    if (s.evtchn === undefined) r = { ret: -1, errno: s.evtchnFiles === undefined ? ERRNO.ENODEV : ERRNO.EBADF };
+    else if (name === undefined) r = { ret: -1, errno: ERRNO.ENOSYS };
+    else r = split(s.evtchn.file.ioctl(name, { a0: req.a0, a1: req.a1, fault: (req.flags & DESC_UNREADABLE) !== 0 }));
+    return {
+      frame: reply(Kind.EVTCHN_IOCTL, seq, encodeRestrictReply(r.ret, r.errno)),
+      trace: { conn: s.id, kind: "evtchn_ioctl", op: name ?? String(req.nr), a0: req.a0, a1: req.a1, flags: req.flags, ...r },
+    };
   },
 
   [Kind.BYE]: (_s, _req, { seq }) => ({ frame: reply(Kind.BYE, seq, EMPTY), close: true }),

@@ -51,8 +51,7 @@ export function bufioreqPortOf(hv: Hypervisor, t: InProcessTarget): number | nul
   const rc = hv.dm_op(t.caller, t.domid, [{ bytes: buf }]);
   if (rc !== 0) throw new IoreqAttachError(rc, "get_ioreq_server_info", `get_ioreq_server_info(id ${t.id}) on domain ${t.domid} failed: rc ${rc}`);
   const out = decode("xen_dm_op", buf);
-  const u = out.u as Record<string, Record<string, unknown>>;
-  const port = u.get_ioreq_server_info?.bufioreq_port;
+  const port = out.u.get_ioreq_server_info?.bufioreq_port;
   return typeof port === "number" && port !== 0 ? port : null;
 }
 

@@ -18,10 +18,14 @@ export const Kind = {
   DM_OP: 0x02,
   RESTRICT: 0x03,
   HYPERCALL: 0x04,
+  EVTCHN_OPEN: 0x10,
+  EVTCHN_STREAM: 0x11,
+  EVTCHN_IOCTL: 0x12,
   BYE: 0x7f,
   ERROR: 0xff,
 } as const;
-export type RequestKind = typeof Kind.HELLO | typeof Kind.DM_OP | typeof Kind.RESTRICT | typeof Kind.HYPERCALL | typeof Kind.BYE;
+export type RequestKind = typeof Kind.HELLO | typeof Kind.DM_OP | typeof Kind.RESTRICT | typeof Kind.HYPERCALL
+  | typeof Kind.EVTCHN_OPEN | typeof Kind.EVTCHN_STREAM | typeof Kind.EVTCHN_IOCTL | typeof Kind.BYE;
 export const REPLY_BIT = 0x80;
 
 export const ErrorCode = {
@@ -76,7 +80,14 @@ export interface DmOpRequest { kind: typeof Kind.DM_OP; dom: number; num: number
 export interface RestrictRequest { kind: typeof Kind.RESTRICT; dom: number; flags: number }
 export interface HypercallRequest { kind: typeof Kind.HYPERCALL; op: bigint; args: bigint[]; bufs: WireBuf[] }
 export interface ByeRequest { kind: typeof Kind.BYE }
-export type Request = HelloRequest | DmOpRequest | RestrictRequest | HypercallRequest | ByeRequest;
+/** Opens a /dev/xen/evtchn file (token 0) or attaches this connection to an open one (its token). */
+export interface EvtchnOpenRequest { kind: typeof Kind.EVTCHN_OPEN; token: bigint }
+/** Makes this connection the file's event stream: raw u32 ports from then on. */
+export interface EvtchnStreamRequest { kind: typeof Kind.EVTCHN_STREAM; token: bigint }
+/** IOCTL_EVTCHN_* by its nr; a0/a1 the argument struct's fields; flags bit 0: unreadable argument. */
+export interface EvtchnIoctlRequest { kind: typeof Kind.EVTCHN_IOCTL; nr: number; flags: number; a0: number; a1: number }
+export type Request = HelloRequest | DmOpRequest | RestrictRequest | HypercallRequest | EvtchnOpenRequest | EvtchnStreamRequest
+  | EvtchnIoctlRequest | ByeRequest;
 
 export interface CallReply { ret: number; errno: number; bufs: Uint8Array[] }
 export interface HelloReply { protocol_version: number; features: number; name: string }
@@ -299,6 +310,13 @@ function writeRequestBody(w: Writer, req: Request): void {
       }
       break;
     }
+    case Kind.EVTCHN_OPEN:
+    case Kind.EVTCHN_STREAM:
+      w.u64(req.token);
+      break;
+    case Kind.EVTCHN_IOCTL:
+      w.u32(req.nr).u32(req.flags).u32(req.a0).u32(req.a1);
+      break;
     case Kind.BYE:
       break;
   }
@@ -353,6 +371,25 @@ export function parseRequest(kind: number, body: Uint8Array, seq: number): Reque
       }
       r.end();
       return { kind, op, args, bufs };
+    }
+    case Kind.EVTCHN_OPEN:
+    case Kind.EVTCHN_STREAM: {
+      const what = kind === Kind.EVTCHN_OPEN ? "EVTCHN_OPEN" : "EVTCHN_STREAM";
+      const r = new Reader(body, what, seq);
+      const token = r.u64("token");
+      r.end();
+      if (kind === Kind.EVTCHN_STREAM && token === 0n) throw new ProtocolError(ErrorCode.BAD_BODY, "EVTCHN_STREAM: token 0 names no file", seq);
+      return { kind, token };
+    }
+    case Kind.EVTCHN_IOCTL: {
+      const r = new Reader(body, "EVTCHN_IOCTL", seq);
+      const nr = r.u32("nr");
+      const flags = r.u32("flags");
+      const a0 = r.u32("a0");
+      const a1 = r.u32("a1");
+      r.end();
+      if ((flags & ~DESC_UNREADABLE) !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, "EVTCHN_IOCTL: flags has unknown bits", seq);
+      return { kind, nr, flags, a0, a1 };
     }
     case Kind.BYE:
       new Reader(body, "BYE", seq).end();
@@ -413,6 +450,18 @@ export function encodeRestrictReply(ret: number, errno: number): Uint8Array {
 export function parseRestrictReply(body: Uint8Array, seq = 0): { ret: number; errno: number } {
   const r = new Reader(body, "reply", seq);
   const out = { ret: r.i32("ret"), errno: r.i32("errno") };
+  r.end();
+  return out;
+}
+
+/** EVTCHN_OPEN's reply: ret, errno and the file's token (0 on failure). */
+export function encodeEvtchnOpenReply(ret: number, errno: number, token: bigint): Uint8Array {
+  return new Writer().i32(ret).i32(errno).u64(token).finish();
+}
+
+export function parseEvtchnOpenReply(body: Uint8Array, seq = 0): { ret: number; errno: number; token: bigint } {
+  const r = new Reader(body, "reply", seq);
+  const out = { ret: r.i32("ret"), errno: r.i32("errno"), token: r.u64("token") };
   r.end();
   return out;
 }

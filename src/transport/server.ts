@@ -5,7 +5,9 @@ import { chmodSync, lstatSync, renameSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Buffer } from "node:buffer";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import type { PrivcmdDevice } from "../privcmd/index.js";
+import { PrivcmdDevice } from "../privcmd/index.js";
+import type { Hypervisor } from "../hypervisor/hypervisor.js";
+import { EvtchnFiles, PortWords, type EvtchnEntry } from "./evtchn-files.js";
 import {
   ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest,
 } from "./protocol.js";
@@ -13,7 +15,10 @@ import { Connection, type CallObserver } from "./connection.js";
 import type { TraceWriter } from "./trace.js";
 
 export interface ServerOptions {
-  device: PrivcmdDevice;
+  /** The fake host. With it the server also offers /dev/xen/evtchn (and builds `device` if absent). */
+  hv?: Hypervisor;
+  /** The privcmd driver in front of the host (default: a PrivcmdDevice over `hv`, in its ABI). */
+  device?: PrivcmdDevice;
   /** Writes every call (see trace.ts). */
   trace?: TraceWriter;
   /** Called with one line per connection event, for -v logging. */
@@ -32,6 +37,8 @@ interface Conn {
   state: Connection;
   reader: FrameReader;
   closing: boolean;
+  /** Set once the connection became an evtchn file's stream: raw u32 unmasks in, ports out. */
+  stream?: { entry: EvtchnEntry; words: PortWords };
 }
 
 export class XendmServer {
@@ -42,8 +49,15 @@ export class XendmServer {
   /** The socket file this server created (device and inode): close() unlinks only that file. */
   #made: { dev: number; ino: number } | undefined;
   #stats = { connections: 0, requests: 0, errors: 0 };
+  readonly #device: PrivcmdDevice;
+  /** The open /dev/xen/evtchn files (only with a hypervisor). */
+  readonly evtchn: EvtchnFiles | undefined;
 
   constructor(private readonly opts: ServerOptions) {
+    const dev = opts.device ?? (opts.hv !== undefined ? new PrivcmdDevice(opts.hv, { abi: opts.hv.abi }) : undefined);
+    if (dev === undefined) throw new TypeError("XendmServer: give `hv` (the fake host) or `device`");
+    this.#device = dev;
+    this.evtchn = opts.hv !== undefined ? new EvtchnFiles(opts.hv) : undefined;
     this.#server = createServer((sock) => { this.#accept(sock); });
   }
 
@@ -82,6 +96,7 @@ export class XendmServer {
   /** Stops accepting, drops every connection, unlinks the socket. */
   async close(): Promise<void> {
     for (const c of this.#conns) this.#drop(c);
+    this.evtchn?.closeAll();
     await new Promise<void>((resolve) => this.#server.close(() => { resolve(); }));
     if (this.#path !== undefined) {
       // Only the socket this server made: a file put there since (another server's socket) stays.
@@ -94,7 +109,7 @@ export class XendmServer {
   }
 
   #accept(sock: Socket): void {
-    const c: Conn = { sock, state: new Connection(this.#nextId++, this.opts.device), reader: new FrameReader(), closing: false };
+    const c: Conn = { sock, state: new Connection(this.#nextId++, this.#device, this.evtchn), reader: new FrameReader(), closing: false };
     c.state.observer = this.opts.observer;
     this.#conns.add(c);
     this.#stats.connections++;
@@ -107,6 +122,12 @@ export class XendmServer {
 
   #onData(c: Conn, chunk: Buffer): void {
     if (c.closing) return;
+    if (c.stream !== undefined) {
+      // write() on the evtchn fd: whole u32 ports, each an unmask (a partial word waits for the rest)
+      const file = c.stream.entry.file;
+      c.stream.words.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), (port) => { file.unmask(port); });
+      return;
+    }
     let seq = 0;
     // Replies to every frame of this chunk go out in one write.
     let one: Uint8Array | undefined;
@@ -130,6 +151,14 @@ export class XendmServer {
           this.#end(c);
           return;
         }
+        if (done.stream !== undefined) {
+          if (frames.length > frames.indexOf(f) + 1 || c.reader.pending > 0) {
+            throw new ProtocolError(ErrorCode.BAD_FRAME, "bytes after EVTCHN_STREAM before its reply", f.seq);
+          }
+          this.#flush(c, one, more);
+          this.#startStream(c, done.stream);
+          return;
+        }
       }
       this.#flush(c, one, more);
     } catch (e) {
@@ -141,6 +170,12 @@ export class XendmServer {
       c.sock.write(frame(Kind.ERROR, pe.seq || seq, encodeErrorReply(pe.code, pe.message)));
       this.#end(c);
     }
+  }
+
+  /** The connection carries the file's ports from now on; its close is the file's last close. */
+  #startStream(c: Conn, entry: EvtchnEntry): void {
+    c.stream = { entry, words: new PortWords() };
+    this.evtchn?.stream(entry.token, (bytes) => { if (!c.closing) c.sock.write(bytes); });
   }
 
   #flush(c: Conn, one: Uint8Array | undefined, more: Uint8Array[] | undefined): void {
@@ -163,6 +198,7 @@ export class XendmServer {
     if (!this.#conns.delete(c)) return;
     c.closing = true;
     c.state.close();
+    if (c.stream !== undefined) this.evtchn?.streamClosed(c.stream.entry);
     this.opts.trace?.write({ conn: c.state.id, kind: "close" });
     this.opts.log?.(`conn ${c.state.id}: closed`);
     if (destroy) c.sock.destroy();

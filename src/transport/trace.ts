@@ -22,6 +22,9 @@ export type TraceCall =
   | { conn: number; kind: "dm_op"; dom: number; num: number; bufs: TraceBuf[]; ret: number; errno: number; out: string[] }
   | { conn: number; kind: "restrict"; dom: number; flags: number; ret: number; errno: number }
   | { conn: number; kind: "hypercall"; op: string; args: string[]; bufs: TraceBuf[]; ret: number; errno: number; out: string[] }
+  | { conn: number; kind: "evtchn_open"; token_given: boolean; ret: number; errno: number }
+  | { conn: number; kind: "evtchn_stream"; ret: number; errno: number }
+  | { conn: number; kind: "evtchn_ioctl"; op: string; a0: number; a1: number; flags: number; ret: number; errno: number }
   | { conn: number; kind: "close" }
   | { conn: number; kind: "error"; code: number; message: string };
 
@@ -39,9 +42,12 @@ export function unhex(s: string, what: string): Uint8Array {
 /** Appends one JSON line per call, synchronously (so a killed server leaves whole lines). */
 export class TraceWriter {
   readonly #fd: number;
+  readonly #owned: boolean;
   #closed = false;
-  constructor(path: string, header: TraceHeader) {
-    this.#fd = openSync(path, "w", 0o600);
+  /** `path` is a file to create, or an open descriptor (such as 2 for stderr) that close() leaves open. */
+  constructor(path: string | number, header: TraceHeader) {
+    this.#owned = typeof path === "string";
+    this.#fd = typeof path === "string" ? openSync(path, "w", 0o600) : path;
     this.write(header);
   }
   write(line: TraceLine): void {
@@ -51,6 +57,6 @@ export class TraceWriter {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    closeSync(this.#fd);
+    if (this.#owned) closeSync(this.#fd);
   }
 }

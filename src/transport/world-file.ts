@@ -28,3 +28,19 @@ export function readWorldFile(path: string): WorldConfig {
   }
   return worldOf(json, path);
 }
+
+/** The world of `--world FILE` or `--domain N ...` (default domain 1) with `--xen`, as serve and exec take them. */
+export function worldFromOptions(o: { world?: string | undefined; domain?: readonly string[] | undefined; xen?: string | undefined }): WorldConfig {
+  if (o.world !== undefined) {
+    if (o.domain !== undefined || o.xen !== undefined) throw new Error("--world cannot be combined with --domain or --xen");
+    return readWorldFile(o.world);
+  }
+  const domains = (o.domain ?? ["1"]).map((d) => {
+    if (!/^(0x[0-9a-f]+|[0-9]+)$/i.test(d) || Number(d) < 1 || Number(d) > 0x7fef) throw new Error(`--domain ${d}: not a domain id 1..0x7fef`);
+    return { domid: Number(d), type: "hvm" as const };
+  });
+  const world: WorldConfig = { format: 1, domains };
+  if (o.xen !== undefined) world.xen = o.xen as WorldConfig["xen"];
+  checkWorld(world);
+  return world;
+}

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConformReport, Conformance, conformObserver, type ConformReportJson } from "../../src/conform/index.js";
+import type { Hypervisor } from "../../src/hypervisor/hypervisor.js";
 import { createFakeHost } from "../../src/transport/fake.js";
 import { XendmServer } from "../../src/transport/server.js";
 import { BUILD, CONFORMANCE, DOM, WORLD, buildNative, jsonLines, nativeMissing, run, shimEnv } from "../native/harness.js";
@@ -22,7 +23,7 @@ const suite = missing !== undefined && !ci ? describe.skip : describe;
 let check: Conformance;
 let tmp = "";
 
-interface Session { report: ConformReportJson; warnings: string[]; stdout: string; stderr: string }
+interface Session { report: ConformReportJson; warnings: string[]; stdout: string; stderr: string; hv: Hypervisor }
 
 /** One server with the conformance observer; runs `bin args` under the shim against it. */
 async function session(bin: string, args: readonly string[], opts: { strict?: boolean; noDmOp?: boolean } = {}): Promise<Session> {
@@ -30,13 +31,13 @@ async function session(bin: string, args: readonly string[], opts: { strict?: bo
   const path = join(dir, "sock");
   const report = new ConformReport("libxendevicemodel-4.17", opts.strict === true);
   const warnings: string[] = [];
-  const { device } = createFakeHost(WORLD);
+  const { device, hv } = createFakeHost(WORLD);
   const server = new XendmServer({ device, observer: conformObserver({ check, report, warn: (l) => { warnings.push(l); } }) });
   await server.listen(path);
   try {
     const r = await run(bin, args, shimEnv(path, opts.noDmOp === true ? { XENDM_SHIM_NO_DMOP: "1" } : {}));
     expect(r.code, r.stderr).toBe(0);
-    return { report: report.toJson(), warnings, stdout: r.stdout, stderr: r.stderr };
+    return { report: report.toJson(), warnings, stdout: r.stdout, stderr: r.stderr, hv };
   } finally {
     await server.close();
   }
@@ -139,6 +140,9 @@ suite("xendm serve --conform with real C clients", () => {
     expect(strict.ret).toBe(-1);
     expect(strict.errno).toBe(EINVAL);
     expect(strict.report).toMatchObject({ strict: true, differing: 1 });
+    // set_mem_type(HVMMEM_ram_ro) on gfn 0x100: done by the loose run, not by the strict one
+    expect(loose.hv.domain(DOM)!.p2m.memTypeOf(0x100)).toBe(1);
+    expect(strict.hv.domain(DOM)!.p2m.memTypeOf(0x100)).toBe(0);
     expect(strict.warnings[0]).toMatch(/^FAIL \(EINVAL\): /);
   });
 });

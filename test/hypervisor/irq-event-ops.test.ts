@@ -74,17 +74,40 @@ describe("inject_msi", () => {
     expect(call(hv, MSI, { data: 0x4041, addr: 0xfee02000n }).rc).toBe(0);
     expect(call(hv, MSI, { data: 0x30, addr: 0xfeeff000n }).rc).toBe(0);
     expect(call(hv, MSI, { data: 0x31, addr: 0xfee07000n }).rc).toBe(0);
+    // what Xen keeps: the vLAPICs' IRR, not a list of deliveries
     expect(hv.snapshot(1)!.msi).toEqual([
-      { vector: 0x41, dest: 2, dest_mode: 0, delivery_mode: 0, trig_mode: 0, vcpus: [1] },
-      { vector: 0x30, dest: 0xff, dest_mode: 0, delivery_mode: 0, trig_mode: 0, vcpus: [0, 1, 2] },
-      { vector: 0x31, dest: 7, dest_mode: 0, delivery_mode: 0, trig_mode: 0, vcpus: [] },
+      { vcpu: 0, irr: [0x30], tmr: [], esr_recv_illegal: false },
+      { vcpu: 1, irr: [0x30, 0x41], tmr: [], esr_recv_illegal: false },
+      { vcpu: 2, irr: [0x30], tmr: [], esr_recv_illegal: false },
     ]);
+    expect(hv.snapshot(1)!.last_msi).toEqual({ vector: 0x31, dest: 7, dest_mode: 0, delivery_mode: 0, trig_mode: 0, vcpus: [] });
+  });
+  it("keeps what Xen keeps: IRR/TMR bits per vCPU and one pending bit per pirq, however many are injected", () => {
+    const hv = makeHv({ domains: [{ domid: 1, vcpus: 2 }] });
+    const before = JSON.stringify(hv.snapshot(1)).length;
+    for (let i = 0; i < 20_000; i++) {
+      expect(call(hv, MSI, { data: 0x8000 | (0x20 + (i % 8)), addr: 0xfeeff000n }).rc).toBe(0); // level-triggered
+      expect(call(hv, MSI, { data: 0, addr: 0xfee05000n }).rc).toBe(0);
+    }
+    const snap = hv.snapshot(1)!;
+    expect(snap.msi[0]).toEqual({ vcpu: 0, irr: [0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27], tmr: [0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27], esr_recv_illegal: false });
+    expect(snap.pirqs).toEqual([5]);
+    expect(hv.domain(1)!.irq.pirqsRaised.size).toBe(1);
+    expect(JSON.stringify(snap).length - before).toBeLessThan(400);
+    // an edge-triggered delivery of the same vector clears its TMR bit (vlapic_set_irq)
+    call(hv, MSI, { data: 0x20, addr: 0xfee00000n });
+    expect(hv.snapshot(1)!.msi[0]!.tmr).not.toContain(0x20);
+    // vectors below 16 set ESR's receive-illegal bit and nothing in IRR
+    expect(call(hv, MSI, { data: 0x0f, addr: 0xfee02000n }).rc).toBe(0);
+    expect(hv.snapshot(1)!.msi[1]).toMatchObject({ esr_recv_illegal: true });
+    expect(hv.snapshot(1)!.msi[1]!.irr).not.toContain(0x0f);
   });
   it("lowest priority: -ESRCH without a target; modes 2-7 -EINVAL; pad -EINVAL", () => {
     const hv = makeHv();
     expect(call(hv, MSI, { data: 0x130, addr: 0xfee07000n }).rc).toBe(-3);
     expect(call(hv, MSI, { data: 0x130, addr: 0xfeeff000n }).rc).toBe(0);
-    expect(hv.snapshot(1)!.msi[0]!.vcpus).toEqual([1]);
+    expect(hv.snapshot(1)!.last_msi!.vcpus).toEqual([1]);
+    expect(hv.snapshot(1)!.msi[1]!.irr).toEqual([0x30]);
     expect(call(hv, MSI, { data: 0x230, addr: 0xfee00000n }).rc).toBe(-22);
     expect(call(hv, MSI, { data: 0x30, addr: 0xfee00000n, pad: 1 }).rc).toBe(-22);
   });

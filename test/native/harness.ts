@@ -7,6 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { WorldConfig } from "../../src/hypervisor/world.js";
 import type { PrivcmdDevice } from "../../src/privcmd/index.js";
+import type { Hypervisor } from "../../src/hypervisor/hypervisor.js";
 import { createFakeHost, worldForDomains } from "../../src/transport/fake.js";
 import { XendmServer } from "../../src/transport/server.js";
 import { TraceWriter } from "../../src/transport/trace.js";
@@ -41,6 +42,7 @@ export function buildNative(): void {
 
 export interface RunningServer {
   path: string;
+  hv: Hypervisor;
   device: PrivcmdDevice;
   server: XendmServer;
   close(): Promise<void>;
@@ -53,12 +55,13 @@ export interface RunningServer {
 export async function startServer(world: WorldConfig = WORLD, record?: string): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), "xendm-shim-"));
   const path = join(dir, "sock");
-  const { device } = createFakeHost(world);
+  const { hv, device } = createFakeHost(world);
   const trace = record === undefined ? undefined : new TraceWriter(record, { xendm_trace: 1, world });
-  const server = new XendmServer(trace === undefined ? { device } : { device, trace });
+  const server = new XendmServer(trace === undefined ? { hv, device } : { hv, device, trace });
   await server.listen(path);
   return {
     path,
+    hv,
     device,
     server,
     close: async () => {

@@ -40,7 +40,7 @@ describe("xendm run", () => {
     const c = capture();
     expect(await runCmd([file("bad.json", bad)])).toBe(1);
     expect(c.out()).toMatch(/✗ +0 dmop +rc=0/);
-    expect(c.out()).toMatch(/rc: expected -1, got 0/);
+    expect(c.out()).toMatch(/rc: expected -1 \(-EPERM\), got 0/);
   });
   it("exits 2 on an invalid file, naming the step and key", async () => {
     const c = capture();
@@ -55,7 +55,7 @@ describe("xendm run", () => {
     expect(await runCmd(["--json", file("bad2.json", bad)])).toBe(1);
     const lines = c.out().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ index: 0, action: "dmop", pass: false, result: { rc: 0 }, diff: ["rc: expected -1, got 0"] });
+    expect(lines[0]).toMatchObject({ index: 0, action: "dmop", pass: false, result: { rc: 0 }, diff: ["rc: expected -1 (-EPERM), got 0"] });
   });
   it("refuses unknown options and no files", async () => {
     capture();
@@ -90,5 +90,27 @@ describe("xendm p2m", () => {
     expect(await p2mCmd([file("p4.json", sc)])).toBe(2);
     expect(await p2mCmd([file("p5.json", sc), "--domid", "1", "--from", "zz"])).toBe(2);
     expect(c.err()).toMatch(/--from: expected a decimal or 0x number, got "zz"/);
+  });
+});
+
+describe("diffs", () => {
+  it("name the values of symbolic fields on both sides", async () => {
+    const c = capture();
+    const sc = { format: 1, domains: [{ domid: 1 }], steps: [{ dmop: { domid: 1, op: nv }, expect: { out: { op: "XEN_DMOP_create_ioreq_server", u: { nr_vcpus: { vcpus: 3 } } } } }] };
+    expect(await runCmd([file("named.json", sc)])).toBe(1);
+    expect(c.out()).toMatch(/out\.op: expected XEN_DMOP_create_ioreq_server \(1\), got 20 \(XEN_DMOP_nr_vcpus\)/);
+    expect(c.out()).toMatch(/out\.u\.nr_vcpus\.vcpus: expected 3, got 2$/m);
+  });
+});
+
+describe("diffs of ioreq records", () => {
+  it("show IOREQ_TYPE_* and STATE_* names, not bare numbers", async () => {
+    const c = capture();
+    const sc = JSON.parse(readFileSync(join(import.meta.dirname, "../../fixtures/scenarios/buffered-ioreqs.json"), "utf8")) as { steps: { expect: { ioreq: { fields: Record<string, unknown> } } }[] };
+    sc.steps = sc.steps.slice(0, 5);
+    Object.assign(sc.steps[4]!.expect.ioreq.fields, { type: "IOREQ_TYPE_COPY", state: 3 });
+    expect(await runCmd([file("inv.json", sc)])).toBe(1);
+    expect(c.out()).toMatch(/ioreq\.fields\.type: expected IOREQ_TYPE_COPY \(1\), got 8 \(IOREQ_TYPE_INVALIDATE\)/);
+    expect(c.out()).toMatch(/ioreq\.fields\.state: expected 3 \(STATE_IORESP_READY\), got 1 \(STATE_IOREQ_READY\)/);
   });
 });

@@ -41,7 +41,7 @@ describe("runScenario with a stub host", () => {
     expect(s.calls[1]!.bufs[0]!.hex.slice(0, 8)).toBe("0c000000");
     expect(res[0]).toMatchObject({ pass: true, summary: "rc=0" });
     expect(res[1]!.pass).toBe(false);
-    expect(res[1]!.diff).toEqual(["rc: expected 0, got -22"]);
+    expect(res[1]!.diff).toEqual(["rc: expected 0, got -22 (-EINVAL)"]);
     expect(res[1]!.summary).toBe("rc=-22 (-EINVAL)");
   });
   it("decodes buffer 0 for out and compares only the named keys", () => {

@@ -117,7 +117,7 @@ describe("xendm serve", () => {
       ["bad version", cat(le32(8), new Uint8Array([2, Kind.BYE, 0, 0, 1, 0, 0, 0])), ErrorCode.BAD_VERSION],
       ["non-zero flags", cat(le32(8), new Uint8Array([1, Kind.BYE, 1, 0, 1, 0, 0, 0])), ErrorCode.BAD_FRAME],
       ["unknown kind", frame(0x55, 1), ErrorCode.UNKNOWN_KIND],
-      ["reserved event-channel kind", frame(0x10, 1), ErrorCode.UNKNOWN_KIND],
+      ["reserved event-channel kind", frame(0x1f, 1), ErrorCode.UNKNOWN_KIND],
       ["a reply kind sent as a request", frame(Kind.DM_OP | 0x80, 1), ErrorCode.UNKNOWN_KIND],
       ["truncated DM_OP body", frame(Kind.DM_OP, 1, new Uint8Array([1, 0, 1, 0, 1, 0, 0, 0])), ErrorCode.BAD_BODY],
       ["trailing bytes", frame(Kind.RESTRICT, 1, new Uint8Array([1, 0, 0, 0, 0])), ErrorCode.BAD_BODY],

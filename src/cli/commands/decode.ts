@@ -1,6 +1,6 @@
 // xendm decode <type> <hex> [--arch A] [--hypervisor]: prints the C-field JSON (64-bit as decimal strings).
 
-import { decode, toJson } from "../../codec/index.js";
+import { decode, stringifyJson } from "../../codec/index.js";
 import { ARCH_OPTION, parseHex } from "../args.js";
 import { defineCommand } from "../command.js";
 
@@ -14,7 +14,7 @@ export const command = defineCommand({
   },
   run({ values, positionals: [type, ...hex] }) {
     const value = decode(type!, parseHex(hex.join("")), { arch: values.arch, mode: values.hypervisor ? "hypervisor" : "strict" });
-    process.stdout.write(JSON.stringify(toJson(value), null, 2) + "\n");
+    process.stdout.write(stringifyJson(value, 2) + "\n");
     return 0;
   },
 });

@@ -1,6 +1,6 @@
 // xendm layout [type] [--arch A] [--json] [--list]: sizes, offsets and bit positions (the probe's JSON shape).
 
-import { layout, typeNames } from "../../codec/index.js";
+import { formatLayout, layout, layoutOf, layoutsOf, typeNames } from "../../codec/index.js";
 import { ARCH_OPTION } from "../args.js";
 import { defineCommand, UsageError } from "../command.js";
 
@@ -24,15 +24,8 @@ export const command = defineCommand({
       process.stdout.write(JSON.stringify(type === undefined ? L : { arch: L.arch, types: L.types }, null, 2) + "\n");
       return 0;
     }
-    const out: string[] = [];
-    for (const t of L.types) {
-      out.push(`${t.name}  size ${t.size}  align ${t.align}`);
-      for (const f of t.fields) {
-        const bits = f.bit_offset !== undefined ? `  bits ${f.bit_offset}+${f.bit_width}` : "";
-        out.push(`  +${String(f.offset).padStart(4)}  ${String(f.size).padStart(4)}  ${f.name}${bits}`);
-      }
-    }
-    process.stdout.write(out.join("\n") + "\n");
+    const out = (type === undefined ? layoutsOf({ arch: values.arch }) : [layoutOf(type, { arch: values.arch })]).map(formatLayout);
+    process.stdout.write(out.join("\n\n") + "\n");
     return 0;
   },
 });

@@ -1,5 +1,6 @@
 // xendm run FILE...: run scenario files against the fake hypervisor.
-import { loadScenarioFile, runScenario, ScenarioError, show, type StepResult } from "../../scenario/index.js";
+import { stringifyJson } from "../../codec/json.js";
+import { loadScenarioFile, runScenarioAsync, ScenarioError, type StepResult } from "../../scenario/index.js";
 import { defineCommand } from "../command.js";
 
 function stepLine(r: StepResult): string {
@@ -19,20 +20,20 @@ export const command = defineCommand({
     json: { type: "boolean", help: "one JSON object per step: file, index, action, pass, summary, result, diff" },
     quiet: { type: "boolean", short: "q", help: "print only failing steps and the totals" },
   },
-  details: "exit status: 0 every expectation holds, 1 some do not, 2 a file is invalid",
-  run({ values: { json, quiet }, positionals: files }) {
+  details: "A file with a top-level \"device_model\" starts that program under the shim beside the fake and stops it at the end.\nexit status: 0 every expectation holds, 1 some do not, 2 a file is invalid",
+  async run({ values: { json, quiet }, positionals: files }) {
     let invalid = false;
     let failed = 0;
     let total = 0;
     for (const file of files) {
       let results: StepResult[];
       try {
-        results = runScenario(loadScenarioFile(file));
+        results = await runScenarioAsync(loadScenarioFile(file));
       } catch (e) {
         if (e instanceof ScenarioError || (e instanceof Error && "code" in e && e.code === "ENOENT")) {
           invalid = true;
           const msg = e.message;
-          if (json) process.stdout.write(show({ file, invalid: true, error: msg }) + "\n");
+          if (json) process.stdout.write(stringifyJson({ file, invalid: true, error: msg }) + "\n");
           else process.stderr.write(`xendm run: ${file}: invalid: ${msg}\n`);
           continue;
         }
@@ -42,7 +43,7 @@ export const command = defineCommand({
       for (const r of results) {
         total++;
         if (!r.pass) failed++;
-        if (json) process.stdout.write(show({ file, ...r }) + "\n");
+        if (json) process.stdout.write(stringifyJson({ file, ...r }) + "\n");
         else if (!quiet || !r.pass) process.stdout.write(stepLine(r) + "\n");
       }
     }

@@ -46,10 +46,10 @@ async function serve(values: OptionValues<typeof OPTIONS>): Promise<number> {
     if (values.xen !== undefined) world.xen = values.xen;
   }
   const conform = await conformSession(values, "serve");
-  const { device } = createFakeHost(world);
+  const { hv, device } = createFakeHost(world);
   const trace = values.record !== undefined ? new TraceWriter(values.record, { xendm_trace: TRACE_FORMAT, world }) : undefined;
   const log = values.verbose ? (l: string) => { process.stderr.write(`xendm serve: ${l}\n`); } : undefined;
-  const server = new XendmServer({ device, ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}) });
+  const server = new XendmServer({ hv, device, ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}) });
   await server.listen(values.socket);
   process.stderr.write(`xendm serve: listening on ${values.socket}\n`);
   await new Promise<void>((resolve) => {

@@ -1,0 +1,143 @@
+/*
+ * Debian's real libxenevtchn under the shim, driven by test/native/evtchn.test.ts.  One JSON line per step.
+ *
+ *   evtchnclient serve DOM N WAIT P...   bind each remote port P of DOM, report the pending ports the
+ *                                        binds leave, then N times: wait (poll|select|epoll) for a port,
+ *                                        unmask it and notify it back
+ *   evtchnclient errors DOM P            the driver's refusals (EINVAL, ENOTCONN, EACCES, EFAULT, ENOSYS)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <unistd.h>
+#include <xenevtchn.h>
+#include <xen/xen.h>
+#include <xen/sys/evtchn.h>
+
+static int wait_readable(int fd, const char *how, int ms)
+{
+    if (strcmp(how, "select") == 0) {
+        fd_set r;
+        FD_ZERO(&r);
+        FD_SET(fd, &r);
+        struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+        return select(fd + 1, &r, NULL, NULL, &tv);
+    }
+    if (strcmp(how, "epoll") == 0) {
+        static int ep = -1;
+        if (ep < 0) {
+            ep = epoll_create1(EPOLL_CLOEXEC);
+            struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+            epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        }
+        struct epoll_event out;
+        return epoll_wait(ep, &out, 1, ms);
+    }
+    struct pollfd p = { fd, POLLIN, 0 };
+    return poll(&p, 1, ms);
+}
+
+static int serve(unsigned dom, unsigned n, const char *how, int nports, char **ports)
+{
+    xenevtchn_handle *x = xenevtchn_open(NULL, 0);
+    if (!x) {
+        printf("{\"open\":false,\"errno\":%d}\n", errno);
+        return 1;
+    }
+    int fd = xenevtchn_fd(x);
+    printf("{\"bound\":[");
+    for (int i = 0; i < nports; i++) {
+        xenevtchn_port_or_error_t l = xenevtchn_bind_interdomain(x, dom, (evtchn_port_t)strtoul(ports[i], NULL, 0));
+        printf("%s%d", i ? "," : "", l < 0 ? -errno : (int)l);
+    }
+    printf("]}\n");
+    /* a fresh binding is left pending by Xen: each bound port is read once */
+    printf("{\"initial\":[");
+    for (int k = 0; wait_readable(fd, how, 300) > 0; k++) {
+        xenevtchn_port_or_error_t p = xenevtchn_pending(x);
+        printf("%s%d", k ? "," : "", (int)p);
+        xenevtchn_unmask(x, (evtchn_port_t)p);
+    }
+    printf("]}\n");
+    printf("{\"ready\":true}\n");
+    fflush(stdout);
+    for (unsigned i = 0; i < n; i++) {
+        int r = wait_readable(fd, how, 5000);
+        if (r <= 0) {
+            printf("{\"timeout\":%u}\n", i);
+            return 1;
+        }
+        xenevtchn_port_or_error_t p = xenevtchn_pending(x);
+        if (p < 0) {
+            printf("{\"pending_errno\":%d}\n", errno);
+            return 1;
+        }
+        xenevtchn_unmask(x, (evtchn_port_t)p);
+        int nr = xenevtchn_notify(x, (evtchn_port_t)p);
+        printf("{\"event\":%d,\"notify\":%d}\n", (int)p, nr);
+        fflush(stdout);
+    }
+    xenevtchn_close(x);
+    return 0;
+}
+
+static void line(const char *what, int r)
+{
+    printf("{\"case\":\"%s\",\"ret\":%d,\"errno\":%d}\n", what, r < 0 ? -1 : r, r < 0 ? errno : 0);
+}
+
+static int errors(unsigned dom, unsigned port)
+{
+    xenevtchn_handle *x = xenevtchn_open(NULL, 0);
+    if (!x)
+        return 1;
+    int fd = xenevtchn_fd(x);
+    line("bind port 0", xenevtchn_bind_interdomain(x, dom, 0));
+    line("bind no such domain", xenevtchn_bind_interdomain(x, 0x1234, 1));
+    int l = xenevtchn_bind_interdomain(x, dom, port);
+    line("bind", l);
+    line("bind again", xenevtchn_bind_interdomain(x, dom, port));
+    line("notify unbound", xenevtchn_notify(x, 999));
+    line("unbind out of range", xenevtchn_unbind(x, 5000));
+    line("unbind not ours", xenevtchn_unbind(x, 999));
+    line("raw notify bad pointer", ioctl(fd, IOCTL_EVTCHN_NOTIFY, (void *)8));
+    line("raw unknown ioctl", ioctl(fd, _IOC(_IOC_NONE, 'E', 9, 4), (void *)8));
+    line("bind virq", xenevtchn_bind_virq(x, 0));
+    line("reset", ioctl(fd, IOCTL_EVTCHN_RESET, 0));
+    line("unbound port for dom", xenevtchn_bind_unbound_port(x, dom));
+    line("restrict to 0", xenevtchn_restrict(x, 0));
+    line("restrict", xenevtchn_restrict(x, dom));
+    line("restrict again", xenevtchn_restrict(x, dom));
+    line("restricted bind other domain", xenevtchn_bind_interdomain(x, dom + 1, 1));
+    line("restricted unbound port", xenevtchn_bind_unbound_port(x, dom));
+    line("restricted notify", xenevtchn_notify(x, (evtchn_port_t)l));
+    line("unbind", xenevtchn_unbind(x, (evtchn_port_t)l));
+    line("rebind after unbind", xenevtchn_bind_interdomain(x, dom, port));
+    uint32_t c;
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    while (read(fd, &c, sizeof(c)) > 0) /* drain the bind's pending ports */
+        ;
+    line("nonblocking read, nothing pending", (int)read(fd, &c, sizeof(c)));
+    xenevtchn_close(x);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 4 && strcmp(argv[1], "serve") == 0)
+        return serve((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0), argv[4], argc - 5, argv + 5);
+    if (argc > 3 && strcmp(argv[1], "errors") == 0)
+        return errors((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0));
+    fprintf(stderr, "usage: evtchnclient serve DOM N poll|select|epoll PORT... | errors DOM PORT\n");
+    return 2;
+}

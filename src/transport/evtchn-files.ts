@@ -1,0 +1,118 @@
+// The server's open /dev/xen/evtchn files: each is an EvtchnFile (the Linux driver's state), reached by
+// a token from its control connections (ioctls) and written to through its one stream connection
+// (read() of pending ports, write() of unmasks). The file lives until its stream closes.
+import { randomBytes } from "node:crypto";
+import { errno } from "../../abi/xen/errno.js";
+import { EvtchnFile, type EvtchnHypervisor } from "../privcmd/evtchn.js";
+
+const { EBADF, EBUSY, ENOMEM } = errno;
+
+/** Open files per server (each holds at most one port per bound channel in flight). */
+export const MAX_EVTCHN_FILES = 1024;
+
+export interface EvtchnEntry {
+  readonly token: bigint;
+  readonly file: EvtchnFile;
+  /** Control connections attached (the shim's per-fd connection, again after a fork). */
+  controls: number;
+  /** The stream's writer once attached; ports raised before that wait in `queue`. */
+  write: ((bytes: Uint8Array) => void) | undefined;
+  streamed: boolean;
+  readonly queue: number[];
+}
+
+export class EvtchnFiles {
+  readonly #files = new Map<bigint, EvtchnEntry>();
+
+  constructor(readonly hv: EvtchnHypervisor, readonly maxFiles = MAX_EVTCHN_FILES) {}
+
+  get size(): number {
+    return this.#files.size;
+  }
+
+  /** A new file opened by domain `caller`, with this connection as its first control. */
+  open(caller: number): EvtchnEntry | number {
+    if (this.#files.size >= this.maxFiles) return -ENOMEM;
+    let token = 0n;
+    while (token === 0n || this.#files.has(token)) token = randomBytes(8).readBigUInt64LE(0);
+    const queue: number[] = [];
+    const entry: EvtchnEntry = {
+      token, controls: 1, write: undefined, streamed: false, queue,
+      file: new EvtchnFile(this.hv, caller, (port) => {
+        if (entry.write !== undefined) entry.write(portBytes(port));
+        else queue.push(port);
+      }),
+    };
+    this.#files.set(token, entry);
+    return entry;
+  }
+
+  get(token: bigint): EvtchnEntry | undefined {
+    return this.#files.get(token);
+  }
+
+  /** Another control connection for the file `token` (a forked child's): the entry or -EBADF. */
+  attach(token: bigint): EvtchnEntry | number {
+    const e = this.#files.get(token);
+    if (e === undefined) return -EBADF;
+    e.controls++;
+    return e;
+  }
+
+  /** Makes `write` the file's stream; queued ports go out first. 0, -EBADF or -EBUSY (already has one). */
+  stream(token: bigint, write: (bytes: Uint8Array) => void): number {
+    const e = this.#files.get(token);
+    if (e === undefined) return -EBADF;
+    if (e.streamed) return -EBUSY;
+    e.streamed = true;
+    e.write = write;
+    for (const port of e.queue.splice(0)) write(portBytes(port));
+    return 0;
+  }
+
+  /** A control connection went away; a file whose stream never came is released with its last one. */
+  dropControl(e: EvtchnEntry): void {
+    e.controls--;
+    if (e.controls <= 0 && !e.streamed) this.#release(e);
+  }
+
+  /** The stream closed: the last close of the file. */
+  streamClosed(e: EvtchnEntry): void {
+    e.write = undefined;
+    this.#release(e);
+  }
+
+  closeAll(): void {
+    for (const e of [...this.#files.values()]) this.#release(e);
+  }
+
+  #release(e: EvtchnEntry): void {
+    if (this.#files.get(e.token) !== e) return;
+    this.#files.delete(e.token);
+    e.file.close();
+  }
+}
+
+function portBytes(port: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, port, true);
+  return b;
+}
+
+/** Splits a stream's bytes into u32 ports (unmasks), keeping a partial word for the next chunk. */
+export class PortWords {
+  #carry = new Uint8Array(4);
+  #have = 0;
+
+  push(chunk: Uint8Array, each: (port: number) => void): void {
+    let o = 0;
+    while (this.#have > 0 && this.#have < 4 && o < chunk.length) this.#carry[this.#have++] = chunk[o++]!;
+    if (this.#have === 4) {
+      each(new DataView(this.#carry.buffer).getUint32(0, true));
+      this.#have = 0;
+    }
+    const v = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    for (; o + 4 <= chunk.length; o += 4) each(v.getUint32(o, true));
+    while (o < chunk.length) this.#carry[this.#have++] = chunk[o++]!;
+  }
+}

@@ -1,0 +1,103 @@
+// Pages in a shared file, for serving out of process: one sparse file per server (in /dev/shm), mapped
+// MAP_SHARED into this process with koffi; every page the fake allocates (guest RAM on first touch,
+// ioreq server pages) is a 4 KiB view into that mapping, so a device model that maps the same file
+// offset (the LD_PRELOAD shim does, for MMAP_RESOURCE and MMAPBATCH) shares the bytes: one copy.
+import { closeSync, ftruncateSync, openSync, unlinkSync } from "node:fs";
+import { createRequire } from "node:module";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { PAGE_SIZE, type PageSource } from "../hypervisor/guest-memory.js";
+
+type KoffiFn = (...args: unknown[]) => unknown;
+interface Koffi {
+  load(path: string | null): { func(decl: string): KoffiFn };
+  view(ptr: unknown, len: number): ArrayBuffer;
+  errno(): number;
+}
+
+const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1, MAP_NORESERVE = 0x4000;
+const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+
+let mmapFn: KoffiFn | undefined;
+let koffiMod: Koffi | undefined;
+function mmap(): { mmap: KoffiFn; koffi: Koffi } {
+  if (mmapFn === undefined || koffiMod === undefined) {
+    koffiMod = createRequire(import.meta.url)("koffi") as Koffi;
+    mmapFn = koffiMod.load(null).func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, intptr_t off)");
+  }
+  return { mmap: mmapFn, koffi: koffiMod };
+}
+
+/** Default size of a server's shared file: address space only, pages cost memory when first used. */
+export const DEFAULT_SHARED_BYTES = 1 << 30;
+
+export class SharedPagesError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SharedPagesError";
+  }
+}
+
+export class SharedPages implements PageSource {
+  readonly path: string;
+  readonly size: number;
+  readonly #buffer: ArrayBuffer;
+  #next = 0;
+  #closed = false;
+  /** Pages handed out from the heap because the file was full (they cannot be mapped by clients). */
+  overflow = 0;
+
+  constructor(opts: { dir?: string; bytes?: number } = {}) {
+    const bytes = opts.bytes ?? DEFAULT_SHARED_BYTES;
+    if (!Number.isInteger(bytes) || bytes < PAGE_SIZE || bytes % PAGE_SIZE !== 0 || bytes > 2 ** 40) {
+      throw new SharedPagesError(`shared memory size ${bytes}: a multiple of ${PAGE_SIZE} between one page and 1 TiB`);
+    }
+    this.size = bytes;
+    this.path = join(opts.dir ?? "/dev/shm", `xendm-${process.pid}-${randomBytes(6).toString("hex")}`);
+    const fd = openSync(this.path, "wx+", 0o600);
+    try {
+      ftruncateSync(fd, bytes);
+      const { mmap: map, koffi } = mmap();
+      const p = map(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+      if (p === null || BigInt(p as bigint) === MAP_FAILED) throw new SharedPagesError(`mmap of ${this.path}: errno ${koffi.errno()}`);
+      this.#buffer = koffi.view(p, bytes);
+    } catch (e) {
+      try { unlinkSync(this.path); } catch { /* gone */ }
+      throw e;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Pages handed out so far. */
+  get used(): number {
+    return this.#next / PAGE_SIZE;
+  }
+
+  /** A zeroed page of the file; past its end, a heap page (counted in `overflow`, never mapped by clients). */
+  page(): Uint8Array {
+    if (this.#next + PAGE_SIZE > this.size) {
+      this.overflow++;
+      return new Uint8Array(PAGE_SIZE);
+    }
+    const p = new Uint8Array(this.#buffer, this.#next, PAGE_SIZE);
+    this.#next += PAGE_SIZE;
+    return p;
+  }
+
+  /** The file offset of a page this source gave out, or undefined for any other page. */
+  offsetOf(page: Uint8Array): number | undefined {
+    if (page.buffer !== this.#buffer || page.byteLength !== PAGE_SIZE) return undefined;
+    return page.byteOffset;
+  }
+
+  /**
+   * Removes the file (clients that opened it keep their mappings). The mapping stays in this process:
+   * the fake may still hold views of its pages.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try { unlinkSync(this.path); } catch { /* gone */ }
+  }
+}
