@@ -59,7 +59,7 @@ export class SharedPages implements PageSource {
       ftruncateSync(fd, bytes);
       const { mmap: map, koffi } = mmap();
       const p = map(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-      if (p === null || BigInt(p as bigint) === MAP_FAILED) throw new SharedPagesError(`mmap of ${this.path}: errno ${koffi.errno()}`);
+      if (p === null || (p as bigint) === MAP_FAILED) throw new SharedPagesError(`mmap of ${this.path}: errno ${koffi.errno()}`);
       this.#buffer = koffi.view(p, bytes);
     } catch (e) {
       try { unlinkSync(this.path); } catch { /* gone */ }
