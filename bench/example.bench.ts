@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { guestOf, type AccessResult } from "../src/hypervisor/emulate.js";
 import { Hypervisor } from "../src/hypervisor/hypervisor.js";
 import { PrivcmdDevice } from "../src/privcmd/index.js";
-import { launchUnderShim, withTimeout, type LaunchedProgram } from "../src/transport/launch.js";
+import { launchUnderShim, withTimeout, type LaunchedProgram } from "../src/toolstack/launch.js";
 import { BUILD, buildNative, nativeMissing } from "../test/native/harness.js";
 import { fmt, median, table, writeResult } from "./lib.js";
 
@@ -23,8 +23,8 @@ const PINGPONG = join(BUILD, "pingpong");
 
 function pingpong(n: number): number {
   const out = execFileSync(PINGPONG, [String(n)], { encoding: "utf8" });
-  const r = JSON.parse(out) as { round_trips: number; ns: number };
-  return r.round_trips / (r.ns / 1e9);
+  const r = JSON.parse(out) as { rounds: number; seconds: number };
+  return r.rounds / r.seconds;
 }
 
 interface Example {

@@ -11,10 +11,10 @@ import { guestOf } from "../src/hypervisor/emulate.js";
 import { QEMU_XEN_BINARY } from "../src/toolstack/argv.js";
 import { DeviceModelError } from "../src/toolstack/errors.js";
 import { GuestIo } from "../src/toolstack/guest-io.js";
-import { defaultShimPath, launchQemu } from "../src/toolstack/launch.js";
+import { defaultShimPath, launchQemu } from "../src/toolstack/qemu.js";
 import { Hypervisor } from "../src/hypervisor/hypervisor.js";
 import { PrivcmdDevice } from "../src/privcmd/index.js";
-import { launchUnderShim } from "../src/transport/launch.js";
+import { launchUnderShim } from "../src/toolstack/launch.js";
 import { BUILD } from "../test/native/harness.js";
 import { fmt, median, table, writeResult } from "./lib.js";
 

@@ -1,6 +1,9 @@
 // xendm: the package root. Layers, left to right: the ABI as data, the codec, the fake hypervisor and
 // the device-model side (client, emulator), transports, scenarios.
 
+// The package's files
+export { fixturesDir, packageRoot } from "./package-root.js";
+
 // ABI and codec
 export * from "./codec/index.js";
 export { restructureType, restructureDecode, restructureEncode, uint64le } from "./codec/restructure.js";
@@ -42,3 +45,4 @@ export * from "./toolstack/index.js";
 
 // Scenarios
 export { runScenario, runScenarioAsync, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions, type LiveOptions } from "./scenario/index.js";
+export { launchUnderShim, shimPath, LaunchedProgram, LaunchError, type LaunchOptions, type Exit } from "./toolstack/launch.js";

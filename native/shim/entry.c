@@ -23,7 +23,7 @@
 
 /* ---- open */
 
-enum path_kind { PATH_OTHER, PATH_FAULT, PATH_PRIVCMD, PATH_HYPERCALL, PATH_EVTCHN };
+enum path_kind { PATH_OTHER, PATH_FAULT, PATH_PRIVCMD, PATH_HYPERCALL, PATH_EVTCHN, PATH_GNTDEV, PATH_GNTALLOC };
 
 static const struct {
     const char *path;
@@ -33,6 +33,8 @@ static const struct {
     { "/proc/xen/privcmd", PATH_PRIVCMD },
     { "/dev/xen/hypercall", PATH_HYPERCALL },
     { "/dev/xen/evtchn", PATH_EVTCHN },
+    { "/dev/xen/gntdev", PATH_GNTDEV },
+    { "/dev/xen/gntalloc", PATH_GNTALLOC },
 };
 
 /* Longer than every path above: a string that long is none of them. */
@@ -72,6 +74,9 @@ static int shim_open_common(const char *path, int flags, int *handled)
     if (k == PATH_HYPERCALL) {
         fd = -1;
         err = ENOENT;
+    } else if (k == PATH_GNTDEV || k == PATH_GNTALLOC) {
+        fd = open_gnt(k == PATH_GNTDEV ? CONN_GNTDEV : CONN_GNTALLOC, flags);
+        err = fd < 0 ? errno : 0;
     } else if (k == PATH_EVTCHN) {
         fd = open_evtchn(flags);
         err = fd < 0 ? errno : 0;
@@ -185,6 +190,15 @@ SHIM_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 }
 
 /* ---- ioctl, close, dup*, fcntl, mmap */
+
+/* mmap of a privcmd fd: a placeholder area; of a grant device: the grant map fails (no grants), EINVAL. */
+static void *xen_mmap(int fd, void *addr, size_t len, int prot, int flags)
+{
+    if (fd_conn_type(fd) == CONN_PRIVCMD)
+        return privcmd_mmap(addr, len, prot, flags);
+    errno = EINVAL;
+    return MAP_FAILED;
+}
 
 SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 {
@@ -303,15 +317,25 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     init();
-    if (fd_is_privcmd(fd) && fd_conn_type(fd) == CONN_PRIVCMD)
-        return privcmd_mmap(addr, len, prot, flags);
+    if (fd_is_privcmd(fd) && fd_conn_type(fd) != CONN_EVTCHN)
+        return xen_mmap(fd, addr, len, prot, flags);
     return real.mmap(addr, len, prot, flags, fd, off);
 }
 
 SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
     init();
-    if (fd_is_privcmd(fd) && fd_conn_type(fd) == CONN_PRIVCMD)
-        return privcmd_mmap(addr, len, prot, flags);
+    if (fd_is_privcmd(fd) && fd_conn_type(fd) != CONN_EVTCHN)
+        return xen_mmap(fd, addr, len, prot, flags);
     return real.mmap64(addr, len, prot, flags, fd, off);
+}
+
+/* munmap: a privcmd area (or part of one) stops being one. */
+SHIM_EXPORT int munmap(void *addr, size_t len)
+{
+    init();
+    int r = real.munmap(addr, len);
+    if (r == 0)
+        areas_unmapped(addr, len);
+    return r;
 }

@@ -65,6 +65,7 @@ static void do_init(void)
     real.fcntl64 = (fcntl_fn)next_sym("fcntl64");
     real.mmap = (mmap_fn)next_sym("mmap");
     real.mmap64 = (mmap64_fn)next_sym("mmap64");
+    real.munmap = (munmap_fn)next_sym("munmap");
     if (!real.open64) real.open64 = real.open;
     if (!real.openat64) real.openat64 = real.openat;
     if (!real.fcntl64) real.fcntl64 = real.fcntl;

@@ -392,10 +392,16 @@ long privcmd_ioctl(int fd, unsigned long req, void *arg)
     }
     if (c->type == CONN_EVTCHN) {
         r = evtchn_ioctl(fd, c, req, arg);
+    } else if (c->type == CONN_GNTDEV || c->type == CONN_GNTALLOC) {
+        r = gnt_ioctl(c, req, arg);
     } else if (req == SHIM_IOCTL_DM_OP && !no_dmop) {
         r = do_dm_op(c, arg);
     } else if (req == SHIM_IOCTL_RESTRICT && !no_dmop) {
         r = do_restrict(c, arg);
+    } else if (mmapbatch_version(req) != 0) {
+        r = do_mmap_batch(c, arg, mmapbatch_version(req));
+    } else if (req == SHIM_IOCTL_MMAP_RESOURCE_NR) {
+        r = do_mmap_resource(c, arg);
     } else if (req == SHIM_IOCTL_HYPERCALL) {
         r = do_hypercall(c, arg);
     } else {
@@ -426,6 +432,7 @@ int open_privcmd(const char *path, int flags)
     struct conn *c = conn_new(CONN_PRIVCMD);
     if (!c)
         return -1;
+    shm_open_once(c);
     unsigned mfd_flags = (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0;
     int fd = memfd_create("xendm-privcmd", mfd_flags);
     if (fd < 0) {
@@ -436,16 +443,5 @@ int open_privcmd(const char *path, int flags)
     }
     (void)path;
     return table_install(fd, c);
-}
-
-/*
- * mmap of a privcmd fd: the kernel gives an empty VMA that
- * IOCTL_PRIVCMD_MMAP* later fill; those ioctls are not forwarded yet, so the
- * mapping is an anonymous placeholder of the requested size.
- */
-void *privcmd_mmap(void *addr, size_t len, int prot, int flags)
-{
-    return real.mmap(addr, len, prot, (flags & ~(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
 }
 

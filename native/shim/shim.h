@@ -115,6 +115,9 @@ _Static_assert(sizeof(struct shim_privcmd_dm_op_buf) == sizeof(privcmd_dm_op_buf
 #define KIND_EVTCHN_OPEN 0x10
 #define KIND_EVTCHN_STREAM 0x11
 #define KIND_EVTCHN_IOCTL 0x12
+#define KIND_SHM_INFO 0x20
+#define KIND_MMAP_RESOURCE 0x21
+#define KIND_MMAPBATCH 0x22
 #define KIND_BYE 0x7f
 #define KIND_ERROR 0xff
 #define FRAME_MAX (1u << 20)
@@ -135,6 +138,7 @@ typedef int (*dup3_fn)(int, int, int);
 typedef int (*fcntl_fn)(int, int, ...);
 typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
 typedef void *(*mmap64_fn)(void *, size_t, int, int, int, off64_t);
+typedef int (*munmap_fn)(void *, size_t);
 
 struct real_fns {
     open_fn open, open64;
@@ -149,6 +153,7 @@ struct real_fns {
     fcntl_fn fcntl, fcntl64;
     mmap_fn mmap;
     mmap64_fn mmap64;
+    munmap_fn munmap;
 };
 extern struct real_fns real;
 
@@ -178,7 +183,7 @@ uint8_t *scratch(size_t need);
 
 /* ---- connections and the fd table (fdtable.c) */
 
-enum { CONN_PRIVCMD, CONN_EVTCHN };
+enum { CONN_PRIVCMD, CONN_EVTCHN, CONN_GNTDEV, CONN_GNTALLOC };
 
 struct conn {
     int type;             /* CONN_PRIVCMD or CONN_EVTCHN: which device the fds behind it are */
@@ -265,12 +270,28 @@ void capture_result(struct sbuf *s, long ret, int err);
 
 long privcmd_ioctl(int fd, unsigned long req, void *arg);
 int open_privcmd(const char *path, int flags);
+
+/* ---- mappings (mapping.c) */
+
+/* IOCTL_PRIVCMD_MMAP_RESOURCE: _IOC(_IOC_NONE, 'P', 7, 32) on every ABI */
+#define SHIM_IOCTL_MMAP_RESOURCE_NR SHIM_IOC(7, 32)
 void *privcmd_mmap(void *addr, size_t len, int prot, int flags);
+void areas_unmapped(void *addr, size_t len);
+void shm_open_once(struct conn *c);
+long do_mmap_resource(struct conn *c, void *arg);
+long do_mmap_batch(struct conn *c, void *arg, int version);
+/* 1 for IOCTL_PRIVCMD_MMAPBATCH, 2 for MMAPBATCH_V2 (sizes of this ABI's structs), else 0 */
+int mmapbatch_version(unsigned long req);
 
 /* ---- /dev/xen/evtchn (evtchn.c) */
 
 int open_evtchn(int flags);
 long evtchn_ioctl(int fd, struct conn *c, unsigned long req, void *arg);
 int evtchn_reattach(struct conn *c);
+
+/* ---- /dev/xen/gntdev, /dev/xen/gntalloc (gntdev.c) */
+
+int open_gnt(int type, int flags);
+long gnt_ioctl(struct conn *c, unsigned long req, void *arg);
 
 #endif

@@ -1,9 +1,8 @@
 // xendm command-line entry. Each command is a module under ./commands exporting `command`, a declaration
 // made with defineCommand (./command.ts): its summary, positionals and options, parsed strictly. Adding a
 // command is one file there and one line in COMMANDS below (docs/architecture.md, "Adding a command").
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
+import { packageVersion } from "../package-root.js";
 import { suggest, type Command } from "./command.js";
 
 /** A command module: `command` from defineCommand, or the older `{ summary, run }` shape. */
@@ -42,19 +41,8 @@ async function load(name: string): Promise<Command> {
   };
 }
 
-/** The package's version, from the package.json above this module (in a checkout and in dist/). */
-export function version(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "xendm" && pkg.version !== undefined) return pkg.version;
-    } catch {
-      // not here: look one directory up
-    }
-  }
-  return "unknown";
-}
+/** The package's version, from its package.json (in a checkout and in dist/). */
+export const version = packageVersion;
 
 async function topHelp(): Promise<string> {
   const cmds = await Promise.all(commandNames().map(load));

@@ -9,8 +9,22 @@ import type { AggregateLayout, FieldLayout, IntLayout } from "../../abi/ctypes.j
 
 type Parent = Record<string, unknown>;
 
+/** The stream restructure types read and write (its DecodeStream / EncodeStream, as far as xendm needs). */
+export interface RStream {
+  buffer: Uint8Array;
+  view: DataView;
+  pos: number;
+}
+
+/** A restructure type (restructure 3 ships no declarations; this is the shape its types have). */
+export interface RType<T = unknown> {
+  size(value?: T | null, parent?: unknown): number;
+  decode(stream: RStream, parent?: unknown): T;
+  encode(stream: RStream, value: T, parent?: unknown): void;
+}
+
 /** uint64 little-endian as bigint (restructure has no 64-bit integers). */
-export const uint64le: r.RType<bigint> = {
+export const uint64le: RType<bigint> = {
   size: () => 8,
   decode(stream) {
     const v = stream.view.getBigUint64(stream.pos, true);
@@ -121,7 +135,7 @@ function fieldType(f: FieldLayout): r.RType {
 const built = new WeakMap<AggregateLayout, r.RType>();
 
 /** The restructure type for a resolved layout (cached). */
-export function restructureType(L: AggregateLayout): r.RType {
+export function restructureType(L: AggregateLayout): RType {
   const hit = built.get(L);
   if (hit !== undefined) return hit;
   let out: r.RType;

@@ -4,7 +4,7 @@
 import { SHUTDOWN_reboot } from "../../abi/xen/xen.js";
 import { GuestIo } from "../toolstack/guest-io.js";
 import { QEMU_XEN_BINARY } from "../toolstack/argv.js";
-import { launchQemu, type QemuGuest } from "../toolstack/launch.js";
+import { launchQemu, type QemuGuest } from "../toolstack/qemu.js";
 import { enumeratePci, formatLspci } from "../toolstack/lspci.js";
 import { DeviceModelError } from "../toolstack/errors.js";
 

@@ -78,9 +78,9 @@ export class HypervisorDomainPort implements GuestDomainPort {
   }
 
   takeMapcacheInvalidate(): boolean {
-    const p = this.d.mapcacheInvalidatePending;
+    if (!this.d.mapcacheInvalidatePending) return false;
     this.d.mapcacheInvalidatePending = false;
-    return p;
+    return true;
   }
 
   p2mType(gfn: number): string {

@@ -57,19 +57,19 @@ let lastSpanFirst = -1n;
 let lastSpanSize = 0;
 let lastSpanLast = 0n;
 
-/** hvmemul_do_io and the broadcasts, for every domain of one GuestEmulator. */
+/** hvmemul_do_io and the broadcasts, for every domain of one GuestEmulator (its base class). */
 export class IoRouter {
   /** What the last doIo did (no allocation per call). */
-  readonly io: IoDetails = { data: 0n, reps: 0, server: null, port: 0, complete: false, reason: "" };
-  readonly listeners: ((e: EmitEvent) => void)[] = [];
+  protected readonly io: IoDetails = { data: 0n, reps: 0, server: null, port: 0, complete: false, reason: "" };
+  protected readonly listeners: ((e: EmitEvent) => void)[] = [];
   /**
    * The p2m type mem() just looked up for the gfn it hands to the MMIO path, so the first
    * hvmemul_do_io does not look it up again (-1: none; dropped before anything else can run).
    */
-  hintGfn = -1;
-  hintType = "";
+  protected hintGfn = -1;
+  protected hintType = "";
 
-  emit(d: DomainState, vcpu: number, s: IoreqServerLike, slot: "sync" | "buffered", fields: IoreqFields, status: string, reason?: string): void {
+  protected emit(d: DomainState, vcpu: number, s: IoreqServerLike, slot: "sync" | "buffered", fields: IoreqFields, status: string, reason?: string): void {
     if (this.listeners.length === 0) return;
     const e: EmitEvent = { domid: d.port.domid, vcpu, server: s.id, slot, fields: { ...fields }, status };
     if (reason !== undefined) e.reason = reason;
@@ -88,7 +88,7 @@ export class IoRouter {
   }
 
   /** INVALIDATE to every enabled server, synchronously. mirrors ioreq.c:ioreq_broadcast(p, false) */
-  broadcastInvalidate(d: DomainState, vcpu: number, v: VcpuState): void {
+  protected broadcastInvalidate(d: DomainState, vcpu: number, v: VcpuState): void {
     this.hintGfn = -1;
     for (const s of d.port.serversInSelectionOrder()) {
       if (!s.enabled) continue;
@@ -156,7 +156,7 @@ export class IoRouter {
   }
 
   /** One hvmemul_do_io call. */
-  doIo(d: DomainState, vcpu: number, c: Chunk): IoOutcome {
+  protected doIo(d: DomainState, vcpu: number, c: Chunk): IoOutcome {
     // mirrors emulate.c:hvmemul_do_io — sizes, then the rep cut at the page, then the handlers
     const io = this.io;
     if (!isPow2Le8(c.size)) {
@@ -313,4 +313,19 @@ export class IoRouter {
     // 4.9: no explicit server claims it -> the default server (it has no ranges, so the loop never picks it)
     return d.port.defaultServer?.() ?? null;
   }
+}
+
+/** How a plain memory access completes without the MMIO path. */
+export const DIRECT_NONE = 0;
+export const DIRECT_READ = 1;
+export const DIRECT_WRITE = 2;
+/** a write Xen throws away (hvmemul_map_linear_addr on ram_ro) */
+export const DIRECT_DISCARD = 3;
+export type DirectKind = typeof DIRECT_NONE | typeof DIRECT_READ | typeof DIRECT_WRITE | typeof DIRECT_DISCARD;
+
+export function directKind(dir: "read" | "write", t0: string, t1: string): DirectKind {
+  if (dir === "read") return READ_DIRECT.has(t0) && READ_DIRECT.has(t1) ? DIRECT_READ : DIRECT_NONE;
+  if (WRITE_DIRECT.has(t0) && WRITE_DIRECT.has(t1)) return DIRECT_WRITE;
+  const readable = READ_DIRECT.has(t0) && READ_DIRECT.has(t1) && t0 !== "ioreq_server" && t1 !== "ioreq_server";
+  return (WRITE_DISCARD.has(t0) || WRITE_DISCARD.has(t1)) && readable ? DIRECT_DISCARD : DIRECT_NONE;
 }

@@ -42,11 +42,12 @@ import {
   toBig,
   writeBytes,
 } from "./emulate-values.js";
-import { IoRouter, READ_DIRECT, WRITE_DIRECT, WRITE_DISCARD } from "./emulate-route.js";
+import { DIRECT_NONE, DIRECT_READ, DIRECT_WRITE, IoRouter, directKind, type DirectKind } from "./emulate-route.js";
+import { DONE_ONE, PENDING, oneChunk, release } from "./emulate-jobs.js";
 
-export class GuestEmulator {
+/** The job machine on top of routing: GuestEmulator is an IoRouter (no indirection on the hot path). */
+export class GuestEmulator extends IoRouter {
   private readonly doms = new Map<number, DomainState>();
-  private readonly router = new IoRouter();
 
   /** Makes a domain's accesses routable. Re-attaching replaces the port and keeps the vCPU state. */
   attach(port: GuestDomainPort): void {
@@ -71,10 +72,10 @@ export class GuestEmulator {
 
   /** Observe every record the fake writes into an ioreq page. */
   onEmit(listener: (e: EmitEvent) => void): () => void {
-    this.router.listeners.push(listener);
+    this.listeners.push(listener);
     return () => {
-      const i = this.router.listeners.indexOf(listener);
-      if (i >= 0) this.router.listeners.splice(i, 1);
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
     };
   }
 
@@ -188,8 +189,8 @@ export class GuestEmulator {
       return r;
     }
     if (first === last) {
-      this.router.hintGfn = first;
-      this.router.hintType = t0;
+      this.hintGfn = first;
+      this.hintType = t0;
     }
     try {
       if (first === last && isPow2Le8(a.size) && !(a.data instanceof Uint8Array)) {
@@ -200,7 +201,7 @@ export class GuestEmulator {
       }
       return this.mmio(domid, vcpu, { addr, size: a.size, dir: a.dir, data: a.data }, onDone);
     } finally {
-      this.router.hintGfn = -1;
+      this.hintGfn = -1;
     }
   }
 
@@ -211,7 +212,7 @@ export class GuestEmulator {
    */
   timeOffset(domid: number, delta: IntIn): { failed: number; sent: number[] } {
     const d = this.dom(domid);
-    const r = this.router.broadcastTimeOffset(d, U64(toBig(delta, "delta")));
+    const r = this.broadcastTimeOffset(d, U64(toBig(delta, "delta")));
     this.flush(d);
     return r;
   }
@@ -409,7 +410,7 @@ export class GuestEmulator {
       }
       if (job.kind === "invalidate") {
         v.mapcacheInvalidate = false;
-        this.router.broadcastInvalidate(d, vcpu, v);
+        this.broadcastInvalidate(d, vcpu, v);
         if (v.waits.length !== 0) return PENDING;
         if (job.next === null) return this.finish(d, v, { status: "done" });
         v.job = job.next;
@@ -417,8 +418,8 @@ export class GuestEmulator {
       }
       while (job.index < job.chunks.length) {
         const c = job.chunks[job.index]!;
-        const k = this.router.doIo(d, vcpu, c);
-        const out = this.router.io;
+        const k = this.doIo(d, vcpu, c);
+        const out = this.io;
         switch (k) {
           case IO_OK:
             job.reps = out.reps;
@@ -433,7 +434,7 @@ export class GuestEmulator {
             if (resumed && v.mapcacheInvalidate) {
               // the broadcast after the re-emulation sent this chunk: its server's slot is busy
               v.mapcacheInvalidate = false;
-              this.router.broadcastInvalidate(d, vcpu, v);
+              this.broadcastInvalidate(d, vcpu, v);
               this.orderWaits(d, v);
             }
             return PENDING;
@@ -534,70 +535,4 @@ export class GuestEmulator {
     }
   }
 
-}
-
-/** The result of a finished write (or data_is_ptr access) of one repetition; never changed. */
-const DONE_ONE: AccessResult = Object.freeze({ status: "done", reps: 1 });
-
-/** A one-chunk job: the vCPU's spare one when it has it, else a new one (pooled from then on). */
-function oneChunk(
-  v: VcpuState, kind: "pio" | "mmio", isMmio: boolean, addr: bigint, size: number, count: number, dir: number, df: number,
-  ptr: number, data: bigint, onDone: Job["onDone"],
-): Job {
-  const job = v.spare;
-  if (job === null) {
-    const chunk: Chunk = { isMmio, addr, size, count, dir, df, dataIsPtr: ptr, data, offset: 0 };
-    return { kind, chunks: [chunk], index: 0, bytes: null, value: 0n, dir, reps: 1, takeData: false, next: null, onDone, final: null, pooled: true, direct: null };
-  }
-  v.spare = null;
-  const c = job.chunks[0]!;
-  c.isMmio = isMmio;
-  c.addr = addr;
-  c.size = size;
-  c.count = count;
-  c.dir = dir;
-  c.df = df;
-  c.dataIsPtr = ptr;
-  c.data = data;
-  job.kind = kind;
-  job.index = 0;
-  job.value = 0n;
-  job.dir = dir;
-  job.reps = 1;
-  job.takeData = false;
-  job.next = null;
-  job.onDone = onDone;
-  job.final = null;
-  return job;
-}
-
-/** The job's final result, or null while it runs; a finished pooled job becomes the vCPU's spare. */
-function release(v: VcpuState, job: Job): AccessResult | null {
-  const r = job.final;
-  if (r !== null && job.pooled && v.spare === null) {
-    job.onDone = undefined;
-    v.spare = job;
-  }
-  return r;
-}
-
-/**
- * What run() and wake() return while the vCPU still waits. Callers never hand it out: with a job
- * still in progress they build the pending result from the vCPU's waits (current()).
- */
-const PENDING: AccessResult = Object.freeze({ status: "pending", server: -1, vcpu: -1 });
-
-/** How a plain memory access completes without the MMIO path. */
-const DIRECT_NONE = 0;
-const DIRECT_READ = 1;
-const DIRECT_WRITE = 2;
-/** a write Xen throws away (hvmemul_map_linear_addr on ram_ro) */
-const DIRECT_DISCARD = 3;
-type DirectKind = typeof DIRECT_NONE | typeof DIRECT_READ | typeof DIRECT_WRITE | typeof DIRECT_DISCARD;
-
-function directKind(dir: "read" | "write", t0: string, t1: string): DirectKind {
-  if (dir === "read") return READ_DIRECT.has(t0) && READ_DIRECT.has(t1) ? DIRECT_READ : DIRECT_NONE;
-  if (WRITE_DIRECT.has(t0) && WRITE_DIRECT.has(t1)) return DIRECT_WRITE;
-  const readable = READ_DIRECT.has(t0) && READ_DIRECT.has(t1) && t0 !== "ioreq_server" && t1 !== "ioreq_server";
-  return (WRITE_DISCARD.has(t0) || WRITE_DISCARD.has(t1)) && readable ? DIRECT_DISCARD : DIRECT_NONE;
 }

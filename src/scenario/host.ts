@@ -26,8 +26,11 @@ export interface ScenarioHost {
   explain?(): string | undefined;
   /** Guest-physical memory written (`write`) or read (`read` bytes) directly, as a toolstack would. */
   ram?(domid: number, addr: bigint, write: Uint8Array | undefined, read: number | undefined): QueryResult;
-  /** A guest access that waits, at most `timeoutMs`, for a device model in another process to answer. */
-  guestLive?(step: GuestStep, timeoutMs: number): Promise<QueryResult>;
+  /**
+   * A guest access that waits, at most `timeoutMs`, for a device model in another process to answer;
+   * `gone` resolves (with why) if that process ends first.
+   */
+  guestLive?(step: GuestStep, timeoutMs: number, gone?: Promise<string>): Promise<QueryResult>;
   /** What a socket server needs to serve this host to a device model: its privcmd device and hypervisor. */
   served?(abi: Arch): { device: PrivcmdDevice; hv?: Hypervisor };
 }

@@ -1,4 +1,5 @@
 // Scenario files: parse, run, report (docs/scenarios.md).
+import { jsonErrorAt } from "./json-error.js";
 import { readFileSync } from "node:fs";
 import { decode, encode } from "../codec/index.js";
 import { ScenarioError } from "./errors.js";
@@ -41,12 +42,14 @@ export async function runScenarioAsync(json: unknown, opts: Partial<LiveOptions>
   return runScenarioLive(json, o);
 }
 
-/** Reads and parses a scenario file; a JSON syntax error is a ScenarioError. */
+/** Reads and parses a scenario file; a JSON syntax error is a ScenarioError naming its line and column. */
 export function loadScenarioFile(path: string): unknown {
   const text = readFileSync(path, "utf8");
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new ScenarioError("", `not valid JSON: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    const at = jsonErrorAt(text);
+    const where = at !== undefined ? `line ${at.line}, column ${at.column}: expected ${at.expected}` : e instanceof Error ? e.message : String(e);
+    throw new ScenarioError("", `not valid JSON at ${where}`, { cause: e });
   }
 }

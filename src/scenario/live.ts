@@ -2,7 +2,7 @@
 // over the same in-process Hypervisor), starts the program under the shim, polls `ready`, and runs the
 // steps; guest accesses wait (bounded) for the program's answers, `wait` polls, `"device_model": "stop"`
 // ends it (docs/scenarios.md).
-import { LaunchError, launchUnderShim, type LaunchedProgram } from "../transport/launch.js";
+import { LaunchError, launchUnderShim, type LaunchedProgram } from "../toolstack/launch.js";
 import { compareSubset, show } from "./compare.js";
 import { ScenarioError } from "./errors.js";
 import type { QueryResult } from "./host.js";
@@ -51,8 +51,9 @@ async function poll(ctx: RunContext, kind: QueryKind, args: QueryArgs, expect: J
   }
 }
 
-async function guestStep(ctx: RunContext, s: GuestStep, timeoutMs: number): Promise<StepResult> {
-  const res = await ctx.host.guestLive!(s, timeoutMs);
+async function guestStep(ctx: RunContext, s: GuestStep, dm: LaunchedProgram, timeoutMs: number): Promise<StepResult> {
+  const gone = dm.exited.then(() => `the device model exited (status ${String(dm.exitCode)})`);
+  const res = await ctx.host.guestLive!(s, timeoutMs, gone);
   const extra = typeof res.timeout === "string" ? [res.timeout] : [];
   return finish(s, res, accessSummary(res), s.expect === undefined ? undefined : normalizeHex(s.expect), extra);
 }
@@ -99,7 +100,7 @@ export async function runScenarioLive(json: unknown, opts: LiveOptions): Promise
     for (const [i, s] of sc.steps.entries()) {
       let r: StepResult;
       try {
-        if (s.kind === "guest") r = await guestStep(ctx, s, spec.timeout_ms);
+        if (s.kind === "guest") r = await guestStep(ctx, s, dm, spec.timeout_ms);
         else if (s.kind === "wait") r = await waitStep(ctx, s);
         else if (s.kind === "device_model") r = await stopStep(dm, s, spec.timeout_ms);
         else r = runStep(ctx, s, prepared[i]!);

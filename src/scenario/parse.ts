@@ -2,6 +2,7 @@
 // the step index and the key.
 import { checkWorld, WorldError } from "../hypervisor/world.js";
 import { ScenarioError } from "./errors.js";
+import { checkExpectationNames } from "./names.js";
 import { parseDeviceModel, parseDeviceModelStep, parseRam, parseWait } from "./parse-live.js";
 import {
   QUERY_KINDS,
@@ -35,9 +36,11 @@ import {
   type JsonObject,
 } from "./values.js";
 
-const TOP_KEYS = ["format", "xen", "arch", "abi", "preempt", "domains", "steps", "name", "description", "note", "device_model"] as const;
+/** The top-level keys (schema/scenario.schema.json lists the same; a test checks it). */
+export const TOP_KEYS = ["$schema", "format", "xen", "arch", "abi", "preempt", "domains", "steps", "name", "description", "note", "device_model"] as const;
 const WORLD_KEYS = ["format", "xen", "arch", "abi", "preempt", "domains"] as const;
-const STEP_ACTIONS = ["dmop", "privcmd", "query", "guest", "emulator", "ram", "wait", "device_model"] as const;
+/** The step kinds (schema/scenario.schema.json lists the same; a test checks it). */
+export const STEP_ACTIONS = ["dmop", "privcmd", "query", "guest", "emulator", "ram", "wait", "device_model"] as const;
 const U16 = 0xffff;
 const U32 = 0xffff_ffff;
 /** A p2m query lists one type per gfn: keep it to something a person reads. */
@@ -89,6 +92,7 @@ function parseStep(v: unknown, index: number): Step {
   checkKeys(o, action === "wait" ? [action, "timeout_ms", "note"] : [action, "expect", "note"], p);
   const note = o.note === undefined ? undefined : expectString(o.note, `${p}.note`);
   const expect = o.expect === undefined ? undefined : expectObject(o.expect, `${p}.expect`);
+  if (expect !== undefined) checkExpectationNames(expect, `${p}.expect`);
   const ap = `${p}.${action}`;
   if (action === "device_model") {
     const step = parseDeviceModelStep(o[action], ap, index, expect, `${p}.expect`);

@@ -42,12 +42,13 @@ export class XenHost implements ScenarioHost {
    * A guest access answered by a device model in another process: a pending access waits (at most
    * `timeoutMs`) for the vCPU to be woken with every answer in. Records everything emitted meanwhile.
    */
-  async guestLive(step: GuestStep, timeoutMs: number): Promise<QueryResult> {
+  async guestLive(step: GuestStep, timeoutMs: number, gone?: Promise<string>): Promise<QueryResult> {
     const g = guestOf(this.hv);
     const emitted: EmitEvent[] = [];
     const off = g.onEmit((e) => emitted.push(e));
     let done: AccessResult | undefined;
     let wake: (() => void) | undefined;
+    let why: string | undefined;
     try {
       const first = access(this.hv, step, (r) => {
         done = r;
@@ -59,12 +60,17 @@ export class XenHost implements ScenarioHost {
         await new Promise<void>((res) => {
           wake = res;
           timer = setTimeout(res, timeoutMs);
+          void gone?.then((w) => {
+            why = w;
+            res();
+          });
         });
         clearTimeout(timer);
       }
       if (done === undefined) {
         const res = accessResult(first, emitted, g.crashed(step.domid));
-        res.timeout = `no answer from the device model within ${timeoutMs} ms (vCPU ${step.vcpu} still waits on server ${g.waitingOn(step.domid, step.vcpu).join(", ")})`;
+        const on = `vCPU ${step.vcpu} still waits on server ${g.waitingOn(step.domid, step.vcpu).join(", ")}`;
+        res.timeout = why !== undefined ? `no answer: ${why} (${on})` : `no answer from the device model within ${timeoutMs} ms (${on})`;
         return res;
       }
       return accessResult(done, emitted, g.crashed(step.domid));

@@ -1,182 +1,228 @@
-// An HVM guest with Debian's unmodified QEMU as its device model, against the fake: a fake host behind
-// `xendm serve`'s socket, a xenstored, the domain's xenstore layout written as libxl writes it, and
-// QEMU started under the LD_PRELOAD shim with libxl's command line, paused, then `cont` and
-// device-model/<domid>/state = running.
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "node:fs";
+// Runs a program under the LD_PRELOAD shim against a fake host served in this process: the server
+// listens before the program starts (no race), the program's output is captured (bounded) or passed
+// through, and stopping it is SIGTERM, a bounded wait, then SIGKILL.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { guestOf, type GuestEmulator } from "../hypervisor/emulate.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
-import type { DomainConfig } from "../hypervisor/world.js";
-import { createFakeHost } from "../transport/fake.js";
-import { XendmServer, type ServerOptions } from "../transport/server.js";
-import { XenstoredServer } from "../xenstore/server.js";
-import { QEMU_XEN_BINARY, buildDeviceModelArgs } from "./argv.js";
-import { resolveGuest } from "./config.js";
-import { hvmDomainLayout, writeLayout } from "./layout.js";
-import { DeviceModelProcess } from "./supervisor.js";
-import { XsDirectClient } from "./xs-client.js";
-import type { QmpClient } from "./qmp.js";
+import type { PrivcmdDevice } from "../privcmd/index.js";
+import { XenstoredServer, type XenstoredServerOptions } from "../xenstore/server.js";
+import type { CallObserver } from "../transport/connection.js";
+import { XendmServer } from "../transport/server.js";
+import type { TraceWriter } from "../transport/trace.js";
 
-/** native/build/libxendm-shim.so of this package */
-export function defaultShimPath(): string {
+/** Bytes of each output stream kept (the tail) when it is captured. */
+export const OUTPUT_LIMIT = 64 * 1024;
+
+export class LaunchError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = "LaunchError";
+  }
+}
+
+/** The shim: $XENDM_SHIM, else native/build/libxendm-shim.so of this package. */
+export function shimPath(): string {
+  const env = process.env.XENDM_SHIM;
+  if (env !== undefined && env !== "") return resolve(env);
+  // src/transport/ (tsx) and dist/src/transport/ (compiled) both sit below the package root
   let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 4; i++) {
     const p = join(dir, "native", "build", "libxendm-shim.so");
-    try {
-      statSync(p);
-      return p;
-    } catch {
-      dir = dirname(dir);
+    if (existsSync(p)) return p;
+    dir = dirname(dir);
+  }
+  return join(dirname(fileURLToPath(import.meta.url)), "..", "..", "native", "build", "libxendm-shim.so");
+}
+
+export interface LaunchOptions {
+  /** The program and its arguments. */
+  argv: readonly string[];
+  /** The fake privcmd device to serve (its hypervisor is the host the program talks to). */
+  device: PrivcmdDevice;
+  /** That hypervisor: with it the server also offers its event channels (/dev/xen/evtchn). */
+  hv?: Hypervisor;
+  /** Extra environment for the program (on top of this process's). */
+  env?: Readonly<Record<string, string>>;
+  cwd?: string;
+  /** "capture" keeps the tail of stdout and stderr; "inherit" passes them through (xendm exec). */
+  stdio?: "capture" | "inherit";
+  trace?: TraceWriter;
+  log?: (line: string) => void;
+  /** Sees every DM_OP and HYPERCALL request (xendm exec --conform). */
+  observer?: CallObserver;
+  /** Also serve a xenstored beside the fake (its socket in XENSTORED_PATH). */
+  xenstore?: XenstoredServerOptions;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A bounded tail of a stream's text. */
+class Tail {
+  #text = "";
+  #dropped = false;
+  push(chunk: Buffer): void {
+    this.#text += chunk.toString("utf8");
+    if (this.#text.length > OUTPUT_LIMIT) {
+      this.#text = this.#text.slice(this.#text.length - OUTPUT_LIMIT);
+      this.#dropped = true;
     }
   }
-  return join(process.cwd(), "native", "build", "libxendm-shim.so");
+  get text(): string {
+    return this.#text;
+  }
+  get truncated(): boolean {
+    return this.#dropped;
+  }
 }
 
-export interface QemuLaunchOptions {
-  domid?: number;
-  /** guest RAM in MiB (default 64); QEMU's -m */
-  memoryMb?: number;
-  vcpus?: number;
-  /** the emulated VGA (default cirrus, as libxl; its VRAM is populated through multicall) */
-  vga?: "cirrus" | "std" | "none";
-  /** appended to libxl's arguments, before -machine */
-  args?: readonly string[];
-  binary?: string;
-  shim?: string;
-  /** more world keys for the guest's domain (emulation_flags, ...) */
-  domain?: Partial<DomainConfig>;
-  /** bound on QEMU's start, spawn to running (default 30 s) */
-  startTimeoutMs?: number;
-  /** added to QEMU's environment */
-  env?: Record<string, string>;
-  /** one line per privcmd/evtchn connection event of the server (serve -v) */
-  log?: (line: string) => void;
-  /** sees every DM_OP and HYPERCALL QEMU makes (see transport/connection.ts) */
-  observer?: ServerOptions["observer"];
-}
+export class LaunchedProgram {
+  readonly #child: ChildProcess;
+  readonly #out = new Tail();
+  readonly #err = new Tail();
+  #exit: Exit | null = null;
+  readonly exited: Promise<Exit>;
+  #closed = false;
 
-/** Serial output kept and returned at most (the tail). */
-const MAX_SERIAL = 1 << 20;
-
-export interface QemuGuest {
-  readonly domid: number;
-  readonly hv: Hypervisor;
-  readonly guest: GuestEmulator;
-  readonly dm: DeviceModelProcess;
-  readonly qmp: QmpClient;
-  readonly xenstore: XsDirectClient;
-  readonly dir: string;
-  /** QEMU's first serial port as written so far (the last MiB) */
-  serial(): string;
-  /** Clean shutdown (QMP quit), then the servers and the directory go. */
-  stop(): Promise<void>;
-}
-
-// xg_dom_x86.c: the special pages end at 0xff000 (X86_HVM_END_SPECIAL_REGION), 8 of them
-// (X86_HVM_NR_SPECIAL_PAGES), and the ioreq server pages (NR_IOREQ_SERVER_PAGES) sit just below; the
-// domain builder populates both as RAM
-const SPECIAL_END = 0xff000;
-const NR_SPECIAL_PAGES = 8;
-const NR_IOREQ_SERVER_PAGES = 8;
-const IOREQ_SERVER_PFN = SPECIAL_END - NR_SPECIAL_PAGES - NR_IOREQ_SERVER_PAGES;
-
-/** RAM as gfn ranges for `memoryMb`: the low 640 KiB, then from 0xc0 on (the VGA hole skipped), then
- * the ioreq server and special pages. */
-function ramOf(memoryMb: number): [number, number][] {
-  return [[0, 0x9f], [0xc0, memoryMb * 256 - 1], [IOREQ_SERVER_PFN, SPECIAL_END - 1]];
-}
-
-export async function launchQemu(opts: QemuLaunchOptions = {}): Promise<QemuGuest> {
-  const domid = opts.domid ?? 1;
-  const memoryMb = opts.memoryMb ?? 64;
-  const vcpus = opts.vcpus ?? 1;
-  const dir = mkdtempSync(join(tmpdir(), "xendm-qemu-"));
-  const sock = join(dir, "privcmd.sock");
-  const xsSock = join(dir, "xenstored.sock");
-  const serialPath = join(dir, "serial0");
-  const world = {
-    format: 1,
-    domains: [{
-      domid, type: "hvm" as const, vcpus, ram: ramOf(memoryMb),
-      ioreq_server_pfn: IOREQ_SERVER_PFN, nr_ioreq_server_pages: NR_IOREQ_SERVER_PAGES, ...opts.domain,
-    }],
-  };
-  const { hv, device } = createFakeHost(world);
-  // with the hypervisor the server also offers /dev/xen/evtchn over its event channels
-  const serverOpts = { device, hv, ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}) };
-  const server = new XendmServer(serverOpts);
-  const xsd = new XenstoredServer();
-  const cleanup = async (): Promise<void> => {
-    await server.close().catch(() => undefined);
-    await xsd.close().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  let dm: DeviceModelProcess;
-  let xs: XsDirectClient;
-  try {
-    await server.listen(sock);
-    await xsd.listen(xsSock);
-    xs = new XsDirectClient(xsd.core);
-    const g = resolveGuest({ domid, memoryMb, vcpus, runDir: dir, serial: [`file:${serialPath}`], extra: opts.args ?? [], ...(opts.vga ? { vga: opts.vga } : {}) });
-    await writeLayout(xs, hvmDomainLayout(g));
-    const cmd = buildDeviceModelArgs(g, opts.binary ?? QEMU_XEN_BINARY);
-    dm = await DeviceModelProcess.start({
-      domid,
-      argv: cmd.argv,
-      env: {
-        ...cmd.env,
-        LD_PRELOAD: opts.shim ?? defaultShimPath(),
-        XENDM_SOCKET: sock,
-        XENSTORED_PATH: xsSock,
-        ...opts.env,
-      },
-      qmpPath: cmd.qmpPath,
-      paused: g.paused,
-      store: xs,
-      startTimeoutMs: opts.startTimeoutMs ?? 30_000,
+  constructor(
+    child: ChildProcess,
+    readonly server: XendmServer,
+    readonly socketPath: string,
+    private readonly dir: string,
+    readonly xenstored: XenstoredServer | undefined,
+  ) {
+    this.#child = child;
+    child.stdout?.on("data", (c: Buffer) => { this.#out.push(c); });
+    child.stderr?.on("data", (c: Buffer) => { this.#err.push(c); });
+    this.exited = new Promise<Exit>((res) => {
+      child.once("exit", (code, signal) => {
+        this.#exit = { code, signal };
+        res(this.#exit);
+      });
+      child.once("error", (e) => {
+        // the program could not be started (not found, not executable): say so where its stderr would go
+        const msg = `cannot start ${child.spawnfile}: ${e.message}\n`;
+        if (child.stderr === null) process.stderr.write(msg);
+        this.#err.push(Buffer.from(msg));
+        this.#exit ??= { code: 127, signal: null };
+        res(this.#exit);
+      });
     });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  get running(): boolean {
+    return this.#exit === null;
+  }
+
+  /** The exit status: a code, or 128 + the signal number as a shell reports it; null while running. */
+  get exitCode(): number | null {
+    if (this.#exit === null) return null;
+    if (this.#exit.code !== null) return this.#exit.code;
+    return 128 + signalNumber(this.#exit.signal);
+  }
+
+  get exit(): Exit | null {
+    return this.#exit;
+  }
+
+  get stdout(): string {
+    return this.#out.text;
+  }
+
+  get stderr(): string {
+    return this.#err.text;
+  }
+
+  /** The last `n` lines of a captured stream. */
+  lastLines(stream: "stdout" | "stderr", n: number): string[] {
+    const lines = (stream === "stdout" ? this.stdout : this.stderr).split("\n");
+    if (lines[lines.length - 1] === "") lines.pop();
+    return lines.slice(-n);
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) this.#child.kill(sig);
+  }
+
+  /** SIGTERM, then waits up to `timeoutMs`; SIGKILL if it is still running. Resolves with how it ended. */
+  async stop(timeoutMs: number): Promise<{ exit: Exit; killed: boolean }> {
+    if (!this.running) return { exit: this.#exit!, killed: false };
+    this.#child.kill("SIGTERM");
+    const done = await withTimeout(this.exited, timeoutMs);
+    if (done !== undefined) return { exit: done, killed: false };
+    this.#child.kill("SIGKILL");
+    const exit = await withTimeout(this.exited, 5000);
+    return { exit: exit ?? { code: null, signal: "SIGKILL" }, killed: true };
+  }
+
+  /** Stops the program if it still runs, then the server; removes the socket's directory. */
+  async close(timeoutMs = 5000): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.stop(timeoutMs);
+    await this.server.close();
+    await this.xenstored?.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Resolves with the promise's value, or undefined after `ms`. */
+export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<undefined>((res) => { timer = setTimeout(() => { res(undefined); }, ms); });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const SIGNALS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+
+function signalNumber(sig: NodeJS.Signals | null): number {
+  return sig === null ? 0 : (SIGNALS[sig] ?? 0);
+}
+
+/**
+ * Serves `device` on a fresh socket, then starts the program under the shim with XENDM_SOCKET set.
+ * Throws LaunchError when the shim or the program cannot be found.
+ */
+export async function launchUnderShim(opts: LaunchOptions): Promise<LaunchedProgram> {
+  const prog = opts.argv[0];
+  if (prog === undefined || prog === "") throw new LaunchError("exec", "no program given");
+  const shim = shimPath();
+  if (!existsSync(shim)) throw new LaunchError("shim", `${shim} not found (build it with 'make -C native')`);
+  const cwd = opts.cwd ?? process.cwd();
+  if (prog.includes("/") && !existsSync(resolve(cwd, prog))) throw new LaunchError("exec", `${prog} not found`);
+  const dir = mkdtempSync(join(tmpdir(), "xendm-exec-"));
+  const socketPath = join(dir, "privcmd.sock");
+  const server = new XendmServer({ device: opts.device, ...(opts.hv ? { hv: opts.hv } : {}), ...(opts.trace ? { trace: opts.trace } : {}), ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}) });
+  const xsPath = join(dir, "xenstored.sock");
+  const xenstored = opts.xenstore !== undefined ? new XenstoredServer({ ...opts.xenstore, ...(opts.log ? { log: opts.log } : {}) }) : undefined;
+  try {
+    await server.listen(socketPath);
+    await xenstored?.listen(xsPath);
   } catch (e) {
-    await cleanup();
+    await server.close();
+    await xenstored?.close();
+    rmSync(dir, { recursive: true, force: true });
     throw e;
   }
-  const started = dm;
-  return {
-    domid,
-    hv,
-    guest: guestOf(hv),
-    dm: started,
-    qmp: started.qmp,
-    xenstore: xs,
-    dir,
-    serial: () => readTail(serialPath, MAX_SERIAL),
-    stop: async () => {
-      try {
-        await started.stop();
-      } finally {
-        xs.close();
-        await cleanup();
-      }
-    },
-  };
+  const preload = process.env.LD_PRELOAD !== undefined && process.env.LD_PRELOAD !== "" ? `${shim}:${process.env.LD_PRELOAD}` : shim;
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, LD_PRELOAD: preload, XENDM_SOCKET: socketPath };
+  if (xenstored !== undefined) env.XENSTORED_PATH = xsPath;
+  const child = spawn(prog, opts.argv.slice(1), { cwd, env, stdio: opts.stdio === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"] });
+  return new LaunchedProgram(child, server, socketPath, dir, xenstored);
 }
-
-function readTail(path: string, max: number): string {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return "";
-  }
-  try {
-    const size = statSync(path).size;
-    const n = Math.min(size, max);
-    const buf = Buffer.alloc(n);
-    readSync(fd, buf, 0, n, size - n);
-    return buf.toString("latin1");
-  } finally {
-    closeSync(fd);
-  }
-}
-

@@ -3,13 +3,16 @@
 import type { DmOpBuf, PrivcmdDevice, PrivcmdHandle, IoctlResult } from "../privcmd/index.js";
 import {
   DESC_UNREADABLE, ErrorCode, Kind, PROTOCOL_VERSION, ProtocolError, REPLY_BIT, callReplyFrame, dmOpContentsSent,
-  encodeEvtchnOpenReply, encodeHelloReply, encodeRestrictReply, frame, type DmOpRequest, type HypercallRequest, type Request,
+  encodeEvtchnOpenReply, encodeHelloReply, encodeMmapBatchReply, encodeMmapResourceReply, encodeShmInfoReply, encodeRestrictReply, frame, type DmOpRequest, type HypercallRequest, type Request,
   type WireBuf,
 } from "./protocol.js";
 import { hex, type TraceBuf, type TraceCall } from "./trace.js";
 import { evtchnIoctlName } from "../privcmd/evtchn.js";
 import type { EvtchnEntry, EvtchnFiles } from "./evtchn-files.js";
 import { errno as ERRNO } from "../../abi/xen/errno.js";
+import type { Hypervisor } from "../hypervisor/hypervisor.js";
+import type { SharedPages } from "./shared-pages.js";
+import { mmapBatch, mmapResource } from "./mapping.js";
 
 const EFAULT = 14;
 
@@ -74,6 +77,8 @@ export class Connection {
     private readonly device: PrivcmdDevice,
     /** The server's open evtchn files; without them the evtchn kinds answer ENODEV. */
     readonly evtchnFiles?: EvtchnFiles,
+    /** The fake host and its shared pages, for the mapping kinds (without them: ENODEV). */
+    readonly host?: { hv: Hypervisor; shared: SharedPages | undefined },
   ) {}
 
   get handle(): PrivcmdHandle {
@@ -232,6 +237,40 @@ const HANDLERS: Handlers = {
     return {
       frame: reply(Kind.EVTCHN_IOCTL, seq, encodeRestrictReply(r.ret, r.errno)),
       trace: { conn: s.id, kind: "evtchn_ioctl", op: name ?? String(req.nr), a0: req.a0, a1: req.a1, flags: req.flags, ...r },
+    };
+  },
+
+  // Where the shared pages are: the client opens this file once and maps frames from it.
+  [Kind.SHM_INFO]: (s, _req, { seq }) => {
+    const shared = s.host?.shared;
+    const body = shared === undefined ? encodeShmInfoReply(-1, ERRNO.ENODEV, 0, "") : encodeShmInfoReply(0, 0, shared.size, shared.path);
+    return { frame: reply(Kind.SHM_INFO, seq, body) };
+  },
+
+  [Kind.MMAP_RESOURCE]: (s, req, { seq }) => {
+    const host = s.host;
+    const r = host === undefined
+      ? { ret: -1, errno: ERRNO.ENODEV, nrFrames: 0, offsets: [] }
+      : mmapResource(host.hv, host.shared, s.caller, s.handle.restriction, req);
+    return {
+      frame: reply(Kind.MMAP_RESOURCE, seq, encodeMmapResourceReply(r.ret, r.errno, r.nrFrames, r.offsets)),
+      trace: {
+        conn: s.id, kind: "mmap_resource", dom: req.dom, type: req.type, id: req.id, idx: req.idx, num: req.num.toString(),
+        flags: req.flags, ret: r.ret, errno: r.errno, frames: r.offsets.length, nr_frames: r.nrFrames,
+      },
+    };
+  },
+
+  [Kind.MMAPBATCH]: (s, req, { seq }) => {
+    const host = s.host;
+    const maps = host === undefined
+      ? req.gfns.map(() => ({ err: -ERRNO.ENODEV, offset: 0 }))
+      : mmapBatch(host.hv, host.shared, s.caller, req.dom, req.gfns);
+    let failed = 0;
+    for (const m of maps) if (m.err !== 0) failed++;
+    return {
+      frame: reply(Kind.MMAPBATCH, seq, encodeMmapBatchReply(maps)),
+      trace: { conn: s.id, kind: "mmapbatch", dom: req.dom, n: req.gfns.length, first: req.gfns[0]!.toString(), failed },
     };
   },
 

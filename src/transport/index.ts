@@ -9,4 +9,3 @@ export { replayTrace, readTrace, type ReplayResult, type Divergence } from "./re
 export { TraceWriter, TRACE_FORMAT, type TraceCall, type TraceHeader } from "./trace.js";
 export { readWorldFile, worldOf } from "./world-file.js";
 export * as protocol from "./protocol.js";
-export { launchUnderShim, shimPath, LaunchedProgram, LaunchError, type LaunchOptions, type Exit } from "./launch.js";

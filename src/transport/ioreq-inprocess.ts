@@ -31,16 +31,43 @@ export interface InProcessTarget {
   id: number;
 }
 
-/** The event channel between an emulator and one domain of an in-process hypervisor. */
-export function inProcessEvents(hv: Hypervisor, domid: number): IoreqEvents {
+/**
+ * The event channel between emulator domain `caller` and guest `domid` of an in-process hypervisor.
+ * bind() is EVTCHNOP_bind_interdomain to the guest's port and unbind() EVTCHNOP_close, so the
+ * hypervisor's event-channel table holds the binding (a second bind of the same port fails as in Xen).
+ * On the round trip's hot path the bound pair is used directly, as the table would route it: the
+ * hypervisor raising a bound guest port reaches the listener as the local port, and notify() on a
+ * local port wakes the vCPU waiting on its guest port (what EVTCHNOP_send to a Xen-attached port does).
+ */
+export function inProcessEvents(hv: Hypervisor, domid: number, caller = 0): IoreqEvents {
   const guest = guestOf(hv);
+  /** local port -> the guest port it is bound to, and back */
+  const remoteOf = new Map<number, number>();
+  const localOf = new Map<number, number>();
   return {
     onNotify: (listener) =>
       hv.onNotify((dom, port) => {
-        if (dom === domid) listener(port);
+        if (dom !== domid) return;
+        const local = localOf.get(port);
+        if (local !== undefined) listener(local);
       }),
     notify: (port) => {
-      guest.notified(domid, port);
+      const remote = remoteOf.get(port);
+      if (remote !== undefined) guest.notified(domid, remote);
+      else hv.evtchnSend(caller, port);
+    },
+    bind: (remotePort) => {
+      const local = hv.evtchnBindInterdomain(caller, domid, remotePort);
+      if (local < 0) throw new IoreqAttachError(local, "bind_interdomain", `binding domain ${caller} to port ${remotePort} of domain ${domid}: rc ${local}`);
+      remoteOf.set(local, remotePort);
+      localOf.set(remotePort, local);
+      return local;
+    },
+    unbind: (localPort) => {
+      const remote = remoteOf.get(localPort);
+      remoteOf.delete(localPort);
+      if (remote !== undefined) localOf.delete(remote);
+      hv.evtchnClose(caller, localPort);
     },
   };
 }
@@ -73,7 +100,7 @@ export function inProcessIoreqPort(hv: Hypervisor, t: InProcessTarget): IoreqPor
   const d = hv.domain(t.domid);
   const vcpus = d?.vcpus.length ?? 0;
   const server = d?.ioreq.servers[t.id];
-  const out: IoreqPort = { ioreqPage: sync.page, bufioreqPage: bufPage, vcpus, bufioreqPort: port, events: inProcessEvents(hv, t.domid) };
+  const out: IoreqPort = { ioreqPage: sync.page, bufioreqPage: bufPage, vcpus, bufioreqPort: port, events: inProcessEvents(hv, t.domid, t.caller) };
   // The ports are the ones event channel setup created (xenevtchn_bind_interdomain to each vp_eport).
   if (server !== undefined) out.vcpuPorts = server.ioreqEvtchn.slice(0, vcpus);
   return out;

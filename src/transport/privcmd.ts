@@ -26,7 +26,13 @@ interface Libc {
 let libc: Libc | undefined;
 function load(): Libc {
   if (libc !== undefined) return libc;
-  const koffi = createRequire(import.meta.url)("koffi") as Koffi;
+  let koffi: Koffi;
+  try {
+    koffi = createRequire(import.meta.url)("koffi") as Koffi;
+  } catch (e) {
+    // koffi is an optional dependency: only this transport needs it
+    throw new Error(`the real /dev/xen/privcmd transport needs the optional dependency koffi (npm install koffi): ${e instanceof Error ? e.message.split("\n")[0]! : String(e)}`);
+  }
   const self = koffi.load(null);
   libc = {
     koffi,

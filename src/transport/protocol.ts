@@ -21,11 +21,15 @@ export const Kind = {
   EVTCHN_OPEN: 0x10,
   EVTCHN_STREAM: 0x11,
   EVTCHN_IOCTL: 0x12,
+  SHM_INFO: 0x20,
+  MMAP_RESOURCE: 0x21,
+  MMAPBATCH: 0x22,
   BYE: 0x7f,
   ERROR: 0xff,
 } as const;
 export type RequestKind = typeof Kind.HELLO | typeof Kind.DM_OP | typeof Kind.RESTRICT | typeof Kind.HYPERCALL
-  | typeof Kind.EVTCHN_OPEN | typeof Kind.EVTCHN_STREAM | typeof Kind.EVTCHN_IOCTL | typeof Kind.BYE;
+  | typeof Kind.EVTCHN_OPEN | typeof Kind.EVTCHN_STREAM | typeof Kind.EVTCHN_IOCTL | typeof Kind.SHM_INFO
+  | typeof Kind.MMAP_RESOURCE | typeof Kind.MMAPBATCH | typeof Kind.BYE;
 export const REPLY_BIT = 0x80;
 
 export const ErrorCode = {
@@ -35,6 +39,7 @@ export const ErrorCode = {
   UNKNOWN_KIND: 4,
   BAD_BODY: 5,
   INTERNAL: 6,
+  LIMIT: 7,
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -86,8 +91,18 @@ export interface EvtchnOpenRequest { kind: typeof Kind.EVTCHN_OPEN; token: bigin
 export interface EvtchnStreamRequest { kind: typeof Kind.EVTCHN_STREAM; token: bigint }
 /** IOCTL_EVTCHN_* by its nr; a0/a1 the argument struct's fields; flags bit 0: unreadable argument. */
 export interface EvtchnIoctlRequest { kind: typeof Kind.EVTCHN_IOCTL; nr: number; flags: number; a0: number; a1: number }
+/** Where the server's shared pages are (the file a client maps them from). */
+export interface ShmInfoRequest { kind: typeof Kind.SHM_INFO }
+/** MMAP_RESOURCE flag bits: argument unreadable, addr != 0, [addr, addr + num pages) inside one privcmd mapping. */
+export const MMAP_ARG_FAULT = 1, MMAP_ADDR_SET = 2, MMAP_IN_VMA = 4;
+/** IOCTL_PRIVCMD_MMAP_RESOURCE: privcmd_mmap_resource's fields (addr as the flags). */
+export interface MmapResourceRequest { kind: typeof Kind.MMAP_RESOURCE; dom: number; flags: number; type: number; id: number; idx: number; num: bigint }
+/** The most gfns one MMAPBATCH frame carries (the client splits larger batches). */
+export const MMAPBATCH_MAX_GFNS = 65536;
+/** The guest frames of an IOCTL_PRIVCMD_MMAPBATCH(_V2), after the driver's own checks (made by the client). */
+export interface MmapBatchRequest { kind: typeof Kind.MMAPBATCH; dom: number; gfns: bigint[] }
 export type Request = HelloRequest | DmOpRequest | RestrictRequest | HypercallRequest | EvtchnOpenRequest | EvtchnStreamRequest
-  | EvtchnIoctlRequest | ByeRequest;
+  | EvtchnIoctlRequest | ShmInfoRequest | MmapResourceRequest | MmapBatchRequest | ByeRequest;
 
 export interface CallReply { ret: number; errno: number; bufs: Uint8Array[] }
 export interface HelloReply { protocol_version: number; features: number; name: string }
@@ -317,6 +332,15 @@ function writeRequestBody(w: Writer, req: Request): void {
     case Kind.EVTCHN_IOCTL:
       w.u32(req.nr).u32(req.flags).u32(req.a0).u32(req.a1);
       break;
+    case Kind.SHM_INFO:
+      break;
+    case Kind.MMAP_RESOURCE:
+      w.u16(req.dom).u16(req.flags).u32(req.type).u32(req.id).u32(req.idx).u64(req.num);
+      break;
+    case Kind.MMAPBATCH:
+      w.u16(req.dom).u16(0).u32(req.gfns.length);
+      for (const g of req.gfns) w.u64(g);
+      break;
     case Kind.BYE:
       break;
   }
@@ -391,6 +415,33 @@ export function parseRequest(kind: number, body: Uint8Array, seq: number): Reque
       if ((flags & ~DESC_UNREADABLE) !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, "EVTCHN_IOCTL: flags has unknown bits", seq);
       return { kind, nr, flags, a0, a1 };
     }
+    case Kind.SHM_INFO:
+      new Reader(body, "SHM_INFO", seq).end();
+      return { kind };
+    case Kind.MMAP_RESOURCE: {
+      const r = new Reader(body, "MMAP_RESOURCE", seq);
+      const dom = r.u16("dom");
+      const flags = r.u16("flags");
+      const type = r.u32("type");
+      const id = r.u32("id");
+      const idx = r.u32("idx");
+      const num = r.u64("num");
+      r.end();
+      if ((flags & ~(MMAP_ARG_FAULT | MMAP_ADDR_SET | MMAP_IN_VMA)) !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, "MMAP_RESOURCE: flags has unknown bits", seq);
+      return { kind, dom, flags, type, id, idx, num };
+    }
+    case Kind.MMAPBATCH: {
+      const r = new Reader(body, "MMAPBATCH", seq);
+      const dom = r.u16("dom");
+      const pad = r.u16("pad");
+      const n = r.u32("n");
+      if (pad !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, "MMAPBATCH: pad is not 0", seq);
+      if (n === 0 || n > MMAPBATCH_MAX_GFNS) throw new ProtocolError(ErrorCode.BAD_BODY, `MMAPBATCH: n ${n} is not 1..${MMAPBATCH_MAX_GFNS}`, seq);
+      if (r.remaining !== n * 8) throw new ProtocolError(ErrorCode.BAD_BODY, `MMAPBATCH: ${r.remaining} bytes for ${n} gfns`, seq);
+      const gfns = new Array<bigint>(n);
+      for (let i = 0; i < n; i++) gfns[i] = r.u64("gfn");
+      return { kind, dom, gfns };
+    }
     case Kind.BYE:
       new Reader(body, "BYE", seq).end();
       return { kind };
@@ -464,6 +515,25 @@ export function parseEvtchnOpenReply(body: Uint8Array, seq = 0): { ret: number; 
   const out = { ret: r.i32("ret"), errno: r.i32("errno"), token: r.u64("token") };
   r.end();
   return out;
+}
+
+/** SHM_INFO's reply: ret, errno, the file's size and its path (empty on failure). */
+export function encodeShmInfoReply(ret: number, errno: number, size: number, path: string): Uint8Array {
+  return new Writer().i32(ret).i32(errno).u64(BigInt(size)).bytes(utf8.encode(path)).finish();
+}
+
+/** MMAP_RESOURCE's reply: ret, errno, nr_frames (the size query's answer), then the frames' file offsets. */
+export function encodeMmapResourceReply(ret: number, errno: number, nrFrames: number, offsets: readonly number[]): Uint8Array {
+  const w = new Writer(16 + 8 * offsets.length).i32(ret).i32(errno).u32(nrFrames).u32(offsets.length);
+  for (const o of offsets) w.u64(BigInt(o));
+  return w.finish();
+}
+
+/** MMAPBATCH's reply: ret 0, errno 0, n, then per gfn `i32 err` (0 or -errno), `u32 0`, `u64 offset`. */
+export function encodeMmapBatchReply(maps: readonly { err: number; offset: number }[]): Uint8Array {
+  const w = new Writer(12 + 16 * maps.length).i32(0).i32(0).u32(maps.length);
+  for (const m of maps) w.i32(m.err).u32(0).u64(BigInt(m.offset));
+  return w.finish();
 }
 
 export function encodeHelloReply(rep: HelloReply): Uint8Array {

@@ -41,12 +41,58 @@ export function readTrace(path: string): { header: TraceHeader; calls: { line: n
       header = h as TraceHeader;
       return;
     }
-    const c = v as TraceCall;
-    if (typeof c !== "object" || typeof c.conn !== "number" || typeof c.kind !== "string") throw new Error(`${path}:${i + 1}: not a trace call`);
-    calls.push({ line: i + 1, call: c });
+    calls.push({ line: i + 1, call: checkCall(v, `${path}:${i + 1}`) });
   });
   if (header === undefined) throw new Error(`${path}: empty trace`);
   return { header, calls };
+}
+
+type FieldKind = "int" | "string" | "u64" | "bufs" | "u64s" | "hexes";
+
+/** The fields each kind of trace line must carry (what replay reads), with their kinds. */
+const CALL_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldKind>>>> = {
+  hello: { caller: "int", abi: "int", name: "string" },
+  dm_op: { dom: "int", num: "int", bufs: "bufs", ret: "int", errno: "int", out: "hexes" },
+  restrict: { dom: "int", flags: "int", ret: "int", errno: "int" },
+  hypercall: { op: "u64", args: "u64s", bufs: "bufs", ret: "int", errno: "int", out: "hexes" },
+  close: {},
+  error: { code: "int", message: "string" },
+};
+
+const U64_RE = /^(0x[0-9a-fA-F]{1,16}|[0-9]{1,20})$/;
+const isU64 = (x: unknown): boolean => typeof x === "string" && U64_RE.test(x) && BigInt(x) < 1n << 64n;
+const isHex = (x: unknown): boolean => typeof x === "string" && /^([0-9a-fA-F]{2})*$/.test(x);
+const isBuf = (b: unknown): boolean => {
+  if (typeof b !== "object" || b === null) return false;
+  const r = b as Record<string, unknown>;
+  return isU64(r.size) && Number.isInteger(r.flags) && (r.in === null || isHex(r.in));
+};
+const FIELD_OK: Readonly<Record<FieldKind, (x: unknown) => boolean>> = {
+  int: (x) => Number.isSafeInteger(x),
+  string: (x) => typeof x === "string",
+  u64: isU64,
+  bufs: (x) => Array.isArray(x) && x.every(isBuf),
+  u64s: (x) => Array.isArray(x) && x.every(isU64),
+  hexes: (x) => Array.isArray(x) && x.every(isHex),
+};
+const FIELD_WANT: Readonly<Record<FieldKind, string>> = {
+  int: "an integer", string: "a string", u64: "a u64 as a decimal or 0x string",
+  bufs: "a list of {size, flags, in}", u64s: "a list of u64 strings", hexes: "a list of hex strings",
+};
+
+/** A trace line checked against CALL_FIELDS: an incomplete or mistyped line names its field. */
+function checkCall(v: unknown, where: string): TraceCall {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error(`${where}: not a trace call (expected an object)`);
+  const r = v as Record<string, unknown>;
+  if (!Number.isSafeInteger(r.conn)) throw new Error(`${where}: not a trace call: "conn" must be an integer`);
+  const kind = r.kind;
+  const fields = typeof kind === "string" && Object.hasOwn(CALL_FIELDS, kind) ? CALL_FIELDS[kind]! : undefined;
+  if (fields === undefined) throw new Error(`${where}: not a trace call: unknown kind ${JSON.stringify(kind)} (one of ${Object.keys(CALL_FIELDS).join(", ")})`);
+  for (const [name, fk] of Object.entries(fields)) {
+    if (!(name in r)) throw new Error(`${where}: incomplete ${String(kind)} line: "${name}" is missing`);
+    if (!FIELD_OK[fk](r[name])) throw new Error(`${where}: ${String(kind)} line: "${name}" must be ${FIELD_WANT[fk]}, got ${JSON.stringify(r[name])}`);
+  }
+  return v as TraceCall;
 }
 
 function wire(bufs: readonly TraceBuf[], what: string): WireBuf[] {

@@ -8,6 +8,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { PrivcmdDevice } from "../privcmd/index.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import { EvtchnFiles, PortWords, type EvtchnEntry } from "./evtchn-files.js";
+import { SharedPages } from "./shared-pages.js";
 import {
   ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest,
 } from "./protocol.js";
@@ -21,6 +22,15 @@ export interface ServerOptions {
   device?: PrivcmdDevice;
   /** Writes every call (see trace.ts). */
   trace?: TraceWriter;
+  /**
+   * With `hv`: put the pages the fake allocates from now on in a shared file (in `dir`, default
+   * /dev/shm; `bytes` of address space, default 1 GiB) so clients can map them; false: no file.
+   */
+  sharedMemory?: false | { dir?: string; bytes?: number };
+  /** Connections served at once (default 256); one more gets an error reply (code 7) and is closed. */
+  maxConnections?: number;
+  /** A frame must be complete this long after its first byte arrived (default 10000 ms), else code 7. */
+  frameTimeoutMs?: number;
   /** Called with one line per connection event, for -v logging. */
   log?: (line: string) => void;
   /** Sees every DM_OP and HYPERCALL request before it runs (see Connection). */
@@ -31,12 +41,16 @@ export interface ServerOptions {
 export const SUN_PATH_MAX = 107;
 
 let tmpSeq = 0;
+export const DEFAULT_MAX_CONNECTIONS = 256;
+export const DEFAULT_FRAME_TIMEOUT_MS = 10_000;
 
 interface Conn {
   sock: Socket;
   state: Connection;
   reader: FrameReader;
   closing: boolean;
+  /** Armed while a frame is incomplete. */
+  timer?: ReturnType<typeof setTimeout>;
   /** Set once the connection became an evtchn file's stream: raw u32 unmasks in, ports out. */
   stream?: { entry: EvtchnEntry; words: PortWords };
 }
@@ -52,12 +66,18 @@ export class XendmServer {
   readonly #device: PrivcmdDevice;
   /** The open /dev/xen/evtchn files (only with a hypervisor). */
   readonly evtchn: EvtchnFiles | undefined;
+  /** The shared file of the fake's pages (only with a hypervisor). */
+  readonly shared: SharedPages | undefined;
 
   constructor(private readonly opts: ServerOptions) {
     const dev = opts.device ?? (opts.hv !== undefined ? new PrivcmdDevice(opts.hv, { abi: opts.hv.abi }) : undefined);
     if (dev === undefined) throw new TypeError("XendmServer: give `hv` (the fake host) or `device`");
     this.#device = dev;
     this.evtchn = opts.hv !== undefined ? new EvtchnFiles(opts.hv) : undefined;
+    if (opts.hv !== undefined && opts.sharedMemory !== false) {
+      this.shared = new SharedPages(opts.sharedMemory ?? {});
+      opts.hv.usePages(this.shared);
+    }
     this.#server = createServer((sock) => { this.#accept(sock); });
   }
 
@@ -97,6 +117,7 @@ export class XendmServer {
   async close(): Promise<void> {
     for (const c of this.#conns) this.#drop(c);
     this.evtchn?.closeAll();
+    this.shared?.close();
     await new Promise<void>((resolve) => this.#server.close(() => { resolve(); }));
     if (this.#path !== undefined) {
       // Only the socket this server made: a file put there since (another server's socket) stays.
@@ -109,7 +130,15 @@ export class XendmServer {
   }
 
   #accept(sock: Socket): void {
-    const c: Conn = { sock, state: new Connection(this.#nextId++, this.#device, this.evtchn), reader: new FrameReader(), closing: false };
+    const max = this.opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (this.#conns.size >= max) {
+      this.#stats.errors++;
+      this.opts.log?.(`refused a connection: ${max} open`);
+      sock.on("error", () => undefined);
+      sock.end(frame(Kind.ERROR, 0, encodeErrorReply(ErrorCode.LIMIT, `server limit: ${max} connections open`)));
+      return;
+    }
+    const c: Conn = { sock, state: new Connection(this.#nextId++, this.#device, this.evtchn, this.opts.hv !== undefined ? { hv: this.opts.hv, shared: this.shared } : undefined), reader: new FrameReader(), closing: false };
     c.state.observer = this.opts.observer;
     this.#conns.add(c);
     this.#stats.connections++;
@@ -161,6 +190,7 @@ export class XendmServer {
         }
       }
       this.#flush(c, one, more);
+      this.#frameTimer(c);
     } catch (e) {
       this.#flush(c, one, more);
       const pe = e instanceof ProtocolError ? e : new ProtocolError(ErrorCode.INTERNAL, `internal error: ${e instanceof Error ? e.message : String(e)}`, seq);
@@ -170,6 +200,28 @@ export class XendmServer {
       c.sock.write(frame(Kind.ERROR, pe.seq || seq, encodeErrorReply(pe.code, pe.message)));
       this.#end(c);
     }
+  }
+
+  /** Bounds how long a connection may hold an incomplete frame (and the memory it buffers). */
+  #frameTimer(c: Conn): void {
+    if (c.reader.pending === 0) {
+      if (c.timer !== undefined) clearTimeout(c.timer);
+      c.timer = undefined;
+      return;
+    }
+    if (c.timer !== undefined) return;
+    const ms = this.opts.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS;
+    c.timer = setTimeout(() => {
+      c.timer = undefined;
+      if (c.closing) return;
+      const message = `server limit: a frame still incomplete after ${ms} ms (${c.reader.pending} bytes held)`;
+      this.#stats.errors++;
+      this.opts.log?.(`conn ${c.state.id}: error ${ErrorCode.LIMIT}: ${message}`);
+      this.opts.trace?.write({ conn: c.state.id, kind: "error", code: ErrorCode.LIMIT, message });
+      c.sock.write(frame(Kind.ERROR, 0, encodeErrorReply(ErrorCode.LIMIT, message)));
+      this.#end(c);
+    }, ms);
+    c.timer.unref();
   }
 
   /** The connection carries the file's ports from now on; its close is the file's last close. */
@@ -197,6 +249,7 @@ export class XendmServer {
   #drop(c: Conn, destroy = true): void {
     if (!this.#conns.delete(c)) return;
     c.closing = true;
+    if (c.timer !== undefined) clearTimeout(c.timer);
     c.state.close();
     if (c.stream !== undefined) this.evtchn?.streamClosed(c.stream.entry);
     this.opts.trace?.write({ conn: c.state.id, kind: "close" });

@@ -25,6 +25,8 @@ export type TraceCall =
   | { conn: number; kind: "evtchn_open"; token_given: boolean; ret: number; errno: number }
   | { conn: number; kind: "evtchn_stream"; ret: number; errno: number }
   | { conn: number; kind: "evtchn_ioctl"; op: string; a0: number; a1: number; flags: number; ret: number; errno: number }
+  | { conn: number; kind: "mmap_resource"; dom: number; type: number; id: number; idx: number; num: string; flags: number; ret: number; errno: number; frames: number; nr_frames: number }
+  | { conn: number; kind: "mmapbatch"; dom: number; n: number; first: string; failed: number }
   | { conn: number; kind: "close" }
   | { conn: number; kind: "error"; code: number; message: string };
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { shimPath } from "../../src/transport/launch.js";
+import { shimPath } from "../../src/toolstack/launch.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
@@ -88,5 +88,8 @@ describe.skipIf(!have)("xendm exec", () => {
     const missing = xendm(["exec", "--", "./no/such/program"]);
     expect(missing.status).toBe(127);
     expect(missing.stderr).toMatch(/no\/such\/program not found/);
+    const notInPath = xendm(["exec", "--", "no-such-program-in-path"]);
+    expect(notInPath.status).toBe(127);
+    expect(notInPath.stderr).toMatch(/cannot start no-such-program-in-path: spawn no-such-program-in-path ENOENT/);
   });
 });

@@ -62,3 +62,40 @@ describe("layering", () => {
     }
   });
 });
+
+describe("the in-process IoreqPort", () => {
+  it("binds the emulator's local ports to the guest's ports through the hypervisor's event channels", async () => {
+    const { Hypervisor } = await import("../../src/hypervisor/hypervisor.js");
+    const { attachInProcess, IoreqAttachError } = await import("../../src/transport/ioreq-inprocess.js");
+    const { encode, decode } = await import("../../src/codec/index.js");
+    const { guestOf } = await import("../../src/hypervisor/emulate.js");
+    const hv = new Hypervisor({ domains: [{ domid: 1, vcpus: 1 }] });
+    const dmop = (member: string, fields: Record<string, unknown>): Record<string, unknown> => {
+      const bytes = encode("xen_dm_op", { op: `XEN_DMOP_${member}`, u: { [member]: fields } });
+      expect(hv.dm_op(0, 1, [{ bytes }])).toBe(0);
+      return (decode("xen_dm_op", bytes).u as unknown as Record<string, Record<string, unknown>>)[member]!;
+    };
+    const a = dmop("create_ioreq_server", { handle_bufioreq: 0 }).id as number;
+    const b = dmop("create_ioreq_server", { handle_bufioreq: 0 }).id as number;
+    const ca = attachInProcess(hv, { caller: 0, domid: 1, id: a });
+    const cb = attachInProcess(hv, { caller: 0, domid: 1, id: b });
+    const guestPort = hv.domain(1)!.ioreq.servers[b]!.ioreqEvtchn[0]!;
+    const peer = hv.domain(1)!.evtchn.get(guestPort)!;
+    expect(peer).toMatchObject({ state: "interdomain", remoteDomid: 0, remotePort: cb.portOf(0) });
+    expect(hv.domain(0)!.evtchn.get(cb.portOf(0)!)).toMatchObject({ state: "interdomain", remoteDomid: 1, remotePort: guestPort });
+    expect(ca.portOf(0)).not.toBe(cb.portOf(0));
+    // the guest's port is bound now: a second emulator cannot bind it
+    expect(() => attachInProcess(hv, { caller: 0, domid: 1, id: b })).toThrow(IoreqAttachError);
+    // a round trip: the send raises the local port, the answer's EVTCHNOP_send wakes the vCPU
+    dmop("map_io_range_to_ioreq_server", { id: b, type: "XEN_DMOP_IO_RANGE_PORT", start: 0x70n, end: 0x71n });
+    dmop("set_ioreq_server_state", { id: b, enabled: 1 });
+    void cb.serve(() => 0x42);
+    expect(guestOf(hv).pio(1, 0, { port: 0x71, size: 1, dir: "read" })).toMatchObject({ status: "done", value: 0x42n });
+    cb.close();
+    expect(hv.domain(1)!.evtchn.get(guestPort)!.state).toBe("unbound");
+    const again = attachInProcess(hv, { caller: 0, domid: 1, id: b });
+    expect(again.portOf(0)).toBeGreaterThan(0);
+    again.close();
+    ca.close();
+  });
+});

@@ -1,6 +1,6 @@
 // The C example device model (native/example/): its command line, and the scenarios under
 // fixtures/scenarios/device-model/ that drive it end to end through `xendm run`'s runner.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -64,6 +64,31 @@ suite("the C example device model", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/xendm-example-dm: (xendevicemodel_open|xenforeignmemory_open|xenevtchn_open): /);
   });
+
+  it("xendm exec serves it until SIGTERM is passed on, then exits with its status 0", async (ctx) => {
+    const child = spawn(join(ROOT, "node_modules", ".bin", "tsx"), [join(ROOT, "src", "cli", "main.ts"), "exec", "--domain", "4", "--", EXAMPLE, "--domain", "4", "--no-bufioreq"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (c: Buffer) => { err += c.toString(); });
+    const exited = new Promise<number | null>((res) => child.once("exit", (c) => { res(c); }));
+    const ready = await Promise.race([
+      new Promise<boolean>((res) => {
+        child.stdout.on("data", (c: Buffer) => {
+          out += c.toString();
+          if (out.includes(" ready ")) res(true);
+        });
+      }),
+      exited.then(() => false),
+    ]);
+    if (!ready && HOST_MISSING.test(err)) {
+      process.stderr.write(`\n*** xendm exec with the example NOT RUN: the fake does not offer its host interfaces yet: ${err.trim()}\n\n`);
+      ctx.skip();
+    }
+    expect(ready, err).toBe(true);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(out).toBe("xendm-example-dm: ready domain=4 server=0 vcpus=2 bufioreq=off restricted=yes\nxendm-example-dm: stopped after 0 ioreqs and 0 buffered records\n");
+  }, 30_000);
 
   for (const f of FILES) {
     it(`scenario device-model/${f}`, async (ctx) => {

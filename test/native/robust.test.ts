@@ -18,7 +18,7 @@ if (missing !== undefined && !ci) {
 const suite = missing !== undefined && !ci ? describe.skip : describe;
 
 /**
- * A server that answers HELLO, then misbehaves on every later frame: "stall" never answers,
+ * A server that answers HELLO and SHM_INFO, then misbehaves on every later frame: "stall" never answers,
  * "half" sends a reply header and half its body, then nothing.
  */
 function misbehavingServer(path: string, mode: "stall" | "half"): Promise<{ server: Server; socks: Socket[] }> {
@@ -33,12 +33,15 @@ function misbehavingServer(path: string, mode: "stall" | "half"): Promise<{ serv
         const kind = buf[5]!;
         const seq = buf.readUInt32LE(8);
         buf = buf.subarray(4 + len);
-        if (kind === 0x01) {
-          const body = Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]), Buffer.from("bad")]);
+        if (kind === 0x01 || kind === 0x20) {
+          // HELLO, and SHM_INFO (no shared memory: -1/ENODEV), answered as a server would
+          const body = kind === 0x01
+            ? Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]), Buffer.from("bad")])
+            : Buffer.from([0xff, 0xff, 0xff, 0xff, 19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
           const h = Buffer.alloc(12);
           h.writeUInt32LE(8 + body.length, 0);
           h[4] = 1;
-          h[5] = 0x81;
+          h[5] = kind | 0x80;
           h.writeUInt32LE(seq, 8);
           sock.write(Buffer.concat([h, body]));
         } else if (mode === "half") {

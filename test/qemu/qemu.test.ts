@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { QEMU_XEN_BINARY } from "../../src/toolstack/argv.js";
 import { DeviceModelError } from "../../src/toolstack/errors.js";
 import { GuestIo, GuestIoError } from "../../src/toolstack/guest-io.js";
-import { defaultShimPath, launchQemu, type QemuGuest } from "../../src/toolstack/launch.js";
+import { defaultShimPath, launchQemu, type QemuGuest } from "../../src/toolstack/qemu.js";
 import { enumeratePci } from "../../src/toolstack/lspci.js";
 
 /** QEMU's messages when the host layer lacks an interface, and what each means. */

@@ -114,3 +114,41 @@ describe("diffs of ioreq records", () => {
     expect(c.out()).toMatch(/ioreq\.fields\.state: expected 3 \(STATE_IORESP_READY\), got 1 \(STATE_IOREQ_READY\)/);
   });
 });
+
+describe("xendm run: directories, empty files, syntax errors", () => {
+  it("a directory runs its *.json files in name order", async () => {
+    const c = capture();
+    const d = mkdtempSync(join(tmpdir(), "xendm-rundir-"));
+    writeFileSync(join(d, "b.json"), JSON.stringify(good));
+    writeFileSync(join(d, "a.json"), JSON.stringify(good));
+    writeFileSync(join(d, "notes.txt"), "not a scenario");
+    expect(await runCmd([d])).toBe(0);
+    expect(c.out().split("\n").filter((l) => l.endsWith(".json"))).toEqual([join(d, "a.json"), join(d, "b.json")]);
+    expect(c.out()).toMatch(/2\/2 steps passed/);
+  });
+  it("a file that runs no step exits 1", async () => {
+    const c = capture();
+    expect(await runCmd([file("empty.json", { format: 1, steps: [] })])).toBe(1);
+    expect(c.out()).toMatch(/no steps: the file checks nothing/);
+    expect(c.out()).toMatch(/1 file without steps/);
+  });
+  it("a JSON syntax error names its line and column", async () => {
+    const c = capture();
+    expect(await runCmd([file("syn.json", '{"format": 1,\n  "steps": [ }')])).toBe(2);
+    expect(c.err()).toMatch(/not valid JSON at line 2, column 14: expected a value/);
+  });
+});
+
+describe("names in expectations", () => {
+  it("a misspelt name is an invalid file (exit 2) naming the key and the nearest name", async () => {
+    const c = capture();
+    const sc = { format: 1, domains: [{ domid: 1 }], steps: [{ query: { p2m: { domid: 1, first_gfn: "0x100", nr: 2 } }, expect: { types: ["ram_rw", "ram_rww"] } }] };
+    expect(await runCmd([file("rww.json", sc)])).toBe(2);
+    expect(c.err()).toMatch(/steps\[0\]\.expect\.types\[1\]: unknown name "ram_rww" \(did you mean "ram_rw"\?\)/);
+  });
+  it("known names in every spelling pass", async () => {
+    capture();
+    const sc = { format: 1, domains: [{ domid: 1 }], steps: [{ query: { p2m: { domid: 1, first_gfn: "0x100", nr: 2 } }, expect: { types: ["ram_rw", "HVMMEM_ram_rw"] } }] };
+    expect(await runCmd([file("names.json", sc)])).toBe(0);
+  });
+});

@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseScenario, runScenario, runScenarioAsync, ScenarioError } from "../../src/scenario/index.js";
-import { shimPath } from "../../src/transport/launch.js";
+import { shimPath } from "../../src/toolstack/launch.js";
 
 const haveShim = existsSync(shimPath());
 if (!haveShim) {
@@ -119,6 +119,23 @@ describe.skipIf(!haveShim)("a device model beside the fake", () => {
     expect(res[0]!.pass).toBe(false);
     expect(res[0]!.diff).toContain("did not exit within 300 ms of SIGTERM: killed");
     expect(res[0]!.result).toMatchObject({ running: false, exit_code: 137 });
+  });
+
+  it("a guest access nobody answers fails when the device model exits, not after timeout_ms", async () => {
+    // the "device model" registers nothing: a server made by a dmop step takes the access, nobody answers
+    const t0 = Date.now();
+    const res = await runScenarioAsync({ ...world, device_model: { exec: ["sh", "-c", "echo up; sleep 0.3; exit 4"], ready: { query: { device_model: {} }, expect: { stdout: "up\n" } }, timeout_ms: 20000 }, steps: [
+      { dmop: { domid: 1, op: { op: "create_ioreq_server", u: { create_ioreq_server: { handle_bufioreq: 0 } } } }, expect: { rc: 0 } },
+      { dmop: { domid: 1, op: { op: "get_ioreq_server_info", u: { get_ioreq_server_info: { id: 0 } } } }, expect: { rc: 0 } },
+      { dmop: { domid: 1, op: { op: "map_io_range_to_ioreq_server", u: { map_io_range_to_ioreq_server: { id: 0, type: 0, start: "0x100", end: "0x100" } } } }, expect: { rc: 0 } },
+      { dmop: { domid: 1, op: { op: "set_ioreq_server_state", u: { set_ioreq_server_state: { id: 0, enabled: 1 } } } }, expect: { rc: 0 } },
+      { guest: { domid: 1, vcpu: 0, pio: { port: "0x100", size: 1, dir: "read" } }, expect: { pending: false } },
+    ] });
+    expect(Date.now() - t0).toBeLessThan(10000);
+    expect(res.slice(0, 4).map((r) => r.pass)).toEqual([true, true, true, true]);
+    expect(res[4]!.pass).toBe(false);
+    expect(res[4]!.diff!.join("\n")).toMatch(/no answer: the device model exited \(status 4\) \(vCPU 0 still waits on server 0\)/);
+    expect(res[4]!.result).toMatchObject({ pending: true });
   });
 
   it("a missing program is an invalid file naming device_model.exec", async () => {

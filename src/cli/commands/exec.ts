@@ -1,6 +1,6 @@
 // xendm exec: start the fake host, run a program under the shim against it, exit with its status.
 import { createFakeHost } from "../../transport/fake.js";
-import { LaunchError, launchUnderShim } from "../../transport/launch.js";
+import { LaunchError, launchUnderShim } from "../../toolstack/launch.js";
 import { TRACE_FORMAT, TraceWriter } from "../../transport/trace.js";
 import { worldFromOptions } from "../../transport/world-file.js";
 import { defineCommand, UsageError, type Command, type OptionSpecs, type OptionValues } from "../command.js";
@@ -20,8 +20,9 @@ const OPTIONS = {
 const DETAILS = `Serves a fresh fake host on a private socket, then runs PROGRAM with LD_PRELOAD (the shim) and
 XENDM_SOCKET set: the server is listening before PROGRAM starts. SIGINT, SIGTERM, SIGHUP and SIGQUIT
 are passed on to PROGRAM.
-exit status: PROGRAM's (128 + N when signal N ended it), 127 when it cannot be started, 2 bad options;
-with --conform-strict, 1 when PROGRAM exited 0 but a call differed.`;
+exit status: PROGRAM's (128 + N when signal N ended it), 127 when it cannot be started, 2 bad options.
+With --conform the report goes to stderr when PROGRAM has exited (stdout is PROGRAM's); with
+--conform-strict a PROGRAM that exits 0 after a differing call makes the status 1.`;
 
 const FORWARDED: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 

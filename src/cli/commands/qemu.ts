@@ -1,7 +1,7 @@
 // xendm qemu: Debian's unmodified QEMU as the device model of a fake HVM guest (docs/toolstack.md).
 import { DeviceModelError, QmpError } from "../../toolstack/errors.js";
 import { GuestIo, GuestIoError } from "../../toolstack/guest-io.js";
-import { launchQemu, type QemuGuest } from "../../toolstack/launch.js";
+import { launchQemu, type QemuGuest } from "../../toolstack/qemu.js";
 import { enumeratePci, formatLspci } from "../../toolstack/lspci.js";
 import { defineCommand, UsageError, type OptionSpecs, type OptionValues } from "../command.js";
 
