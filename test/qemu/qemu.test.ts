@@ -181,3 +181,25 @@ describe.skipIf(!have)("a QEMU that dies mid-request", () => {
     }
   });
 });
+
+describe.skipIf(!have)("xendm qemu --lspci and demo --qemu", () => {
+  it("xendm qemu --lspci lists QEMU's devices and exits 0", async (ctx) => {
+    if (gap !== null) ctx.skip();
+    const { spawnSync } = await import("node:child_process");
+    const r = spawnSync(process.execPath, ["bin/xendm.js", "qemu", "--lspci", "--vga", vgaGap === null ? "cirrus" : "none"], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("00:00.0 Host bridge [0600]: Intel Corporation 440FX - 82441FX PMC [Natoma] [8086:1237] (rev 02)");
+    expect(r.stdout).toContain("[8086:7000]");
+    expect(r.stdout).toContain("Xen Platform Device [5853:0001]");
+    expect(r.stdout).toMatch(/Region 1: Memory at [0-9a-f]+ \(32-bit, prefetchable\) \[size=16M\]/);
+  });
+
+  it("the demo's every step holds", async (ctx) => {
+    if (gap !== null) ctx.skip();
+    const { runQemuDemo } = await import("../../src/demo/qemu.js");
+    const steps: { title: string; ok: boolean }[] = [];
+    expect(await runQemuDemo((s) => steps.push(s))).toBe(true);
+    expect(steps.map((s) => s.ok)).not.toContain(false);
+    expect(steps.length).toBe(6);
+  });
+});
