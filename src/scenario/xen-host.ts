@@ -185,7 +185,8 @@ export class XenHost implements ScenarioHost {
       case "cacheattr":
         return { ranges: snap.cacheattr };
       case "device_model":
-        throw new HostUnsupported("the device_model query is answered by the runner");
+      case "serial":
+        throw new HostUnsupported(`the ${kind} query is answered by the runner`);
     }
   }
 }

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { guestOf, type GuestEmulator } from "../hypervisor/emulate.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
+import type { PrivcmdDevice } from "../privcmd/index.js";
 import type { DomainConfig } from "../hypervisor/world.js";
 import { createFakeHost } from "../transport/fake.js";
 import { XendmServer, type ServerOptions } from "../transport/server.js";
@@ -34,7 +35,17 @@ export function defaultShimPath(): string {
   return join(process.cwd(), "native", "build", "libxendm-shim.so");
 }
 
+/** A fake host to serve instead of a new one (a scenario's): its domain must exist. */
+export interface ServedHost {
+  device: PrivcmdDevice;
+  hv: Hypervisor;
+}
+
 export interface QemuLaunchOptions {
+  /** serve this host (its world as it is) instead of making one for the guest */
+  host?: ServedHost;
+  /** u.hvm.xen_platform_pci (default true: machine xenfv; false: pc,accel=xen) */
+  xenPlatformPci?: boolean;
   domid?: number;
   /** guest RAM in MiB (default 64); QEMU's -m */
   memoryMb?: number;
@@ -103,7 +114,7 @@ export async function launchQemu(opts: QemuLaunchOptions = {}): Promise<QemuGues
       ioreq_server_pfn: IOREQ_SERVER_PFN, nr_ioreq_server_pages: NR_IOREQ_SERVER_PAGES, ...opts.domain,
     }],
   };
-  const { hv, device } = createFakeHost(world);
+  const { hv, device } = opts.host ?? createFakeHost(world);
   // with the hypervisor the server also offers /dev/xen/evtchn over its event channels
   const serverOpts = { device, hv, ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}) };
   const server = new XendmServer(serverOpts);
@@ -119,7 +130,10 @@ export async function launchQemu(opts: QemuLaunchOptions = {}): Promise<QemuGues
     await server.listen(sock);
     await xsd.listen(xsSock);
     xs = new XsDirectClient(xsd.core);
-    const g = resolveGuest({ domid, memoryMb, vcpus, runDir: dir, serial: [`file:${serialPath}`], extra: opts.args ?? [], ...(opts.vga ? { vga: opts.vga } : {}) });
+    const g = resolveGuest({
+      domid, memoryMb, vcpus, runDir: dir, serial: [`file:${serialPath}`], extra: opts.args ?? [],
+      ...(opts.vga ? { vga: opts.vga } : {}), ...(opts.xenPlatformPci !== undefined ? { xenPlatformPci: opts.xenPlatformPci } : {}),
+    });
     await writeLayout(xs, hvmDomainLayout(g));
     const cmd = buildDeviceModelArgs(g, opts.binary ?? QEMU_XEN_BINARY);
     dm = await DeviceModelProcess.start({

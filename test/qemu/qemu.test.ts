@@ -203,3 +203,31 @@ describe.skipIf(!have)("xendm qemu --lspci and demo --qemu", () => {
     expect(steps.length).toBe(6);
   });
 });
+
+describe.skipIf(!have)("scenarios with \"device_model\": {\"qemu\": ...}", () => {
+  it("fixtures/scenarios/qemu/qemu.json: every step holds", async (ctx) => {
+    if (gap !== null) ctx.skip();
+    const { loadScenarioFile, runScenarioAsync } = await import("../../src/scenario/index.js");
+    const results = await runScenarioAsync(loadScenarioFile("fixtures/scenarios/qemu/qemu.json"), {});
+    expect(results.filter((r) => !r.pass).map((r) => [r.index, r.diff])).toEqual([]);
+    expect(results).toHaveLength(15);
+  });
+
+  it("memory_mb must agree with the domain's RAM; the machine and vga are checked", async () => {
+    const { parseScenario, runScenarioAsync, ScenarioError } = await import("../../src/scenario/index.js");
+    const base = { format: 1, domains: [{ domid: 1, vcpus: 1, ram: [["0x0", "0x9f"], ["0xc0", "0x3fff"]] }], steps: [] };
+    const bad = async (qemu: object): Promise<string> => {
+      try {
+        await runScenarioAsync({ ...base, device_model: { qemu } }, {});
+      } catch (e) {
+        expect(e).toBeInstanceOf(ScenarioError);
+        return (e as InstanceType<typeof ScenarioError>).path;
+      }
+      return "";
+    };
+    expect(await bad({ memory_mb: 128 })).toBe("device_model.qemu.memory_mb");
+    expect(() => parseScenario({ ...base, device_model: { qemu: { machine: "xenpvh" } } })).toThrow(/device_model.qemu.machine/);
+    expect(() => parseScenario({ ...base, device_model: { qemu: { vga: "qxl" } } })).toThrow(/device_model.qemu.vga/);
+    expect(() => parseScenario({ ...base, device_model: { qemu: {}, exec: ["x"] } })).toThrow(/device_model.exec/);
+  });
+});
