@@ -39,8 +39,12 @@ function pingpong(): number[] {
   const out: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     const res = spawnSync(bin, [String(N * 10)], { encoding: "utf8", timeout: 120_000 });
-    const j = JSON.parse(res.stdout) as { round_trips: number; ns: number };
-    out.push(j.round_trips / (j.ns / 1e9));
+    // {"rounds", "seconds"} (older builds: {"round_trips", "ns"})
+    const j = JSON.parse(res.stdout) as { rounds?: number; seconds?: number; round_trips?: number; ns?: number };
+    const rounds = j.rounds ?? j.round_trips ?? NaN;
+    const secs = j.seconds ?? (j.ns ?? NaN) / 1e9;
+    if (!Number.isFinite(rounds / secs)) throw new Error(`pingpong printed ${res.stdout.trim()}`);
+    out.push(rounds / secs);
   }
   return out;
 }
