@@ -46,3 +46,10 @@ export * from "./toolstack/index.js";
 // Scenarios
 export { runScenario, runScenarioAsync, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions, type LiveOptions } from "./scenario/index.js";
 export { launchUnderShim, shimPath, LaunchedProgram, LaunchError, type LaunchOptions, type Exit } from "./toolstack/launch.js";
+
+// The xenstored (docs/xenstore.md)
+export {
+  XenstoreCore, XenstoredServer, startXenstored, startHostXenstored, coreForDomains, createDomainNodes, seedTree, domainsOf,
+  XsLocalClient, XsSocketClient, XsError, DEFAULT_QUOTA,
+  type XenstoreOptions, type XenstoredServerOptions, type HostXenstoreOptions, type XsDomainSpec, type XsSeed, type XsNodeView, type XsQuota,
+} from "./xenstore/index.js";

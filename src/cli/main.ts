@@ -25,6 +25,7 @@ const COMMANDS: ReadonlyMap<string, () => Promise<CommandModule>> = new Map<stri
   ["replay", () => import("./commands/replay.js")],
   ["exec", () => import("./commands/exec.js")],
   ["qemu", () => import("./commands/qemu.js")],
+  ["xenstore", () => import("./commands/xenstore.js")],
 ]);
 
 export const commandNames = (): string[] => [...COMMANDS.keys()];

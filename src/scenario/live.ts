@@ -6,11 +6,13 @@ import { LaunchError, launchUnderShim, type LaunchedProgram } from "../toolstack
 import { compareSubset, show } from "./compare.js";
 import { ScenarioError } from "./errors.js";
 import type { QueryResult } from "./host.js";
-import { accessSummary, answer, finish, normalizeHex, prepareRun, runStep, summarize, type RunContext, type RunOptions, type StepResult } from "./runner.js";
+import { accessSummary, answer, finish, normalizeHex, prepareRun, runStep, summarize, xenstoreOf, type RunContext, type RunOptions, type StepResult } from "./runner.js";
+import { serveScenarioXenstore } from "./xenstore-steps.js";
 import type { DeviceModelSpec, DeviceModelStep, GuestStep, QueryArgs, QueryKind, Step, WaitStep } from "./types.js";
 import type { JsonObject } from "./values.js";
 import { DeviceModelError } from "../toolstack/errors.js";
 import { startQemuDeviceModel, type LiveDeviceModel } from "./qemu-dm.js";
+import type { XenstoreCore } from "../xenstore/core.js";
 
 export interface LiveOptions extends RunOptions {
   /** Where the device model's program runs (and relative `exec` paths resolve): default the current directory. */
@@ -27,12 +29,12 @@ const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res
 let qemuFailure: string | null = null;
 
 /** QEMU for the scenario's guest; null (qemuFailure says why) when it exits or is not ready in time. */
-async function startQemu(ctx: RunContext, world: JsonObject, spec: DeviceModelSpec): Promise<LiveDeviceModel | null> {
+async function startQemu(ctx: RunContext, world: JsonObject, spec: DeviceModelSpec, xenstore: { core: XenstoreCore; path: string }): Promise<LiveDeviceModel | null> {
   if (ctx.host.served === undefined) throw new ScenarioError("device_model", "this host cannot serve a device model");
   const served = ctx.host.served(ctx.abi);
   if (served.hv === undefined) throw new ScenarioError("device_model", "this host cannot serve a device model");
   try {
-    return await startQemuDeviceModel(world, spec.qemu!, { device: served.device, hv: served.hv }, spec.timeout_ms);
+    return await startQemuDeviceModel(world, spec.qemu!, { device: served.device, hv: served.hv }, spec.timeout_ms, xenstore);
   } catch (e) {
     if (!(e instanceof DeviceModelError)) throw e;
     qemuFailure = e.message;
@@ -100,11 +102,23 @@ export async function runScenarioLive(json: unknown, opts: LiveOptions): Promise
   const { sc, ctx, prepared } = prepareRun(json, opts);
   const spec = sc.device_model;
   if (spec === undefined) return sc.steps.map((s, i) => runStep(ctx, s, prepared[i]!));
-  const dm: LiveDeviceModel | null = spec.qemu !== undefined ? await startQemu(ctx, sc.world, spec) : await start(ctx, spec, opts.cwd);
+  // the device model always has a xenstored: the scenario's own, on a private socket
+  const xs = await serveScenarioXenstore(xenstoreOf(ctx));
+  let dm: LiveDeviceModel | null;
+  try {
+    dm = spec.qemu !== undefined
+      ? await startQemu(ctx, sc.world, spec, { core: xenstoreOf(ctx), path: xs.path })
+      : await start(ctx, { ...spec, env: { XENSTORED_PATH: xs.path, ...spec.env } }, opts.cwd);
+  } catch (e) {
+    await xs.close();
+    throw e;
+  }
   if (dm === null) {
+    await xs.close();
     return [{ index: -1, action: "device_model", summary: "qemu: not ready", result: {}, pass: false, diff: [qemuFailure ?? "QEMU did not start"] }];
   }
-  ctx.dm = dm.serial !== undefined ? { query: () => dmState(dm), serial: () => dm.serial?.() ?? "" } : { query: () => dmState(dm) };
+  const live = dm;
+  ctx.dm = live.serial !== undefined ? { query: () => dmState(live), serial: () => live.serial?.() ?? "" } : { query: () => dmState(live) };
   const results: StepResult[] = [];
   try {
     if (spec.ready !== undefined) {
@@ -134,6 +148,7 @@ export async function runScenarioLive(json: unknown, opts: LiveOptions): Promise
     }
   } finally {
     await dm.close(spec.timeout_ms);
+    await xs.close();
   }
   return results;
 }
@@ -142,8 +157,8 @@ async function start(ctx: RunContext, spec: DeviceModelSpec, cwd: string | undef
   if (ctx.host.served === undefined || ctx.host.guestLive === undefined) throw new ScenarioError("device_model", "this host cannot serve a device model");
   const served = ctx.host.served(ctx.abi);
   try {
-    // a xenstored serves beside the fake, as it does beside Xen (XENSTORED_PATH)
-    return await launchUnderShim({ argv: spec.exec, env: spec.env, ...served, stdio: "capture", xenstore: {}, ...(cwd !== undefined ? { cwd } : {}) });
+    // spec.env names the scenario's own xenstored (XENSTORED_PATH), which the steps and queries use too
+    return await launchUnderShim({ argv: spec.exec, env: spec.env, ...served, stdio: "capture", ...(cwd !== undefined ? { cwd } : {}) });
   } catch (e) {
     if (e instanceof LaunchError) throw new ScenarioError(`device_model.${e.field}`, e.message.slice(e.field.length + 2), { cause: e });
     throw e;

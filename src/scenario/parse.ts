@@ -35,12 +35,13 @@ import {
   parseRc,
   type JsonObject,
 } from "./values.js";
+import { parseXenstoreQueryArgs, parseXenstoreSeed, parseXenstoreStep } from "./xenstore-steps.js";
 
 /** The top-level keys (schema/scenario.schema.json lists the same; a test checks it). */
-export const TOP_KEYS = ["$schema", "format", "xen", "arch", "abi", "preempt", "domains", "steps", "name", "description", "note", "device_model"] as const;
+export const TOP_KEYS = ["$schema", "format", "xen", "arch", "abi", "preempt", "domains", "steps", "name", "description", "note", "device_model", "xenstore"] as const;
 const WORLD_KEYS = ["format", "xen", "arch", "abi", "preempt", "domains"] as const;
 /** The step kinds (schema/scenario.schema.json lists the same; a test checks it). */
-export const STEP_ACTIONS = ["dmop", "privcmd", "query", "guest", "emulator", "ram", "wait", "device_model"] as const;
+export const STEP_ACTIONS = ["dmop", "privcmd", "query", "guest", "emulator", "ram", "wait", "device_model", "xenstore"] as const;
 const U16 = 0xffff;
 const U32 = 0xffff_ffff;
 /** A p2m query lists one type per gfn: keep it to something a person reads. */
@@ -67,6 +68,7 @@ export function parseScenario(input: unknown): Scenario {
   const out: Scenario = { world, steps };
   if (top.name !== undefined) out.name = expectString(top.name, "name");
   if (top.device_model !== undefined) out.device_model = parseDeviceModel(top.device_model, (q, ap, e) => parseQuery(q, ap, -1, e));
+  if (top.xenstore !== undefined) out.xenstore = parseXenstoreSeed(top.xenstore);
   return out;
 }
 
@@ -122,6 +124,9 @@ function parseStep(v: unknown, index: number): Step {
       break;
     case "wait":
       step = parseWait(body, ap, index, o.timeout_ms, `${p}.timeout_ms`, (q, qp, e) => parseQuery(q, qp, index, e));
+      break;
+    case "xenstore":
+      step = parseXenstoreStep(body, ap, index, expect);
       break;
   }
   if (note !== undefined) step.note = note;
@@ -234,6 +239,7 @@ const QUERY_ARG_KEYS: Readonly<Record<QueryKind, readonly string[]>> = {
   cacheattr: ["domid"],
   device_model: [],
   serial: [],
+  xenstore: ["path", "domid"],
 };
 
 function parseQuery(o: JsonObject, p: string, index: number, expect: JsonObject | undefined): QueryStep {
@@ -247,6 +253,11 @@ function parseQuery(o: JsonObject, p: string, index: number, expect: JsonObject 
   checkKeys(a, QUERY_ARG_KEYS[q], ap);
   if (q === "device_model" || q === "serial") {
     const step: QueryStep = { kind: "query", index, query: q, args: { domid: 0 } };
+    if (expect !== undefined) step.expect = expect;
+    return step;
+  }
+  if (q === "xenstore") {
+    const step: QueryStep = { kind: "query", index, query: q, args: parseXenstoreQueryArgs(a, ap) };
     if (expect !== undefined) step.expect = expect;
     return step;
   }

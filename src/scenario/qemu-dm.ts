@@ -8,6 +8,7 @@ import { launchQemu, type QemuGuest, type ServedHost } from "../toolstack/qemu.j
 import { ScenarioError } from "./errors.js";
 import type { QemuSpec } from "./types.js";
 import type { JsonObject } from "./values.js";
+import type { XenstoreCore } from "../xenstore/core.js";
 
 /** What live.ts needs from a running device model (a LaunchedProgram has the same). */
 export interface LiveDeviceModel {
@@ -46,7 +47,9 @@ function guestDomain(world: WorldConfig | JsonObject): { domid: number; vcpus: n
 }
 
 /** Starts QEMU for the scenario's guest; a QEMU that does not become ready is a DeviceModelError. */
-export async function startQemuDeviceModel(world: WorldConfig | JsonObject, spec: QemuSpec, host: ServedHost, timeoutMs: number): Promise<LiveDeviceModel> {
+export async function startQemuDeviceModel(
+  world: WorldConfig | JsonObject, spec: QemuSpec, host: ServedHost, timeoutMs: number, xenstore?: { core: XenstoreCore; path: string },
+): Promise<LiveDeviceModel> {
   const g = guestDomain(world);
   const mb = ramMb(g.ram);
   const memoryMb = spec.memory_mb ?? mb;
@@ -54,7 +57,7 @@ export async function startQemuDeviceModel(world: WorldConfig | JsonObject, spec
     throw new ScenarioError("device_model.qemu.memory_mb", `${memoryMb} disagrees with domain ${g.domid}'s RAM (${mb} MiB below 4 GiB)`);
   }
   const q: QemuGuest = await launchQemu({
-    host, domid: g.domid, memoryMb, vcpus: g.vcpus, args: spec.args, vga: spec.vga, xenPlatformPci: spec.machine === "xenfv", startTimeoutMs: timeoutMs,
+    host, ...(xenstore !== undefined ? { xenstore } : {}), domid: g.domid, memoryMb, vcpus: g.vcpus, args: spec.args, vga: spec.vga, xenPlatformPci: spec.machine === "xenfv", startTimeoutMs: timeoutMs,
   });
   const lines = (): string[] => q.dm.lastLines();
   const exited = new Promise<void>((resolve) => {

@@ -7,6 +7,8 @@ import { parseScenario } from "./parse.js";
 import type { BufExpect, BufferSpec, DmopStep, PrivcmdStep, QueryStep, RamStep, Scenario, Step, StepKind, WaitStep } from "./types.js";
 import { toHex, type Json } from "./values.js";
 import { errnoName } from "../../abi/xen/errno.js";
+import type { XenstoreCore } from "../xenstore/core.js";
+import { runXenstoreStep, scenarioXenstore, xenstoreSummary, xenstoreView } from "./xenstore-steps.js";
 
 export interface StepResult {
   index: number;
@@ -62,6 +64,9 @@ export function prepareRun(json: unknown, opts: RunOptions): { sc: Scenario; ctx
   opts.onHost?.(host);
   const memory = new StepMemory();
   const ctx: RunContext = { host, codec: opts.codec, abi, memory, device: new PrivcmdDevice(host, { abi, memory }), fds: new Map() };
+  // the xenstore exists from the start when the scenario seeds it (its watches see every step)
+  ctx.makeXenstore = () => scenarioXenstore(sc.world, sc.xenstore);
+  if (sc.xenstore !== undefined) xenstoreOf(ctx);
   return { sc, ctx, prepared };
 }
 
@@ -80,6 +85,15 @@ export interface RunContext {
   device: PrivcmdDevice;
   fds: Map<string, PrivcmdHandle>;
   dm?: DeviceModelView;
+  /** the scenario's xenstored, made when first used */
+  xenstore?: XenstoreCore;
+  makeXenstore?: () => XenstoreCore;
+}
+
+/** The scenario's xenstored (its world's domains, its seed), made on first use */
+export function xenstoreOf(ctx: RunContext): XenstoreCore {
+  ctx.xenstore ??= ctx.makeXenstore!();
+  return ctx.xenstore;
 }
 
 export interface Prepared {
@@ -146,6 +160,11 @@ export function runStep(ctx: RunContext, s: Step, prep: Prepared): StepResult {
       case "query":
         r = runQuery(ctx, s);
         break;
+      case "xenstore": {
+        const res = runXenstoreStep(xenstoreOf(ctx), s);
+        r = finish(s, res, xenstoreSummary(s, res), s.expect);
+        break;
+      }
       case "guest":
       case "emulator": {
         const fn = s.kind === "guest" ? ctx.host.guest?.bind(ctx.host) : ctx.host.emulator?.bind(ctx.host);
@@ -305,6 +324,7 @@ function hypercall(ctx: RunContext, h: PrivcmdHandle, s: PrivcmdStep, bufs: DmOp
 
 /** A query's answer; the device_model and serial queries are answered by the runner. */
 export function answer(ctx: RunContext, kind: QueryStep["query"], args: QueryStep["args"]): QueryResult {
+  if (kind === "xenstore") return xenstoreView(xenstoreOf(ctx), args);
   if (kind !== "device_model" && kind !== "serial") return ctx.host.query(kind, args);
   if (ctx.dm === undefined) throw new HostUnsupported("this scenario starts no device model");
   if (kind === "serial") {

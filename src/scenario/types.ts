@@ -1,5 +1,7 @@
 // A parsed, checked scenario (see docs/scenarios.md).
 import type { Json, JsonObject } from "./values.js";
+import type { XenstoreStep } from "./xenstore-steps.js";
+import type { XsSeed } from "../xenstore/host.js";
 
 export interface BufFaults {
   /** The write-back into buffer 0 fails as an unwritable page would. */
@@ -59,7 +61,7 @@ export interface PrivcmdStep extends StepBase, BufferSpec {
   expect?: BufExpect & { errno?: number };
 }
 
-export const QUERY_KINDS = ["p2m", "server", "claim", "entry_count", "domain", "irq", "event", "msi", "dirty", "cacheattr", "device_model", "serial"] as const;
+export const QUERY_KINDS = ["p2m", "server", "claim", "entry_count", "domain", "irq", "event", "msi", "dirty", "cacheattr", "device_model", "xenstore", "serial"] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 
 export interface QueryArgs {
@@ -69,6 +71,8 @@ export interface QueryArgs {
   first_gfn?: bigint;
   nr?: number;
   internal?: boolean;
+  /** xenstore: the node (the caller is `domid`, default 0) */
+  path?: string;
 }
 
 export interface QueryStep extends StepBase {
@@ -128,7 +132,7 @@ export interface DeviceModelStep extends StepBase {
   expect?: JsonObject;
 }
 
-export type Step = DmopStep | PrivcmdStep | QueryStep | GuestStep | EmulatorStep | RamStep | WaitStep | DeviceModelStep;
+export type Step = DmopStep | PrivcmdStep | QueryStep | GuestStep | EmulatorStep | RamStep | WaitStep | DeviceModelStep | XenstoreStep;
 export type StepKind = Step["kind"];
 
 /** The top-level `device_model`: a program started beside the fake, under the shim. */
@@ -158,6 +162,8 @@ export interface Scenario {
   /** The world part of the file as written (format, xen, arch, abi, preempt, domains). */
   world: JsonObject;
   steps: Step[];
+  /** the top-level `xenstore` key: nodes written before the steps */
+  xenstore?: XsSeed;
 }
 
-export type { Json, JsonObject };
+export type { Json, JsonObject, XenstoreStep };

@@ -186,6 +186,7 @@ export class XenHost implements ScenarioHost {
         return { ranges: snap.cacheattr };
       case "device_model":
       case "serial":
+      case "xenstore":
         throw new HostUnsupported(`the ${kind} query is answered by the runner`);
     }
   }

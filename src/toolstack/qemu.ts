@@ -13,6 +13,7 @@ import type { DomainConfig } from "../hypervisor/world.js";
 import { createFakeHost } from "../transport/fake.js";
 import { XendmServer, type ServerOptions } from "../transport/server.js";
 import { XenstoredServer } from "../xenstore/server.js";
+import type { XenstoreCore } from "../xenstore/core.js";
 import { QEMU_XEN_BINARY, buildDeviceModelArgs } from "./argv.js";
 import { resolveGuest } from "./config.js";
 import { hvmDomainLayout, writeLayout } from "./layout.js";
@@ -44,6 +45,8 @@ export interface ServedHost {
 export interface QemuLaunchOptions {
   /** serve this host (its world as it is) instead of making one for the guest */
   host?: ServedHost;
+  /** use this xenstored (already listening at `path`) instead of starting one */
+  xenstore?: { core: XenstoreCore; path: string };
   /** u.hvm.xen_platform_pci (default true: machine xenfv; false: pc,accel=xen) */
   xenPlatformPci?: boolean;
   domid?: number;
@@ -118,18 +121,20 @@ export async function launchQemu(opts: QemuLaunchOptions = {}): Promise<QemuGues
   // with the hypervisor the server also offers /dev/xen/evtchn over its event channels
   const serverOpts = { device, hv, ...(opts.log ? { log: opts.log } : {}), ...(opts.observer ? { observer: opts.observer } : {}) };
   const server = new XendmServer(serverOpts);
-  const xsd = new XenstoredServer();
+  const xsd = opts.xenstore === undefined ? new XenstoredServer() : null;
+  const xsCore = opts.xenstore?.core ?? xsd!.core;
+  const xsPath = opts.xenstore?.path ?? xsSock;
   const cleanup = async (): Promise<void> => {
     await server.close().catch(() => undefined);
-    await xsd.close().catch(() => undefined);
+    await xsd?.close().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   };
   let dm: DeviceModelProcess;
   let xs: XsDirectClient;
   try {
     await server.listen(sock);
-    await xsd.listen(xsSock);
-    xs = new XsDirectClient(xsd.core);
+    await xsd?.listen(xsSock);
+    xs = new XsDirectClient(xsCore);
     const g = resolveGuest({
       domid, memoryMb, vcpus, runDir: dir, serial: [`file:${serialPath}`], extra: opts.args ?? [],
       ...(opts.vga ? { vga: opts.vga } : {}), ...(opts.xenPlatformPci !== undefined ? { xenPlatformPci: opts.xenPlatformPci } : {}),
@@ -143,7 +148,7 @@ export async function launchQemu(opts: QemuLaunchOptions = {}): Promise<QemuGues
         ...cmd.env,
         LD_PRELOAD: opts.shim ?? defaultShimPath(),
         XENDM_SOCKET: sock,
-        XENSTORED_PATH: xsSock,
+        XENSTORED_PATH: xsPath,
         ...opts.env,
       },
       qmpPath: cmd.qmpPath,

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { checkWorld, type WorldConfig } from "../hypervisor/world.js";
 
 const WORLD_KEYS = ["format", "xen", "arch", "abi", "preempt", "domains"] as const;
-const OTHER_SCENARIO_KEYS = new Set(["steps", "name", "description", "note"]);
+const OTHER_SCENARIO_KEYS = new Set(["steps", "name", "description", "note", "xenstore"]);
 
 /** Picks the world keys of a scenario object (its steps and notes are ignored); checks them. */
 export function worldOf(json: unknown, what: string): WorldConfig {

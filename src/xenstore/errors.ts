@@ -5,7 +5,11 @@ import type { XsdErrorName } from "../../abi/xen/xs_wire.js";
 export class XsError extends Error {
   override readonly name = "XsError";
   constructor(readonly code: XsdErrorName, detail?: string) {
+    // a refusal is an answer, not a bug: no stack trace (capturing one costs more than the request)
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(detail === undefined ? code : `${code}: ${detail}`);
+    Error.stackTraceLimit = limit;
   }
 }
 

@@ -132,3 +132,36 @@ export function doIsDomainIntroduced(r: XsRequest): Buffer {
   if (a === undefined) throw xsError("EINVAL", "expected a domid");
   return str0(r.core.isIntroduced(atoi(a) >>> 0) ? "T" : "F");
 }
+
+/** What the host says about a domain (xc_domain_getinfo): undefined when it has no such domain */
+export interface XsDomainInfo {
+  shutdown: boolean;
+  crashed: boolean;
+  dying: boolean;
+}
+
+/**
+ * mirrors xenstored_domain.c:check_domains (run on VIRQ_DOM_EXC): a domain the host no longer has, or
+ * that is dying, is released (@releaseDomain); one newly shut down or crashed fires @releaseDomain once.
+ */
+export function checkDomains(core: XenstoreCore, info: (domid: number) => XsDomainInfo | undefined): void {
+  let notify = false;
+  for (const d of [...core.domains.map.values()]) {
+    if (d.domid === 0) continue;
+    const i = info(d.domid);
+    if (!d.introduced) {
+      if (i === undefined) core.domains.map.delete(d.domid);
+      continue;
+    }
+    if (i !== undefined) {
+      if ((i.crashed || i.shutdown) && !d.shutdown) {
+        d.shutdown = true;
+        notify = true;
+      }
+      if (!i.dying) continue;
+    }
+    releaseDomain(core, d);
+    notify = false;
+  }
+  if (notify) core.fire(undefined, "@releaseDomain", undefined, true);
+}

@@ -5,3 +5,7 @@ export { XsError } from "./errors.js";
 export { DEFAULT_QUOTA, type XsQuota } from "./quota.js";
 export { formatPerm, parsePerm, type XsPerm } from "./perms.js";
 export type { XsConnection, XsSink } from "./connection.js";
+export { XsLocalClient, XsSocketClient, type XsNodeView } from "./client.js";
+export {
+  coreForDomains, createDomainNodes, domainsOf, seedTree, startHostXenstored, type HostXenstoreOptions, type XsDomainSpec, type XsSeed,
+} from "./host.js";

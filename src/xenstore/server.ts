@@ -76,8 +76,16 @@ export class XenstoredServer {
     this.#servers.set(path, server);
   }
 
+  readonly #onClose: (() => void)[] = [];
+
+  /** runs when the server closes */
+  onClose(fn: () => void): void {
+    this.#onClose.push(fn);
+  }
+
   /** Stops listening, drops every client, unlinks the sockets. */
   async close(): Promise<void> {
+    for (const fn of this.#onClose.splice(0)) fn();
     for (const c of [...this.#clients]) this.#drop(c);
     await Promise.all([...this.#servers].map(([path, s]) => new Promise<void>((resolve) => {
       s.close(() => {
@@ -101,6 +109,9 @@ export class XenstoredServer {
           this.stats.droppedEvents++;
           return;
         }
+        // mirrors xenstored_core.c:send_event: an identical event still waiting to be sent is not queued
+        // twice (special events excepted)
+        if (!path.startsWith("@") && client.out.some((q) => q.equals(f))) return;
         this.#queue(client, f);
       },
       close: () => { this.#flush(client); sock.end(); this.#drop(client, false); },

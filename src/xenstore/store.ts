@@ -48,9 +48,12 @@ export class XsStore {
     return this.introduce(conn!, t, name, this.db.get(name), true).ta;
   }
 
-  /** mirrors xenstored_core.c:write_node_raw's node-size quota */
+  /** mirrors xenstored_core.c:write_node_raw's node-size quota (write_node then fails the transaction) */
   checkSize(conn: XsConnection | undefined, nperms: number, datalen: number, childlen: number): void {
-    if (this.unprivileged(conn) && recordSize(nperms, datalen, childlen) >= this.quota.nodeSize) throw xsError("ENOSPC", "node-size quota");
+    if (this.unprivileged(conn) && recordSize(nperms, datalen, childlen) >= this.quota.nodeSize) {
+      if (conn?.transaction !== undefined) conn.transaction.fail = true;
+      throw xsError("ENOSPC", "node-size quota");
+    }
   }
 
   /** mirrors xenstored_core.c:write_node; callers check sizes before they change a node in place */

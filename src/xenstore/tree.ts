@@ -55,21 +55,19 @@ function askParents(store: XsStore, conn: XsConnection, name: string): number {
  * `perm`; a missing node is ENOENT only when the parent would let the caller know (errno_from_parents).
  */
 export function getNode(store: XsStore, conn: XsConnection, name: string, perm: number): XsNode {
-  if (!isValidNodename(name, store.quota.pathMax)) throw xsError("EINVAL", `invalid path '${name}'`);
-  const n = store.read(conn, name);
-  if (n !== undefined && (nodePerm(store, conn, n) & perm) === perm) return n;
-  const errnum = n === undefined ? "ENOENT" : "EACCES";
-  throw xsError((askParents(store, conn, name) & perm) !== 0 ? errnum : "EACCES", name);
+  const n = findNode(store, conn, name, perm);
+  if (n === undefined) throw xsError("ENOENT", name);
+  return n;
 }
 
 /** getNode, with ENOENT returned as undefined (the other errors thrown) */
 export function findNode(store: XsStore, conn: XsConnection, name: string, perm: number): XsNode | undefined {
-  try {
-    return getNode(store, conn, name, perm);
-  } catch (e) {
-    if (e instanceof Error && "code" in e && e.code === "ENOENT") return undefined;
-    throw e;
-  }
+  if (!isValidNodename(name, store.quota.pathMax)) throw xsError("EINVAL", `invalid path '${name}'`);
+  const n = store.read(conn, name);
+  if (n !== undefined && (nodePerm(store, conn, n) & perm) === perm) return n;
+  const known = (askParents(store, conn, name) & perm) !== 0;
+  if (n === undefined && known) return undefined;
+  throw xsError("EACCES", name);
 }
 
 /**

@@ -1,4 +1,4 @@
-// Every ts block of README.md and docs/*.md runs (unless marked `ts norun`), and every claimed output
+// Every ts block of README.md and docs/*.md runs (unless marked `ts norun`; a scenario block `json norun`), and every claimed output
 // (`// => VALUE`) is compared; docs import from "xendm", never from the sources.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,7 +32,7 @@ describe("docs", () => {
     await expect(import(file)).rejects.toThrow(/self-check\.md:2: the doc claims 31/);
   });
 
-  const scenarios = all.filter((b) => b.info.startsWith("json") && /"steps"\s*:/.test(b.code) && b.code.trim().startsWith("{"));
+  const scenarios = all.filter((b) => b.info.startsWith("json") && !b.info.includes("norun") && /"steps"\s*:/.test(b.code) && b.code.trim().startsWith("{"));
   it.each(scenarios.map((b) => [`${b.file}:${b.line}`, b] as const))("the scenario at %s is schema-valid and every expectation holds", (_name, b) => {
     const json = JSON.parse(b.code) as unknown;
     expect(validate(JSON.parse(readFileSync(join(ROOT, "schema", "scenario.schema.json"), "utf8")) as Record<string, unknown>, json)).toBeUndefined();

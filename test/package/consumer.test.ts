@@ -20,6 +20,7 @@ const ALLOWED: readonly RegExp[] = [
   /^fixtures\/.+\.(json|jsonl)$/,
   /^native\/(.+\/)?[\w-]+\.[ch]$/,
   /^native\/(.+\/)?Makefile$/,
+  /^schema\/[\w.-]+\.json$/,
 ];
 /** What must be there. */
 const REQUIRED = ["package.json", "LICENSE", "CHANGELOG.md", "bin/xendm.js", "dist/src/index.js", "dist/src/index.d.ts", "dist/src/cli/main.js", "native/Makefile", "fixtures/layouts/x86_64.json", "fixtures/scenarios/claim.json"];

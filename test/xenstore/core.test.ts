@@ -409,6 +409,45 @@ describe("transactions", () => {
 });
 
 describe("quotas", () => {
+  it("a transaction of an unprivileged domain touches at most 1024 nodes; the node quota is checked at commit", () => {
+    const { core, d0 } = fresh();
+    introduce(d0, 1);
+    d0.call(XS_MKDIR, ["/local/domain/1"]);
+    d0.call(XS_SET_PERMS, ["/local/domain/1", "n1"]);
+    const d1 = new Caller(core, 1);
+    d0.call(XS_CONTROL, ["quota", "set", "node-size", "100000"]); // room for the parent's child list
+    const t = Number(d1.call(XS_TRANSACTION_START, [""]).slice(0, -1));
+    let code = "OK\0";
+    let i = 0;
+    for (; i < 1100 && code === "OK\0"; i++) code = write(d1, `n${i}`, "", t);
+    expect(code).toBe("ENOSPC");
+    expect(i).toBe(1024); // the parent, then one node per write: the 1024th write is the 1025th node
+    expect(d1.err(XS_TRANSACTION_END, ["T"], t)).toBe("ENOMEM"); // the failed transaction cannot commit
+    // a node-size refusal inside a transaction fails it too (write_node)
+    d0.call(XS_CONTROL, ["quota", "set", "node-size", "2048"]);
+    const t1 = Number(d1.call(XS_TRANSACTION_START, [""]).slice(0, -1));
+    expect(write(d1, "big", "x".repeat(2100), t1)).toBe("ENOSPC");
+    expect(d1.err(XS_TRANSACTION_END, ["T"], t1)).toBe("ENOMEM");
+    d0.call(XS_CONTROL, ["quota", "set", "nodes", "4"]);
+    const t2 = Number(d1.call(XS_TRANSACTION_START, [""]).slice(0, -1));
+    for (let k = 0; k < 5; k++) expect(write(d1, `m${k}`, "", t2)).toBe("OK\0"); // counted only at commit
+    expect(d1.err(XS_TRANSACTION_END, ["T"], t2)).toBe("ENOSPC");
+    expect(d0.err(XS_READ, ["/local/domain/1/m0"])).toBe("ENOENT");
+  });
+
+  it("re-introducing a domain resets its connections' watches and transactions", () => {
+    const { core, d0 } = fresh();
+    introduce(d0, 1);
+    const d1 = new Caller(core, 1);
+    d1.call(XS_WATCH, ["/x", "t"]);
+    const t = Number(d1.call(XS_TRANSACTION_START, [""]).slice(0, -1));
+    introduce(d0, 1);
+    expect(d1.err(XS_READ, ["/tool"], t)).toBe("ENOENT");
+    d1.takeEvents();
+    write(d0, "/x", "1");
+    expect(d1.takeEvents()).toEqual([]);
+  });
+
   it("an unprivileged node's record must stay under 2048 bytes", () => {
     const { core, d0 } = fresh();
     introduce(d0, 1);

@@ -5,6 +5,7 @@ import { TRACE_FORMAT, TraceWriter } from "../../transport/trace.js";
 import { worldFromOptions } from "../../transport/world-file.js";
 import { defineCommand, UsageError, type Command, type OptionSpecs, type OptionValues } from "../command.js";
 import { CONFORM_OPTIONS, conformSession } from "../conform.js";
+import { privateXenstore } from "../xenstore-serve.js";
 
 const OPTIONS = {
   world: { type: "string", value: "FILE", help: "the world of a scenario file (its steps are ignored)" },
@@ -12,7 +13,7 @@ const OPTIONS = {
   xen: { type: "string", value: "PERSONA", choices: ["4.17", "master", "4.9"], help: "with --domain: the Xen version to behave as; default 4.17" },
   trace: { type: "boolean", help: "print every call the fake answered, one JSON line each, on stderr" },
   record: { type: "string", value: "FILE", help: "write every call to FILE (replay with 'xendm replay FILE')" },
-  xenstore: { type: "boolean", help: "also serve a xenstored (src/xenstore) and point XENSTORED_PATH at it" },
+  xenstore: { type: "boolean", help: "also serve a xenstored on a private socket, named to PROGRAM by XENSTORED_PATH (docs/xenstore.md)" },
   verbose: { type: "boolean", short: "v", help: "log connections and errors to stderr" },
   ...CONFORM_OPTIONS,
 } as const satisfies OptionSpecs;
@@ -66,14 +67,16 @@ async function execute(values: OptionValues<typeof OPTIONS>, argv: readonly stri
   const header = { xendm_trace: TRACE_FORMAT, world } as const;
   const trace = values.record !== undefined ? new TraceWriter(values.record, header) : values.trace ? new TraceWriter(2, header) : undefined;
   const log = values.verbose ? (l: string) => { process.stderr.write(`xendm exec: ${l}\n`); } : undefined;
+  const xs = values.xenstore ? await privateXenstore(hv, values.world, log) : undefined;
   let prog;
   try {
     prog = await launchUnderShim({
-      argv, device, hv, stdio: "inherit", ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}),
-      ...(values.xenstore ? { xenstore: { domainExists: (d: number) => d === 0 || hv.domain(d) !== undefined } } : {}),
+      argv, device, hv, stdio: "inherit", ...(xs !== undefined ? { env: { XENSTORED_PATH: xs.path } } : {}),
+      ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}),
     });
   } catch (e) {
     trace?.close();
+    await xs?.close();
     if (e instanceof LaunchError) {
       process.stderr.write(`xendm exec: ${e.message}\n`);
       return 127;
@@ -87,6 +90,7 @@ async function execute(values: OptionValues<typeof OPTIONS>, argv: readonly stri
   } finally {
     for (const s of FORWARDED) process.off(s, forward);
     await prog.close();
+    await xs?.close();
     trace?.close();
   }
   const rc = prog.exitCode ?? 1;

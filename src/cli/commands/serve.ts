@@ -7,6 +7,7 @@ import { TRACE_FORMAT, TraceWriter } from "../../transport/trace.js";
 import { readWorldFile } from "../../transport/world-file.js";
 import { defineCommand, UsageError, type OptionSpecs, type OptionValues } from "../command.js";
 import { CONFORM_OPTIONS, conformSession } from "../conform.js";
+import { serveXenstore } from "../xenstore-serve.js";
 
 const OPTIONS = {
   socket: { type: "string", value: "PATH", help: "Unix socket to listen on (created mode 0600; a stale one is replaced); required" },
@@ -14,6 +15,7 @@ const OPTIONS = {
   domain: { type: "string", value: "N", multiple: true, help: "an HVM domain N with the default settings; default 1" },
   xen: { type: "string", value: "PERSONA", choices: ["4.17", "master", "4.9"], help: "with --domain: the Xen version to behave as; default 4.17" },
   record: { type: "string", value: "FILE", help: "write every call as JSON lines (replay with 'xendm replay FILE')" },
+  xenstore: { type: "string", value: "PATH", help: "also serve a xenstored: dom0 tools on PATH (XENSTORED_PATH), domain d's clients on PATH.d<d>" },
   "ready-fd": { type: "string", value: "N", help: "when listening, write \"ready\\n\" to file descriptor N and close it" },
   verbose: { type: "boolean", short: "v", help: "log connections and errors to stderr" },
   ...CONFORM_OPTIONS,
@@ -52,6 +54,7 @@ async function serve(values: OptionValues<typeof OPTIONS>): Promise<number> {
   const server = new XendmServer({ hv, device, ...(trace ? { trace } : {}), ...(log ? { log } : {}), ...(conform ? { observer: conform.observer } : {}) });
   await server.listen(values.socket);
   process.stderr.write(`xendm serve: listening on ${values.socket}\n`);
+  const xs = values.xenstore === undefined ? undefined : await serveXenstore(hv, values.xenstore, values.world, log);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off("SIGINT", stop);
@@ -64,6 +67,7 @@ async function serve(values: OptionValues<typeof OPTIONS>): Promise<number> {
     if (readyFd !== undefined) signalReady(Number(readyFd));
   });
   await server.close();
+  await xs?.close();
   trace?.close();
   const s = server.stats;
   process.stderr.write(`xendm serve: stopped (${s.connections} connections, ${s.requests} requests, ${s.errors} errors)\n`);
