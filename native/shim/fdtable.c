@@ -65,6 +65,7 @@ void conn_put(struct conn *c)
             /* Linux closes the fd even when close reports EINTR: nothing to retry. */
             real.close(c->sock);
         }
+        fp_drop(c);
         pthread_mutex_destroy(&c->lock);
         free(c->buf);
         free(c);

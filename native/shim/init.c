@@ -98,6 +98,7 @@ static void do_init(void)
     const char *cap = getenv("XENDM_CAPTURE");
     if (cap && *cap && strlen(cap) < sizeof(capture_path))
         strcpy(capture_path, cap);
+    fp_init_env();
     cached_pid = (pid_t)syscall(SYS_getpid);
     pthread_atfork(NULL, NULL, after_fork_child);
 }

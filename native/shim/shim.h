@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fastpath.h"
+
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
 /* ---- privcmd ABI (the caller's ABI is the one this file is compiled for) */
@@ -198,6 +200,7 @@ struct conn {
     int forked;           /* mark while a forked child resets the locks */
     uint32_t seq;
     uint8_t *buf;         /* request / reply scratch, grown as needed */
+    uint8_t *fp_base;     /* the fast-path region (fastpath.c), or NULL: the socket only */
     size_t cap;
 };
 
@@ -244,6 +247,7 @@ void conn_after_fork(struct conn *c);
 int connect_server(void);
 struct conn *conn_new(int type);
 void warn_once(const char *what, int err);
+void warn_timeout(void);
 
 /* ---- capture (capture.c) */
 

@@ -46,7 +46,7 @@ static int send_all(int sock, const uint8_t *p, size_t n, int64_t deadline)
 }
 
 /* A server that does not answer within the bound: said once per process, then EIO. */
-static void warn_timeout(void)
+void warn_timeout(void)
 {
     static int said;
     if (__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL) == 0)
@@ -64,6 +64,8 @@ int transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len)
 {
     if (c->broken)
         goto fail;
+    if (fp_usable(c, kind, body_len))
+        return fp_transact(c, kind, body_len, reply_len);
     uint32_t seq = ++c->seq;
     put32(c->buf, (uint32_t)(8 + body_len));
     c->buf[4] = PROTO_VERSION;
@@ -154,7 +156,7 @@ int conn_hello(struct conn *c)
     memcpy(c->buf + HDR_SIZE + 4, name, sizeof(name) - 1);
     if (transact(c, KIND_HELLO, 4 + sizeof(name) - 1, &rlen) < 0 || rlen < 8 || get32(c->buf) != PROTO_VERSION)
         return -1;
-    return 0;
+    return fp_setup(c, get32(c->buf + 4));
 }
 
 /*
@@ -171,6 +173,7 @@ void conn_after_fork(struct conn *c)
         sock_clear(c->sock, c);
         real.close(c->sock); /* the child's copy only */
     }
+    fp_drop(c); /* the parent's region: the child asks for its own */
     c->pid = cached_pid;
     c->broken = 0;
     c->sock = connect_server();

@@ -13,14 +13,14 @@ export const CONFORM_OPTIONS = {
   json: { type: "boolean", help: "with --conform: the report as one JSON object" },
 } as const satisfies OptionSpecs;
 
-export interface ConformSession {
+export interface ConformRun {
   observer: CallObserver;
   /** Writes the report (to stdout unless told); returns the exit status it calls for (1: strict and something differed). */
   finish(out?: NodeJS.WritableStream): number;
 }
 
-/** The conformance session the options ask for, or undefined without --conform / --conform-strict. */
-export async function conformSession(values: OptionValues<typeof CONFORM_OPTIONS>, command: string): Promise<ConformSession | undefined> {
+/** The conformance run the options ask for, or undefined without --conform / --conform-strict. */
+export async function conformRun(values: OptionValues<typeof CONFORM_OPTIONS>, command: string): Promise<ConformRun | undefined> {
   const strict = values["conform-strict"];
   const target: ConformTarget | undefined = values.conform ?? (strict ? CONFORM_TARGETS[0] : undefined);
   if (target === undefined) {

@@ -26,6 +26,7 @@ const COMMANDS: ReadonlyMap<string, () => Promise<CommandModule>> = new Map<stri
   ["exec", () => import("./commands/exec.js")],
   ["qemu", () => import("./commands/qemu.js")],
   ["xenstore", () => import("./commands/xenstore.js")],
+  ["conform", () => import("./commands/conform.js")],
 ]);
 
 export const commandNames = (): string[] => [...COMMANDS.keys()];

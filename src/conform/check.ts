@@ -24,6 +24,8 @@ const IN_ORDER_1: readonly number[] = [0];
 const IN_ORDER_2: readonly number[] = [0, 1];
 const SWAPPED: readonly number[] = [1, 0];
 const NONE: readonly number[] = [];
+/** The Linux privcmd driver's per-buffer limit (privcmd.c:privcmd_ioctl_dm_op, dm_op_buf_max_size): larger buffers never travel. */
+const DM_OP_BUF_MAX_SIZE = 4096n;
 
 function opName(op: number): string {
   return `XEN_DMOP_${memberOf(op)}`;
@@ -34,25 +36,23 @@ function sizeOf(b: TransportBuf): bigint {
 }
 
 /**
- * On a 64-bit ABI, a descriptor size whose high half is a plausible buffer size and whose low half is
- * not zero is what an array of 32-bit {uptr, size} pairs reads as: the i386 / arm32 layout.
+ * On a 64-bit ABI, a buffer 0 size whose high half is a plausible buffer size and whose low half is not
+ * zero is what an array of 32-bit {uptr, size} pairs reads as: the i386 / arm32 layout (buffer 1's
+ * pointer and size read as buffer 0's size), as privcmd.c:privcmd_ioctl_dm_op copies the array in with
+ * the kernel's layout. The library's buffer 0 is always 32 bytes.
  */
 function thirtyTwoBitPairs(call: SentCall): Difference | undefined {
   const d = descriptorLayout(call.path, call.abi);
-  if (d.ptr.size !== 8) return undefined;
-  for (let i = 0; i < call.bufs.length; i++) {
-    const s = call.bufs[i]!.size;
-    const hi = s >> 32n, lo = s & 0xffff_ffffn;
-    if (hi === 0n || hi > 0x10_0000n || lo === 0n) continue;
-    const at = sizeField(call.path, call.abi, i);
-    return {
-      kind: "descriptor-layout", buffer: i, field: at.field, offset: at.offset,
-      expected: `a ${d.size}-byte struct ${d.type} per buffer (${d.ptr.name} at ${d.ptr.offset}, size at ${d.len.offset}, ${d.len.size} bytes each) on ${call.abi}`,
-      sent: show(s),
-      note: `reads as two 32-bit fields (0x${lo.toString(16)}, ${hi}): an array of 8-byte {${d.ptr.name}, size} pairs, the i386 layout`,
-    };
-  }
-  return undefined;
+  const s = call.bufs[0]?.size ?? 0n;
+  const hi = s >> 32n, lo = s & 0xffff_ffffn;
+  if (d.ptr.size !== 8 || hi === 0n || hi > 0x10_0000n || lo === 0n) return undefined;
+  const at = sizeField(call.path, call.abi, 0);
+  return {
+    kind: "descriptor-layout", buffer: 0, field: at.field, offset: at.offset,
+    expected: `a ${d.size}-byte struct ${d.type} per buffer (${d.ptr.name} at ${d.ptr.offset}, size at ${d.len.offset}, ${d.len.size} bytes each) on ${call.abi}`,
+    sent: show(s),
+    note: `reads as two 32-bit fields (0x${lo.toString(16)}, ${hi}): an array of 8-byte {${d.ptr.name}, size} pairs, the i386 layout`,
+  };
 }
 
 export class Conformance {
@@ -68,8 +68,16 @@ export class Conformance {
       if (call.path === "ioctl" && call.dom === DOMID_INVALID) return PROBE;
       return { status: "not-a-library-call", op: "(no buffers)", reason: `no buffers on domain ${call.dom}: the library sends num 0 only as its open-time probe, on the ioctl path with DOMID_INVALID` };
     }
-    const layout = thirtyTwoBitPairs(call);
-    if (layout !== undefined) return { status: "differs", op: UNKNOWN_OP, fn: "(unknown)", differences: [layout] };
+    const b0 = bufs[0];
+    if (b0 !== undefined && b0.bytes === undefined) {
+      // An i386-layout array reads as sizes made of two 32-bit fields (never read: over 4096).
+      const layout = b0.size > DM_OP_BUF_MAX_SIZE ? thirtyTwoBitPairs(call) : undefined;
+      if (layout !== undefined) return { status: "differs", op: UNKNOWN_OP, fn: "(unknown)", differences: [layout] };
+      const big = bufs.findIndex((b) => b.size > DM_OP_BUF_MAX_SIZE);
+      if (!b0.unreadable && b0.size <= DM_OP_BUF_MAX_SIZE && big > 0) {
+        return { status: "unchecked", op: UNKNOWN_OP, reason: `buffer ${big} is ${showSize(bufs[big]!.size)} bytes: over 4096, so no contents reached the server (the kernel refuses the call with E2BIG before reading it)` };
+      }
+    }
 
     // Where is the struct xen_dm_op? Buffer 0, or buffer 1 of a two-buffer op sent the wrong way round.
     let order: readonly number[] = bufs.length === 1 ? IN_ORDER_1 : bufs.length === 2 ? IN_ORDER_2 : bufs.map((_, i) => i);
@@ -118,7 +126,7 @@ export class Conformance {
 
   #noStruct(call: SentCall, b: SentBuf): Difference {
     const at = sizeField(call.path, call.abi, 0);
-    const why = b.unreadable ? "unreadable" : b.size > 4096n ? "over 4096 bytes (never read)" : "shorter than its op";
+    const why = b.unreadable ? "unreadable" : b.size > DM_OP_BUF_MAX_SIZE ? "over 4096 bytes (never read)" : "shorter than its op";
     return {
       kind: b.unreadable ? "buffer-unreadable" : "buffer-size", buffer: 0, field: at.field, offset: at.offset,
       expected: `${XEN_DM_OP_SIZE} readable bytes (struct xen_dm_op)`, sent: `${showSize(b.size)} bytes, ${why}`,

@@ -42,7 +42,8 @@ function ioRange(map: boolean): Infer {
     const type = n(f.type);
     const id = n(f.id);
     if (type === XEN_DMOP_IO_RANGE_PCI) {
-      // XEN_DMOP_PCI_SBDF(seg, bus, dev, fn) from start: the library sends start == end == SBDF.
+      // XEN_DMOP_PCI_SBDF(seg, bus, dev, fn) from start: the library sends start == end == SBDF
+      // (mirrors core.c:xendevicemodel_map_pcidev_to_ioreq_server).
       const s = b(f.start);
       const seg = Number((s >> 16n) & 0xffffn), bus = Number((s >> 8n) & 0xffn), dev = Number((s >> 3n) & 0x1fn), fnum = Number(s & 7n);
       return map
@@ -61,7 +62,8 @@ function ioRange(map: boolean): Infer {
 
 const INFER: Readonly<Record<OpName, Infer>> = {
   create_ioreq_server: (f) => call("create_ioreq_server", (dm, d) => dm.createIoreqServer(d, n(f.handle_bufioreq))),
-  // XEN_DMOP_no_gfns exactly when the caller passes NULL for both gfn pointers.
+  // XEN_DMOP_no_gfns exactly when the caller passes NULL for both gfn pointers
+  // (mirrors core.c:xendevicemodel_get_ioreq_server_info).
   get_ioreq_server_info: (f) => {
     const want = (n(f.flags) & XEN_DMOP_no_gfns) !== 0 ? {} : { ioreq_gfn: true, bufioreq_gfn: true };
     return call("get_ioreq_server_info", (dm, d) => dm.getIoreqServerInfo(d, n(f.id), want));
@@ -70,7 +72,8 @@ const INFER: Readonly<Record<OpName, Infer>> = {
   unmap_io_range_from_ioreq_server: ioRange(false),
   set_ioreq_server_state: (f) => call("set_ioreq_server_state", (dm, d) => dm.setIoreqServerState(d, n(f.id), n(f.enabled))),
   destroy_ioreq_server: (f) => call("destroy_ioreq_server", (dm, d) => dm.destroyIoreqServer(d, n(f.id))),
-  // Buffer 1 is the caller's bitmap; its size the library works out from nr.
+  // Buffer 1 is the caller's bitmap; its size the library works out from nr
+  // (mirrors core.c:xendevicemodel_track_dirty_vram).
   track_dirty_vram: (f) => {
     const nr = n(f.nr);
     const bitmap = bitmapOf(((nr + 7) >>> 0) >>> 3);
@@ -80,7 +83,7 @@ const INFER: Readonly<Record<OpName, Infer>> = {
   set_isa_irq_level: (f) => call("set_isa_irq_level", (dm, d) => dm.setIsaIrqLevel(d, n(f.isa_irq), n(f.level))),
   set_pci_link_route: (f) => call("set_pci_link_route", (dm, d) => dm.setPciLinkRoute(d, n(f.link), n(f.isa_irq))),
   // Buffer 1 is the caller's extent array, sent in place (pads included); modified_memory is the
-  // same call with one extent built by the library.
+  // same call with one extent built by the library (mirrors core.c:xendevicemodel_modified_memory_bulk).
   modified_memory: (f, bufs) => {
     const ext = bufs[1]?.bytes ?? new Uint8Array(0);
     const nr = n(f.nr_extents);
@@ -89,7 +92,8 @@ const INFER: Readonly<Record<OpName, Infer>> = {
   set_mem_type: (f) => call("set_mem_type", (dm, d) => dm.setMemType(d, n(f.mem_type), b(f.first_pfn), n(f.nr))),
   inject_event: (f) => call("inject_event", (dm, d) => dm.injectEvent(d, n(f.vcpuid) | 0, n(f.vector), n(f.type), n(f.error_code), n(f.insn_len), b(f.cr2))),
   inject_msi: (f) => call("inject_msi", (dm, d) => dm.injectMsi(d, b(f.addr), n(f.data))),
-  // core.c refuses any type but HVMMEM_ioreq_server and any flag but WRITE before calling Xen.
+  // The library refuses any type but HVMMEM_ioreq_server and any flag but WRITE before calling Xen
+  // (mirrors core.c:xendevicemodel_map_mem_type_to_ioreq_server).
   map_mem_type_to_ioreq_server: (f) => {
     const type = n(f.type), flags = n(f.flags);
     if (type !== HVMMEM_ioreq_server) return { refused: `xen_dm_op.u.map_mem_type_to_ioreq_server.type ${type}: xendevicemodel_map_mem_type_to_ioreq_server accepts only HVMMEM_ioreq_server (${HVMMEM_ioreq_server}) and fails EINVAL without a call` };

@@ -7,7 +7,7 @@ import type { CallObserver } from "../transport/connection.js";
 import { DESC_UNREADABLE, Kind, type DmOpRequest, type HypercallRequest, type WireBuf } from "../transport/protocol.js";
 import { ABI_BY_NUMBER, type Conformance } from "./check.js";
 import type { ConformReport } from "./report.js";
-import type { SentBuf, SentCall } from "./types.js";
+import type { SentBuf, SentCall, Verdict } from "./types.js";
 
 export interface ConformObserverOptions {
   check: Conformance;
@@ -43,7 +43,13 @@ export function conformObserver(opts: ConformObserverOptions): CallObserver {
   return (conn, req) => {
     const call = sentCall(conn.abi, req);
     if (call === undefined) return undefined;
-    const v = check.check(call);
+    let v: Verdict;
+    try {
+      v = check.check(call);
+    } catch (e) {
+      // A fault in the check itself must not cost the program its call: counted, named, and run.
+      v = { status: "unchecked", op: "(check failed)", reason: `the conformance check failed: ${e instanceof Error ? e.message : String(e)}` };
+    }
     const lines = report.record(v, { conn: conn.id, path: call.path });
     if (warn !== undefined) for (const l of lines) warn(l);
     return v.status === "differs" && report.strict ? errno.EINVAL : undefined;

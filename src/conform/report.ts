@@ -16,9 +16,10 @@ export interface OperationSummary {
   conforming: number;
   differing: number;
   not_library: number;
+  unchecked: number;
   /** The first difference of each kind and field. */
   first_differences: Difference[];
-  /** Why the library never makes such a call (the first reason seen). */
+  /** Why the library never makes such a call, or why it could not be checked (the first reason seen). */
   first_reason?: string;
 }
 
@@ -29,6 +30,7 @@ export interface ConformReportJson {
   conforming: number;
   differing: number;
   not_library: number;
+  unchecked: number;
   operations: OperationSummary[];
 }
 
@@ -55,17 +57,18 @@ export class ConformReport {
   conforming = 0;
   differing = 0;
   notLibrary = 0;
+  unchecked = 0;
 
   constructor(readonly target: string, readonly strict: boolean) {}
 
   /** Counts a verdict; returns the warning lines to show for it (none when it conforms). */
   record(v: Verdict, ctx: CallContext): string[] {
     this.calls++;
-    const key = v.status === "not-a-library-call" ? v.op : v.fn;
+    const key = v.status === "not-a-library-call" || v.status === "unchecked" ? v.op : v.fn;
     let e = this.#ops.get(key);
     if (e === undefined) {
-      const counts = { op: v.op, calls: 0, conforming: 0, differing: 0, not_library: 0, first_differences: [], firstKeys: new Set<string>() };
-      e = v.status === "not-a-library-call" ? counts : { fn: v.fn, ...counts };
+      const counts = { op: v.op, calls: 0, conforming: 0, differing: 0, not_library: 0, unchecked: 0, first_differences: [], firstKeys: new Set<string>() };
+      e = v.status === "not-a-library-call" || v.status === "unchecked" ? counts : { fn: v.fn, ...counts };
       this.#ops.set(key, e);
     }
     e.calls++;
@@ -75,6 +78,12 @@ export class ConformReport {
       return [];
     }
     const head = `conn ${ctx.conn} ${ctx.path}`;
+    if (v.status === "unchecked") {
+      this.unchecked++;
+      e.unchecked++;
+      e.first_reason ??= v.reason;
+      return this.#limit(`${key}|unchecked`, `note: ${head}: not checked: ${v.reason}`);
+    }
     if (v.status === "not-a-library-call") {
       this.notLibrary++;
       e.not_library++;
@@ -109,16 +118,16 @@ export class ConformReport {
     operations.sort((a, b) => (a.fn ?? a.op).localeCompare(b.fn ?? b.op));
     return {
       conform: this.target, strict: this.strict, calls: this.calls, conforming: this.conforming,
-      differing: this.differing, not_library: this.notLibrary, operations,
+      differing: this.differing, not_library: this.notLibrary, unchecked: this.unchecked, operations,
     };
   }
 
   format(): string {
     const j = this.toJson();
-    const out = [`conformance to ${j.conform}${j.strict ? " (strict)" : ""}: ${j.calls} calls, ${j.conforming} conforming, ${j.differing} differing, ${j.not_library} not library calls`];
+    const out = [`conformance to ${j.conform}${j.strict ? " (strict)" : ""}: ${j.calls} calls, ${j.conforming} conforming, ${j.differing} differing, ${j.not_library} not library calls${j.unchecked > 0 ? `, ${j.unchecked} unchecked` : ""}`];
     const width = Math.max(0, ...j.operations.map((o) => (o.fn ?? o.op).length));
     for (const o of j.operations) {
-      out.push(`  ${(o.fn ?? o.op).padEnd(width)}  calls ${o.calls}, conforming ${o.conforming}, differing ${o.differing}${o.not_library > 0 ? `, not library calls ${o.not_library}` : ""}`);
+      out.push(`  ${(o.fn ?? o.op).padEnd(width)}  calls ${o.calls}, conforming ${o.conforming}, differing ${o.differing}${o.not_library > 0 ? `, not library calls ${o.not_library}` : ""}${o.unchecked > 0 ? `, unchecked ${o.unchecked}` : ""}`);
       for (const d of o.first_differences) out.push(`    ${d.kind}: ${describeDifference(d)}`);
       if (o.first_reason !== undefined) out.push(`    ${o.first_reason}`);
     }

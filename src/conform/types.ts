@@ -54,4 +54,6 @@ export type Verdict =
   | { status: "conforms"; op: string; fn: string }
   | { status: "differs"; op: string; fn: string; differences: Difference[] }
   /** The library never sends this (an op it has no function for, arguments it refuses, a layout it cannot produce). */
-  | { status: "not-a-library-call"; op: string; reason: string };
+  | { status: "not-a-library-call"; op: string; reason: string }
+  /** No contents reached the server to compare (a buffer over 4096 bytes: the kernel refuses it unread). */
+  | { status: "unchecked"; op: string; reason: string };

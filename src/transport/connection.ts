@@ -67,6 +67,8 @@ export class Connection {
   caller = 0;
   abi = 0;
   observer: CallObserver | undefined;
+  /** The HELLO reply's `features` word (what the server in front of this connection offers). */
+  features = 0;
   #handle: PrivcmdHandle | undefined;
   #requests = 0;
   /** The /dev/xen/evtchn file this connection issues ioctls for (EVTCHN_OPEN). */
@@ -120,13 +122,10 @@ type Handlers = { [K in Request["kind"]]: Handler<Extract<Request, { kind: K }>>
 
 const reply = (kind: number, seq: number, body: Uint8Array): Uint8Array => frame(kind | REPLY_BIT, seq, body);
 
-/** A call an observer refused: -1/errno, the buffers back as they came. */
-function refuse(s: Connection, req: DmOpRequest | HypercallRequest, seq: number, errno: number): Executed {
+/** A call an observer refused: -1/errno, the buffers back as they came; the fake never saw it (no trace line). */
+function refuse(req: DmOpRequest | HypercallRequest, seq: number, errno: number): Executed {
   const out = req.bufs.some((d) => d.bytes !== undefined) ? req.bufs.map((d) => d.bytes ?? EMPTY) : [];
-  const trace: TraceCall = req.kind === Kind.DM_OP
-    ? { conn: s.id, kind: "dm_op", dom: req.dom, num: req.num, bufs: traceBufs(req.bufs), ret: -1, errno, out: out.map(hex) }
-    : { conn: s.id, kind: "hypercall", op: req.op.toString(), args: req.args.map((a) => a.toString()), bufs: traceBufs(req.bufs), ret: -1, errno, out: out.map(hex) };
-  return { frame: callReplyFrame(req.kind | REPLY_BIT, seq, -1, errno, out), trace };
+  return { frame: callReplyFrame(req.kind | REPLY_BIT, seq, -1, errno, out) };
 }
 
 /**
@@ -138,7 +137,7 @@ const HANDLERS: Handlers = {
     if (!first) throw new ProtocolError(ErrorCode.BAD_FRAME, "HELLO must be the first frame", seq);
     s.hello(req.caller, req.abi);
     return {
-      frame: reply(Kind.HELLO, seq, encodeHelloReply({ protocol_version: PROTOCOL_VERSION, features: 0, name: SERVER_NAME })),
+      frame: reply(Kind.HELLO, seq, encodeHelloReply({ protocol_version: PROTOCOL_VERSION, features: s.features, name: SERVER_NAME })),
       trace: { conn: s.id, kind: "hello", caller: req.caller, abi: req.abi, name: req.name },
     };
   },
@@ -146,7 +145,7 @@ const HANDLERS: Handlers = {
   // IOCTL_PRIVCMD_DM_OP through the privcmd layer (the kernel's checks), then the hypervisor.
   [Kind.DM_OP]: (s, req, { seq, record }) => {
     const refused = s.observer?.(s, req);
-    if (refused !== undefined) return refuse(s, req, seq, refused);
+    if (refused !== undefined) return refuse(req, seq, refused);
     const before = record ? traceBufs(req.bufs) : [];
     const bufs = toDmOpBufs(req.bufs);
     const res = s.handle.dm_op(req.dom, req.num, bufs);
@@ -173,7 +172,7 @@ const HANDLERS: Handlers = {
 
   [Kind.HYPERCALL]: (s, req, { seq, record }) => {
     const refused = s.observer?.(s, req);
-    if (refused !== undefined) return refuse(s, req, seq, refused);
+    if (refused !== undefined) return refuse(req, seq, refused);
     const before = record ? traceBufs(req.bufs) : [];
     const bufs = toDmOpBufs(req.bufs);
     const r = split(s.handle.hypercall(req.op, req.args, bufs));

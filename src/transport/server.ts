@@ -10,9 +10,11 @@ import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import { EvtchnFiles, PortWords, type EvtchnEntry } from "./evtchn-files.js";
 import { SharedPages } from "./shared-pages.js";
 import {
-  ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest,
+  ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest, type RawFrame,
 } from "./protocol.js";
-import { Connection, type CallObserver } from "./connection.js";
+import { Connection, type CallObserver, type Executed } from "./connection.js";
+import { FastpathHost, type FastConn, type FastpathOptions } from "./fastpath-host.js";
+import type { FastChannel } from "./fastpath.js";
 import type { TraceWriter } from "./trace.js";
 
 export interface ServerOptions {
@@ -35,6 +37,8 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Sees every DM_OP and HYPERCALL request before it runs (see Connection). */
   observer?: CallObserver;
+  /** The shared-memory fast path (fastpath-host.ts): offered in HELLO unless `enabled: false`. */
+  fastpath?: FastpathOptions;
 }
 
 /** sizeof(sockaddr_un.sun_path) - 1: the longest path a Unix socket address holds with its NUL. */
@@ -44,11 +48,12 @@ let tmpSeq = 0;
 export const DEFAULT_MAX_CONNECTIONS = 256;
 export const DEFAULT_FRAME_TIMEOUT_MS = 10_000;
 
-interface Conn {
+interface Conn extends FastConn {
   sock: Socket;
   state: Connection;
   reader: FrameReader;
   closing: boolean;
+  fp: FastChannel | undefined;
   /** Armed while a frame is incomplete. */
   timer?: ReturnType<typeof setTimeout>;
   /** Set once the connection became an evtchn file's stream: raw u32 unmasks in, ports out. */
@@ -63,6 +68,7 @@ export class XendmServer {
   /** The socket file this server created (device and inode): close() unlinks only that file. */
   #made: { dev: number; ino: number } | undefined;
   #stats = { connections: 0, requests: 0, errors: 0 };
+  readonly #fast: FastpathHost;
   readonly #device: PrivcmdDevice;
   /** The open /dev/xen/evtchn files (only with a hypervisor). */
   readonly evtchn: EvtchnFiles | undefined;
@@ -74,11 +80,28 @@ export class XendmServer {
     if (dev === undefined) throw new TypeError("XendmServer: give `hv` (the fake host) or `device`");
     this.#device = dev;
     this.evtchn = opts.hv !== undefined ? new EvtchnFiles(opts.hv) : undefined;
+    let shared: SharedPages | undefined;
     if (opts.hv !== undefined && opts.sharedMemory !== false) {
-      this.shared = new SharedPages(opts.sharedMemory ?? {});
-      opts.hv.usePages(this.shared);
+      // No /dev/shm (or no room): the server still runs; clients cannot map pages (SHM_INFO: ENODEV).
+      try {
+        shared = new SharedPages(opts.sharedMemory ?? {});
+        opts.hv.usePages(shared);
+      } catch (e) {
+        opts.log?.(`no shared memory: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
+    this.shared = shared;
     this.#server = createServer((sock) => { this.#accept(sock); });
+    this.#fast = new FastpathHost(
+      opts.fastpath ?? {},
+      (c, f) => this.#run(c as Conn, f).frame,
+      (c, e, seq) => { this.#fail(c as Conn, e, seq); },
+    );
+  }
+
+  /** Requests served through fast-path regions, WAKE frames sent, KICK frames received. */
+  get fastpathStats(): Readonly<{ served: number; wakes: number; kicks: number }> {
+    return { ...this.#fast.stats };
   }
 
   get stats(): Readonly<{ connections: number; requests: number; errors: number; open: number }> {
@@ -138,8 +161,13 @@ export class XendmServer {
       sock.end(frame(Kind.ERROR, 0, encodeErrorReply(ErrorCode.LIMIT, `server limit: ${max} connections open`)));
       return;
     }
-    const c: Conn = { sock, state: new Connection(this.#nextId++, this.#device, this.evtchn, this.opts.hv !== undefined ? { hv: this.opts.hv, shared: this.shared } : undefined), reader: new FrameReader(), closing: false };
+    const state = new Connection(this.#nextId++, this.#device, this.evtchn, this.opts.hv !== undefined ? { hv: this.opts.hv, shared: this.shared } : undefined);
+    const c: Conn = {
+      sock, state, reader: new FrameReader(), closing: false, fp: undefined, id: state.id,
+      send: (f) => { if (!c.closing) sock.write(f); },
+    };
     c.state.observer = this.opts.observer;
+    c.state.features = this.#fast.features;
     this.#conns.add(c);
     this.#stats.connections++;
     this.opts.log?.(`conn ${c.state.id}: open`);
@@ -164,15 +192,16 @@ export class XendmServer {
     try {
       // A plain Uint8Array view: Buffer methods (slice is a view there) must not reach the fake.
       const frames = c.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      const trace = this.opts.trace;
       for (const f of frames) {
         seq = f.seq;
-        if (f.version !== PROTOCOL_VERSION) throw new ProtocolError(ErrorCode.BAD_VERSION, `version ${f.version}, this server speaks ${PROTOCOL_VERSION}`, f.seq);
-        if (f.flags !== 0) throw new ProtocolError(ErrorCode.BAD_FRAME, `flags 0x${f.flags.toString(16)} must be 0`, f.seq);
-        const req = parseRequest(f.kind, f.body, f.seq);
-        this.#stats.requests++;
-        const done = c.state.execute(req, f.seq, trace !== undefined);
-        if (done.trace !== undefined) trace?.write(done.trace);
+        if (f.kind >= 0x08 && f.kind <= 0x0f) {
+          checkHeader(f);
+          // Replies queued so far go first: FASTPATH's reply and WAKE frames are written at once.
+          this.#flush(c, one, more);
+          one = more = undefined;
+          if (this.#fast.onFrame(c, f)) continue;
+        }
+        const done = this.#run(c, f);
         if (one === undefined) one = done.frame;
         else (more ??= [one]).push(done.frame);
         if (done.close === true) {
@@ -193,13 +222,30 @@ export class XendmServer {
       this.#frameTimer(c);
     } catch (e) {
       this.#flush(c, one, more);
-      const pe = e instanceof ProtocolError ? e : new ProtocolError(ErrorCode.INTERNAL, `internal error: ${e instanceof Error ? e.message : String(e)}`, seq);
-      this.#stats.errors++;
-      this.opts.log?.(`conn ${c.state.id}: error ${pe.code}: ${pe.message}`);
-      this.opts.trace?.write({ conn: c.state.id, kind: "error", code: pe.code, message: pe.message });
-      c.sock.write(frame(Kind.ERROR, pe.seq || seq, encodeErrorReply(pe.code, pe.message)));
-      this.#end(c);
+      this.#fail(c, e, seq);
     }
+  }
+
+  /** One request frame (from the socket or a fast-path region) through the connection's handlers. */
+  #run(c: Conn, f: RawFrame): Executed {
+    checkHeader(f);
+    const req = parseRequest(f.kind, f.body, f.seq);
+    this.#stats.requests++;
+    const trace = this.opts.trace;
+    const done = c.state.execute(req, f.seq, trace !== undefined);
+    if (done.trace !== undefined) trace?.write(done.trace);
+    return done;
+  }
+
+  /** A bad frame: the error reply, then that connection is closed. */
+  #fail(c: Conn, e: unknown, seq: number): void {
+    if (c.closing) return;
+    const pe = e instanceof ProtocolError ? e : new ProtocolError(ErrorCode.INTERNAL, `internal error: ${e instanceof Error ? e.message : String(e)}`, seq);
+    this.#stats.errors++;
+    this.opts.log?.(`conn ${c.state.id}: error ${pe.code}: ${pe.message}`);
+    this.opts.trace?.write({ conn: c.state.id, kind: "error", code: pe.code, message: pe.message });
+    c.sock.write(frame(Kind.ERROR, pe.seq || seq, encodeErrorReply(pe.code, pe.message)));
+    this.#end(c);
   }
 
   /** Bounds how long a connection may hold an incomplete frame (and the memory it buffers). */
@@ -249,6 +295,7 @@ export class XendmServer {
   #drop(c: Conn, destroy = true): void {
     if (!this.#conns.delete(c)) return;
     c.closing = true;
+    this.#fast.drop(c);
     if (c.timer !== undefined) clearTimeout(c.timer);
     c.state.close();
     if (c.stream !== undefined) this.evtchn?.streamClosed(c.stream.entry);
@@ -256,6 +303,11 @@ export class XendmServer {
     this.opts.log?.(`conn ${c.state.id}: closed`);
     if (destroy) c.sock.destroy();
   }
+}
+
+function checkHeader(f: RawFrame): void {
+  if (f.version !== PROTOCOL_VERSION) throw new ProtocolError(ErrorCode.BAD_VERSION, `version ${f.version}, this server speaks ${PROTOCOL_VERSION}`, f.seq);
+  if (f.flags !== 0) throw new ProtocolError(ErrorCode.BAD_FRAME, `flags 0x${f.flags.toString(16)} must be 0`, f.seq);
 }
 
 /** Removes `path` if it is a socket nobody listens on; refuses a live socket or another file. */

@@ -2,7 +2,11 @@
 // byte the library sets itself, changed, is a difference naming the field that holds it; hostile
 // requests get verdicts, never exceptions.
 import { beforeAll, describe, expect, it } from "vitest";
-import { Conformance, ConformReport, sentCall, type SentCall, type Verdict } from "../../src/conform/index.js";
+import { dmOpMembers } from "../../abi/xen/dm_op.js";
+import { layoutOf } from "../../src/codec/index.js";
+import { Conformance, ConformReport, conformObserver, sentCall, type SentCall, type Verdict } from "../../src/conform/index.js";
+import { Connection } from "../../src/transport/connection.js";
+import { createFakeHost } from "../../src/transport/fake.js";
 import { Kind } from "../../src/transport/protocol.js";
 import { capturedCalls } from "./fixture.js";
 
@@ -60,6 +64,61 @@ describe("the captured libxendevicemodel calls", () => {
       }
     }
     expect(checked).toBeGreaterThan(1000);
+  });
+});
+
+/**
+ * The fields each xendevicemodel_* function fills from its arguments, from xendevicemodel.h (those with a
+ * restricted value set, such as `enabled` or an io range `type`, and sizes that follow from `nr`, left out).
+ */
+const ARGUMENT_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  xendevicemodel_create_ioreq_server: ["handle_bufioreq"],
+  xendevicemodel_get_ioreq_server_info: ["id"],
+  xendevicemodel_map_io_range_to_ioreq_server: ["id", "start", "end"],
+  xendevicemodel_unmap_io_range_from_ioreq_server: ["id", "start", "end"],
+  xendevicemodel_map_pcidev_to_ioreq_server: ["id"],
+  xendevicemodel_unmap_pcidev_from_ioreq_server: ["id"],
+  xendevicemodel_set_ioreq_server_state: ["id"],
+  xendevicemodel_destroy_ioreq_server: ["id"],
+  xendevicemodel_track_dirty_vram: ["first_pfn"],
+  xendevicemodel_set_pci_intx_level: ["domain", "bus", "device", "intx", "level"],
+  xendevicemodel_set_isa_irq_level: ["isa_irq", "level"],
+  xendevicemodel_set_pci_link_route: ["link", "isa_irq"],
+  xendevicemodel_modified_memory: [],
+  xendevicemodel_modified_memory_bulk: [],
+  xendevicemodel_set_mem_type: ["nr", "mem_type", "first_pfn"],
+  xendevicemodel_inject_event: ["vcpuid", "vector", "type", "insn_len", "error_code", "cr2"],
+  xendevicemodel_inject_msi: ["data", "addr"],
+  xendevicemodel_map_mem_type_to_ioreq_server: ["id"],
+  xendevicemodel_shutdown: ["reason"],
+  xendevicemodel_relocate_memory: ["size", "src_gfn", "dst_gfn"],
+  xendevicemodel_pin_memory_cacheattr: ["start", "end", "type"],
+  xendevicemodel_set_irq_level: ["irq", "level"],
+  xendevicemodel_nr_vcpus: [],
+};
+
+describe("arguments", () => {
+  it("every byte of every argument field, changed, is still a library call (with other arguments)", () => {
+    let checked = 0;
+    for (const { mark, call } of capturedCalls()) {
+      const b0 = call.bufs[0]?.bytes;
+      if (b0 === undefined) continue;
+      const fields = ARGUMENT_FIELDS[mark];
+      expect(fields, mark).toBeDefined();
+      const member = dmOpMembers[b0[0]!]!;
+      const L = layoutOf(member.type);
+      for (const name of fields!) {
+        const f = L.fields.find((x) => x.name === name)!;
+        for (let k = 8 + f.offset; k < 8 + f.offset + f.size; k++) {
+          const bytes = b0.slice();
+          bytes[k] = bytes[k]! ^ 0x80;
+          const v = c.check({ ...call, bufs: [{ ...call.bufs[0]!, bytes }, ...call.bufs.slice(1)] });
+          expect(v.status, `${mark} ${name} byte ${k}: ${JSON.stringify(differences(v))}`).toBe("conforms");
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(500);
   });
 });
 
@@ -121,6 +180,17 @@ describe("calls the library never makes", () => {
   });
 });
 
+describe("calls that cannot be checked", () => {
+  it("a second buffer over 4096 bytes: no contents travelled, the call is unchecked, not a difference", () => {
+    const v = c.check({ path: "ioctl", abi: "x86_64", dom: 1, num: 2, bufs: [{ size: 32n, unreadable: false }, { size: 0x1_0000_0010n, unreadable: false }] });
+    expect(v).toMatchObject({ status: "unchecked", reason: expect.stringContaining("buffer 1 is 0x100000010 bytes") as string });
+    const r = new ConformReport("libxendevicemodel-4.17", true);
+    expect(r.record(v, { conn: 2, path: "ioctl" })).toEqual([`note: conn 2 ioctl: not checked: ${v.status === "unchecked" ? v.reason : ""}`]);
+    expect(r.toJson()).toMatchObject({ calls: 1, unchecked: 1, differing: 0 });
+    expect(r.format()).toContain("1 calls, 0 conforming, 0 differing, 0 not library calls, 1 unchecked");
+  });
+});
+
 describe("hostile requests", () => {
   it("get verdicts, never exceptions, without allocating what they claim", () => {
     const b = hx(SET_MEM_TYPE);
@@ -139,12 +209,38 @@ describe("hostile requests", () => {
     ];
     for (const call of cases) {
       const v = c.check(call);
-      expect(["differs", "not-a-library-call"]).toContain(v.status);
+      expect(["differs", "not-a-library-call", "unchecked"]).toContain(v.status);
     }
     const tdv = differences(c.check(cases[6]!));
     expect(tdv).toMatchObject([{ kind: "buffer-size", buffer: 1, expected: "0", sent: "0xffffffffffffffff" }]);
     const mm = differences(c.check(cases[7]!));
     expect(mm).toMatchObject([{ kind: "buffer-size", buffer: 1, expected: "0xffffffff0", sent: "16" }]);
+  });
+});
+
+describe("fuzz", () => {
+  it("random requests on every ABI and path always get a verdict", () => {
+    let seed = 0x1234567;
+    const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+    const abis = ["x86_64", "i386", "arm64", "arm32"] as const;
+    const seen = new Set<string>();
+    for (let i = 0; i < 20_000; i++) {
+      const nb = rnd(4);
+      const bufs = Array.from({ length: nb }, () => {
+        const len = [0, 3, 8, 24, 32, 40, 16, 13][rnd(8)]!;
+        const bytes = new Uint8Array(len);
+        for (let k = 0; k < len; k++) bytes[k] = rnd(4) === 0 ? rnd(256) : 0;
+        if (len >= 4 && rnd(2) === 0) bytes[0] = 1 + rnd(22);
+        const size = rnd(8) === 0 ? BigInt(rnd(1 << 30)) * BigInt(rnd(1 << 30)) : BigInt(len);
+        return rnd(6) === 0 ? { size, unreadable: rnd(2) === 0 } : { size, unreadable: false, bytes };
+      });
+      const path = rnd(2) === 0 ? "ioctl" : "hypercall";
+      const call: SentCall = { path, abi: abis[rnd(4)]!, dom: rnd(3) === 0 ? 0x7ff4 : rnd(4), num: rnd(10) === 0 ? rnd(40) : nb, bufs, ...(path === "hypercall" ? { args: [BigInt(rnd(5)), BigInt(nb), 0n, BigInt(rnd(2)), 0n] } : {}) };
+      const v = c.check(call);
+      seen.add(v.status);
+      if (v.status === "differs") expect(v.differences.length).toBeGreaterThan(0);
+    }
+    for (const s of ["differs", "not-a-library-call", "unchecked"]) expect(seen.has(s), s).toBe(true);
   });
 });
 
@@ -154,6 +250,17 @@ describe("requests from the wire", () => {
     expect(sentCall(1, { kind: Kind.DM_OP, dom: 1, num: 1, bufs: [{ size: 32n, flags: 1 }] })).toEqual({ path: "ioctl", abi: "i386", dom: 1, num: 1, bufs: [{ size: 32n, unreadable: true }] });
     expect(sentCall(0, { kind: Kind.HYPERCALL, op: 41n, args: [0x10001n, 1n, 0n, 0n, 0n], bufs: [{ size: 32n, flags: 0, bytes }] })).toMatchObject({ path: "hypercall", dom: 1, num: 1 });
     expect(sentCall(0, { kind: Kind.HYPERCALL, op: 34n, args: [0n, 0n, 0n, 0n, 0n], bufs: [] })).toBeUndefined();
+  });
+
+  it("a check that fails is counted as unchecked and the call runs, even under strict", () => {
+    const broken = { check: () => { throw new Error("boom"); } } as unknown as Conformance;
+    const report = new ConformReport("libxendevicemodel-4.17", true);
+    const lines: string[] = [];
+    const observe = conformObserver({ check: broken, report, warn: (l) => { lines.push(l); } });
+    const conn = new Connection(3, createFakeHost().device);
+    expect(observe(conn, { kind: Kind.DM_OP, dom: 1, num: 1, bufs: [{ size: 32n, flags: 0, bytes: new Uint8Array(32) }] })).toBeUndefined();
+    expect(report.toJson()).toMatchObject({ calls: 1, unchecked: 1 });
+    expect(lines).toEqual(["note: conn 3 ioctl: not checked: the conformance check failed: boom"]);
   });
 });
 
@@ -168,7 +275,7 @@ describe("the report", () => {
     const j = r.toJson();
     expect(j).toMatchObject({ calls: 11, conforming: 1, differing: 10, not_library: 0 });
     expect(j.operations).toEqual([{
-      fn: "xendevicemodel_set_mem_type", op: "XEN_DMOP_set_mem_type", calls: 11, conforming: 1, differing: 10, not_library: 0,
+      fn: "xendevicemodel_set_mem_type", op: "XEN_DMOP_set_mem_type", calls: 11, conforming: 1, differing: 10, not_library: 0, unchecked: 0,
       first_differences: [{ kind: "field", buffer: 0, field: "xen_dm_op.u.set_mem_type.pad", offset: 14, expected: "0", sent: "0x1234" }],
     }]);
     expect(r.format()).toBe([

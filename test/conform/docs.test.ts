@@ -23,7 +23,7 @@ function block(tag: string): string {
 interface Served { code: number | null; stdout: string; stderr: string; program: string }
 
 /** `xendm serve --domain 1 ARGS` (the CLI, as the guide runs it), the program under the shim, then SIGTERM. */
-async function session(dir: string, bin: string, args: readonly string[]): Promise<Served> {
+async function serveAndRun(dir: string, bin: string, args: readonly string[]): Promise<Served> {
   const sock = join(dir, `sock-${String(Math.random()).slice(2, 8)}`);
   const child = spawn(process.execPath, [join(ROOT, "bin/xendm.js"), "serve", "--socket", sock, "--domain", "1", ...args], {
     cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_OPTIONS: "" },
@@ -48,6 +48,21 @@ async function session(dir: string, bin: string, args: readonly string[]): Promi
   const code = await exited;
   return { code, stdout, stderr, program };
 }
+
+describe("docs/conformance.md, TypeScript", () => {
+  it("the example's result is what check() returns", async () => {
+    const src = block("example: ts");
+    const code = src.split("\n").filter((l) => !l.startsWith("import ") && !l.startsWith("//")).join("\n").replace(/^check\.check/m, "return check.check");
+    const claimed = /^\/\/ (.*)$/m.exec(src)![1]!;
+    const { Conformance, encode } = await import("../../src/index.js");
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the guide's own lines, run as written
+    const body = new Function("Conformance", "encode", `return (async () => { ${code} })();`) as (c: unknown, e: unknown) => Promise<unknown>;
+    const result = await body(Conformance, encode);
+    // the claimed object, written in JavaScript object syntax: keys unquoted
+    const expected = JSON.parse(claimed.replace(/([{,]\s*)([a-z_]+):/g, '$1"$2":')) as unknown;
+    expect(result).toEqual(expected);
+  });
+});
 
 const missing = nativeMissing();
 const ci = process.env.CI === "true";
@@ -75,7 +90,7 @@ suite("docs/conformance.md", () => {
   afterAll(() => { if (dir !== "") rmSync(dir, { recursive: true, force: true }); });
 
   it("the example's output, the warning line and the report are what the guide shows", async () => {
-    const s = await session(dir, wrong, ["--conform", "libxendevicemodel-4.17"]);
+    const s = await serveAndRun(dir, wrong, ["--conform", "libxendevicemodel-4.17"]);
     expect(s.program).toBe(block("output: program"));
     for (const line of block("output: serve-stderr").trimEnd().split("\n")) expect(s.stderr.split("\n")).toContain(line);
     expect(s.stdout).toBe(block("output: report"));
@@ -90,13 +105,13 @@ suite("docs/conformance.md", () => {
   });
 
   it("the fixed size conforms", async () => {
-    const s = await session(dir, right, ["--conform", "libxendevicemodel-4.17"]);
+    const s = await serveAndRun(dir, right, ["--conform", "libxendevicemodel-4.17"]);
     expect(s.stdout).toContain("1 calls, 1 conforming, 0 differing");
     expect(s.stderr).not.toContain("conform warning");
   }, 60_000);
 
   it("--conform-strict --json: -1 for the program, the JSON report, exit status 1", async () => {
-    const s = await session(dir, wrong, ["--conform-strict", "--json"]);
+    const s = await serveAndRun(dir, wrong, ["--conform-strict", "--json"]);
     expect(s.program).toBe("set_mem_type: -1\n");
     expect(s.stderr).toContain("xendm serve: conform FAIL (EINVAL): conn 1 ioctl xendevicemodel_set_mem_type: privcmd_dm_op_buf[0].size");
     expect(s.stdout).toBe(block("output: report-json"));

@@ -23,10 +23,10 @@ const suite = missing !== undefined && !ci ? describe.skip : describe;
 let check: Conformance;
 let tmp = "";
 
-interface Session { report: ConformReportJson; warnings: string[]; stdout: string; stderr: string; hv: Hypervisor }
+interface Served { report: ConformReportJson; warnings: string[]; stdout: string; stderr: string; hv: Hypervisor }
 
 /** One server with the conformance observer; runs `bin args` under the shim against it. */
-async function session(bin: string, args: readonly string[], opts: { strict?: boolean; noDmOp?: boolean } = {}): Promise<Session> {
+async function serveAndRun(bin: string, args: readonly string[], opts: { strict?: boolean; noDmOp?: boolean } = {}): Promise<Served> {
   const dir = mkdtempSync(join(tmp, "s-"));
   const path = join(dir, "sock");
   const report = new ConformReport("libxendevicemodel-4.17", opts.strict === true);
@@ -43,8 +43,8 @@ async function session(bin: string, args: readonly string[], opts: { strict?: bo
   }
 }
 
-async function client(c: string, strict = false): Promise<Session & { ret: number; errno: number }> {
-  const s = await session(CLIENT, [c, String(DOM)], { strict });
+async function client(c: string, strict = false): Promise<Served & { ret: number; errno: number }> {
+  const s = await serveAndRun(CLIENT, [c, String(DOM)], { strict });
   const line = jsonLines(s.stdout)[0]!;
   return { ...s, ret: Number(line.ret), errno: Number(line.errno) };
 }
@@ -61,7 +61,7 @@ suite("xendm serve --conform with real C clients", () => {
 
   for (const noDmOp of [false, true]) {
     it(`the real libxendevicemodel conforms 100% (${noDmOp ? "hypercall fallback" : "DM_OP ioctl"} path)`, async () => {
-      const s = await session(CONFORMANCE, ["all", String(DOM)], { noDmOp, strict: true });
+      const s = await serveAndRun(CONFORMANCE, ["all", String(DOM)], { noDmOp, strict: true });
       expect(s.warnings.filter((l) => !l.startsWith("note:"))).toEqual([]);
       expect(s.report.differing).toBe(0);
       expect(s.report.not_library).toBe(0);
@@ -117,6 +117,7 @@ suite("xendm serve --conform with real C clients", () => {
     const s = await client("short-bitmap");
     expect(s.warnings).toHaveLength(1);
     expect(s.warnings[0]).toContain("xendevicemodel_track_dirty_vram: privcmd_dm_op_buf[1].size at byte offset 24: expected 13, sent 12");
+    expect(s.errno).toBe(EINVAL); // dm.c:track_dirty_vram refuses a bitmap shorter than (nr + 7) / 8 too
   });
 
   it("an i386-layout privcmd_dm_op_buf array on an x86_64 connection", async () => {

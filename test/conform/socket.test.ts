@@ -8,7 +8,9 @@ import { ConformReport, Conformance, conformObserver } from "../../src/conform/i
 import { DeviceModel, XenError } from "../../src/devicemodel/index.js";
 import { createFakeHost, worldForDomains } from "../../src/transport/fake.js";
 import { XendmServer } from "../../src/transport/server.js";
+import { readTrace, replayTrace } from "../../src/transport/replay.js";
 import { SocketTransportFactory } from "../../src/transport/socket.js";
+import { TRACE_FORMAT, TraceWriter } from "../../src/transport/trace.js";
 
 /** The fake's answer does not matter here, only what was sent; a refusal is one too. */
 async function tolerate(p: Promise<unknown>): Promise<void> {
@@ -21,15 +23,21 @@ beforeAll(async () => { check = await Conformance.create(); });
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => { await cleanup?.(); cleanup = undefined; });
 
-async function serve(strict: boolean): Promise<{ path: string; report: ConformReport; warnings: string[] }> {
+async function serve(strict: boolean, record = false): Promise<{ path: string; report: ConformReport; warnings: string[]; trace: string; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "xendm-conform-sock-"));
   const path = join(dir, "sock");
   const report = new ConformReport("libxendevicemodel-4.17", strict);
   const warnings: string[] = [];
-  const server = new XendmServer({ device: createFakeHost(worldForDomains([1])).device, observer: conformObserver({ check, report, warn: (l) => { warnings.push(l); } }) });
+  const world = worldForDomains([1]);
+  const tracePath = join(dir, "trace.jsonl");
+  const trace = record ? new TraceWriter(tracePath, { xendm_trace: TRACE_FORMAT, world }) : undefined;
+  const observer = conformObserver({ check, report, warn: (l) => { warnings.push(l); } });
+  const server = new XendmServer({ device: createFakeHost(world).device, observer, ...(trace ? { trace } : {}) });
   await server.listen(path);
-  cleanup = async () => { await server.close(); rmSync(dir, { recursive: true, force: true }); };
-  return { path, report, warnings };
+  let stopped = false;
+  const stop = async (): Promise<void> => { if (!stopped) { stopped = true; await server.close(); trace?.close(); } };
+  cleanup = async () => { await stop(); rmSync(dir, { recursive: true, force: true }); };
+  return { path, report, warnings, trace: tracePath, stop };
 }
 
 describe("DeviceModel through xendm serve --conform", () => {
@@ -84,5 +92,21 @@ describe("DeviceModel through xendm serve --conform", () => {
     expect(r).toMatchObject({ ret: -1, errno: 22 });
     expect(s.warnings).toEqual(["FAIL (EINVAL): conn 1 ioctl xendevicemodel_set_mem_type: buffer 0 xen_dm_op.pad at byte offset 4: expected 0, sent 1"]);
     expect(s.report.toJson()).toMatchObject({ calls: 1, differing: 1 });
+  });
+
+  it("--record leaves refused calls out (the fake never saw them), so the trace replays", async () => {
+    const s = await serve(true, true);
+    const t = await new SocketTransportFactory(s.path).open();
+    const bad = new Uint8Array(32);
+    bad.set([12, 0, 0, 0, 1]); // set_mem_type with xen_dm_op.pad = 1
+    const good = new Uint8Array(32);
+    good.set([20]); // nr_vcpus
+    expect(await t.dmOp(1, [{ bytes: bad }])).toMatchObject({ ret: -1, errno: 22 });
+    expect(await t.dmOp(1, [{ bytes: good }])).toMatchObject({ ret: 0 });
+    await t.close();
+    await s.stop();
+    const calls = readTrace(s.trace).calls.map((c) => c.call.kind);
+    expect(calls.filter((k) => k === "dm_op")).toHaveLength(1);
+    expect(replayTrace(s.trace).divergence).toBeUndefined();
   });
 });

@@ -36,6 +36,8 @@ describe("docs", () => {
   it.each(scenarios.map((b) => [`${b.file}:${b.line}`, b] as const))("the scenario at %s is schema-valid and every expectation holds", (_name, b) => {
     const json = JSON.parse(b.code) as unknown;
     expect(validate(JSON.parse(readFileSync(join(ROOT, "schema", "scenario.schema.json"), "utf8")) as Record<string, unknown>, json)).toBeUndefined();
+    // a scenario that starts a device model (a program of the reader's) is only checked against the schema
+    if (typeof json === "object" && json !== null && "device_model" in json) return;
     const failed = runScenario(json).filter((r) => !r.pass);
     expect(failed.map((r) => `${r.index}: ${(r.diff ?? []).join("; ")}`)).toEqual([]);
   });

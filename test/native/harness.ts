@@ -76,7 +76,7 @@ export async function startServer(world: WorldConfig = WORLD, record?: string): 
  * `xendm serve --socket PATH --record FILE` as a separate process (the CLI, through tsx). Resolves
  * once it listens; `stop()` sends SIGTERM and resolves with its stderr when it has exited.
  */
-export async function startCliServer(record: string, extraArgs: readonly string[] = []): Promise<{ path: string; stop(): Promise<string> }> {
+export async function startCliServer(record: string, extraArgs: readonly string[] = []): Promise<{ path: string; pid: number; stop(): Promise<string> }> {
   const dir = mkdtempSync(join(tmpdir(), "xendm-serve-"));
   const path = join(dir, "sock");
   const child: ChildProcess = spawn(
@@ -96,6 +96,7 @@ export async function startCliServer(record: string, extraArgs: readonly string[
   child.removeAllListeners("exit");
   return {
     path,
+    pid: child.pid ?? 0,
     stop: () =>
       new Promise<string>((resolvePromise) => {
         child.once("exit", () => {

@@ -34,7 +34,7 @@ describe("xendm serve", () => {
 
   it("answers HELLO with the protocol version", async () => {
     const t = await SocketTransport.connect(s.path, { name: "t" });
-    expect(t.server).toMatchObject({ protocol_version: 1, features: 0 });
+    expect(t.server).toMatchObject({ protocol_version: 1, features: 1 }) // bit 0: the fast path;
     await t.close();
   });
 

@@ -4,7 +4,7 @@ import { LaunchError, launchUnderShim } from "../../toolstack/launch.js";
 import { TRACE_FORMAT, TraceWriter } from "../../transport/trace.js";
 import { worldFromOptions } from "../../transport/world-file.js";
 import { defineCommand, UsageError, type Command, type OptionSpecs, type OptionValues } from "../command.js";
-import { CONFORM_OPTIONS, conformSession } from "../conform.js";
+import { CONFORM_OPTIONS, conformRun } from "../conform.js";
 import { privateXenstore } from "../xenstore-serve.js";
 
 const OPTIONS = {
@@ -62,7 +62,7 @@ async function execute(values: OptionValues<typeof OPTIONS>, argv: readonly stri
   } catch (e) {
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }
-  const conform = await conformSession(values, "exec");
+  const conform = await conformRun(values, "exec");
   const { device, hv } = createFakeHost(world);
   const header = { xendm_trace: TRACE_FORMAT, world } as const;
   const trace = values.record !== undefined ? new TraceWriter(values.record, header) : values.trace ? new TraceWriter(2, header) : undefined;

@@ -6,7 +6,7 @@ import { XendmServer } from "../../transport/server.js";
 import { TRACE_FORMAT, TraceWriter } from "../../transport/trace.js";
 import { readWorldFile } from "../../transport/world-file.js";
 import { defineCommand, UsageError, type OptionSpecs, type OptionValues } from "../command.js";
-import { CONFORM_OPTIONS, conformSession } from "../conform.js";
+import { CONFORM_OPTIONS, conformRun } from "../conform.js";
 import { serveXenstore } from "../xenstore-serve.js";
 
 const OPTIONS = {
@@ -47,7 +47,7 @@ async function serve(values: OptionValues<typeof OPTIONS>): Promise<number> {
     world = worldForDomains(domids);
     if (values.xen !== undefined) world.xen = values.xen;
   }
-  const conform = await conformSession(values, "serve");
+  const conform = await conformRun(values, "serve");
   const { hv, device } = createFakeHost(world);
   const trace = values.record !== undefined ? new TraceWriter(values.record, { xendm_trace: TRACE_FORMAT, world }) : undefined;
   const log = values.verbose ? (l: string) => { process.stderr.write(`xendm serve: ${l}\n`); } : undefined;

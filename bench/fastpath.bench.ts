@@ -1,0 +1,145 @@
+// The shared-memory fast path against the socket, from Debian's real libxendevicemodel through the
+// LD_PRELOAD shim (`native/conformance loop|ploop`, xendevicemodel_nr_vcpus, timed in C), beside two
+// C baselines measured in the same run on the same machine (`native/fastpath-baseline`):
+//   - a C<->C shared-memory spin round trip (the ceiling of any shared-memory transport here),
+//   - a C<->C socketpair round trip (what a blocking socket costs here).
+// And ioreq round trips through the C example device model on both paths (its IOCTL_EVTCHN_NOTIFY
+// takes the region; the event to it is a byte on its evtchn fd either way).
+// Then the idle CPU, after the spin windows, of the server and of a client waiting on a stopped server.
+//   npx tsx bench/fastpath.bench.ts [--quick]
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BUILD, CONFORMANCE, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startCliServer, startServer } from "../test/native/harness.js";
+import { cpuShare } from "../test/native/cpu.js";
+import { fmt, median, table, writeResult } from "./lib.js";
+import { ioreqRoundTrips, startExampleDm } from "./example-dm.js";
+
+const quick = process.argv.includes("--quick");
+const N = quick ? 5_000 : 40_000;
+const RUNS = quick ? 3 : 5;
+const GOAL = 250_000;
+const IOREQ_GOAL = 100_000;
+const BASELINE = join(BUILD, "fastpath-baseline");
+
+interface Row { name: string; samples: number[]; median: number; clientUs?: number; serverUs?: number }
+
+const spread = (xs: readonly number[]): string => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
+
+async function pingpong(mode: "shm" | "sock", n: number): Promise<number> {
+  const r = await run(BASELINE, [mode, String(n)], {});
+  const l = jsonLines(r.stdout)[0];
+  if (r.code !== 0 || l === undefined) throw new Error(`fastpath-baseline ${mode}: ${r.stderr}`);
+  return Number(l.round_trips) / (Number(l.ns) / 1e9);
+}
+
+interface Case { name: string; args: (n: number) => string[]; env: Record<string, string> }
+const CASES: Case[] = [
+  { name: "fast path, 1 thread", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_FASTPATH: "1" } },
+  { name: "fast path, 4 threads x 1 handle each", args: (n) => ["ploop", "4", String(n >> 2), String(DOM)], env: { XENDM_SHIM_FASTPATH: "1" } },
+  { name: "socket, 1 thread", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_FASTPATH: "0" } },
+  { name: "socket, 4 threads x 1 handle each", args: (n) => ["ploop", "4", String(n >> 2), String(DOM)], env: { XENDM_SHIM_FASTPATH: "0" } },
+];
+
+async function dmop(c: Case, n: number): Promise<{ rate: number; clientUs: number; serverUs: number }> {
+  const srv = await startServer();
+  try {
+    const cpu0 = process.cpuUsage();
+    const r = await run(CONFORMANCE, c.args(n), shimEnv(srv.path, c.env));
+    const cpu = process.cpuUsage(cpu0);
+    const l = jsonLines(r.stdout)[0];
+    if (r.code !== 0 || l === undefined || l.failures !== 0) throw new Error(`${c.name}: ${r.stdout} ${r.stderr}`);
+    const calls = Number(l.calls);
+    return { rate: calls / (Number(l.ns) / 1e9), clientUs: Number(l.cpu_ns ?? 0) / 1e3 / calls, serverUs: (cpu.user + cpu.system) / calls };
+  } finally {
+    await srv.close();
+  }
+}
+
+/** CPU share of a client waiting on a stopped server, and of the server idle after its client left. */
+async function idle(dir: string): Promise<{ waitingClient: number; idleServer: number }> {
+  const srv = await startCliServer(join(dir, "idle.jsonl"), ["--domain", String(DOM)]);
+  const client = spawn(CONFORMANCE, ["loop", "100000000", String(DOM)], { env: { ...process.env, ...shimEnv(srv.path, { XENDM_SHIM_FASTPATH: "1" }) }, stdio: "ignore" });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(srv.pid, "SIGSTOP");
+    await new Promise((r) => setTimeout(r, 100));
+    const waitingClient = await cpuShare(client.pid!, 2000);
+    process.kill(srv.pid, "SIGCONT");
+    client.kill("SIGKILL");
+    await new Promise((r) => setTimeout(r, 300));
+    const idleServer = await cpuShare(srv.pid, 2000);
+    return { waitingClient, idleServer };
+  } finally {
+    client.kill("SIGKILL");
+    process.kill(srv.pid, "SIGCONT");
+    await srv.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const missing = nativeMissing();
+  if (missing !== undefined) {
+    process.stdout.write(`fastpath bench skipped: ${missing}\n`);
+    return;
+  }
+  buildNative();
+  const dir = mkdtempSync(join(tmpdir(), "xendm-fp-bench-"));
+  const rows: Row[] = [];
+  try {
+    const shm: number[] = [];
+    const sock: number[] = [];
+    await pingpong("shm", N);
+    for (let i = 0; i < RUNS; i++) {
+      shm.push(await pingpong("shm", N * 5));
+      sock.push(await pingpong("sock", N));
+    }
+    rows.push({ name: "C<->C shared-memory spin round trip", samples: shm, median: median(shm) });
+    rows.push({ name: "C<->C socketpair round trip", samples: sock, median: median(sock) });
+    for (const c of CASES) {
+      await dmop(c, Math.max(200, N >> 3)); // warm-up
+      const s: { rate: number; clientUs: number; serverUs: number }[] = [];
+      for (let i = 0; i < RUNS; i++) s.push(await dmop(c, N));
+      rows.push({
+        name: `DM_OP via libxendevicemodel, ${c.name}`, samples: s.map((x) => x.rate), median: median(s.map((x) => x.rate)),
+        clientUs: median(s.map((x) => x.clientUs)), serverUs: median(s.map((x) => x.serverUs)),
+      });
+    }
+    for (const fp of ["1", "0"]) {
+      const name = `ioreq round trip via the C example device model, ${fp === "1" ? "fast path" : "socket"}`;
+      const ex = await startExampleDm({ XENDM_SHIM_FASTPATH: fp });
+      if (typeof ex === "string") {
+        process.stdout.write(`${name}: unavailable: ${ex}\n`);
+        continue;
+      }
+      try {
+        const m = quick ? 1_000 : 5_000;
+        await ioreqRoundTrips(ex, m >> 3);
+        const s: number[] = [];
+        for (let i = 0; i < RUNS; i++) s.push(await ioreqRoundTrips(ex, m));
+        rows.push({ name, samples: s, median: median(s) });
+      } finally {
+        await ex.dm.close();
+      }
+    }
+    const cpu = await idle(dir);
+    const shmM = rows[0]!.median;
+    const sockM = rows[1]!.median;
+    process.stdout.write(`round trips or calls per second: median of ${String(RUNS)} runs (spread min–max); ratios of the medians\n\n`);
+    process.stdout.write(table(
+      ["case", "per s", "spread", "vs C shm spin", "vs C socketpair", `vs goal (${fmt(GOAL, 0)} DM_OP, ${fmt(IOREQ_GOAL, 0)} ioreq)`, "client CPU µs/call", "server CPU µs/call"],
+      rows.map((r) => [
+        r.name, fmt(r.median), spread(r.samples), (r.median / shmM).toFixed(3), (r.median / sockM).toFixed(2),
+        r.clientUs === undefined ? (r.name.startsWith("ioreq") ? (r.median / IOREQ_GOAL).toFixed(2) : "-") : (r.median / GOAL).toFixed(2),
+        r.clientUs === undefined ? "-" : r.clientUs.toFixed(1), r.serverUs === undefined ? "-" : r.serverUs.toFixed(1),
+      ]),
+    ) + "\n\n");
+    process.stdout.write(`idle CPU after the spin windows (share of one CPU over 2 s): client waiting on a stopped server ${(cpu.waitingClient * 100).toFixed(2)}%, server with no requests ${(cpu.idleServer * 100).toFixed(2)}% (goal < 1%)\n`);
+    writeResult("fastpath", { calls: N, runs: RUNS, goal_calls_per_s: GOAL, rows, idle_cpu: cpu });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,200 @@
+// The server's side of the fast path: FASTPATH and KICK frames, the connections' regions, and the
+// bounded polling of active regions after serving (docs/protocol.md, "Fast path"). The socket
+// server (server.ts) owns the connections; this module only sees them through FastConn.
+import { Buffer } from "node:buffer";
+import { performance } from "node:perf_hooks";
+import { ErrorCode, ProtocolError, REPLY_BIT, frame, type RawFrame } from "./protocol.js";
+import { FastChannel, FastKind } from "./fastpath.js";
+
+const ENOSPC = 28;
+const EEXIST = 17;
+const EIO = 5;
+
+export interface FastpathOptions {
+  /** Offer the fast path in HELLO (default true). */
+  enabled?: boolean;
+  /** How long the server keeps polling its regions after the last request it served (default 200 µs). */
+  spinUs?: number;
+  /** Regions at most at once; a FASTPATH beyond gets -1/ENOSPC and stays on the socket (default 256). */
+  maxChannels?: number;
+}
+
+/** What the fast path needs of one connection. */
+export interface FastConn {
+  readonly id: number;
+  fp: FastChannel | undefined;
+  readonly closing: boolean;
+  /** Writes a frame on the connection's socket. */
+  send(frame: Uint8Array): void;
+}
+
+/** Runs one request frame (validated header) and returns its reply frame; throws ProtocolError. */
+export type ServeFrame = (c: FastConn, f: RawFrame) => Uint8Array;
+/** Answers a bad frame with an error reply and closes that connection. */
+export type FailConn = (c: FastConn, e: unknown, seq: number) => void;
+
+/** A poll slice longer than this returns to the event loop (other sockets) before going on. */
+const SLICE_MS = 2;
+/** A look this long after the previous one: the server lost its CPU meanwhile (see #poll). */
+const PREEMPTED_MS = 0.1;
+/** A request found within this of the previous activity counts as one polling caught. */
+const QUICK_MS = 0.02;
+/** The adaptive window never shrinks below this. */
+const MIN_WINDOW_MS = 0.01;
+
+export class FastpathHost {
+  readonly enabled: boolean;
+  readonly #spinMs: number;
+  readonly #max: number;
+  readonly #active = new Set<FastConn>();
+  #polling = false;
+  #again = false;
+  /** The current polling window (ms): adapts between MIN_WINDOW_MS and spinUs. */
+  #window: number;
+  /** Requests served by the current polling session (before it sleeps). */
+  #sessionServed = 0;
+  /** Requests served through regions, and how many replies needed a WAKE frame. */
+  readonly stats = { served: 0, wakes: 0, kicks: 0 };
+
+  constructor(opts: FastpathOptions, private readonly serve: ServeFrame, private readonly fail: FailConn) {
+    this.enabled = opts.enabled ?? true;
+    this.#spinMs = (opts.spinUs ?? 200) / 1000;
+    this.#max = opts.maxChannels ?? 256;
+    this.#window = this.#spinMs;
+  }
+
+  /** The HELLO reply's features bits. */
+  get features(): number {
+    return this.enabled ? 1 : 0;
+  }
+
+  /** A FASTPATH or KICK frame: handled here (true), with any reply written to the socket. */
+  onFrame(c: FastConn, f: RawFrame): boolean {
+    if (f.kind !== FastKind.FASTPATH && f.kind !== FastKind.KICK) return false;
+    if (!this.enabled) throw new ProtocolError(ErrorCode.UNKNOWN_KIND, `unknown kind 0x${f.kind.toString(16)} (the fast path is off)`, f.seq);
+    if (f.body.length !== 0) throw new ProtocolError(ErrorCode.BAD_BODY, `${f.kind === FastKind.KICK ? "KICK" : "FASTPATH"} body: ${f.body.length} bytes, must be empty`, f.seq);
+    if (f.kind === FastKind.FASTPATH) {
+      c.send(frame(FastKind.FASTPATH | REPLY_BIT, f.seq, this.#open(c)));
+      return true;
+    }
+    if (c.fp === undefined) throw new ProtocolError(ErrorCode.BAD_FRAME, "KICK on a connection without a fast-path region", f.seq);
+    this.stats.kicks++;
+    if (this.serveOne(c)) this.#startPolling();
+    return true;
+  }
+
+  #open(c: FastConn): Uint8Array {
+    const out = (ret: number, errno: number, path = ""): Uint8Array => {
+      const p = Buffer.from(path, "utf8");
+      const b = new Uint8Array(8 + p.length);
+      const dv = new DataView(b.buffer);
+      dv.setInt32(0, ret, true);
+      dv.setInt32(4, errno, true);
+      b.set(p, 8);
+      return b;
+    };
+    if (c.fp !== undefined) return out(-1, EEXIST);
+    if (this.#active.size >= this.#max) return out(-1, ENOSPC);
+    try {
+      c.fp = FastChannel.create(String(c.id));
+    } catch (e) {
+      const errno = typeof (e as { errno?: unknown }).errno === "number" ? Math.abs((e as { errno: number }).errno) : EIO;
+      return out(-1, errno);
+    }
+    this.#active.add(c);
+    return out(0, 0, c.fp.path);
+  }
+
+  /** Serves the request waiting in c's region, if any (true when one was). */
+  serveOne(c: FastConn): boolean {
+    const fp = c.fp;
+    if (fp === undefined || c.closing || !fp.open) return false;
+    const seq = fp.pending();
+    if (seq === 0) return false;
+    try {
+      const reply = this.serve(c, fp.take(seq));
+      this.stats.served++;
+      if (fp.reply(reply, seq)) {
+        this.stats.wakes++;
+        c.send(frame(FastKind.WAKE, seq));
+      }
+    } catch (e) {
+      this.fail(c, e, seq);
+    }
+    return true;
+  }
+
+  /** The connection is gone: its region is unmapped and its file removed. */
+  drop(c: FastConn): void {
+    if (c.fp === undefined) return;
+    this.#active.delete(c);
+    c.fp.close();
+    c.fp = undefined;
+  }
+
+  /**
+   * After serving: poll every active region until none had a request for the spin window, in slices
+   * of at most SLICE_MS between which the event loop runs. While polling, the regions' polling word
+   * is 1 (clients send no KICK); it goes back to 0, and each region is looked at once more, before
+   * the server sleeps (the other half of the client's store-then-load on req_seq / polling).
+   */
+  #startPolling(): void {
+    if (this.#spinMs <= 0) return;
+    if (this.#polling) {
+      this.#again = true;
+      return;
+    }
+    // After the promise continuations the reply may have released (a guest access waiting on this
+    // notify goes on at once), not before them.
+    this.#polling = true;
+    setImmediate(() => { this.#poll(); });
+  }
+
+  /**
+   * The window adapts: it doubles (up to spinUs) after a session that caught requests while polling
+   * and halves after one that caught none (a
+   * request found more than QUICK_MS after the previous activity is not a catch: sleeping and
+   * being woken would have cost no more). A look that comes PREEMPTED_MS after the previous one
+   * means the server lost its CPU meanwhile (an oversubscribed machine, where the two sides do not
+   * run at once and a client's KICK wakes the server sooner than polling finds its request): the
+   * session ends at once, as one that caught nothing.
+   */
+  #poll(): void {
+    this.#polling = true;
+    this.#again = false;
+    const conns = [...this.#active];
+    for (const c of conns) c.fp?.setPolling(true);
+    const start = performance.now();
+    let last = start;
+    let prev = start;
+    for (;;) {
+      let any = false;
+      for (const c of conns) if (this.serveOne(c)) any = true;
+      const now = performance.now();
+      const preempted = !any && now - prev >= PREEMPTED_MS;
+      prev = now;
+      if (any) {
+        if (now - last <= QUICK_MS) this.#sessionServed++;
+        last = now;
+      } else if (preempted || now - last >= this.#window) {
+        for (const c of conns) c.fp?.setPolling(false);
+        let late = false;
+        for (const c of conns) if (this.serveOne(c)) late = true;
+        if (!late) {
+          this.#window = this.#sessionServed > 0 ? Math.min(this.#spinMs, this.#window * 2) : Math.max(MIN_WINDOW_MS, this.#window / 2);
+          this.#sessionServed = 0;
+          break;
+        }
+        for (const c of conns) c.fp?.setPolling(true);
+        last = prev = performance.now();
+      }
+      if (now - start >= SLICE_MS) {
+        // Let the sockets in; polling goes on right after (the polling words stay 1 meanwhile).
+        setImmediate(() => { this.#poll(); });
+        return;
+      }
+    }
+    this.#polling = false;
+    if (this.#again) this.#poll();
+  }
+}
