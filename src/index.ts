@@ -37,6 +37,12 @@ export * from "./transport/index.js";
 // Conformance to libxendevicemodel (xendm serve --conform)
 export * from "./conform/index.js";
 
+// Xen's own x86 HVM platform devices
+export { HvmPlatform, LIBXL_HVM_EMULATION_FLAGS, HostClock, ManualClock, type GuestClock, type Claim, type InterceptRequest, type InterceptResult } from "./hypervisor/hvm/index.js";
+
+// The toolstack role: libxl's part for a QEMU device model
+export * from "./toolstack/index.js";
+
 // Scenarios
 export { runScenario, runScenarioAsync, loadScenarioFile, parseScenario, ScenarioError, type StepResult, type RunOptions, type LiveOptions } from "./scenario/index.js";
 export { launchUnderShim, shimPath, LaunchedProgram, LaunchError, type LaunchOptions, type Exit } from "./toolstack/launch.js";

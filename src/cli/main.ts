@@ -24,6 +24,7 @@ const COMMANDS: ReadonlyMap<string, () => Promise<CommandModule>> = new Map<stri
   ["serve", () => import("./commands/serve.js")],
   ["replay", () => import("./commands/replay.js")],
   ["exec", () => import("./commands/exec.js")],
+  ["qemu", () => import("./commands/qemu.js")],
   ["xenstore", () => import("./commands/xenstore.js")],
   ["conform", () => import("./commands/conform.js")],
 ]);

@@ -5,6 +5,7 @@ import type { IoreqServer } from "./ioreq-server.js";
 import { HvmIrq, Vgic } from "./irq.js";
 import type { PendingEvent } from "./irq.js";
 import type { P2m } from "./p2m.js";
+import type { HvmPlatform } from "./hvm/platform.js";
 
 /** The p2m as the server model and dispatcher see it. */
 export type P2mApi = P2m;
@@ -80,6 +81,8 @@ export interface DomainInit {
   maxEvtchnPort?: number;
   /** d->creation_finished (default true: the domain has run). */
   creationFinished?: boolean;
+  /** Xen's own x86 HVM platform devices (null: PV, Arm) */
+  platform?: HvmPlatform | null;
 }
 
 export class Domain {
@@ -122,6 +125,8 @@ export class Domain {
   crashed: string | null = null;
   /** has_vvga(d): an emulated VGA, whose VRAM writes stdvga sends buffered. */
   readonly vga: boolean;
+  /** Xen's own x86 HVM platform devices: PIT, RTC, PIC, IOAPIC, LAPIC, HPET, PM (null: PV, Arm). */
+  readonly platform: HvmPlatform | null;
 
   constructor(init: DomainInit) {
     this.domid = init.domid;
@@ -156,6 +161,7 @@ export class Domain {
     this.vgic = new Vgic(init.vgicIrqs, init.allocatedIrqs);
     this.paddrBits = init.paddrBits;
     this.vga = init.vga ?? init.type === "hvm";
+    this.platform = init.platform ?? null;
   }
 
   /** 4.9: the default ioreq server (range selection's fallback), or null. */

@@ -5,6 +5,7 @@ import type { GuestMemory } from "./guest-memory.js";
 import type { Hypervisor } from "./hypervisor.js";
 import type { IoreqServerLike } from "./ioreq-send.js";
 import type { GuestDomainPort } from "./emulate-types.js";
+import type { HvmPlatform } from "./hvm/platform.js";
 import { p2m_ram_logdirty, p2m_ram_rw } from "./p2m-types.js";
 import { GuestEmulator } from "./guest-emulator.js";
 
@@ -26,6 +27,7 @@ export class HypervisorDomainPort implements GuestDomainPort {
   readonly selectDfDownwards: boolean;
   readonly amdExtendedCf8: boolean;
   readonly arch: string;
+  readonly platform: HvmPlatform | null;
 
   constructor(
     private readonly hv: Hypervisor,
@@ -41,6 +43,7 @@ export class HypervisorDomainPort implements GuestDomainPort {
     this.selectDfDownwards = hv.persona.selectDfDownwards;
     this.amdExtendedCf8 = opts.amdExtendedCf8 ?? false;
     this.arch = hv.persona.arch;
+    this.platform = d.platform;
   }
 
   private orderCache: readonly IoreqServerLike[] = [];

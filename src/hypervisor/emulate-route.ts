@@ -2,11 +2,13 @@
 // pages, range selection, the null handler, and the sync send; plus the INVALIDATE broadcast.
 // mirrors arch/x86/hvm/emulate.c:hvmemul_do_io; common/ioreq.c:ioreq_server_select, ioreq_broadcast
 import { PAGE_SIZE } from "./guest-memory.js";
+import { HVM_IOREQSRV_BUFIOREQ_OFF } from "./ioreq-record.js";
 import {
   IOREQ_READ,
   IOREQ_WRITE,
   IOREQ_TYPE_COPY,
   IOREQ_TYPE_INVALIDATE,
+  IOREQ_TYPE_TIMEOFFSET,
   IOREQ_TYPE_PCI_CONFIG,
   IOREQ_TYPE_PIO,
   IOREQ_BUFFER_SLOT_NUM,
@@ -19,6 +21,7 @@ import {
   vcpuPort,
   IOREQ_STATUS_HANDLED,
   IOREQ_STATUS_RETRY,
+  IOREQ_STATUS_UNHANDLED,
   type IoreqFields,
   type IoreqServerLike,
 } from "./ioreq-send.js";
@@ -96,6 +99,62 @@ export class IoRouter {
     }
   }
 
+  /**
+   * A TIMEOFFSET record broadcast buffered to every enabled server with bufioreq; returns the servers
+   * that took it and how many could not. mirrors io.c:send_timeoffset_req, ioreq.c:ioreq_broadcast(p, true)
+   */
+  broadcastTimeOffset(d: DomainState, data: bigint): { failed: number; sent: number[] } {
+    const sent: number[] = [];
+    let failed = 0;
+    if (data === 0n) return { failed, sent };
+    for (const s of d.port.serversInSelectionOrder()) {
+      if (!s.enabled || s.bufioreqHandling === HVM_IOREQSRV_BUFIOREQ_OFF) continue;
+      const req = record(IOREQ_TYPE_TIMEOFFSET, 0n, data, 1, 8, IOREQ_WRITE, 0, 0);
+      const out = sendBuffered(s, req, d.env);
+      this.emit(d, 0, s, "buffered", req, out.status, out.reason);
+      if (out.status === IOREQ_STATUS_UNHANDLED) failed++;
+      else sent.push(s.id);
+    }
+    return { failed, sent };
+  }
+
+  /**
+   * Xen's platform devices (hvm_io_intercept's handlers): IO_OK when one answered, IO_UNHANDLED when
+   * the access crashed the domain, null to go on (nothing claimed it, or the device declined the
+   * first element, which then goes on alone).
+   */
+  private platformIo(d: DomainState, vcpu: number, c: Chunk, req: IoreqFields): IoOutcome | null {
+    const p = d.port.platform;
+    if (p === undefined || p === null) return null;
+    const mem = d.port.memory;
+    const r = p.intercept(
+      {
+        type: c.isMmio ? "mmio" : "pio", addr: req.addr, size: req.size, count: req.count,
+        dir: req.dir === IOREQ_READ ? "read" : "write", df: req.df === 1, data: req.data, dataIsPtr: req.data_is_ptr === 1,
+      },
+      vcpu,
+      {
+        // a guest address without RAM behind it: reads give all ones, writes are dropped
+        read: (gpa, n) => { try { return mem.readUint(gpa, n); } catch { return null; } },
+        write: (gpa, n, v) => { try { mem.writeUint(gpa, n, v); return true; } catch { return false; } },
+      },
+    );
+    for (const delta of p.takeTimeOffsets()) this.broadcastTimeOffset(d, U64(BigInt(delta)));
+    if (r === null) return null;
+    if (r.rc === "crash") {
+      this.io.reason = r.reason;
+      d.port.crash(r.reason);
+      return IO_UNHANDLED;
+    }
+    if (r.rc === "unhandleable") {
+      req.count = 1;
+      return null;
+    }
+    this.io.data = req.data_is_ptr === 1 ? 0n : r.data;
+    this.io.reps = r.count;
+    return IO_OK;
+  }
+
   /** One hvmemul_do_io call. */
   protected doIo(d: DomainState, vcpu: number, c: Chunk): IoOutcome {
     // mirrors emulate.c:hvmemul_do_io — sizes, then the rep cut at the page, then the handlers
@@ -136,6 +195,11 @@ export class IoRouter {
         }
       }
     }
+
+    // Xen's platform devices: PIT, RTC, PIC, IOAPIC, LAPIC, HPET, PM timer, debug console
+    const platform = this.platformIo(d, vcpu, c, req);
+    if (platform !== null) return platform;
+    count = req.count;
 
     let s: IoreqServerLike | null = null;
     if (c.isMmio) {

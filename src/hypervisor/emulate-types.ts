@@ -2,6 +2,7 @@
 // their results, and the per-domain and per-vCPU state the job machine keeps.
 import type { GuestMemory } from "./guest-memory.js";
 import type { IoreqFields, IoreqServerLike, SendEnv } from "./ioreq-send.js";
+import type { HvmPlatform } from "./hvm/platform.js";
 
 /** What routing needs from a domain (the hypervisor core and p2m own these). */
 export interface GuestDomainPort {
@@ -43,6 +44,8 @@ export interface GuestDomainPort {
   logDirtyFault?(gfn: number): void;
   /** The domain is shutting down: a sync send is suspended (RETRY, nothing sent). */
   shuttingDown?(): boolean;
+  /** Xen's own platform devices, which take the accesses they claim first (absent or null: none). */
+  readonly platform?: HvmPlatform | null;
 }
 
 export type Dir = "read" | "write";

@@ -4,8 +4,8 @@
 // mirrors arch/x86/hvm/emulate.c:hvmemul_linear_mmio_access, hvmemul_phys_mmio_access;
 // arch/x86/hvm/io.c:handle_pio; common/ioreq.c:vcpu_ioreq_handle_completion
 import { MAX_GPA, PAGE_SIZE, bytesUint, uintBytes, type GuestMemory } from "./guest-memory.js";
-import { IOREQ_READ, IOREQ_WRITE, IOREQ_TYPE_TIMEOFFSET, HVM_IOREQSRV_BUFIOREQ_OFF } from "./ioreq-record.js";
-import { SLOT_CRASH, SLOT_WAITING, slotSeen, takeSlot, sendBuffered, IOREQ_STATUS_UNHANDLED, type SendEnv } from "./ioreq-send.js";
+import { IOREQ_READ, IOREQ_WRITE } from "./ioreq-record.js";
+import { SLOT_CRASH, SLOT_WAITING, slotSeen, takeSlot, type SendEnv } from "./ioreq-send.js";
 import {
   GuestAccessError,
   IO_OK,
@@ -212,20 +212,9 @@ export class GuestEmulator extends IoRouter {
    */
   timeOffset(domid: number, delta: IntIn): { failed: number; sent: number[] } {
     const d = this.dom(domid);
-    const data = U64(toBig(delta, "delta"));
-    const sent: number[] = [];
-    let failed = 0;
-    if (data === 0n) return { failed, sent };
-    for (const s of d.port.serversInSelectionOrder()) {
-      if (!s.enabled || s.bufioreqHandling === HVM_IOREQSRV_BUFIOREQ_OFF) continue;
-      const req = record(IOREQ_TYPE_TIMEOFFSET, 0n, data, 1, 8, IOREQ_WRITE, 0, 0);
-      const out = sendBuffered(s, req, d.env);
-      this.emit(d, 0, s, "buffered", req, out.status, out.reason);
-      if (out.status === IOREQ_STATUS_UNHANDLED) failed++;
-      else sent.push(s.id);
-    }
+    const r = this.broadcastTimeOffset(d, U64(toBig(delta, "delta")));
     this.flush(d);
-    return { failed, sent };
+    return r;
   }
 
   /**

@@ -17,6 +17,7 @@ import type { Persona } from "./persona.js";
 import { Preempt } from "./preempt.js";
 import type { PreemptSpec } from "./preempt.js";
 import { checkWorld, toBig, toInt } from "./world.js";
+import { platformFromConfig } from "./hvm/world-keys.js";
 import type { AbiName, DomainConfig, WorldConfig } from "./world.js";
 
 /** Builds a domain's p2m (the range-map P2m unless overridden). */
@@ -127,6 +128,7 @@ export class Hypervisor {
       isDying: c.dying ?? false,
       creationFinished: c.creation_finished ?? true,
       vga: c.vga,
+      platform: hvm && this.persona.arch === "x86" ? platformFromConfig(c, path, vcpus) : null,
       maxEvtchnPort: toInt(c.max_evtchn_port ?? 1023, `${path}.max_evtchn_port`, 0, 0x7fffffff),
       p2m,
       iommu: c.iommu ?? false,

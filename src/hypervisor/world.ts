@@ -29,6 +29,11 @@ export interface DomainConfig {
   max_evtchn_port?: IntLike;
   /** d->creation_finished: the domain has been unpaused once (default true). */
   creation_finished?: boolean;
+  /** Xen's own platform devices (hvm/world-keys.ts): emulation flags, ACPI port layout, HPET, RTC offset. */
+  emulation_flags?: IntLike | string[];
+  acpi_ioports_location?: IntLike;
+  hpet_enabled?: boolean;
+  rtc_timeoffset?: number;
   paddr_bits?: IntLike;
   nr_pirqs?: IntLike;
   /** Arm: number of SPIs of the vGIC (vgic_num_irqs = 32 + nr_spis). */
@@ -91,7 +96,7 @@ const domainKeys = new Set<string>([
   "domid", "type", "control", "hap", "vcpus", "max_vcpus", "ram", "ioreq_server_pfn", "nr_ioreq_server_pages",
   "ioreq_pfn", "bufioreq_pfn", "device_model", "target", "log_dirty", "dying", "vga", "max_evtchn_port", "creation_finished", "paddr_bits", "nr_pirqs",
   "nr_spis", "allocated_irqs", "iommu", "io_resources", "paging", "shared", "grant_map_rw", "grant_map_ro", "ram_ro", "mmio_direct",
-  "pod", "broken",
+  "pod", "broken", "emulation_flags", "acpi_ioports_location", "hpet_enabled", "rtc_timeoffset",
 ]);
 const worldKeys = new Set<string>(["format", "xen", "arch", "abi", "preempt", "domains"]);
 

@@ -10,6 +10,9 @@ import { accessSummary, answer, finish, normalizeHex, prepareRun, runStep, summa
 import { serveScenarioXenstore } from "./xenstore-steps.js";
 import type { DeviceModelSpec, DeviceModelStep, GuestStep, QueryArgs, QueryKind, Step, WaitStep } from "./types.js";
 import type { JsonObject } from "./values.js";
+import { DeviceModelError } from "../toolstack/errors.js";
+import { startQemuDeviceModel, type LiveDeviceModel } from "./qemu-dm.js";
+import type { XenstoreCore } from "../xenstore/core.js";
 
 export interface LiveOptions extends RunOptions {
   /** Where the device model's program runs (and relative `exec` paths resolve): default the current directory. */
@@ -23,11 +26,27 @@ const POLL_MS = 2;
 
 const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
 
-function dmState(dm: LaunchedProgram): QueryResult {
+let qemuFailure: string | null = null;
+
+/** QEMU for the scenario's guest; null (qemuFailure says why) when it exits or is not ready in time. */
+async function startQemu(ctx: RunContext, world: JsonObject, spec: DeviceModelSpec, xenstore: { core: XenstoreCore; path: string }): Promise<LiveDeviceModel | null> {
+  if (ctx.host.served === undefined) throw new ScenarioError("device_model", "this host cannot serve a device model");
+  const served = ctx.host.served(ctx.abi);
+  if (served.hv === undefined) throw new ScenarioError("device_model", "this host cannot serve a device model");
+  try {
+    return await startQemuDeviceModel(world, spec.qemu!, { device: served.device, hv: served.hv }, spec.timeout_ms, xenstore);
+  } catch (e) {
+    if (!(e instanceof DeviceModelError)) throw e;
+    qemuFailure = e.message;
+    return null;
+  }
+}
+
+function dmState(dm: LiveDeviceModel): QueryResult {
   return { running: dm.running, exit_code: dm.exitCode, stdout: dm.stdout, stderr: dm.stderr };
 }
 
-function lastOutput(dm: LaunchedProgram): string[] {
+function lastOutput(dm: LiveDeviceModel): string[] {
   return [...dm.lastLines("stdout", OUTPUT_LINES).map((l) => `stdout| ${l}`), ...dm.lastLines("stderr", OUTPUT_LINES).map((l) => `stderr| ${l}`)];
 }
 
@@ -52,7 +71,7 @@ async function poll(ctx: RunContext, kind: QueryKind, args: QueryArgs, expect: J
   }
 }
 
-async function guestStep(ctx: RunContext, s: GuestStep, dm: LaunchedProgram, timeoutMs: number): Promise<StepResult> {
+async function guestStep(ctx: RunContext, s: GuestStep, dm: LiveDeviceModel, timeoutMs: number): Promise<StepResult> {
   const gone = dm.exited.then(() => `the device model exited (status ${String(dm.exitCode)})`);
   const res = await ctx.host.guestLive!(s, timeoutMs, gone);
   const extra = typeof res.timeout === "string" ? [res.timeout] : [];
@@ -66,7 +85,7 @@ async function waitStep(ctx: RunContext, s: WaitStep): Promise<StepResult> {
   return r;
 }
 
-async function stopStep(dm: LaunchedProgram, s: DeviceModelStep, timeoutMs: number): Promise<StepResult> {
+async function stopStep(dm: LiveDeviceModel, s: DeviceModelStep, timeoutMs: number): Promise<StepResult> {
   const { exit, killed } = await dm.stop(timeoutMs);
   const res = dmState(dm);
   const how = exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${String(exit.code)}`;
@@ -85,14 +104,21 @@ export async function runScenarioLive(json: unknown, opts: LiveOptions): Promise
   if (spec === undefined) return sc.steps.map((s, i) => runStep(ctx, s, prepared[i]!));
   // the device model always has a xenstored: the scenario's own, on a private socket
   const xs = await serveScenarioXenstore(xenstoreOf(ctx));
-  let dm: LaunchedProgram;
+  let dm: LiveDeviceModel | null;
   try {
-    dm = await start(ctx, { ...spec, env: { XENSTORED_PATH: xs.path, ...spec.env } }, opts.cwd);
+    dm = spec.qemu !== undefined
+      ? await startQemu(ctx, sc.world, spec, { core: xenstoreOf(ctx), path: xs.path })
+      : await start(ctx, { ...spec, env: { XENSTORED_PATH: xs.path, ...spec.env } }, opts.cwd);
   } catch (e) {
     await xs.close();
     throw e;
   }
-  ctx.dm = { query: () => dmState(dm) };
+  if (dm === null) {
+    await xs.close();
+    return [{ index: -1, action: "device_model", summary: "qemu: not ready", result: {}, pass: false, diff: [qemuFailure ?? "QEMU did not start"] }];
+  }
+  const live = dm;
+  ctx.dm = live.serial !== undefined ? { query: () => dmState(live), serial: () => live.serial?.() ?? "" } : { query: () => dmState(live) };
   const results: StepResult[] = [];
   try {
     if (spec.ready !== undefined) {

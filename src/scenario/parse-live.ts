@@ -31,6 +31,7 @@ function parsePolledQuery(v: unknown, path: string, parseQuery: QueryParser): Qu
 export function parseDeviceModel(v: unknown, parseQuery: QueryParser): DeviceModelSpec {
   const p = "device_model";
   const o = expectObject(v, p);
+  if (o.qemu !== undefined) return parseQemu(o, p);
   checkKeys(o, ["exec", "env", "ready", "timeout_ms"], p);
   if (o.exec === undefined) throw new ScenarioError(`${p}.exec`, "missing (the program and its arguments)");
   const exec = expectArray(o.exec, `${p}.exec`).map((a, i) => expectString(a, `${p}.exec[${i}]`));
@@ -49,6 +50,27 @@ export function parseDeviceModel(v: unknown, parseQuery: QueryParser): DeviceMod
     const q = parsePolledQuery(o.ready, `${p}.ready`, parseQuery);
     spec.ready = { query: q.query, args: q.args, expect: q.expect };
   }
+  return spec;
+}
+
+/** `{"qemu": {"machine", "memory_mb", "args", "vga"}, "timeout_ms"}`: ready is implied (state=running). */
+function parseQemu(o: JsonObject, p: string): DeviceModelSpec {
+  checkKeys(o, ["qemu", "timeout_ms"], p);
+  const qp = `${p}.qemu`;
+  const q = expectObject(o.qemu, qp);
+  checkKeys(q, ["machine", "memory_mb", "args", "vga"], qp);
+  const machine = q.machine === undefined ? "xenfv" : expectString(q.machine, `${qp}.machine`);
+  if (machine !== "xenfv" && machine !== "pc") throw new ScenarioError(`${qp}.machine`, `"${machine}": expected "xenfv" or "pc" (QEMU 7.2 has no xenpvh)`);
+  const vga = q.vga === undefined ? undefined : expectString(q.vga, `${qp}.vga`);
+  if (vga !== undefined && vga !== "cirrus" && vga !== "std" && vga !== "none") throw new ScenarioError(`${qp}.vga`, `"${vga}": expected "cirrus", "std" or "none"`);
+  const args = q.args === undefined ? [] : expectArray(q.args, `${qp}.args`).map((a, i) => expectString(a, `${qp}.args[${i}]`));
+  const spec: DeviceModelSpec = {
+    qemu: { machine, args, ...(vga !== undefined ? { vga } : {}) },
+    exec: [],
+    env: {},
+    timeout_ms: parseTimeout(o.timeout_ms, `${p}.timeout_ms`, 30_000),
+  };
+  if (q.memory_mb !== undefined) spec.qemu!.memory_mb = parseIntIn(q.memory_mb, `${qp}.memory_mb`, 1, 4 << 20);
   return spec;
 }
 

@@ -238,6 +238,7 @@ const QUERY_ARG_KEYS: Readonly<Record<QueryKind, readonly string[]>> = {
   dirty: ["domid", "first_gfn", "nr"],
   cacheattr: ["domid"],
   device_model: [],
+  serial: [],
   xenstore: ["path", "domid"],
 };
 
@@ -250,7 +251,7 @@ function parseQuery(o: JsonObject, p: string, index: number, expect: JsonObject 
   const ap = `${p}.${q}`;
   const a = expectObject(o[q], ap);
   checkKeys(a, QUERY_ARG_KEYS[q], ap);
-  if (q === "device_model") {
+  if (q === "device_model" || q === "serial") {
     const step: QueryStep = { kind: "query", index, query: q, args: { domid: 0 } };
     if (expect !== undefined) step.expect = expect;
     return step;

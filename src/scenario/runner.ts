@@ -73,6 +73,8 @@ export function prepareRun(json: unknown, opts: RunOptions): { sc: Scenario; ctx
 /** The device model's side of the `device_model` query. */
 export interface DeviceModelView {
   query(): QueryResult;
+  /** QEMU's first serial port so far (QEMU device models only) */
+  serial?(): string;
 }
 
 export interface RunContext {
@@ -320,11 +322,16 @@ function hypercall(ctx: RunContext, h: PrivcmdHandle, s: PrivcmdStep, bufs: DmOp
   return bufs.some((b) => b.fault?.write === true) ? h.hypercall(s.hypercall, args, bufs) : h.hypercall(s.hypercall, args);
 }
 
-/** A query's answer; the device_model query is answered by the runner. */
+/** A query's answer; the device_model and serial queries are answered by the runner. */
 export function answer(ctx: RunContext, kind: QueryStep["query"], args: QueryStep["args"]): QueryResult {
   if (kind === "xenstore") return xenstoreView(xenstoreOf(ctx), args);
-  if (kind !== "device_model") return ctx.host.query(kind, args);
+  if (kind !== "device_model" && kind !== "serial") return ctx.host.query(kind, args);
   if (ctx.dm === undefined) throw new HostUnsupported("this scenario starts no device model");
+  if (kind === "serial") {
+    // QEMU's first serial port as captured so far
+    if (ctx.dm.serial === undefined) throw new HostUnsupported("the serial query needs a QEMU device model");
+    return { text: ctx.dm.serial() };
+  }
   return ctx.dm.query();
 }
 

@@ -61,7 +61,7 @@ export interface PrivcmdStep extends StepBase, BufferSpec {
   expect?: BufExpect & { errno?: number };
 }
 
-export const QUERY_KINDS = ["p2m", "server", "claim", "entry_count", "domain", "irq", "event", "msi", "dirty", "cacheattr", "device_model", "xenstore"] as const;
+export const QUERY_KINDS = ["p2m", "server", "claim", "entry_count", "domain", "irq", "event", "msi", "dirty", "cacheattr", "device_model", "xenstore", "serial"] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 
 export interface QueryArgs {
@@ -136,7 +136,18 @@ export type Step = DmopStep | PrivcmdStep | QueryStep | GuestStep | EmulatorStep
 export type StepKind = Step["kind"];
 
 /** The top-level `device_model`: a program started beside the fake, under the shim. */
+/** `"device_model": {"qemu": {...}}`: Debian's QEMU started as libxl starts it (scenario/qemu-dm.ts). */
+export interface QemuSpec {
+  machine: "xenfv" | "pc";
+  /** QEMU's -m; defaults to the guest domain's RAM and must agree with it */
+  memory_mb?: number;
+  args: string[];
+  vga?: "cirrus" | "std" | "none";
+}
+
 export interface DeviceModelSpec {
+  /** with `qemu`: empty (the runner builds QEMU's command line) */
+  qemu?: QemuSpec;
   exec: string[];
   env: Record<string, string>;
   /** Polled until it holds before the first step. */

@@ -185,6 +185,7 @@ export class XenHost implements ScenarioHost {
       case "cacheattr":
         return { ranges: snap.cacheattr };
       case "device_model":
+      case "serial":
       case "xenstore":
         throw new HostUnsupported(`the ${kind} query is answered by the runner`);
     }

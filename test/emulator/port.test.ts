@@ -87,10 +87,11 @@ describe("the in-process IoreqPort", () => {
     // the guest's port is bound now: a second emulator cannot bind it
     expect(() => attachInProcess(hv, { caller: 0, domid: 1, id: b })).toThrow(IoreqAttachError);
     // a round trip: the send raises the local port, the answer's EVTCHNOP_send wakes the vCPU
-    dmop("map_io_range_to_ioreq_server", { id: b, type: "XEN_DMOP_IO_RANGE_PORT", start: 0x70n, end: 0x71n });
+    // (not 0x70-0x71: Xen's own RTC answers those before any ioreq server)
+    dmop("map_io_range_to_ioreq_server", { id: b, type: "XEN_DMOP_IO_RANGE_PORT", start: 0x3f8n, end: 0x3ffn });
     dmop("set_ioreq_server_state", { id: b, enabled: 1 });
     void cb.serve(() => 0x42);
-    expect(guestOf(hv).pio(1, 0, { port: 0x71, size: 1, dir: "read" })).toMatchObject({ status: "done", value: 0x42n });
+    expect(guestOf(hv).pio(1, 0, { port: 0x3f9, size: 1, dir: "read" })).toMatchObject({ status: "done", value: 0x42n });
     cb.close();
     expect(hv.domain(1)!.evtchn.get(guestPort)!.state).toBe("unbound");
     const again = attachInProcess(hv, { caller: 0, domid: 1, id: b });

@@ -116,8 +116,8 @@ describe("DeviceModelProcess with a stand-in", () => {
     const t0 = Date.now();
     const e = await startFails(opts);
     expect(e.code).toBe("start-timeout");
+    expect(e.message).toContain("startup timed out after 1500 ms");
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect(e.lastLines).toContain("fake-qemu: mode silent");
   });
 
   it("a process that never writes state=running is a start-timeout", async () => {
