@@ -74,7 +74,7 @@ describe("the scenario JSON Schema and the device-model keys", () => {
   });
   it.each([
     [{ device_model: { exec: ["x"], cwd: "/" } }, /device_model\/cwd: not allowed/],
-    [{ device_model: { env: {} } }, /device_model: missing exec/],
+    [{ device_model: { env: {} } }, /device_model: matches 0 of the oneOf branches/], // neither exec nor qemu
     [{ device_model: { exec: ["x"], ready: { query: {} } } }, /device_model\/ready: missing expect/],
     [{ steps: [{ ram: { domid: 1, addr: 0, size: 1 } }] }, /steps\/0\/ram\/size: not allowed/],
     [{ steps: [{ wait: { query: {}, expect: {}, timeout_ms: 5 } }] }, /steps\/0\/wait\/timeout_ms: not allowed/],

@@ -6,6 +6,9 @@ type Schema = boolean | { [k: string]: unknown };
 const typeOf = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "array" : Number.isInteger(v) ? "integer" : typeof v);
 
 export function validate(root: Schema, v: unknown): string | undefined {
+  const resolve = (s: Schema): Schema =>
+    typeof s === "object" && typeof s.$ref === "string" ? resolve(((root as Record<string, unknown>).$defs as Record<string, Schema>)[s.$ref.replace(/^#\/\$defs\//, "")]!) : s;
+  const requiredOf = (s: Schema): string[] => { const r = resolve(s); return typeof r === "object" && Array.isArray(r.required) ? (r.required as string[]) : []; };
   const go = (s: Schema, x: unknown, at: string): string | undefined => {
     if (s === true) return undefined;
     if (s === false) return `${at}: not allowed`;
@@ -42,7 +45,15 @@ export function validate(root: Schema, v: unknown): string | undefined {
       }
     }
     if (Array.isArray(s.oneOf)) {
-      const ok = (s.oneOf as Schema[]).filter((b) => go(b, x, at) === undefined).length;
+      const branches = s.oneOf as Schema[];
+      const errors = branches.map((b) => go(b, x, at));
+      const ok = errors.filter((e) => e === undefined).length;
+      if (ok === 0) {
+        // no branch matches: when the value names one by its required keys, that branch's error
+        const o = typeOf(x) === "object" ? (x as Record<string, unknown>) : {};
+        const named = branches.findIndex((b) => requiredOf(b).length > 0 && requiredOf(b).every((r) => r in o));
+        if (named >= 0) return errors[named];
+      }
       if (ok !== 1) return `${at}: matches ${ok} of the oneOf branches, not exactly one`;
     }
     return undefined;
