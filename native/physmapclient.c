@@ -70,10 +70,26 @@ int main(int argc, char **argv)
     line("no extents", r, errno);
 
     uint64_t v = 0;
-    r = xc_hvm_param_set(xch, dom, HVM_PARAM_ACPI_S_STATE, 0);
-    line("hvm_param_set ACPI_S_STATE", r, errno);
+    r = xc_hvm_param_set(xch, dom, HVM_PARAM_ACPI_S_STATE, 3);
+    line("hvm_param_set ACPI_S_STATE 3", r, errno);
     r = xc_hvm_param_get(xch, dom, HVM_PARAM_ACPI_S_STATE, &v);
-    line("hvm_param_get ACPI_S_STATE", r, errno);
+    printf("{\"case\":\"hvm_param_get ACPI_S_STATE\",\"ret\":%d,\"value\":%llu}\n", r, (unsigned long long)v);
+    r = xc_hvm_param_set(xch, dom, HVM_PARAM_ACPI_S_STATE, 5);
+    line("hvm_param_set ACPI_S_STATE 5", r, errno);
+    r = xc_hvm_param_set(xch, dom, HVM_PARAM_ACPI_S_STATE, 0);
+    line("hvm_param_set ACPI_S_STATE 0", r, errno);
+    r = xc_hvm_param_get(xch, dom, HVM_PARAM_ACPI_S_STATE, &v);
+    printf("{\"case\":\"hvm_param_get ACPI_S_STATE\",\"ret\":%d,\"value\":%llu}\n", r, (unsigned long long)v);
+    r = xc_hvm_param_set(xch, dom, HVM_PARAM_TIMER_MODE, 1);
+    line("hvm_param_set TIMER_MODE 1", r, errno);
+    r = xc_hvm_param_get(xch, dom, HVM_PARAM_TIMER_MODE, &v);
+    printf("{\"case\":\"hvm_param_get TIMER_MODE\",\"ret\":%d,\"value\":%llu}\n", r, (unsigned long long)v);
+    r = xc_hvm_param_set(xch, dom, HVM_PARAM_DM_DOMAIN, 0);
+    line("hvm_param_set DM_DOMAIN (deprecated)", r, errno);
+    r = xc_hvm_param_set(xch, dom, 39, 0);
+    line("hvm_param_set 39", r, errno);
+    r = xc_hvm_param_get(xch, 0x77, HVM_PARAM_TIMER_MODE, &v);
+    line("hvm_param_get no such domain", r, errno);
 
     xenforeignmemory_close(fmem);
     xc_interface_close(xch);

@@ -357,6 +357,9 @@ static long do_memop_hypercall(struct conn *c, const struct shim_privcmd_hyperca
             if (e[0] == HYPERVISOR_MEMORY_OP && memop_cmd_has_reservation(e[2]))
                 fits = memop_add_reservation(b, &n, e[3], &area, end) == 0;
         }
+    } else if (hc->op == HYPERVISOR_HVM_OP) {
+        if (hc->arg[0] == 0 || hc->arg[0] == 1) /* HVMOP_set_param, HVMOP_get_param: struct xen_hvm_param */
+            memop_buf(&b[n++], hc->arg[1], 16, &area);
     } else if (memop_cmd_has_reservation(hc->arg[0])) {
         fits = memop_add_reservation(b, &n, hc->arg[1], &area, end) == 0;
     }
@@ -417,7 +420,7 @@ static long do_hypercall(struct conn *c, void *arg)
         errno = err;
         return -1;
     }
-    if (hc.op == HYPERVISOR_MULTICALL || hc.op == HYPERVISOR_MEMORY_OP)
+    if (hc.op == HYPERVISOR_MULTICALL || hc.op == HYPERVISOR_MEMORY_OP || hc.op == HYPERVISOR_HVM_OP)
         return do_memop_hypercall(c, &hc);
     memset(b, 0, sizeof(b));
     int is_dm_op = hc.op == HYPERVISOR_DM_OP;

@@ -2,7 +2,7 @@
 // Pure functions over bytes: no I/O. Every parse is strict: a length, count or size that does not
 // fit is a ProtocolError carrying the error code of the error reply, never an allocation.
 
-import { __HYPERVISOR_memory_op, __HYPERVISOR_multicall } from "../../abi/xen/xen.js";
+import { __HYPERVISOR_hvm_op, __HYPERVISOR_memory_op, __HYPERVISOR_multicall } from "../../abi/xen/xen.js";
 export const PROTOCOL_VERSION = 1;
 /** Largest value of the leading u32 length (8 header bytes + body). */
 export const MAX_FRAME = 1 << 20;
@@ -57,9 +57,9 @@ const DESC_FIELDS = Array.from({ length: DM_OP_MAX_NR_BUFS }, (_, i) => ({
 const ARG_FIELDS = Array.from({ length: 5 }, (_, i) => `arg[${i}]`);
 /** memory_op / multicall: the multicall_entry array, then a reservation and its extents per entry. */
 export const MEMOP_MAX_BUFS = 15;
-/** Whether a HYPERCALL of this op carries the memory_op body form (every descriptor's contents follow). */
+/** Whether a HYPERCALL of this op (memory_op, multicall, hvm_op) carries the struct body form (every descriptor's contents follow). */
 export function isMemopHypercall(op: bigint): boolean {
-  return op === BigInt(__HYPERVISOR_memory_op) || op === BigInt(__HYPERVISOR_multicall);
+  return op === BigInt(__HYPERVISOR_memory_op) || op === BigInt(__HYPERVISOR_multicall) || op === BigInt(__HYPERVISOR_hvm_op);
 }
 
 export class ProtocolError extends Error {

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { BUILD, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startServer } from "./harness.js";
 
 const CLIENT = join(BUILD, "physmapclient");
-const EBUSY = 16, ENOSYS = 38;
+const EBUSY = 16, EINVAL = 22, ESRCH = 3;
 const BASE = 0x100000;
 
 const missing = nativeMissing();
@@ -15,7 +15,7 @@ if (missing !== undefined && !ci) {
 }
 const suite = missing !== undefined && !ci ? describe.skip : describe;
 
-suite("xc_domain_populate_physmap_exact through the shim (libxenctrl)", () => {
+suite("xc_domain_populate_physmap_exact and xc_hvm_param_set/get through the shim (libxenctrl)", () => {
   beforeAll(() => { buildNative(); });
 
   it("populates frames as RAM shared with the fake; refuses what Xen refuses", async () => {
@@ -35,8 +35,16 @@ suite("xc_domain_populate_physmap_exact through the shim (libxenctrl)", () => {
         { case: "unaligned order 9", ret: -1, errno: EBUSY },
         { case: "no such domain", ret: -1, errno: EBUSY },
         { case: "no extents", ret: 0, errno: 0 },
-        { case: "hvm_param_set ACPI_S_STATE", ret: -1, errno: ENOSYS },
-        { case: "hvm_param_get ACPI_S_STATE", ret: -1, errno: ENOSYS },
+        { case: "hvm_param_set ACPI_S_STATE 3", ret: 0, errno: 0 },
+        { case: "hvm_param_get ACPI_S_STATE", ret: 0, value: 3 },
+        { case: "hvm_param_set ACPI_S_STATE 5", ret: -1, errno: EINVAL },
+        { case: "hvm_param_set ACPI_S_STATE 0", ret: 0, errno: 0 },
+        { case: "hvm_param_get ACPI_S_STATE", ret: 0, value: 0 },
+        { case: "hvm_param_set TIMER_MODE 1", ret: 0, errno: 0 },
+        { case: "hvm_param_get TIMER_MODE", ret: 0, value: 1 },
+        { case: "hvm_param_set DM_DOMAIN (deprecated)", ret: -1, errno: EINVAL },
+        { case: "hvm_param_set 39", ret: -1, errno: EINVAL },
+        { case: "hvm_param_get no such domain", ret: -1, errno: ESRCH },
       ]);
       for (let i = 0; i < 4; i++) {
         expect(d.p2m.typeOf(BASE + i)).toBe("ram_rw");
