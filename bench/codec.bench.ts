@@ -11,7 +11,7 @@ import { dmOpMembers } from "../abi/xen/dm_op.js";
 import { decode, encodeInto, getCodec, layoutOf, viewOf } from "../src/codec/index.js";
 import { restructureType } from "../src/codec/restructure.js";
 import { handDecode, handDecodeIoreq, handEncodeInto, handEncodeIoreq } from "./handwritten-dmop.js";
-import { fmt, median, nsPerOp, table, writeResult } from "./lib.js";
+import { fmt, median, nsPerOp, spreadText, table, writeResult } from "./lib.js";
 
 const quick = process.argv.includes("--quick");
 const N = quick ? 20_000 : 200_000;
@@ -139,7 +139,7 @@ for (const [name, impls] of Object.entries(results)) {
   const cNs = c?.[cKey]?.[name.endsWith("encode") ? "encode_ns" : "decode_ns"];
   rows.push([
     name,
-    `${ours.toFixed(1)} ns (${fmt(1e9 / ours)}/s)`,
+    `${ours.toFixed(1)} ns (${fmt(1e9 / ours)}/s; min / med / p90 ${spreadText(impls.xendm!.samples, (x) => x.toFixed(1))})`,
     `${impls["xendm getCodec"]!.ns.toFixed(1)} ns`,
     `${impls.dataview!.ns.toFixed(1)} ns`,
     `${impls.restructure!.ns.toFixed(0)} ns`,

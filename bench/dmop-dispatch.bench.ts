@@ -2,9 +2,9 @@
 // Run: npx tsx bench/dmop-dispatch.bench.ts
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { encode } from "../src/codec/index.js";
 import { Hypervisor } from "../src/hypervisor/hypervisor.js";
+import { RESULTS_DIR } from "./lib.js";
 
 const GOAL = 1_000_000;
 const RUNS = 5;
@@ -68,6 +68,6 @@ console.log("| case | DMOPs/s (median of 5) | vs goal 1M/s |");
 console.log("|---|---:|---:|");
 for (const r of results) console.log(`| ${r.name} | ${r.median.toLocaleString("en-US")} | ${(r.median / GOAL).toFixed(2)}x |`);
 
-const out = join(dirname(fileURLToPath(import.meta.url)), "results", "dmop-dispatch.json");
+const out = join(RESULTS_DIR, "dmop-dispatch.json");
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify({ bench: "dmop-dispatch", goal: GOAL, runs: RUNS, runMs: RUN_MS, node: process.version, results }, null, 2) + "\n");

@@ -1,7 +1,9 @@
 // p2m benchmark: XenGT-style single-page ram_rw <-> ioreq_server flips, and a 1 TiB guest with 1M scattered
 // ioreq_server pages (mark, then disclaim and sweep), range map vs the per-page reference model.
 import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { P2m } from "../src/hypervisor/p2m.js";
+import { RESULTS_DIR } from "./lib.js";
 import { p2m_ioreq_server, p2m_ram_rw } from "../src/hypervisor/p2m-types.js";
 import { NaiveP2m } from "../test/hypervisor/naive-p2m.js";
 
@@ -138,5 +140,5 @@ console.log(`| 1 TiB: mark 1M scattered pages, random order (s) | ${r.rangeMap.m
 console.log(`| 1 TiB: disclaim + sweep (s) | ${r.rangeMap.disclaimS.toFixed(3)} | ${r.naiveExtrapolated.disclaimS.toFixed(3)} (x${String(SCALE)} extrapolated) | ${(r.naiveExtrapolated.disclaimS / r.rangeMap.disclaimS).toFixed(2)} |`);
 console.log(`| 1 TiB: memory (MB) | ${r.rangeMap.peakMB.toFixed(0)} (peak RSS growth) | ${r.naiveExtrapolated.peakMB.toFixed(0)} (its arrays at full size) | |`);
 console.log(`| 1 TiB: preemption checks in the sweep | ${String(r.rangeMap.preemptChecks)} | | |`);
-mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-writeFileSync(new URL("./results/p2m.json", import.meta.url), JSON.stringify(results, null, 2) + "\n");
+mkdirSync(RESULTS_DIR, { recursive: true });
+writeFileSync(join(RESULTS_DIR, "p2m.json"), JSON.stringify(results, null, 2) + "\n");

@@ -1,6 +1,7 @@
 /*
  * libxenstore against the xendm xenstored: transactions (a conflict is EAGAIN, the retry commits),
- * watches with relative paths, xs_fileno in select(), permissions across two caller domains.
+ * watches with relative paths, xs_fileno in select(), permissions across two caller domains, domains
+ * (introduce, release and their special watches, set_target, resume) and CONTROL.
  * usage: xstest DOM0_SOCKET DOM1_SOCKET   (each is a XENSTORED_PATH; the second serves domain 1)
  * Prints "ok <name>" or "FAIL <name>: why" per check; exits 0 when every check passed.
  */
@@ -159,6 +160,45 @@ static void permissions(struct xs_handle *a, struct xs_handle *d1)
 	check(!xs_introduce_domain(d1, 5, 0, 1) && errno == EACCES, "perm-priv-only", "INTRODUCE is for the privileged");
 }
 
+static void domains(struct xs_handle *a)
+{
+	char *p;
+	char *q;
+
+	check(xs_watch(a, "@introduceDomain", "in") && xs_watch(a, "@releaseDomain", "out"), "dom-watch-special", "watch the special nodes");
+	p = next_event(a, "in");
+	free(p);
+	p = next_event(a, "out");
+	free(p);
+	check(!xs_is_domain_introduced(a, 7), "dom-not-introduced", "domain 7 is not introduced yet");
+	check(xs_introduce_domain(a, 7, 0, 1), "dom-introduce", "xs_introduce_domain 7");
+	p = next_event(a, "in");
+	check(p && strcmp(p, "@introduceDomain") == 0, "dom-introduce-event", "@introduceDomain fires");
+	free(p);
+	check(xs_is_domain_introduced(a, 7), "dom-introduced", "domain 7 is introduced");
+	p = xs_get_domain_path(a, 7);
+	check(p && strcmp(p, "/local/domain/7") == 0, "dom-path", "xs_get_domain_path");
+	free(p);
+	check(xs_introduce_domain(a, 8, 0, 1) && xs_set_target(a, 8, 7), "dom-set-target", "domain 8 serves domain 7");
+	free(next_event(a, "in"));
+	check(xs_resume_domain(a, 7), "dom-resume", "xs_resume_domain");
+	errno = 0;
+	check(!xs_resume_domain(a, 99) && errno == ENOENT, "dom-resume-unknown", "an unknown domain is ENOENT");
+	check(xs_release_domain(a, 7), "dom-release", "xs_release_domain");
+	p = next_event(a, "out");
+	check(p && strcmp(p, "@releaseDomain") == 0, "dom-release-event", "@releaseDomain fires");
+	free(p);
+	check(!xs_is_domain_introduced(a, 7), "dom-released", "domain 7 is gone");
+	q = xs_control_command(a, "quota", NULL, 0);
+	check(q && strstr(q, "Nodes per domain") != NULL, "control-quota", "CONTROL quota lists the quotas");
+	free(q);
+	errno = 0;
+	q = xs_control_command(a, "no-such-command", NULL, 0);
+	check(!q && errno == EINVAL, "control-unknown", "an unknown CONTROL command is EINVAL");
+	xs_unwatch(a, "@introduceDomain", "in");
+	xs_unwatch(a, "@releaseDomain", "out");
+}
+
 int main(int argc, char **argv)
 {
 	struct xs_handle *a, *b, *d1;
@@ -177,6 +217,7 @@ int main(int argc, char **argv)
 	transactions(a, b);
 	watches(a, d1);
 	permissions(a, d1);
+	domains(a);
 
 	xs_close(d1);
 	xs_close(b);

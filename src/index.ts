@@ -6,7 +6,7 @@ export { fixturesDir, packageRoot } from "./package-root.js";
 
 // ABI and codec
 export * from "./codec/index.js";
-export { restructureType, restructureDecode, restructureEncode, uint64le } from "./codec/restructure.js";
+export { restructureType, restructureDecode, restructureEncode, uint64le, type RType, type RStream } from "./codec/restructure.js";
 export * as abi from "../abi/index.js";
 export { errno, errnoName, errnoValue } from "../abi/xen/errno.js";
 

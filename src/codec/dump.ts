@@ -7,6 +7,7 @@ import { CodecError } from "./errors.js";
 import { holesOf, holeText } from "./holes.js";
 import { bitsText } from "./layout-text.js";
 
+/** One line of an annotated dump: a field, or bytes no field holds (`gap`). */
 export interface DumpLine {
   offset: number;
   size: number;
@@ -172,6 +173,7 @@ export function dumpLayout(L: AggregateLayout, bytes: Uint8Array, strictError: C
   return shown;
 }
 
+/** The dump as text: offset, raw bytes, C path, value and meaning; carets under the offending bytes. */
 export function formatDump(lines: readonly DumpLine[]): string {
   const rows = lines.map((l) => {
     const off = `+${l.offset.toString().padStart(3)}`;

@@ -3,6 +3,7 @@
 
 import type { AggregateLayout } from "../../abi/ctypes.js";
 
+/** A span of a struct no declared field covers. */
 export interface Hole {
   /** "hole": between fields; "padding": after the last field, up to sizeof. */
   readonly kind: "hole" | "padding";

@@ -11,11 +11,13 @@ export { CodecError, type CodecErrorCode } from "./errors.js";
 export type { CValue, CField } from "./compile.js";
 export type { Arch } from "../../abi/profiles.js";
 
+/** Options of every codec call. */
 export interface CodecOptions {
   /** the wire ABI (default x86_64) */
   readonly arch?: Arch;
 }
 
+/** Options of decode(): `mode: "hypervisor"` reads buffer 0 as Xen does (header + op_size[op], no pad checks). */
 export interface DecodeOptions extends CodecOptions {
   /**
    * `strict` (default): exact size, zero pads, a valid op. `hypervisor`: for `xen_dm_op`, reads the 8-byte
@@ -34,6 +36,7 @@ export interface StructCodec {
   write(view: DataView, offset: number, value: unknown): void;
 }
 
+/** One field as the C probe prints it: `bit_offset` counts from the start of the aggregate. */
 export interface LayoutField {
   name: string;
   offset: number;
@@ -41,12 +44,14 @@ export interface LayoutField {
   bit_offset?: number;
   bit_width?: number;
 }
+/** One aggregate: its size, alignment and fields. */
 export interface LayoutType {
   name: string;
   size: number;
   align: number;
   fields: LayoutField[];
 }
+/** What layout() returns: the shape of fixtures/layouts/<arch>.json. */
 export interface LayoutJson {
   arch: Arch;
   types: LayoutType[];
@@ -106,6 +111,7 @@ export function typeNames(opts: CodecOptions = {}): string[] {
   return out;
 }
 
+/** sizeof the type under the ABI. */
 export function sizeOf(type: string, opts: CodecOptions = {}): number {
   return layoutOf(type, opts).size;
 }
@@ -131,7 +137,7 @@ export function viewOf(bytes: Uint8Array): DataView {
  * A type name only known at run time (a `string`): the untyped overloads. A literal name the codec
  * knows must use the typed overload, so a mistyped value is a compile error rather than a fallback.
  */
-type Untyped<T extends string> = T extends TypeName ? never : T;
+export type Untyped<T extends string> = T extends TypeName ? never : T;
 
 /**
  * Encodes a C-field value into a new buffer of exactly the type's size. With a literal type name the

@@ -41,6 +41,8 @@ const PREEMPTED_MS = 0.1;
 const QUICK_MS = 0.02;
 /** The adaptive window never shrinks below this. */
 const MIN_WINDOW_MS = 0.01;
+/** At the smallest window, polling is skipped but after every PROBE_EVERY-th KICK (which tries again). */
+const PROBE_EVERY = 32;
 
 export class FastpathHost {
   readonly enabled: boolean;
@@ -53,6 +55,8 @@ export class FastpathHost {
   #window: number;
   /** Requests served by the current polling session (before it sleeps). */
   #sessionServed = 0;
+  /** KICKs served while polling was skipped (see PROBE_EVERY). */
+  #skipped = 0;
   /** Requests served through regions, and how many replies needed a WAKE frame. */
   readonly stats = { served: 0, wakes: 0, kicks: 0 };
 
@@ -140,6 +144,9 @@ export class FastpathHost {
    */
   #startPolling(): void {
     if (this.#spinMs <= 0) return;
+    // Polling that keeps catching nothing (the window at its floor) is skipped: every request then
+    // comes with a KICK, as on the socket; now and then a session probes whether polling pays again.
+    if (this.#window <= MIN_WINDOW_MS && !this.#polling && ++this.#skipped % PROBE_EVERY !== 0) return;
     if (this.#polling) {
       this.#again = true;
       return;

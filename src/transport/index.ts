@@ -9,3 +9,6 @@ export { replayTrace, readTrace, type ReplayResult, type Divergence } from "./re
 export { TraceWriter, TRACE_FORMAT, type TraceCall, type TraceHeader } from "./trace.js";
 export { readWorldFile, worldOf } from "./world-file.js";
 export * as protocol from "./protocol.js";
+export { SharedPages, SharedPagesError, mapShared, DEFAULT_SHARED_BYTES } from "./shared-pages.js";
+export { EvtchnFiles, type EvtchnEntry } from "./evtchn-files.js";
+export { attachSocket, socketIoreqPort, SocketPortError, type SocketIoreqPort, type SocketTarget } from "./ioreq-socket.js";

@@ -80,10 +80,17 @@ export class XendmServer {
     if (dev === undefined) throw new TypeError("XendmServer: give `hv` (the fake host) or `device`");
     this.#device = dev;
     this.evtchn = opts.hv !== undefined ? new EvtchnFiles(opts.hv) : undefined;
+    let shared: SharedPages | undefined;
     if (opts.hv !== undefined && opts.sharedMemory !== false) {
-      this.shared = new SharedPages(opts.sharedMemory ?? {});
-      opts.hv.usePages(this.shared);
+      // No /dev/shm (or no room): the server still runs; clients cannot map pages (SHM_INFO: ENODEV).
+      try {
+        shared = new SharedPages(opts.sharedMemory ?? {});
+        opts.hv.usePages(shared);
+      } catch (e) {
+        opts.log?.(`no shared memory: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
+    this.shared = shared;
     this.#server = createServer((sock) => { this.#accept(sock); });
     this.#fast = new FastpathHost(
       opts.fastpath ?? {},

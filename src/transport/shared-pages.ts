@@ -101,3 +101,14 @@ export class SharedPages implements PageSource {
     try { unlinkSync(this.path); } catch { /* gone */ }
   }
 }
+
+/**
+ * Maps `bytes` of the file open as `fd` at `offset` (MAP_SHARED, read-write) into this process, as a
+ * client of a server's shared file does; the view stays valid for the life of the process.
+ */
+export function mapShared(fd: number, offset: number, bytes: number): Uint8Array {
+  const { mmap: map, koffi } = mmap();
+  const p = map(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
+  if (p === null || BigInt(p as number | bigint) === MAP_FAILED) throw new SharedPagesError(`mmap of ${bytes} bytes at offset ${offset}: errno ${koffi.errno()}`);
+  return new Uint8Array(koffi.view(p, bytes));
+}

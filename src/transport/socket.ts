@@ -121,6 +121,11 @@ export class SocketTransport implements Transport {
     });
   }
 
+  /** One request of any kind; resolves with its reply body (the kinds beyond privcmd use this). */
+  request(req: Request): Promise<Uint8Array> {
+    return this.#call(req);
+  }
+
   #call(req: Request): Promise<Uint8Array> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead);
     const seq = (this.#seq = (this.#seq + 1) >>> 0);

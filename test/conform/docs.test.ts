@@ -15,7 +15,7 @@ const RIGHT = ".size = sizeof(op)";
 function block(tag: string): string {
   const at = DOC.indexOf(`<!-- ${tag} -->`);
   if (at < 0) throw new Error(`docs/conformance.md has no <!-- ${tag} -->`);
-  const m = /```[a-z]*\n([\s\S]*?)```/.exec(DOC.slice(at));
+  const m = /```[^\n]*\n([\s\S]*?)```/.exec(DOC.slice(at));
   if (m === null) throw new Error(`no fenced block after <!-- ${tag} -->`);
   return m[1]!;
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runScenario } from "../../src/scenario/index.js";
+import { runScenarioAsync } from "../../src/scenario/index.js";
 import { validate } from "../scenario/schema-validator.js";
 import { blocks, docFiles, instrument, ROOT } from "./snippets.js";
 import { readFileSync } from "node:fs";
@@ -33,10 +33,11 @@ describe("docs", () => {
   });
 
   const scenarios = all.filter((b) => b.info.startsWith("json") && !b.info.includes("norun") && /"steps"\s*:/.test(b.code) && b.code.trim().startsWith("{"));
-  it.each(scenarios.map((b) => [`${b.file}:${b.line}`, b] as const))("the scenario at %s is schema-valid and every expectation holds", (_name, b) => {
+  it.each(scenarios.map((b) => [`${b.file}:${b.line}`, b] as const))("the scenario at %s is schema-valid and every expectation holds", async (_name, b) => {
     const json = JSON.parse(b.code) as unknown;
     expect(validate(JSON.parse(readFileSync(join(ROOT, "schema", "scenario.schema.json"), "utf8")) as Record<string, unknown>, json)).toBeUndefined();
-    const failed = runScenario(json).filter((r) => !r.pass);
+    // a scenario with a device_model starts it (relative paths from the repository root)
+    const failed = (await runScenarioAsync(json, { cwd: ROOT })).filter((r) => !r.pass);
     expect(failed.map((r) => `${r.index}: ${(r.diff ?? []).join("; ")}`)).toEqual([]);
   });
 

@@ -16,13 +16,6 @@ const ci = process.env.CI === "true";
 if (missing !== undefined && !ci) process.stderr.write(`\n*** test/native/example SKIPPED: ${missing}. The C example is NOT tested here. ***\n\n`);
 const suite = missing !== undefined && !ci ? describe.skip : describe;
 
-/**
- * The fake's host interfaces the example needs beyond DM_OP (/dev/xen/evtchn, MMAP_RESOURCE,
- * MMAPBATCH_V2 in the shim): when a set-up call fails because the interface is not there, the
- * scenarios cannot run yet. Anything else is a failure.
- */
-const HOST_MISSING = /(xenevtchn_open|xenforeignmemory_map_resource\(.*\)|xenevtchn_bind_interdomain\(.*\)): (No such file or directory|Inappropriate ioctl for device|Operation not supported|Function not implemented)/;
-
 function explain(results: StepResult[]): string {
   return results.filter((r) => !r.pass).map((r) => [`step ${r.index} ${r.action}: ${r.summary}${r.note !== undefined ? `  # ${r.note}` : ""}`, ...(r.diff ?? []), ...(r.output ?? [])].join("\n    ")).join("\n");
 }
@@ -65,7 +58,7 @@ suite("the C example device model", () => {
     expect(r.stderr).toMatch(/xendm-example-dm: (xendevicemodel_open|xenforeignmemory_open|xenevtchn_open): /);
   });
 
-  it("xendm exec serves it until SIGTERM is passed on, then exits with its status 0", async (ctx) => {
+  it("xendm exec serves it until SIGTERM is passed on, then exits with its status 0", async () => {
     const child = spawn(join(ROOT, "node_modules", ".bin", "tsx"), [join(ROOT, "src", "cli", "main.ts"), "exec", "--domain", "4", "--", EXAMPLE, "--domain", "4", "--no-bufioreq"], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
@@ -80,10 +73,6 @@ suite("the C example device model", () => {
       }),
       exited.then(() => false),
     ]);
-    if (!ready && HOST_MISSING.test(err)) {
-      process.stderr.write(`\n*** xendm exec with the example NOT RUN: the fake does not offer its host interfaces yet: ${err.trim()}\n\n`);
-      ctx.skip();
-    }
     expect(ready, err).toBe(true);
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
@@ -91,13 +80,8 @@ suite("the C example device model", () => {
   }, 30_000);
 
   for (const f of FILES) {
-    it(`scenario device-model/${f}`, async (ctx) => {
+    it(`scenario device-model/${f}`, async () => {
       const results = await runScenarioAsync(loadScenarioFile(join(DIR, f)), { cwd: ROOT });
-      const first = results[0];
-      if (first?.index === -1 && (first.output ?? []).some((l) => HOST_MISSING.test(l))) {
-        process.stderr.write(`\n*** device-model/${f} NOT RUN: the fake does not offer the example's host interfaces yet:\n    ${(first.output ?? []).join("\n    ")}\n\n`);
-        ctx.skip();
-      }
       expect(explain(results)).toBe("");
       expect(results.length).toBeGreaterThan(10);
     }, 60_000);

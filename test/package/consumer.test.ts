@@ -18,6 +18,7 @@ const ALLOWED: readonly RegExp[] = [
   /^bin\/xendm\.js$/,
   /^dist\/(src|abi)\/.+\.(js|d\.ts)$/,
   /^fixtures\/.+\.(json|jsonl)$/,
+  /^schema\/.+\.json$/,
   /^native\/(.+\/)?[\w-]+\.[ch]$/,
   /^native\/(.+\/)?Makefile$/,
   /^schema\/[\w.-]+\.json$/,

@@ -1,9 +1,11 @@
 // The keys for scenarios with a device model, driven with a shell script as the "device model"
 // (the C example's end-to-end scenarios are in test/native/example.test.ts).
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseScenario, runScenario, runScenarioAsync, ScenarioError } from "../../src/scenario/index.js";
 import { shimPath } from "../../src/toolstack/launch.js";
+import { validate } from "./schema-validator.js";
 
 const haveShim = existsSync(shimPath());
 if (!haveShim) {
@@ -60,6 +62,25 @@ describe("parsing the device-model keys", () => {
     const [r] = runScenario({ ...world, steps: [{ wait: { query: { irq: { domid: 1 } }, expect: { isa_irqs: [4] } }, timeout_ms: 10 }] });
     expect(r!.pass).toBe(false);
     expect(r!.diff!.join("\n")).toMatch(/cannot change/);
+  });
+});
+
+describe("the scenario JSON Schema and the device-model keys", () => {
+  const root = join(import.meta.dirname, "..", "..");
+  const schema = JSON.parse(readFileSync(join(root, "schema", "scenario.schema.json"), "utf8")) as Record<string, unknown>;
+  const dir = join(root, "fixtures", "scenarios", "device-model");
+  it.each(readdirSync(dir).filter((f) => f.endsWith(".json")))("accepts device-model/%s", (f) => {
+    expect(validate(schema, JSON.parse(readFileSync(join(dir, f), "utf8")))).toBeUndefined();
+  });
+  it.each([
+    [{ device_model: { exec: ["x"], cwd: "/" } }, /device_model\/cwd: not allowed/],
+    [{ device_model: { env: {} } }, /device_model: missing exec/],
+    [{ device_model: { exec: ["x"], ready: { query: {} } } }, /device_model\/ready: missing expect/],
+    [{ steps: [{ ram: { domid: 1, addr: 0, size: 1 } }] }, /steps\/0\/ram\/size: not allowed/],
+    [{ steps: [{ wait: { query: {}, expect: {}, timeout_ms: 5 } }] }, /steps\/0\/wait\/timeout_ms: not allowed/],
+    [{ steps: [{ device_model: "start" }] }, /steps\/0\/device_model: expected "stop"/],
+  ])("refuses %j", (doc, msg) => {
+    expect(validate(schema, doc)).toMatch(msg);
   });
 });
 

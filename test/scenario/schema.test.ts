@@ -13,7 +13,7 @@ const schema = JSON.parse(readFileSync(join(ROOT, "schema", "scenario.schema.jso
   $defs: { step: { properties: Record<string, unknown>; oneOf: { required: string[] }[] } };
 };
 const dir = join(ROOT, "fixtures", "scenarios");
-const shipped = readdirSync(dir).filter((f) => f.endsWith(".json"));
+const shipped = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith(".json")).sort();
 
 describe("the scenario JSON Schema", () => {
   it.each(shipped)("accepts %s", (f) => {

@@ -1,6 +1,6 @@
 // native/xstest.c, linked against Debian's libxenstore, against the server: transactions with a
 // conflict and a retry, relative watches read after select() on xs_fileno, permissions across
-// two caller domains (a dom0 socket and a domain-1 socket).
+// two caller domains (a dom0 socket and a domain-1 socket), domains and their special watches, CONTROL.
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -52,7 +52,8 @@ describe.skipIf(!present)("libxenstore (native/xstest.c) against the xenstored",
     });
     const lines = out.trim().split("\n");
     expect(lines.filter((l) => l.startsWith("FAIL"))).toEqual([]);
-    for (const name of ["tx-conflict-eagain", "tx-retry", "tx-abort-nothing", "watch-relative-event", "watch-select-idle", "perm-eacces", "perm-read", "perm-owner"]) {
+    for (const name of ["tx-conflict-eagain", "tx-retry", "tx-abort-nothing", "watch-relative-event", "watch-select-idle", "perm-eacces", "perm-read", "perm-owner",
+      "dom-introduce-event", "dom-release-event", "dom-set-target", "control-quota", "control-unknown"]) {
       expect(lines).toContain(`ok ${name}`);
     }
     expect(lines[lines.length - 1]).toBe("PASSED");

@@ -1,7 +1,7 @@
 // `xendm serve --xenstore PATH` beside the fake, with a world file's domains and `xenstore` key, read
 // by Debian's xenstore tools and by `xendm xenstore`.
 import { execFile, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -96,5 +96,15 @@ describe.skipIf(!haveTools)("xendm serve --xenstore", () => {
     } finally {
       c.close();
     }
+  });
+});
+
+describe.skipIf(!haveTools)("xendm exec --xenstore", () => {
+  it("runs the program with XENSTORED_PATH pointing at a private xenstored over the fake's domains", async () => {
+    const r = await xendm("exec", "--xenstore", "--domain", "4", "--", "sh", "-c", 'xenstore-read /local/domain/4/domid && XENSTORED_PATH="$XENSTORED_PATH.d4" xenstore-read name && test -S "$XENSTORED_PATH"');
+    expect(r).toMatchObject({ code: 0, out: "4\ndomain-4\n" });
+    const gone = await xendm("exec", "--xenstore", "--", "sh", "-c", 'echo "$XENSTORED_PATH"');
+    expect(gone.code).toBe(0);
+    expect(existsSync(gone.out.trim())).toBe(false); // removed with its directory when the program ended
   });
 });
