@@ -16,14 +16,14 @@ function reservation(nr: number, order: number, domid: number): Uint8Array {
 }
 function extents(gfns: number[]): Uint8Array {
   const b = new Uint8Array(gfns.length * 8);
-  gfns.forEach((g, i) => new DataView(b.buffer).setBigUint64(i * 8, BigInt(g), true));
+  gfns.forEach((g, i) => { new DataView(b.buffer).setBigUint64(i * 8, BigInt(g), true); });
   return b;
 }
 function entry(op: number, args: number[]): Uint8Array {
   const b = new Uint8Array(64);
   const v = new DataView(b.buffer);
   v.setBigUint64(0, BigInt(op), true);
-  args.forEach((a, i) => v.setBigUint64(16 + 8 * i, BigInt(a), true));
+  args.forEach((a, i) => { v.setBigUint64(16 + 8 * i, BigInt(a), true); });
   return b;
 }
 const buf = (bytes: Uint8Array): WireBuf => ({ size: BigInt(bytes.length), flags: 0, bytes });
