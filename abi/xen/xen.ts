@@ -23,8 +23,8 @@ export const __HYPERVISOR_multicall = 13;
 export const __HYPERVISOR_hvm_op = 34;
 export const __HYPERVISOR_dm_op = 41;
 
-export const XENMEM_increase_reservation = 1;
-export const XENMEM_decrease_reservation = 2;
+export const XENMEM_increase_reservation = 0;
+export const XENMEM_decrease_reservation = 1;
 export const XENMEM_populate_physmap = 6;
 /** memory.h: cmd[:6] is the start extent of a continued reservation command. */
 export const MEMOP_EXTENT_SHIFT = 6;

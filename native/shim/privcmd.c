@@ -294,7 +294,7 @@ static const uint8_t no_bytes[1];
 static int memop_cmd_has_reservation(uint64_t cmd)
 {
     uint64_t c = cmd & 0x3f; /* MEMOP_CMD_MASK */
-    return c == 1 || c == 2 || c == 6; /* increase / decrease_reservation, populate_physmap */
+    return c == 0 || c == 1 || c == 6; /* increase / decrease_reservation, populate_physmap */
 }
 
 static void memop_buf(struct dbuf *b, uint64_t uptr, uint64_t size, uint8_t **area)
