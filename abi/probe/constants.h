@@ -83,6 +83,8 @@
     K(ACPI_GPE0_BLK_ADDRESS) \
     K(ACPI_GPE0_BLK_LEN) \
     /* xen/hvm/hvm_op.h */ \
+    K(HVMOP_set_param) \
+    K(HVMOP_get_param) \
     K(HVMOP_get_mem_type) \
     K(HVMMEM_ram_rw) \
     K(HVMMEM_ram_ro) \
@@ -99,6 +101,7 @@
     K(HVM_PARAM_NR_IOREQ_SERVER_PAGES) \
     /* xen/xen.h */ \
     K(__HYPERVISOR_memory_op) \
+    K(__HYPERVISOR_multicall) \
     K(__HYPERVISOR_hvm_op) \
     K(__HYPERVISOR_dm_op) \
     K(DOMID_FIRST_RESERVED) \
@@ -117,6 +120,9 @@
     K(SHUTDOWN_watchdog) \
     K(SHUTDOWN_soft_reset) \
     /* xen/memory.h */ \
+    K(XENMEM_increase_reservation) \
+    K(XENMEM_decrease_reservation) \
+    K(XENMEM_populate_physmap) \
     K(XENMEM_acquire_resource) \
     K(XENMEM_resource_ioreq_server) \
     K(XENMEM_resource_ioreq_server_frame_bufioreq) \

@@ -14,7 +14,12 @@ export const HVM_IOREQSRV_BUFIOREQ_OFF = 0;
 export const HVM_IOREQSRV_BUFIOREQ_LEGACY = 1;
 export const HVM_IOREQSRV_BUFIOREQ_ATOMIC = 2;
 
+export const HVMOP_set_param = 0;
+export const HVMOP_get_param = 1;
 export const HVMOP_get_mem_type = 15;
+/** sizeof(struct xen_hvm_param): domid u16, pad, index u32 at 4, value u64 at 8. */
+export const XEN_HVM_PARAM_SIZE = 16;
+export const HVM_PARAM_ACPI_S_STATE = 14;
 
 // hvm/params.h
 export const HVM_PARAM_IOREQ_PFN = 5;
@@ -53,6 +58,8 @@ export const HVM_OP_H_CONSTANTS: Readonly<Record<string, number>> = {
   HVM_IOREQSRV_BUFIOREQ_OFF,
   HVM_IOREQSRV_BUFIOREQ_LEGACY,
   HVM_IOREQSRV_BUFIOREQ_ATOMIC,
+  HVMOP_set_param,
+  HVMOP_get_param,
   HVMOP_get_mem_type,
   HVM_PARAM_IOREQ_PFN,
   HVM_PARAM_BUFIOREQ_PFN,

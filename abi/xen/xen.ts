@@ -19,9 +19,19 @@ export const SHUTDOWN_soft_reset = 5;
 export const SHUTDOWN_MAX = 5;
 
 export const __HYPERVISOR_memory_op = 12;
+export const __HYPERVISOR_multicall = 13;
 export const __HYPERVISOR_hvm_op = 34;
 export const __HYPERVISOR_dm_op = 41;
 
+export const XENMEM_increase_reservation = 0;
+export const XENMEM_decrease_reservation = 1;
+export const XENMEM_populate_physmap = 6;
+/** memory.h: cmd[:6] is the start extent of a continued reservation command. */
+export const MEMOP_EXTENT_SHIFT = 6;
+export const MEMOP_CMD_MASK = (1 << MEMOP_EXTENT_SHIFT) - 1;
+/** sizeof(struct multicall_entry) and sizeof(struct xen_memory_reservation) on x86_64. */
+export const MULTICALL_ENTRY_SIZE = 64;
+export const XEN_MEMORY_RESERVATION_SIZE = 32;
 export const XENMEM_acquire_resource = 28;
 export const XENMEM_resource_ioreq_server = 0;
 export const XENMEM_resource_ioreq_server_frame_bufioreq = 0;
@@ -54,8 +64,12 @@ export const XEN_H_CONSTANTS: Readonly<Record<string, number>> = {
   ...DOMID_NAMES,
   ...SHUTDOWN_NAMES,
   __HYPERVISOR_memory_op,
+  __HYPERVISOR_multicall,
   __HYPERVISOR_hvm_op,
   __HYPERVISOR_dm_op,
+  XENMEM_increase_reservation,
+  XENMEM_decrease_reservation,
+  XENMEM_populate_physmap,
   XENMEM_acquire_resource,
   XENMEM_resource_ioreq_server,
   XENMEM_resource_ioreq_server_frame_bufioreq,

@@ -284,6 +284,120 @@ static long do_restrict(struct conn *c, void *arg)
     return ret;
 }
 
+/*
+ * memory_op (12) and multicall (13): the structures Xen reads travel as buffers, in the order
+ * [multicall_entry array,] then per reservation command its xen_memory_reservation and extent array.
+ * The server answers in the DM_OP reply form and the changed buffers are written back in place.
+ */
+static const uint8_t no_bytes[1];
+
+static int memop_cmd_has_reservation(uint64_t cmd)
+{
+    uint64_t c = cmd & 0x3f; /* MEMOP_CMD_MASK */
+    return c == 0 || c == 1 || c == 6; /* increase / decrease_reservation, populate_physmap */
+}
+
+static void memop_buf(struct dbuf *b, uint64_t uptr, uint64_t size, uint8_t **area)
+{
+    b->uptr = (void *)(uintptr_t)uptr;
+    b->size = size;
+    b->in = *area;
+    if (size == 0 || mem_read(b->in, b->uptr, (size_t)size) < 0) {
+        b->fault = size != 0;
+        b->size = 0;
+        b->in = (uint8_t *)no_bytes;
+        return;
+    }
+    *area += size;
+}
+
+/* Adds a reservation (read from uptr) and its extent array. */
+static int memop_add_reservation(struct dbuf *b, unsigned *n, uint64_t uptr, uint8_t **area, uint8_t *end)
+{
+    if ((size_t)(end - *area) < 32)
+        return -1;
+    memop_buf(&b[(*n)++], uptr, 32, area);
+    struct dbuf *r = &b[*n - 1];
+    uint64_t start = 0, nr = 0;
+    if (r->size == 32) {
+        memcpy(&start, r->in, 8);
+        memcpy(&nr, r->in + 8, 8);
+    }
+    if (nr > (uint64_t)(end - *area) / 8)
+        return -1;
+    memop_buf(&b[(*n)++], start, nr * 8, area);
+    return 0;
+}
+
+static long do_memop_hypercall(struct conn *c, const struct shim_privcmd_hypercall *hc)
+{
+    struct dbuf b[MEMOP_MAX_BUFS];
+    unsigned n = 0;
+    long ret = -1;
+    int err = EIO;
+    size_t cap = FRAME_MAX - 4096;
+    uint8_t *mem = malloc(cap), *area = mem, *end = mem + cap;
+    if (!mem) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memset(b, 0, sizeof(b));
+    int fits = 1;
+    if (hc->op == HYPERVISOR_MULTICALL) {
+        uint64_t nr = hc->arg[1] & 0xffffffffu;
+        if (nr > MC_MAX_ENTRIES) {
+            free(mem);
+            errno = E2BIG;
+            return -1;
+        }
+        memop_buf(&b[n++], hc->arg[0], nr * 64, &area);
+        for (uint64_t i = 0; i < nr && b[0].size == nr * 64 && fits; i++) {
+            uint64_t e[8];
+            memcpy(e, b[0].in + 64 * i, 64);
+            if (e[0] == HYPERVISOR_MEMORY_OP && memop_cmd_has_reservation(e[2]))
+                fits = memop_add_reservation(b, &n, e[3], &area, end) == 0;
+        }
+    } else if (hc->op == HYPERVISOR_HVM_OP) {
+        if (hc->arg[0] == 0 || hc->arg[0] == 1) /* HVMOP_set_param, HVMOP_get_param: struct xen_hvm_param */
+            memop_buf(&b[n++], hc->arg[1], 16, &area);
+    } else if (memop_cmd_has_reservation(hc->arg[0])) {
+        fits = memop_add_reservation(b, &n, hc->arg[1], &area, end) == 0;
+    }
+    if (!fits) {
+        free(mem);
+        errno = E2BIG;
+        return -1;
+    }
+
+    pthread_mutex_lock(&c->lock);
+    conn_after_fork(c);
+    size_t off = 48;
+    int ok = ensure_cap(c, HDR_SIZE + off) == 0;
+    if (ok) {
+        put64(c->buf + HDR_SIZE, hc->op);
+        for (int i = 0; i < 5; i++)
+            put64(c->buf + HDR_SIZE + 8 + 8 * i, hc->arg[i]);
+        ok = put_descs(c, &off, b, n, 1) == 0;
+        if (!ok)
+            err = errno;
+    } else {
+        err = ENOMEM;
+    }
+    if (ok)
+        dm_exchange(c, KIND_HYPERCALL, off, b, n, &ret, &err);
+    if (capture_on()) {
+        struct sbuf s = { 0 };
+        sb_printf(&s, "{\"ioctl\":\"IOCTL_PRIVCMD_HYPERCALL\",\"op\":%llu", (unsigned long long)hc->op);
+        capture_bufs(&s, b, n);
+        capture_result(&s, ret, err);
+    }
+    pthread_mutex_unlock(&c->lock);
+    free(mem);
+    if (ret == -1)
+        errno = err;
+    return ret;
+}
+
 static long do_hypercall(struct conn *c, void *arg)
 {
     struct shim_privcmd_hypercall hc;
@@ -306,6 +420,8 @@ static long do_hypercall(struct conn *c, void *arg)
         errno = err;
         return -1;
     }
+    if (hc.op == HYPERVISOR_MULTICALL || hc.op == HYPERVISOR_MEMORY_OP || hc.op == HYPERVISOR_HVM_OP)
+        return do_memop_hypercall(c, &hc);
     memset(b, 0, sizeof(b));
     int is_dm_op = hc.op == HYPERVISOR_DM_OP;
     if (is_dm_op && hc.arg[1] >= 1 && hc.arg[1] <= DM_OP_HCALL_MAX_BUFS) {

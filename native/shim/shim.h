@@ -105,6 +105,12 @@ _Static_assert(sizeof(struct shim_privcmd_dm_op_buf) == sizeof(privcmd_dm_op_buf
 #define DM_OP_MAX_NR_BUFS 16
 #define DM_OP_BUF_MAX_SIZE 4096
 #define HYPERVISOR_DM_OP 41
+#define HYPERVISOR_MEMORY_OP 12
+#define HYPERVISOR_MULTICALL 13
+#define HYPERVISOR_HVM_OP 34
+/* multicall entries the shim forwards at once; each memory_op entry adds two buffers */
+#define MC_MAX_ENTRIES 7
+#define MEMOP_MAX_BUFS (1 + 2 * MC_MAX_ENTRIES)
 #define DM_OP_HCALL_MAX_BUFS 2
 
 /* ---- protocol (docs/protocol.md) */

@@ -8,6 +8,7 @@ import {
   createDefaultServer49, HVM_PARAM_BUFIOREQ_EVTCHN, HVM_PARAM_BUFIOREQ_PFN, HVM_PARAM_IOREQ_PFN,
 } from "./ioreq-server.js";
 import type { Domain } from "./domain.js";
+import { storedHvmParam } from "./hvm-param-set.js";
 
 export const HVM_PARAM_DM_DOMAIN = 13;
 export const HVM_PARAM_IOREQ_SERVER_PFN = 32;
@@ -27,8 +28,13 @@ function modelledValue(d: Domain, index: number): bigint {
     case HVM_PARAM_DM_DOMAIN: return BigInt(d.dmDomain);
     case HVM_PARAM_BUFIOREQ_EVTCHN: return BigInt(d.ioreq.defaultServer?.bufioreqEvtchn ?? 0);
     case HVM_PARAM_IOREQ_SERVER_PFN: return BigInt(pool.base);
-    default: return 0n;
+    default: return storedHvmParam(d, index);
   }
+}
+
+/** A parameter's current value as hvm_get_param reads it (no permission checks). */
+export function currentHvmParam(d: Domain, index: number): bigint {
+  return modelledValue(d, index);
 }
 
 /**

@@ -2,7 +2,7 @@
 // requests against it. Socket-free, so `xendm replay` runs recorded calls through the same code.
 import type { DmOpBuf, PrivcmdDevice, PrivcmdHandle, IoctlResult } from "../privcmd/index.js";
 import {
-  DESC_UNREADABLE, ErrorCode, Kind, PROTOCOL_VERSION, ProtocolError, REPLY_BIT, callReplyFrame, dmOpContentsSent,
+  DESC_UNREADABLE, ErrorCode, Kind, PROTOCOL_VERSION, ProtocolError, REPLY_BIT, callReplyFrame, dmOpContentsSent, isMemopHypercall,
   encodeEvtchnOpenReply, encodeHelloReply, encodeMmapBatchReply, encodeMmapResourceReply, encodeShmInfoReply, encodeRestrictReply, frame, type DmOpRequest, type HypercallRequest, type Request,
   type WireBuf,
 } from "./protocol.js";
@@ -13,6 +13,8 @@ import { errno as ERRNO } from "../../abi/xen/errno.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { SharedPages } from "./shared-pages.js";
 import { mmapBatch, mmapResource } from "./mapping.js";
+import { runMemopHypercall } from "./memop-call.js";
+import { DOMID_INVALID } from "../privcmd/device.js";
 
 const EFAULT = 14;
 
@@ -175,7 +177,12 @@ const HANDLERS: Handlers = {
     if (refused !== undefined) return refuse(req, seq, refused);
     const before = record ? traceBufs(req.bufs) : [];
     const bufs = toDmOpBufs(req.bufs);
-    const r = split(s.handle.hypercall(req.op, req.args, bufs));
+    const host = s.host;
+    const memop = isMemopHypercall(req.op);
+    const r = !memop ? split(s.handle.hypercall(req.op, req.args, bufs))
+      : host === undefined ? { ret: -1, errno: ERRNO.ENOSYS }
+        : runMemopHypercall(host.hv, s.caller, s.handle.restriction !== DOMID_INVALID, req.op, req.args, req.bufs);
+    if (memop) for (let i = 0; i < bufs.length; i++) bufs[i]!.bytes = req.bufs[i]!.bytes ?? EMPTY;
     const sent = req.bufs.some((d) => d.bytes !== undefined);
     const out = sent ? req.bufs.map((d, i) => (d.bytes !== undefined ? bufs[i]!.bytes : EMPTY)) : [];
     const f = callReplyFrame(Kind.HYPERCALL | REPLY_BIT, seq, r.ret, r.errno, out);

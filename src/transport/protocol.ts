@@ -2,6 +2,7 @@
 // Pure functions over bytes: no I/O. Every parse is strict: a length, count or size that does not
 // fit is a ProtocolError carrying the error code of the error reply, never an allocation.
 
+import { __HYPERVISOR_hvm_op, __HYPERVISOR_memory_op, __HYPERVISOR_multicall } from "../../abi/xen/xen.js";
 export const PROTOCOL_VERSION = 1;
 /** Largest value of the leading u32 length (8 header bytes + body). */
 export const MAX_FRAME = 1 << 20;
@@ -54,6 +55,12 @@ const DESC_FIELDS = Array.from({ length: DM_OP_MAX_NR_BUFS }, (_, i) => ({
   size: `desc[${i}].size`, flags: `desc[${i}].flags`, reserved: `desc[${i}].reserved`, contents: `contents of buffer ${i}`,
 }));
 const ARG_FIELDS = Array.from({ length: 5 }, (_, i) => `arg[${i}]`);
+/** memory_op / multicall: the multicall_entry array, then a reservation and its extents per entry. */
+export const MEMOP_MAX_BUFS = 15;
+/** Whether a HYPERCALL of this op (memory_op, multicall, hvm_op) carries the struct body form (every descriptor's contents follow). */
+export function isMemopHypercall(op: bigint): boolean {
+  return op === BigInt(__HYPERVISOR_memory_op) || op === BigInt(__HYPERVISOR_multicall) || op === BigInt(__HYPERVISOR_hvm_op);
+}
 
 export class ProtocolError extends Error {
   constructor(
@@ -316,7 +323,8 @@ function writeRequestBody(w: Writer, req: Request): void {
     case Kind.HYPERCALL: {
       w.u64(req.op);
       for (let i = 0; i < 5; i++) w.u64(req.args[i] ?? 0n);
-      if (req.op === BigInt(HYPERVISOR_dm_op)) {
+      if (isMemopHypercall(req.op)) writeDescs(w, req.bufs, () => true);
+      else if (req.op === BigInt(HYPERVISOR_dm_op)) {
         const n = req.args[1] ?? 0n;
         const inRange = n >= 1n && n <= BigInt(HYPERCALL_MAX_BUFS);
         const descs = inRange ? req.bufs.slice(0, Number(n)) : [];
@@ -384,7 +392,15 @@ export function parseRequest(kind: number, body: Uint8Array, seq: number): Reque
       const args: bigint[] = [];
       for (let i = 0; i < 5; i++) args.push(r.u64(ARG_FIELDS[i]!));
       let bufs: WireBuf[] = [];
-      if (op === DM_OP_BIG) {
+      if (isMemopHypercall(op)) {
+        bufs = readDescs(r, r.u32("ndesc"), "HYPERCALL", seq, MEMOP_MAX_BUFS);
+        for (let i = 0; i < bufs.length; i++) {
+          const d = bufs[i]!;
+          if ((d.flags & DESC_UNREADABLE) !== 0 && d.size !== 0n) throw new ProtocolError(ErrorCode.BAD_BODY, `HYPERCALL: desc[${i}] is flagged unreadable but its size is not 0`, seq);
+          if (d.size > BigInt(r.remaining)) throw new ProtocolError(ErrorCode.BAD_BODY, `HYPERCALL: desc[${i}].size ${d.size} exceeds the ${r.remaining} bytes left`, seq);
+          d.bytes = r.bytes(Number(d.size), DESC_FIELDS[i]!.contents);
+        }
+      } else if (op === DM_OP_BIG) {
         const n = args[1] ?? 0n;
         const expect = n >= 1n && n <= HYPERCALL_MAX_BIG ? Number(n) : 0;
         const ndesc = r.u32("ndesc");

@@ -160,7 +160,7 @@ suite("LD_PRELOAD privcmd shim", () => {
         ioctl_unknown: [-1, ENOTTY],
         ioctl_tcgets: [-1, ENOTTY],
         hypercall_null_arg: [-1, EFAULT],
-        hypercall_hvm_op: [-1, ENOSYS],
+        hypercall_hvm_op: [-1, EFAULT], // HVMOP_set_param of a NULL xen_hvm_param: copy_from_guest fails
         hypercall_dm_op_nr_vcpus: [0, 0],
         hypercall_dm_op_buf_null: [-1, EFAULT],
         mmap_privcmd: [0, 0],

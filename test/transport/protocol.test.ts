@@ -47,12 +47,13 @@ describe("request bodies", () => {
     expect(flagged.body.length).toBe(8 + 16);
   });
 
-  it("HYPERCALL carries descriptors only for op 41 with 1 <= arg[1] <= 2", () => {
+  it("HYPERCALL carries dm_op descriptors only with 1 <= arg[1] <= 2, and memory_op / multicall / hvm_op ones always", () => {
     const args = [1n, 1n, 0xdeadn, 0n, 0n];
     const r = roundTrip({ kind: Kind.HYPERCALL, op: 41n, args, bufs: [{ size: 32n, flags: 0, bytes: new Uint8Array(32).fill(1) }] });
     expect(r).toMatchObject({ op: 41n, args, bufs: [{ size: 32n }] });
     expect(encodeRequest({ kind: Kind.HYPERCALL, op: 41n, args: [1n, 3n, 0n, 0n, 0n], bufs: [] }).body.length).toBe(48 + 4);
-    expect(encodeRequest({ kind: Kind.HYPERCALL, op: 34n, args: [1n, 1n, 0n, 0n, 0n], bufs: [] }).body.length).toBe(48);
+    expect(encodeRequest({ kind: Kind.HYPERCALL, op: 34n, args: [1n, 1n, 0n, 0n, 0n], bufs: [] }).body.length).toBe(48 + 4);
+    expect(encodeRequest({ kind: Kind.HYPERCALL, op: 17n, args: [1n, 1n, 0n, 0n, 0n], bufs: [] }).body.length).toBe(48);
   });
 
   it("HELLO, RESTRICT, BYE", () => {
