@@ -72,9 +72,16 @@ export async function runQemuDemo(out: (s: DemoStep) => void): Promise<boolean> 
     ], seen && scratch === 0xa5);
 
     if (vgaNote === null) {
+      // as firmware does before it draws: the sequencer writes all four planes (map mask) and
+      // addresses them chained (memory mode chain-4), so a byte at 0xa0000 is a byte of VRAM
+      await io.pioWrite(0x3c4, 1, 0x02);
+      await io.pioWrite(0x3c5, 1, 0x0f);
+      await io.pioWrite(0x3c4, 1, 0x04);
+      await io.pioWrite(0x3c5, 1, 0x0e);
       await io.mmioWrite(0xa0000, 1, 0x5a);
       const back = await io.mmioRead(0xa0000, 1);
       step("a VGA memory write goes on the buffered ring, a sync read brings it back", [
+        "sequencer: map mask 0x0f, memory mode 0x0e (chain-4)",
         `mmio write 0xa0000 <- 0x5a (buffered), mmio read 0xa0000 -> 0x${back.toString(16)}`,
       ], back === 0x5an);
     } else step("a buffered VGA write read back", ["not shown: no VGA in this guest (see above)"], true);
