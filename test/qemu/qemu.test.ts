@@ -38,7 +38,7 @@ async function start(vga: "cirrus" | "none"): Promise<QemuGuest | null> {
   } catch (e) {
     if (!(e instanceof DeviceModelError)) throw e;
     const text = e.lastLines.join("\n");
-    if (vga === "cirrus" && VRAM_GAP.test(text)) {
+    if (vga === "cirrus" && VRAM_GAP.test(text) && process.env.CI !== "true") {
       vgaGap = "multicall + memory_op XENMEM_populate_physmap (the VGA's VRAM)";
       console.warn(`\n*** QEMU VGA tests SKIPPED: the host layer lacks ${vgaGap}; QEMU said:\n    ${e.lastLines.join("\n    ")} ***\n`);
       return start("none");
@@ -127,6 +127,15 @@ describe.skipIf(!have)("the real QEMU against the fake", () => {
     const deadline = Date.now() + 2000;
     while (!q!.serial().includes("Hi\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(q!.serial()).toContain("Hi\n");
+  });
+
+  it("a buffered VGA memory write is read back through a sync read", async (ctx) => {
+    if (gap !== null || vgaGap !== null) ctx.skip();
+    const g = io();
+    // the sequencer writes all planes, chained (chain-4), so 0xa0000 addresses VRAM bytes directly
+    for (const [port, v] of [[0x3c4, 0x02], [0x3c5, 0x0f], [0x3c4, 0x04], [0x3c5, 0x0e]] as const) await g.pioWrite(port, 1, v);
+    await g.mmioWrite(0xa0001, 1, 0xc3);
+    expect(await g.mmioRead(0xa0001, 1)).toBe(0xc3n);
   });
 
   it("a write of 0x06 to 0xcf9 makes QEMU call remote_shutdown (reboot)", async (ctx) => {
