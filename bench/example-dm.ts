@@ -1,4 +1,4 @@
-// For bench/fastpath.bench.ts: the C example device model (native/example) serving domain 1 under
+// For bench/example.bench.ts and bench/fastpath.bench.ts: the C example device model (native/example) serving domain 1 under
 // the shim, and sequential guest PIO writes it answers (each one an ioreq round trip: the record in
 // the shared page, the event to the device model, its response and IOCTL_EVTCHN_NOTIFY back).
 import { join } from "node:path";

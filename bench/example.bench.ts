@@ -5,10 +5,7 @@
 //   npx tsx bench/example.bench.ts [--quick]
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { guestOf, type AccessResult } from "../src/hypervisor/emulate.js";
-import { Hypervisor } from "../src/hypervisor/hypervisor.js";
-import { PrivcmdDevice } from "../src/privcmd/index.js";
-import { launchUnderShim, withTimeout, type LaunchedProgram } from "../src/toolstack/launch.js";
+import { ioreqRoundTrips, startExampleDm } from "./example-dm.js";
 import { BUILD, buildNative, nativeMissing } from "../test/native/harness.js";
 import { fmt, median, table, writeResult } from "./lib.js";
 
@@ -16,51 +13,12 @@ const quick = process.argv.includes("--quick");
 const N = quick ? 1_000 : 2_000;
 const RUNS = quick ? 3 : 11;
 const GOAL_RATIO = 0.5;
-const DOM = 1;
-const PORT = 0x100;
-const EXAMPLE = join(BUILD, "xendm-example-dm");
 const PINGPONG = join(BUILD, "pingpong");
 
 function pingpong(n: number): number {
   const out = execFileSync(PINGPONG, [String(n)], { encoding: "utf8" });
   const r = JSON.parse(out) as { rounds: number; seconds: number };
   return r.rounds / r.seconds;
-}
-
-interface Example {
-  hv: Hypervisor;
-  dm: LaunchedProgram;
-}
-
-/** The example serving domain 1, ready (its ready line printed); or why it could not start. */
-async function startExample(env: Record<string, string> = {}): Promise<Example | string> {
-  const hv = new Hypervisor({ format: 1, domains: [{ domid: DOM, vcpus: 1 }] });
-  const dm = await launchUnderShim({ argv: [EXAMPLE, "--domain", String(DOM)], device: new PrivcmdDevice(hv), hv, env, stdio: "capture" });
-  const t0 = Date.now();
-  while (!dm.stdout.includes(" ready ")) {
-    if (!dm.running || Date.now() - t0 > 10_000) {
-      const why = dm.lastLines("stderr", 3).join(" / ") || "no ready line within 10 s";
-      await dm.close();
-      return why;
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return { hv, dm };
-}
-
-/** `n` sequential guest PIO writes, each awaited until the device model's answer completes it. */
-async function roundTrips(ex: Example, n: number): Promise<number> {
-  const g = guestOf(ex.hv);
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) {
-    let resolve: ((r: AccessResult) => void) | undefined;
-    const p = new Promise<AccessResult>((res) => { resolve = res; });
-    const first = g.pio(DOM, 0, { port: PORT, size: 4, dir: "write", data: i }, (r) => resolve?.(r));
-    if (first.status !== "pending") throw new Error(`access ${i}: ${first.status} (expected to wait for the device model)`);
-    const r = await withTimeout(p, 5000);
-    if (r === undefined) throw new Error(`access ${i}: no answer within 5 s`);
-  }
-  return n / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
 /** The device model's configurations measured: as started, and with the shim polling for replies. */
@@ -76,15 +34,15 @@ async function main(): Promise<void> {
     return;
   }
   buildNative();
-  const started = await Promise.all(CONFIGS.map((cfg) => startExample(cfg.env)));
+  const started = await Promise.all(CONFIGS.map((cfg) => startExampleDm(cfg.env)));
   const c: number[] = [];
   const x: number[][] = CONFIGS.map(() => []);
   pingpong(Math.max(100, N >> 3)); // warm-up
-  for (const ex of started) if (typeof ex !== "string") await roundTrips(ex, Math.max(100, N >> 3));
+  for (const ex of started) if (typeof ex !== "string") await ioreqRoundTrips(ex, Math.max(100, N >> 3));
   try {
     for (let i = 0; i < RUNS; i++) {
       c.push(pingpong(N));
-      for (const [k, ex] of started.entries()) if (typeof ex !== "string") x[k]!.push(await roundTrips(ex, N));
+      for (const [k, ex] of started.entries()) if (typeof ex !== "string") x[k]!.push(await ioreqRoundTrips(ex, N));
     }
   } finally {
     for (const ex of started) if (typeof ex !== "string") await ex.dm.close();
