@@ -107,19 +107,11 @@ int open_evtchn(int flags)
     struct conn *c = conn_new(CONN_EVTCHN);
     if (!c)
         return -1;
-    if (evtchn_open_on(c, 0) < 0) {
-        int e = errno;
-        conn_put(c);
-        errno = e;
-        return -1;
-    }
+    if (evtchn_open_on(c, 0) < 0)
+        return conn_abandon(c);
     int fd = open_stream(c->token, flags);
-    if (fd < 0) {
-        int e = errno;
-        conn_put(c);
-        errno = e;
-        return -1;
-    }
+    if (fd < 0)
+        return conn_abandon(c);
     return table_install(fd, c);
 }
 

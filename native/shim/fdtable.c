@@ -53,6 +53,14 @@ void hidden_closed(int fd)
     conn_put(c);
 }
 
+int conn_abandon(struct conn *c)
+{
+    int e = errno;
+    conn_put(c);
+    errno = e;
+    return -1;
+}
+
 void conn_put(struct conn *c)
 {
     int last;

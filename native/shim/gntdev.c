@@ -79,12 +79,8 @@ int open_gnt(int type, int flags)
     c->type = type;
     c->buf = (uint8_t *)g; /* freed with the connection */
     int fd = memfd_create(type == CONN_GNTDEV ? "xendm-gntdev" : "xendm-gntalloc", (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
-    if (fd < 0) {
-        int e = errno;
-        conn_put(c);
-        errno = e;
-        return -1;
-    }
+    if (fd < 0)
+        return conn_abandon(c);
     return table_install(fd, c);
 }
 

@@ -551,12 +551,8 @@ int open_privcmd(const char *path, int flags)
     shm_open_once(c);
     unsigned mfd_flags = (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0;
     int fd = memfd_create("xendm-privcmd", mfd_flags);
-    if (fd < 0) {
-        int e = errno;
-        conn_put(c);
-        errno = e;
-        return -1;
-    }
+    if (fd < 0)
+        return conn_abandon(c);
     (void)path;
     return table_install(fd, c);
 }

@@ -229,6 +229,8 @@ void sock_set(int fd, struct conn *c);
 void sock_clear(int fd, struct conn *c);
 void hidden_closed(int fd);
 void conn_put(struct conn *c);
+/* Drops a connection whose open failed, keeping errno: returns -1 for the caller to return. */
+int conn_abandon(struct conn *c);
 struct conn *conn_get(int fd);
 void table_drop(int fd);
 void table_alias(int newfd, struct conn *c);
