@@ -29,13 +29,17 @@ static struct dm the_dm;
 static int sig_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t in_teardown;
 
+static void vlogmsg(const char *fmt, va_list ap) {
+  fprintf(stderr, PROG ": ");
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+}
+
 void logmsg(struct dm *dm, const char *fmt, ...) {
   (void)dm;
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, PROG ": ");
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vlogmsg(fmt, ap);
   va_end(ap);
 }
 
@@ -44,9 +48,7 @@ static void teardown(struct dm *dm);
 void fatal(struct dm *dm, int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, PROG ": ");
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vlogmsg(fmt, ap);
   va_end(ap);
   if (!in_teardown) teardown(dm);
   exit(code);
