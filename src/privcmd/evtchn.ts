@@ -52,6 +52,8 @@ export class EvtchnFile {
   readonly #unsubscribe: () => void;
   #restrict = UNRESTRICTED_DOMID;
   #closed = false;
+  /** Called before each raise of one of this domain's ports is looked at (unmasks waiting elsewhere are applied). */
+  beforeRaise: (() => void) | undefined;
 
   /**
    * `deliver(port)` puts a port into what read() returns, in order. The caller (the calling domain) is
@@ -62,7 +64,11 @@ export class EvtchnFile {
     readonly caller: number,
     private readonly deliver: (port: number) => void,
   ) {
-    this.#unsubscribe = hv.onRaise((domid, port) => { if (domid === this.caller) this.#interrupt(port); });
+    this.#unsubscribe = hv.onRaise((domid, port) => {
+      if (domid !== this.caller) return;
+      this.beforeRaise?.();
+      this.#interrupt(port);
+    });
   }
 
   get restriction(): number {

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { errno } from "../../abi/xen/errno.js";
 import { EvtchnFile, type EvtchnHypervisor } from "../privcmd/evtchn.js";
+import type { EventRing } from "./evtchn-ring.js";
 
 const { EBADF, EBUSY, ENOMEM } = errno;
 
@@ -19,10 +20,25 @@ export interface EvtchnEntry {
   write: ((bytes: Uint8Array) => void) | undefined;
   streamed: boolean;
   readonly queue: number[];
+  /** The event area of the control connection that opened the file, while it lives (evtchn-ring.ts). */
+  ring: EventRing | undefined;
+}
+
+/** How ports reached the clients, and how their unmasks came back. */
+export interface EvtchnStats {
+  /** Ports put in an event area's ring (the client was spinning). */
+  ringDeliveries: number;
+  /** Ports written on a stream socket. */
+  socketDeliveries: number;
+  /** Unmasks taken from an event area's ring. */
+  ringUnmasks: number;
+  /** Unmasks read from a stream socket. */
+  socketUnmasks: number;
 }
 
 export class EvtchnFiles {
   readonly #files = new Map<bigint, EvtchnEntry>();
+  readonly stats: EvtchnStats = { ringDeliveries: 0, socketDeliveries: 0, ringUnmasks: 0, socketUnmasks: 0 };
 
   constructor(readonly hv: EvtchnHypervisor, readonly maxFiles = MAX_EVTCHN_FILES) {}
 
@@ -36,15 +52,44 @@ export class EvtchnFiles {
     let token = 0n;
     while (token === 0n || this.#files.has(token)) token = randomBytes(8).readBigUInt64LE(0);
     const queue: number[] = [];
+    const stats = this.stats;
     const entry: EvtchnEntry = {
-      token, controls: 1, write: undefined, streamed: false, queue,
+      token, controls: 1, write: undefined, streamed: false, queue, ring: undefined,
       file: new EvtchnFile(this.hv, caller, (port) => {
-        if (entry.write !== undefined) entry.write(portBytes(port));
-        else queue.push(port);
+        if (entry.write === undefined) queue.push(port);
+        else if (entry.ring?.push(port) === true) stats.ringDeliveries++;
+        else {
+          stats.socketDeliveries++;
+          entry.write(portBytes(port));
+        }
       }),
     };
+    // Unmasks waiting in the area are applied before a raise decides whether the port is masked.
+    entry.file.beforeRaise = () => { this.drainRing(entry); };
     this.#files.set(token, entry);
     return entry;
+  }
+
+  /** Makes `ring` the file's event area (the control connection that opened it has a region). */
+  useRing(e: EvtchnEntry, ring: EventRing): void {
+    e.ring = ring;
+  }
+
+  /** Applies the unmasks waiting in the file's event area. */
+  drainRing(e: EvtchnEntry): void {
+    const ring = e.ring;
+    if (ring === undefined) return;
+    if (!ring.live) {
+      e.ring = undefined;
+      return;
+    }
+    this.stats.ringUnmasks += ring.drainUnmasks((port) => { e.file.unmask(port); });
+  }
+
+  /** write() on the stream socket: one unmask. */
+  socketUnmask(e: EvtchnEntry, port: number): void {
+    this.stats.socketUnmasks++;
+    e.file.unmask(port);
   }
 
   get(token: bigint): EvtchnEntry | undefined {

@@ -26,6 +26,8 @@ export interface FastConn {
   readonly closing: boolean;
   /** Writes a frame on the connection's socket. */
   send(frame: Uint8Array): void;
+  /** Takes what the region's event area holds for the server (evtchn-ring.ts); throws ProtocolError. */
+  drainEvents?: () => void;
 }
 
 /** Runs one request frame (validated header) and returns its reply frame; throws ProtocolError. */
@@ -113,6 +115,16 @@ export class FastpathHost {
   serveOne(c: FastConn): boolean {
     const fp = c.fp;
     if (fp === undefined || c.closing || !fp.open) return false;
+    if (c.drainEvents !== undefined) {
+      // Unmasks first: a port the client unmasked before this request is enabled when it runs.
+      try {
+        c.drainEvents();
+      } catch (e) {
+        this.fail(c, e, 0);
+        return true;
+      }
+      if (c.closing || !fp.open) return true;
+    }
     const seq = fp.pending();
     if (seq === 0) return false;
     try {

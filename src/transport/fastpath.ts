@@ -19,6 +19,8 @@ export const FastKind = {
 
 /** HELLO reply `features` bit 0: this server accepts FASTPATH. */
 export const FEATURE_FASTPATH = 1;
+/** Region `features` bit 0: the event area is live (an evtchn file opened on this connection uses it). */
+export const REGION_FEATURE_EVENTS = 1;
 
 /** Region layout: byte offsets of the u32 words of the control page, then the data area. */
 export const Layout = {
@@ -29,10 +31,21 @@ export const Layout = {
   OFF_SIZE: 8,
   OFF_DATA_OFF: 12,
   OFF_DATA_SIZE: 16,
+  /** Server-written: bit 0, the event area (evtchn-ring.ts) is live in this region. */
+  OFF_FEATURES: 20,
   OFF_REQ_SEQ: 64,
   OFF_REP_SEQ: 128,
   OFF_POLLING: 192,
   OFF_WAITING: 256,
+  /** The event area of an evtchn file's control connection (evtchn-ring.ts). */
+  OFF_EV_PROD: 320,
+  OFF_EV_CONS: 384,
+  OFF_UM_PROD: 448,
+  OFF_UM_CONS: 512,
+  OFF_EV_RING: 1024,
+  OFF_UM_RING: 2048,
+  /** Entries of each event-area ring (u32 ports). */
+  RING_SIZE: 256,
   DATA_OFF: 4096,
   DATA_SIZE: 128 * 1024,
 } as const;
@@ -85,11 +98,17 @@ export class FastChannel {
     dv.setUint32(Layout.OFF_SIZE, REGION_SIZE, true);
     dv.setUint32(Layout.OFF_DATA_OFF, Layout.DATA_OFF, true);
     dv.setUint32(Layout.OFF_DATA_SIZE, Layout.DATA_SIZE, true);
+    dv.setUint32(Layout.OFF_FEATURES, REGION_FEATURE_EVENTS, true);
     return ch;
   }
 
   get open(): boolean {
     return this.#map.mapped;
+  }
+
+  /** The region's control page as u32 words (the event area lives there); empty once unmapped. */
+  get control(): Int32Array {
+    return this.#map.mapped ? this.#i32 : new Int32Array(0);
   }
 
   /** The seq of a request not yet taken, or 0. */

@@ -7,7 +7,7 @@ import { Buffer } from "node:buffer";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { PrivcmdDevice } from "../privcmd/index.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
-import { EvtchnFiles, PortWords, type EvtchnEntry } from "./evtchn-files.js";
+import { EvtchnFiles, PortWords, type EvtchnEntry, type EvtchnStats } from "./evtchn-files.js";
 import { SharedPages } from "./shared-pages.js";
 import {
   ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest, type RawFrame,
@@ -15,6 +15,7 @@ import {
 import { Connection, type CallObserver, type Executed } from "./connection.js";
 import { FastpathHost, type FastConn, type FastpathOptions } from "./fastpath-host.js";
 import type { FastChannel } from "./fastpath.js";
+import { EventRing } from "./evtchn-ring.js";
 import type { TraceWriter } from "./trace.js";
 
 export interface ServerOptions {
@@ -58,6 +59,8 @@ interface Conn extends FastConn {
   timer?: ReturnType<typeof setTimeout>;
   /** Set once the connection became an evtchn file's stream: raw u32 unmasks in, ports out. */
   stream?: { entry: EvtchnEntry; words: PortWords };
+  /** The event area of its region, once it opened an evtchn file (evtchn-ring.ts). */
+  ring?: EventRing;
 }
 
 export class XendmServer {
@@ -102,6 +105,11 @@ export class XendmServer {
   /** Requests served through fast-path regions, WAKE frames sent, KICK frames received. */
   get fastpathStats(): Readonly<{ served: number; wakes: number; kicks: number }> {
     return { ...this.#fast.stats };
+  }
+
+  /** Ports delivered and unmasks taken through event areas and through stream sockets. */
+  get evtchnStats(): Readonly<EvtchnStats> {
+    return { ...(this.evtchn?.stats ?? { ringDeliveries: 0, socketDeliveries: 0, ringUnmasks: 0, socketUnmasks: 0 }) };
   }
 
   get stats(): Readonly<{ connections: number; requests: number; errors: number; open: number }> {
@@ -181,8 +189,9 @@ export class XendmServer {
     if (c.closing) return;
     if (c.stream !== undefined) {
       // write() on the evtchn fd: whole u32 ports, each an unmask (a partial word waits for the rest)
-      const file = c.stream.entry.file;
-      c.stream.words.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), (port) => { file.unmask(port); });
+      const entry = c.stream.entry;
+      const files = this.evtchn;
+      c.stream.words.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), (port) => { files?.socketUnmask(entry, port); });
       return;
     }
     let seq = 0;
@@ -234,7 +243,22 @@ export class XendmServer {
     const trace = this.opts.trace;
     const done = c.state.execute(req, f.seq, trace !== undefined);
     if (done.trace !== undefined) trace?.write(done.trace);
+    if (req.kind === Kind.EVTCHN_OPEN && req.token === 0n) this.#armEvents(c);
     return done;
+  }
+
+  /**
+   * A file freshly opened on a connection with a region gets that region's event area: its ports go
+   * through the ring while the client spins, its unmasks come back through the other ring.
+   */
+  #armEvents(c: Conn): void {
+    const entry = c.state.evtchn;
+    if (c.fp === undefined || entry === undefined || c.ring !== undefined || this.evtchn === undefined) return;
+    const ring = new EventRing(c.fp, (e) => { this.#fail(c, e, 0); });
+    c.ring = ring;
+    this.evtchn.useRing(entry, ring);
+    const files = this.evtchn;
+    c.drainEvents = () => { files.drainRing(entry); };
   }
 
   /** A bad frame: the error reply, then that connection is closed. */
@@ -295,6 +319,7 @@ export class XendmServer {
   #drop(c: Conn, destroy = true): void {
     if (!this.#conns.delete(c)) return;
     c.closing = true;
+    c.ring?.close();
     this.#fast.drop(c);
     if (c.timer !== undefined) clearTimeout(c.timer);
     c.state.close();
