@@ -109,6 +109,7 @@ int open_evtchn(int flags)
         return -1;
     if (evtchn_open_on(c, 0) < 0)
         return conn_abandon(c);
+    ev_arm(c); /* the server gave a new file opened on a connection with a region its event area */
     int fd = open_stream(c->token, flags);
     if (fd < 0)
         return conn_abandon(c);

@@ -28,8 +28,6 @@ void fp_init_env(void)
     }
 }
 
-#define FP_SPIN_MIN_NS 1000L
-#define FP_PREEMPTED_NS 30000L
 #define FP_QUICK_NS 10000L
 /* This thread's current spin budget (ns); -1 until its first fast-path call. */
 static __thread long spin_budget = -1;
@@ -39,16 +37,7 @@ static inline uint32_t *word(uint8_t *base, size_t off)
     return (uint32_t *)(void *)(base + off);
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
-    __asm__ __volatile__("yield" ::: "memory");
-#endif
-}
-
-static int64_t fp_now_ns(void)
+int64_t fp_now_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -57,6 +46,10 @@ static int64_t fp_now_ns(void)
 
 void fp_drop(struct conn *c)
 {
+    if (c->ev_on) {
+        c->ev_on = 0;
+        __atomic_fetch_sub(&ev_areas, 1, __ATOMIC_RELAXED);
+    }
     if (c->fp_base) {
         munmap(c->fp_base, FP_REGION_SIZE);
         c->fp_base = NULL;
@@ -222,7 +215,7 @@ int fp_transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len
                 goto sleep;
             last = t;
         }
-        cpu_relax();
+        fp_cpu_relax();
     }
     if (fp_now_ns() - t0 <= FP_QUICK_NS)
         spin_budget = spin_budget * 2 + FP_SPIN_MIN_NS;

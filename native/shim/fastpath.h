@@ -21,10 +21,22 @@
 #define FP_OFF_SIZE 8
 #define FP_OFF_DATA_OFF 12
 #define FP_OFF_DATA_SIZE 16
+#define FP_OFF_FEATURES 20 /* server: bit 0, the event area below is live */
+#define FP_FEATURE_EVENTS 1u
 #define FP_OFF_REQ_SEQ 64
 #define FP_OFF_REP_SEQ 128
 #define FP_OFF_POLLING 192
 #define FP_OFF_WAITING 256
+/* The event area (evring.c): the file's ports server -> client, its unmasks client -> server. */
+#define FP_OFF_EV_PROD 320 /* bits 0-30 ports pushed (server), bit 31 the client spins (client) */
+#define FP_OFF_EV_CONS 384 /* client: ports taken (bits 0-30) */
+#define FP_OFF_UM_PROD 448 /* client: unmasks pushed */
+#define FP_OFF_UM_CONS 512 /* server: unmasks taken */
+#define FP_OFF_EV_RING 1024
+#define FP_OFF_UM_RING 2048
+#define FP_RING_SIZE 256u
+#define FP_EV_SPINNING 0x80000000u
+#define FP_EV_MASK 0x7fffffffu
 #define FP_DATA_OFF 4096u
 #define FP_DATA_SIZE (128u * 1024u)
 #define FP_REGION_SIZE (FP_DATA_OFF + FP_DATA_SIZE)
@@ -49,5 +61,30 @@ int fp_usable(const struct conn *c, uint8_t kind, size_t body_len);
 int fp_transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len);
 /* Reads XENDM_SHIM_FASTPATH and XENDM_SHIM_FASTPATH_SPIN_US (from init()). */
 void fp_init_env(void);
+int64_t fp_now_ns(void);
+static inline void fp_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+#define FP_SPIN_MIN_NS 1000L
+#define FP_PREEMPTED_NS 30000L
+
+/* ---- the event area of an evtchn file (evring.c) */
+
+/* Event areas in use in this process (the poll interpositions look only when there is one). */
+extern int ev_areas;
+/* After EVTCHN_OPEN of a new file on c: its ports use the region's event area when the server has one. */
+void ev_arm(struct conn *c);
+/* Whether c's event area may be read (mapped, armed, this process's). */
+int ev_readable(const struct conn *c);
+/* Ports waiting in c's ring (0 when it has none). */
+uint32_t ev_avail(const struct conn *c);
+/* The client spins on c's ring (1) or stops (0); stopping answers whether ports arrived meanwhile. */
+void ev_spin_begin(struct conn *c);
+int ev_spin_end(struct conn *c);
 
 #endif

@@ -208,6 +208,8 @@ struct conn {
     uint8_t *buf;         /* request / reply scratch, grown as needed */
     uint8_t *fp_base;     /* the fast-path region (fastpath.c), or NULL: the socket only */
     size_t cap;
+    int ev_on;            /* CONN_EVTCHN: the region's event area carries this file's ports (evring.c) */
+    pthread_mutex_t ev_lock; /* the event area's consumer and unmask producer (set up with ev_on) */
 };
 
 #define FD_TABLE_SIZE 65536

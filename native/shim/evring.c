@@ -1,0 +1,232 @@
+/*
+ * The event area of an evtchn file (docs/protocol.md, "Event area"): while the program waits in
+ * poll() on its evtchn fd and the shim spins (poll.c), the server puts the ports that become
+ * pending into a ring of the control connection's region instead of writing them on the fd's
+ * socket; read() of the fd returns them before what the socket holds.  write() of unmasks puts
+ * them into the other ring, with a KICK on the control socket only when the server is not polling.
+ * The fd stays the real socket: whatever the shim does not see (epoll, io_uring) still works
+ * through it, since the server writes the socket whenever the client is not spinning.
+ */
+#include "shim.h"
+
+int ev_areas;
+
+typedef ssize_t (*read_fn)(int, void *, size_t);
+typedef ssize_t (*read_chk_fn)(int, void *, size_t, size_t);
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+
+static struct {
+    read_fn read;
+    read_chk_fn read_chk;
+    write_fn write;
+} rw;
+static pthread_once_t rw_once = PTHREAD_ONCE_INIT;
+
+static void rw_resolve(void)
+{
+    rw.read = (read_fn)dlsym(RTLD_NEXT, "read");
+    rw.read_chk = (read_chk_fn)dlsym(RTLD_NEXT, "__read_chk");
+    rw.write = (write_fn)dlsym(RTLD_NEXT, "write");
+}
+
+static inline uint32_t *ev_word(const struct conn *c, size_t off)
+{
+    return (uint32_t *)(void *)(c->fp_base + off);
+}
+
+/* The driver's read()/write() size rules: whole ports only, at most a page (evtchn.c:evtchn_read, evtchn_write). */
+#define EV_IO_MAX 4096u
+
+void ev_arm(struct conn *c)
+{
+    if (!c->fp_base || !(get32(c->fp_base + FP_OFF_FEATURES) & FP_FEATURE_EVENTS) || c->ev_on)
+        return;
+    pthread_mutex_init(&c->ev_lock, NULL);
+    c->ev_on = 1;
+    __atomic_fetch_add(&ev_areas, 1, __ATOMIC_RELAXED);
+}
+
+int ev_readable(const struct conn *c)
+{
+    return c->ev_on && c->fp_base && c->pid == cached_pid;
+}
+
+uint32_t ev_avail(const struct conn *c)
+{
+    uint32_t prod = __atomic_load_n(ev_word(c, FP_OFF_EV_PROD), __ATOMIC_ACQUIRE) & FP_EV_MASK;
+    uint32_t cons = __atomic_load_n(ev_word(c, FP_OFF_EV_CONS), __ATOMIC_RELAXED) & FP_EV_MASK;
+    uint32_t n = (prod - cons) & FP_EV_MASK;
+    return n > FP_RING_SIZE ? FP_RING_SIZE : n; /* a server that overran the ring: never read past it */
+}
+
+void ev_spin_begin(struct conn *c)
+{
+    __atomic_fetch_or(ev_word(c, FP_OFF_EV_PROD), FP_EV_SPINNING, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * The bit is cleared in the word the server publishes with: its push either came before (its
+ * count is in the value seen here) or finds the bit clear and takes the socket.
+ */
+int ev_spin_end(struct conn *c)
+{
+    uint32_t v = __atomic_fetch_and(ev_word(c, FP_OFF_EV_PROD), ~FP_EV_SPINNING, __ATOMIC_SEQ_CST);
+    uint32_t cons = __atomic_load_n(ev_word(c, FP_OFF_EV_CONS), __ATOMIC_RELAXED) & FP_EV_MASK;
+    return ((v & FP_EV_MASK) - cons) & FP_EV_MASK ? 1 : 0;
+}
+
+/* Up to `max` ports from the ring into the caller's buffer; the consumer index moves only after the copy. */
+static long ev_take(struct conn *c, void *buf, uint32_t max)
+{
+    uint32_t ports[EV_IO_MAX / 4];
+    pthread_mutex_lock(&c->ev_lock);
+    uint32_t n = ev_avail(c);
+    if (n > max)
+        n = max;
+    uint32_t cons = __atomic_load_n(ev_word(c, FP_OFF_EV_CONS), __ATOMIC_RELAXED) & FP_EV_MASK;
+    for (uint32_t i = 0; i < n; i++)
+        ports[i] = __atomic_load_n(ev_word(c, FP_OFF_EV_RING + 4 * ((cons + i) % FP_RING_SIZE)), __ATOMIC_RELAXED);
+    long r = (long)n;
+    if (n > 0 && mem_write(buf, ports, (size_t)n * 4) < 0)
+        r = -1;
+    else if (n > 0)
+        __atomic_store_n(ev_word(c, FP_OFF_EV_CONS), (cons + n) & FP_EV_MASK, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&c->ev_lock);
+    return r;
+}
+
+/* A KICK on the control socket: the server takes the unmasks now (it is not polling). */
+static void ev_kick(struct conn *c)
+{
+    uint8_t h[HDR_SIZE];
+    put32(h, 8);
+    h[4] = PROTO_VERSION;
+    h[5] = KIND_KICK;
+    put16(h + 6, 0);
+    put32(h + 8, __atomic_load_n(&c->seq, __ATOMIC_RELAXED));
+    /* 12 bytes go out whole or not at all; a full socket means the server is busy and drains soon */
+    (void)send(c->sock, h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Unmasks into the ring when they all fit: 1; 0 when the caller writes them on the socket. */
+static int ev_put_unmasks(struct conn *c, const uint32_t *ports, uint32_t n)
+{
+    if (c->broken || c->sock < 0)
+        return 0;
+    pthread_mutex_lock(&c->ev_lock);
+    uint32_t prod = __atomic_load_n(ev_word(c, FP_OFF_UM_PROD), __ATOMIC_RELAXED);
+    uint32_t cons = __atomic_load_n(ev_word(c, FP_OFF_UM_CONS), __ATOMIC_ACQUIRE);
+    uint32_t used = prod - cons;
+    if (used > FP_RING_SIZE || FP_RING_SIZE - used < n) {
+        pthread_mutex_unlock(&c->ev_lock);
+        return 0;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        __atomic_store_n(ev_word(c, FP_OFF_UM_RING + 4 * ((prod + i) % FP_RING_SIZE)), ports[i], __ATOMIC_RELAXED);
+    /* Published by um_prod; a server that is not polling is kicked (Dekker with its polling word). */
+    __atomic_store_n(ev_word(c, FP_OFF_UM_PROD), prod + n, __ATOMIC_SEQ_CST);
+    int kick = __atomic_load_n(ev_word(c, FP_OFF_POLLING), __ATOMIC_SEQ_CST) == 0;
+    pthread_mutex_unlock(&c->ev_lock);
+    if (kick)
+        ev_kick(c);
+    return 1;
+}
+
+/* The connection of an evtchn fd whose event area is armed, with a reference; NULL otherwise. */
+static struct conn *ev_conn(int fd)
+{
+    if (!fd_is_privcmd(fd))
+        return NULL;
+    struct conn *c = conn_get(fd);
+    if (c && (c->type != CONN_EVTCHN || !ev_readable(c))) {
+        conn_put(c);
+        c = NULL;
+    }
+    return c;
+}
+
+/* read() of the evtchn fd: the ring's ports, then (without blocking) what the socket holds. */
+static ssize_t ev_read(int fd, struct conn *c, void *buf, size_t count, size_t buflen)
+{
+    count &= ~(size_t)3;
+    if (count == 0)
+        return 0;
+    if (count > EV_IO_MAX)
+        count = EV_IO_MAX;
+    long n = ev_take(c, buf, (uint32_t)(count / 4));
+    if (n < 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    if (n == 0) /* nothing in the ring: the socket as the fd's flags say (blocking, or EAGAIN) */
+        return rw.read_chk && buflen != (size_t)-1 ? rw.read_chk(fd, buf, count, buflen) : rw.read(fd, buf, count);
+    size_t got = (size_t)n * 4;
+    if (got < count) {
+        ssize_t r = recv(fd, (uint8_t *)buf + got, count - got, MSG_DONTWAIT);
+        if (r > 0)
+            got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t count)
+{
+    pthread_once(&rw_once, rw_resolve);
+    struct conn *c = ev_areas > 0 ? ev_conn(fd) : NULL;
+    if (!c)
+        return rw.read(fd, buf, count);
+    ssize_t r = ev_read(fd, c, buf, count, (size_t)-1);
+    int e = errno;
+    conn_put(c);
+    errno = e;
+    return r;
+}
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen)
+{
+    pthread_once(&rw_once, rw_resolve);
+    struct conn *c = ev_areas > 0 ? ev_conn(fd) : NULL;
+    if (!c) {
+        if (rw.read_chk)
+            return rw.read_chk(fd, buf, count, buflen);
+        return rw.read(fd, buf, count);
+    }
+    if (count > buflen)
+        return rw.read_chk(fd, buf, count, buflen); /* the fortified libc reports the overflow */
+    ssize_t r = ev_read(fd, c, buf, count, buflen);
+    int e = errno;
+    conn_put(c);
+    errno = e;
+    return r;
+}
+
+/* write() of the evtchn fd: unmasks into the ring when they fit, else on the socket as before. */
+static ssize_t ev_write(int fd, struct conn *c, const void *buf, size_t count)
+{
+    count &= ~(size_t)3;
+    if (count == 0)
+        return 0;
+    if (count > EV_IO_MAX)
+        count = EV_IO_MAX;
+    uint32_t ports[EV_IO_MAX / 4];
+    if (mem_read(ports, buf, count) < 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    if (ev_put_unmasks(c, ports, (uint32_t)(count / 4)))
+        return (ssize_t)count;
+    return rw.write(fd, ports, count);
+}
+
+SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count)
+{
+    pthread_once(&rw_once, rw_resolve);
+    struct conn *c = ev_areas > 0 ? ev_conn(fd) : NULL;
+    if (!c)
+        return rw.write(fd, buf, count);
+    ssize_t r = ev_write(fd, c, buf, count);
+    int e = errno;
+    conn_put(c);
+    errno = e;
+    return r;
+}
