@@ -5,6 +5,11 @@
  *                                        binds leave, then N times: wait (poll|select|epoll) for a port,
  *                                        unmask it and notify it back
  *   evtchnclient errors DOM P            the driver's refusals (EINVAL, ENOTCONN, EACCES, EFAULT, ENOSYS)
+ *   evtchnclient pingpong DOM N WAIT P   bind P, then N times: wait for the port, read, unmask, notify;
+ *                                        one line at the end (rounds done, the first one that timed out)
+ *   evtchnclient timeout DOM WAIT MS P   bind P, take the binding's pending port, then one wait of MS ms
+ *                                        with nothing raised: its result and how long it took
+ * WAIT is poll, ppoll, select, pselect or epoll.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +22,8 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 #include <xenevtchn.h>
 #include <xen/xen.h>
@@ -30,6 +37,20 @@ static int wait_readable(int fd, const char *how, int ms)
         FD_SET(fd, &r);
         struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
         return select(fd + 1, &r, NULL, NULL, &tv);
+    }
+    if (strcmp(how, "pselect") == 0) {
+        fd_set r;
+        FD_ZERO(&r);
+        FD_SET(fd, &r);
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        sigset_t none;
+        sigemptyset(&none);
+        return pselect(fd + 1, &r, NULL, NULL, &ts, &none);
+    }
+    if (strcmp(how, "ppoll") == 0) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        return ppoll(&p, 1, &ts, NULL);
     }
     if (strcmp(how, "epoll") == 0) {
         static int ep = -1;
@@ -131,6 +152,69 @@ static int errors(unsigned dom, unsigned port)
     return 0;
 }
 
+static long long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static xenevtchn_handle *bind_one(unsigned dom, unsigned remote, const char *how, evtchn_port_t *local)
+{
+    xenevtchn_handle *x = xenevtchn_open(NULL, 0);
+    if (!x)
+        return NULL;
+    xenevtchn_port_or_error_t l = xenevtchn_bind_interdomain(x, dom, remote);
+    if (l < 0)
+        return NULL;
+    *local = (evtchn_port_t)l;
+    /* the binding's pending port */
+    if (wait_readable(xenevtchn_fd(x), how, 2000) <= 0 || xenevtchn_pending(x) != l || xenevtchn_unmask(x, *local) != 0)
+        return NULL;
+    return x;
+}
+
+static int pingpong(unsigned dom, unsigned n, const char *how, unsigned remote)
+{
+    evtchn_port_t local;
+    xenevtchn_handle *x = bind_one(dom, remote, how, &local);
+    if (!x) {
+        printf("{\"setup\":false,\"errno\":%d}\n", errno);
+        return 1;
+    }
+    int fd = xenevtchn_fd(x);
+    printf("{\"ready\":%u}\n", local);
+    fflush(stdout);
+    unsigned i, wrong = 0;
+    for (i = 0; i < n; i++) {
+        if (wait_readable(fd, how, 5000) <= 0)
+            break;
+        xenevtchn_port_or_error_t p = xenevtchn_pending(x);
+        if (p != (xenevtchn_port_or_error_t)local)
+            wrong++;
+        if (xenevtchn_unmask(x, local) != 0 || xenevtchn_notify(x, local) != 0)
+            break;
+    }
+    printf("{\"rounds\":%u,\"wrong\":%u}\n", i, wrong);
+    xenevtchn_close(x);
+    return i == n ? 0 : 1;
+}
+
+static int timeout_case(unsigned dom, const char *how, int ms, unsigned remote)
+{
+    evtchn_port_t local;
+    xenevtchn_handle *x = bind_one(dom, remote, how, &local);
+    if (!x) {
+        printf("{\"setup\":false,\"errno\":%d}\n", errno);
+        return 1;
+    }
+    long long t0 = now_ms();
+    int r = wait_readable(xenevtchn_fd(x), how, ms);
+    printf("{\"ret\":%d,\"ms\":%lld}\n", r, now_ms() - t0);
+    xenevtchn_close(x);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -138,6 +222,10 @@ int main(int argc, char **argv)
         return serve((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0), argv[4], argc - 5, argv + 5);
     if (argc > 3 && strcmp(argv[1], "errors") == 0)
         return errors((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0));
-    fprintf(stderr, "usage: evtchnclient serve DOM N poll|select|epoll PORT... | errors DOM PORT\n");
+    if (argc == 6 && strcmp(argv[1], "pingpong") == 0)
+        return pingpong((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0), argv[4], (unsigned)strtoul(argv[5], NULL, 0));
+    if (argc == 6 && strcmp(argv[1], "timeout") == 0)
+        return timeout_case((unsigned)strtoul(argv[2], NULL, 0), argv[3], atoi(argv[4]), (unsigned)strtoul(argv[5], NULL, 0));
+    fprintf(stderr, "usage: evtchnclient serve DOM N WAIT PORT... | errors DOM PORT | pingpong DOM N WAIT PORT | timeout DOM WAIT MS PORT\n");
     return 2;
 }

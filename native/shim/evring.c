@@ -123,9 +123,15 @@ static int ev_put_unmasks(struct conn *c, const uint32_t *ports, uint32_t n)
     }
     for (uint32_t i = 0; i < n; i++)
         __atomic_store_n(ev_word(c, FP_OFF_UM_RING + 4 * ((prod + i) % FP_RING_SIZE)), ports[i], __ATOMIC_RELAXED);
-    /* Published by um_prod; a server that is not polling is kicked (Dekker with its polling word). */
+    /*
+     * Published by um_prod.  The server needs a KICK only when it is not polling and a port of
+     * the file waits for its unmask (um_wanted); else it takes the unmasks before its next raise or
+     * request.  Both words are Dekker pairs: polling with the server's last look before it stops
+     * polling, um_wanted with its look at um_prod right after it sets it.
+     */
     __atomic_store_n(ev_word(c, FP_OFF_UM_PROD), prod + n, __ATOMIC_SEQ_CST);
-    int kick = __atomic_load_n(ev_word(c, FP_OFF_POLLING), __ATOMIC_SEQ_CST) == 0;
+    int kick = __atomic_load_n(ev_word(c, FP_OFF_POLLING), __ATOMIC_SEQ_CST) == 0 &&
+               __atomic_load_n(ev_word(c, FP_OFF_UM_WANTED), __ATOMIC_SEQ_CST) != 0;
     pthread_mutex_unlock(&c->ev_lock);
     if (kick)
         ev_kick(c);
@@ -154,6 +160,8 @@ static ssize_t ev_read(int fd, struct conn *c, void *buf, size_t count, size_t b
     if (count > EV_IO_MAX)
         count = EV_IO_MAX;
     long n = ev_take(c, buf, (uint32_t)(count / 4));
+    if (n == 0 && ev_spin_end(c)) /* a NOTIFY left the bit set: ports take the socket from now on */
+        n = ev_take(c, buf, (uint32_t)(count / 4));
     if (n < 0) {
         errno = EFAULT;
         return -1;

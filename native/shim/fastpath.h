@@ -32,6 +32,7 @@
 #define FP_OFF_EV_CONS 384 /* client: ports taken (bits 0-30) */
 #define FP_OFF_UM_PROD 448 /* client: unmasks pushed */
 #define FP_OFF_UM_CONS 512 /* server: unmasks taken */
+#define FP_OFF_UM_WANTED 576 /* server: 1 while a port of the file waits for its unmask (KICK it) */
 #define FP_OFF_EV_RING 1024
 #define FP_OFF_UM_RING 2048
 #define FP_RING_SIZE 256u

@@ -204,6 +204,8 @@ static struct conn *watchable(int fd)
         conn_put(c);
         c = NULL;
     }
+    if (c)
+        c->ev_polled = 1;
     return c;
 }
 
@@ -277,6 +279,15 @@ static int ev_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, int is_ppol
         /* the bits go up before the first look: a port raised meanwhile already takes the ring */
         p_collect(&p);
         spin_begin(&p.w);
+        if (p.w.k > 0 && any_ready(&p.w)) {
+            /* the ring answers: no system call (the other fds are looked at by the next call) */
+            for (nfds_t i = 0; i < n; i++)
+                fds[i].revents = 0;
+            spin_end(&p.w);
+            r = p_merge(&p.w, 0);
+            put_watches(&p.w);
+            return r;
+        }
         r = p_check(&p.w);
     } else {
         r = p_check(&p.w); /* the kernel checks the array (EFAULT, EINVAL) before it is read here */

@@ -210,6 +210,7 @@ struct conn {
     size_t cap;
     int ev_on;            /* CONN_EVTCHN: the region's event area carries this file's ports (evring.c) */
     pthread_mutex_t ev_lock; /* the event area's consumer and unmask producer (set up with ev_on) */
+    int ev_polled;        /* the program waits on this fd through the shim's poll/select (poll.c) */
 };
 
 #define FD_TABLE_SIZE 65536

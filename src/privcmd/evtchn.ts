@@ -54,6 +54,8 @@ export class EvtchnFile {
   #closed = false;
   /** Called before each raise of one of this domain's ports is looked at (unmasks waiting elsewhere are applied). */
   beforeRaise: (() => void) | undefined;
+  /** Called when a raise finds its port masked (it is delivered at the unmask). */
+  onMaskedRaise: (() => void) | undefined;
 
   /**
    * `deliver(port)` puts a port into what read() returns, in order. The caller (the calling domain) is
@@ -73,6 +75,12 @@ export class EvtchnFile {
 
   get restriction(): number {
     return this.#restrict;
+  }
+
+  /** Whether a port waits for its unmask to be delivered. */
+  hasPending(): boolean {
+    for (const p of this.#ports.values()) if (p.pending) return true;
+    return false;
   }
 
   /** The ports bound through this file, ascending. */
@@ -112,6 +120,7 @@ export class EvtchnFile {
     if (p === undefined) return;
     if (!p.enabled) {
       p.pending = true;
+      this.onMaskedRaise?.();
       return;
     }
     p.enabled = false;

@@ -22,6 +22,8 @@ export interface EvtchnEntry {
   readonly queue: number[];
   /** The event area of the control connection that opened the file, while it lives (evtchn-ring.ts). */
   ring: EventRing | undefined;
+  /** What the area's um_wanted word says (a port waits for its unmask). */
+  wanted: boolean;
 }
 
 /** How ports reached the clients, and how their unmasks came back. */
@@ -54,7 +56,7 @@ export class EvtchnFiles {
     const queue: number[] = [];
     const stats = this.stats;
     const entry: EvtchnEntry = {
-      token, controls: 1, write: undefined, streamed: false, queue, ring: undefined,
+      token, controls: 1, write: undefined, streamed: false, queue, ring: undefined, wanted: false,
       file: new EvtchnFile(this.hv, caller, (port) => {
         if (entry.write === undefined) queue.push(port);
         else if (entry.ring?.push(port) === true) stats.ringDeliveries++;
@@ -66,6 +68,7 @@ export class EvtchnFiles {
     };
     // Unmasks waiting in the area are applied before a raise decides whether the port is masked.
     entry.file.beforeRaise = () => { this.drainRing(entry); };
+    entry.file.onMaskedRaise = () => { this.drainRing(entry); };
     this.#files.set(token, entry);
     return entry;
   }
@@ -83,7 +86,16 @@ export class EvtchnFiles {
       e.ring = undefined;
       return;
     }
-    this.stats.ringUnmasks += ring.drainUnmasks((port) => { e.file.unmask(port); });
+    // A port left pending asks the client to kick its unmask (um_wanted), then the ring is looked at
+    // once more: an unmask stored meanwhile is seen here or comes with a KICK.
+    for (let i = 0; i < 2; i++) {
+      this.stats.ringUnmasks += ring.drainUnmasks((port) => { e.file.unmask(port); });
+      const want = e.file.hasPending();
+      if (want === e.wanted) break;
+      e.wanted = want;
+      ring.setWanted(want);
+      if (!want) break;
+    }
   }
 
   /** write() on the stream socket: one unmask. */

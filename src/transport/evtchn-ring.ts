@@ -17,6 +17,7 @@ const EV_PROD = Layout.OFF_EV_PROD >> 2;
 const EV_CONS = Layout.OFF_EV_CONS >> 2;
 const UM_PROD = Layout.OFF_UM_PROD >> 2;
 const UM_CONS = Layout.OFF_UM_CONS >> 2;
+const UM_WANTED = Layout.OFF_UM_WANTED >> 2;
 const EV_RING = Layout.OFF_EV_RING >> 2;
 const UM_RING = Layout.OFF_UM_RING >> 2;
 /** A push retries its compare-exchange at most this often (the client flips only the spinning bit). */
@@ -78,6 +79,15 @@ export class EventRing {
     Atomics.store(w, UM_CONS, prod | 0);
     for (const p of ports) unmask(p);
     return n;
+  }
+
+  /**
+   * um_wanted: 1 while a port of the file is raised but masked (its unmask must be kicked to the
+   * server at once); set before the server's next look at um_prod, the other half of the client's
+   * store of um_prod then load of um_wanted.
+   */
+  setWanted(on: boolean): void {
+    if (this.live) Atomics.store(this.fp.control, UM_WANTED, on ? 1 : 0);
   }
 
   /** The area stops being used (its connection closes). */

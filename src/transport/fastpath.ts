@@ -42,6 +42,7 @@ export const Layout = {
   OFF_EV_CONS: 384,
   OFF_UM_PROD: 448,
   OFF_UM_CONS: 512,
+  OFF_UM_WANTED: 576,
   OFF_EV_RING: 1024,
   OFF_UM_RING: 2048,
   /** Entries of each event-area ring (u32 ports). */

@@ -1,0 +1,110 @@
+// The event area through the shim, with Debian's real libxenevtchn: ports reach a program waiting in
+// poll/ppoll/select/pselect through the ring while it spins and through its socket otherwise, its
+// unmasks go back through the other ring, no port is lost when it is raised while the program stops
+// spinning (tiny spin budgets, raises at every moment of the round trip), and a wait's timeout holds.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { BUILD, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startServer, type RunningServer } from "./harness.js";
+import { dmop } from "../hypervisor/helpers.js";
+
+const CLIENT = join(BUILD, "evtchnclient");
+const fastpath = process.env.XENDM_SHIM_FASTPATH !== "0";
+
+const missing = nativeMissing();
+const ci = process.env.CI === "true";
+if (missing !== undefined && !ci) {
+  process.stderr.write(`\n*** test/native/evtchn-ring SKIPPED: ${missing}. The evtchn event area is NOT tested here. ***\n\n`);
+}
+const suite = missing !== undefined && !ci ? describe.skip : describe;
+
+/** One vCPU port of a new ioreq server on DOM (domain 0's side unbound, for the program to bind). */
+function ioreqPort(srv: RunningServer): number {
+  expect(srv.hv.dm_op(0, DOM, [{ bytes: dmop(1, { handle_bufioreq: 0 }) }])).toBe(0);
+  return srv.hv.server(DOM, 0).ioreq_ports![0]!;
+}
+
+/**
+ * `rounds` round trips: each notify from the program raises its port again, at once (it is then in
+ * its IOCTL_EVTCHN_NOTIFY, not spinning), after the continuations, or after a short timer (it has
+ * stopped spinning or is about to), in turn.
+ */
+async function pingpong(how: string, rounds: number, env: Record<string, string>): Promise<{ stats: RunningServer["server"]["evtchnStats"] }> {
+  const srv = await startServer();
+  try {
+    const remote = ioreqPort(srv);
+    let n = 0;
+    srv.hv.onXenNotify((d, p) => {
+      if (d !== DOM || p !== remote) return;
+      const raise = (): void => { srv.hv.notify(DOM, remote); };
+      const k = n++ % 3;
+      if (k === 0) raise();
+      else if (k === 1) setImmediate(raise);
+      else setTimeout(raise, 0);
+    });
+    const child = spawn(CLIENT, ["pingpong", String(DOM), String(rounds), how, String(remote)], {
+      env: { ...process.env, ...shimEnv(srv.path, env) }, stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("\"ready\"") && n === 0) { n = 1; srv.hv.notify(DOM, remote); }
+    });
+    child.stderr.on("data", (d: Buffer) => { err += d.toString(); });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    const last = jsonLines(out).at(-1);
+    expect(last, err).toEqual({ rounds, wrong: 0 });
+    expect(code).toBe(0);
+    if (process.env.XENDM_TEST_VERBOSE === "1") process.stderr.write(`${how} ${JSON.stringify(srv.server.evtchnStats)}\n`);
+    return { stats: srv.server.evtchnStats };
+  } finally {
+    await srv.close();
+  }
+}
+
+suite("evtchn event area through the shim (libxenevtchn)", () => {
+  beforeAll(() => { buildNative(); });
+
+  for (const how of ["poll", "ppoll", "select", "pselect"]) {
+    it(`delivers through the ring while the program spins in ${how}, unmasks through the ring, loses nothing`, async () => {
+      const rounds = 1500;
+      const { stats } = await pingpong(how, rounds, {});
+      if (fastpath) {
+        expect(stats.ringDeliveries).toBeGreaterThan(0);
+        expect(stats.ringUnmasks).toBeGreaterThanOrEqual(rounds);
+        expect(stats.socketUnmasks).toBe(0);
+      } else {
+        expect(stats.ringDeliveries + stats.ringUnmasks).toBe(0);
+        expect(stats.socketDeliveries).toBeGreaterThanOrEqual(rounds);
+      }
+    }, 60_000);
+  }
+
+  it("loses no port raised while the program stops spinning (1 µs spins, 4000 round trips)", async () => {
+    const { stats } = await pingpong("poll", 4000, { XENDM_SHIM_FASTPATH_SPIN_US: "1" });
+    expect(stats.ringDeliveries + stats.socketDeliveries).toBeGreaterThanOrEqual(4000);
+  }, 90_000);
+
+  it("keeps epoll (which the shim does not see) on the socket", async () => {
+    const { stats } = await pingpong("epoll", 300, {});
+    expect(stats.ringDeliveries).toBe(0);
+    expect(stats.socketDeliveries).toBeGreaterThanOrEqual(300);
+  }, 60_000);
+
+  for (const how of ["poll", "ppoll", "select", "pselect"]) {
+    it(`honours the timeout of ${how} with nothing raised`, async () => {
+      const srv = await startServer();
+      try {
+        const remote = ioreqPort(srv);
+        const r = await run(CLIENT, ["timeout", String(DOM), how, "80", String(remote)], shimEnv(srv.path));
+        const l = jsonLines(r.stdout)[0];
+        expect(l?.ret, r.stderr).toBe(0);
+        expect(Number(l?.ms)).toBeGreaterThanOrEqual(79);
+        expect(Number(l?.ms)).toBeLessThan(80 + 400);
+      } finally {
+        await srv.close();
+      }
+    }, 30_000);
+  }
+});
