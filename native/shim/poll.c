@@ -10,6 +10,7 @@
 #include "shim.h"
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
 
 typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
@@ -204,7 +205,7 @@ static struct conn *watchable(int fd)
         conn_put(c);
         c = NULL;
     }
-    if (c)
+    if (c && !__atomic_load_n(&c->ev_epolled, __ATOMIC_RELAXED))
         c->ev_polled = 1;
     return c;
 }
@@ -508,4 +509,29 @@ SHIM_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const stru
         (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)))
         return rp.pselect(nfds, rd, wr, ex, ts, mask);
     return ev_select(nfds, rd, wr, ex, ts ? ts_ns(ts->tv_sec, ts->tv_nsec) : -1, 1, mask);
+}
+
+/* ---- epoll_ctl: a program that waits on the fd where the shim does not look */
+
+typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
+
+/*
+ * An evtchn fd added to an epoll set may be waited on there (epoll_wait is not interposed): from
+ * then on a notify does not let the ring carry the answer (ev_polled stays 0), so every port the
+ * server raises outside a shim wait takes the socket, which epoll sees.
+ */
+SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    static epoll_ctl_fn real_ctl;
+    if (!real_ctl)
+        real_ctl = (epoll_ctl_fn)dlsym(RTLD_NEXT, "epoll_ctl");
+    if ((op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && fd_is_privcmd(fd)) {
+        struct conn *c = conn_get(fd);
+        if (c) {
+            if (c->type == CONN_EVTCHN)
+                __atomic_store_n(&c->ev_epolled, 1, __ATOMIC_RELAXED);
+            conn_put(c);
+        }
+    }
+    return real_ctl(epfd, op, fd, ev);
 }

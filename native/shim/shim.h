@@ -211,6 +211,7 @@ struct conn {
     int ev_on;            /* CONN_EVTCHN: the region's event area carries this file's ports (evring.c) */
     pthread_mutex_t ev_lock; /* the event area's consumer and unmask producer (set up with ev_on) */
     int ev_polled;        /* the program waits on this fd through the shim's poll/select (poll.c) */
+    int ev_epolled;       /* ... and never added it to an epoll set (then ev_polled stays 0) */
 };
 
 #define FD_TABLE_SIZE 65536
