@@ -7,6 +7,7 @@ import { Hypervisor } from "../src/hypervisor/hypervisor.js";
 import { PrivcmdDevice } from "../src/privcmd/index.js";
 import { launchUnderShim, withTimeout, type LaunchedProgram } from "../src/toolstack/launch.js";
 import { BUILD } from "../test/native/harness.js";
+import { cpuShare } from "../test/native/cpu.js";
 
 const DOM = 1;
 const PORT = 0x100;
@@ -45,4 +46,20 @@ export async function ioreqRoundTrips(ex: ExampleDm, n: number): Promise<number>
     if ((await withTimeout(p, 5000)) === undefined) throw new Error(`access ${i}: no answer within 5 s`);
   }
   return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+/**
+ * CPU share of the example waiting on an idle domain, after round trips that armed its evtchn event
+ * area and grew its spin budgets (fast path on); undefined when it did not start.
+ */
+export async function exampleIdle(ms = 2000): Promise<number | undefined> {
+  const ex = await startExampleDm({ XENDM_SHIM_FASTPATH: "1" });
+  if (typeof ex === "string") return undefined;
+  try {
+    await ioreqRoundTrips(ex, 500);
+    await new Promise((r) => setTimeout(r, 300));
+    return ex.dm.pid === undefined ? undefined : await cpuShare(ex.dm.pid, ms);
+  } finally {
+    await ex.dm.close();
+  }
 }

@@ -5,7 +5,8 @@
 //   - a C<->C socketpair round trip (what a blocking socket costs here).
 // And ioreq round trips through the C example device model on both paths (its IOCTL_EVTCHN_NOTIFY
 // takes the region; the event to it is a byte on its evtchn fd either way).
-// Then the idle CPU, after the spin windows, of the server and of a client waiting on a stopped server.
+// Then the idle CPU, after the spin windows, of the server, of a client waiting on a stopped server, and
+// of the C example device model waiting (in poll, its evtchn fd's event area armed) on an idle domain.
 //   npx tsx bench/fastpath.bench.ts [--quick]
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,7 +15,7 @@ import { join } from "node:path";
 import { BUILD, CONFORMANCE, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startCliServer, startServer } from "../test/native/harness.js";
 import { cpuShare } from "../test/native/cpu.js";
 import { fmt, median, table, writeResult } from "./lib.js";
-import { ioreqRoundTrips, startExampleDm } from "./example-dm.js";
+import { exampleIdle, ioreqRoundTrips, startExampleDm } from "./example-dm.js";
 
 const quick = process.argv.includes("--quick");
 const N = quick ? 5_000 : 40_000;
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
         await ex.dm.close();
       }
     }
-    const cpu = await idle(dir);
+    const cpu = { ...(await idle(dir)), exampleDm: await exampleIdle() };
     const shmM = rows[0]!.median;
     const sockM = rows[1]!.median;
     process.stdout.write(`round trips or calls per second: median of ${String(RUNS)} runs (spread min–max); ratios of the medians\n\n`);
@@ -135,7 +136,7 @@ async function main(): Promise<void> {
         r.clientUs === undefined ? "-" : r.clientUs.toFixed(1), r.serverUs === undefined ? "-" : r.serverUs.toFixed(1),
       ]),
     ) + "\n\n");
-    process.stdout.write(`idle CPU after the spin windows (share of one CPU over 2 s): client waiting on a stopped server ${(cpu.waitingClient * 100).toFixed(2)}%, server with no requests ${(cpu.idleServer * 100).toFixed(2)}% (goal < 1%)\n`);
+    process.stdout.write(`idle CPU after the spin windows (share of one CPU over 2 s): client waiting on a stopped server ${(cpu.waitingClient * 100).toFixed(2)}%, server with no requests ${(cpu.idleServer * 100).toFixed(2)}%, example device model on an idle domain ${cpu.exampleDm === undefined ? "unavailable" : `${(cpu.exampleDm * 100).toFixed(2)}%`} (goal < 1%)\n`);
     writeResult("fastpath", { calls: N, runs: RUNS, goal_calls_per_s: GOAL, rows, idle_cpu: cpu });
   } finally {
     rmSync(dir, { recursive: true, force: true });

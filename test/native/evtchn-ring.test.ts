@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { cpuShare } from "./cpu.js";
 import { BUILD, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startServer, type RunningServer } from "./harness.js";
 import { dmop } from "../hypervisor/helpers.js";
 
@@ -29,13 +30,20 @@ function ioreqPort(srv: RunningServer): number {
  * its IOCTL_EVTCHN_NOTIFY, not spinning), after the continuations, or after a short timer (it has
  * stopped spinning or is about to), in turn.
  */
-async function pingpong(how: string, rounds: number, env: Record<string, string>): Promise<{ stats: RunningServer["server"]["evtchnStats"] }> {
+async function pingpong(how: string, rounds: number, env: Record<string, string>, pause?: { after: number; measure: (pid: number) => Promise<void> }): Promise<{ stats: RunningServer["server"]["evtchnStats"] }> {
   const srv = await startServer();
   try {
     const remote = ioreqPort(srv);
     let n = 0;
+    const proc: { pid?: number } = {};
     srv.hv.onXenNotify((d, p) => {
       if (d !== DOM || p !== remote) return;
+      if (pause !== undefined && n === pause.after) {
+        // the program waits on an idle domain for a while, then the round trips go on
+        n++;
+        void pause.measure(proc.pid ?? 0).finally(() => { srv.hv.notify(DOM, remote); });
+        return;
+      }
       const raise = (): void => { srv.hv.notify(DOM, remote); };
       const k = n++ % 3;
       if (k === 0) raise();
@@ -45,6 +53,7 @@ async function pingpong(how: string, rounds: number, env: Record<string, string>
     const child = spawn(CLIENT, ["pingpong", String(DOM), String(rounds), how, String(remote)], {
       env: { ...process.env, ...shimEnv(srv.path, env) }, stdio: ["ignore", "pipe", "pipe"],
     });
+    proc.pid = child.pid;
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => {
@@ -85,6 +94,13 @@ suite("evtchn event area through the shim (libxenevtchn)", () => {
     const { stats } = await pingpong("poll", 4000, { XENDM_SHIM_FASTPATH_SPIN_US: "1" });
     expect(stats.ringDeliveries + stats.socketDeliveries).toBeGreaterThanOrEqual(4000);
   }, 90_000);
+
+  it("uses no CPU (< 1%) while it waits on an idle domain after round trips", async () => {
+    let share = -1;
+    await pingpong("poll", 600, {}, { after: 500, measure: async (pid) => { share = await cpuShare(pid, 1500); } });
+    expect(share).toBeGreaterThanOrEqual(0);
+    expect(share).toBeLessThan(0.01);
+  }, 60_000);
 
   it("keeps epoll (which the shim does not see) on the socket", async () => {
     const { stats } = await pingpong("epoll", 300, {});
