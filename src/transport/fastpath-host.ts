@@ -3,7 +3,7 @@
 // server (server.ts) owns the connections; this module only sees them through FastConn.
 import { Buffer } from "node:buffer";
 import { performance } from "node:perf_hooks";
-import { ErrorCode, ProtocolError, REPLY_BIT, frame, type RawFrame } from "./protocol.js";
+import { ErrorCode, Kind, ProtocolError, REPLY_BIT, frame, type RawFrame } from "./protocol.js";
 import { FastChannel, FastKind } from "./fastpath.js";
 
 const ENOSPC = 28;
@@ -57,6 +57,13 @@ export class FastpathHost {
   #sessionServed = 0;
   /** KICKs served while polling was skipped (see PROBE_EVERY). */
   #skipped = 0;
+  /**
+   * Set when a served request may have settled promises in this process (an event-channel ioctl:
+   * IOCTL_EVTCHN_NOTIFY completes a guest access waiting on its device model): polling then hands the
+   * thread back for one turn of the event loop before it goes on, so what waits on that access runs
+   * now rather than after the polling window.
+   */
+  #settle = false;
   /** Requests served through regions, and how many replies needed a WAKE frame. */
   readonly stats = { served: 0, wakes: 0, kicks: 0 };
 
@@ -116,7 +123,9 @@ export class FastpathHost {
     const seq = fp.pending();
     if (seq === 0) return false;
     try {
-      const reply = this.serve(c, fp.take(seq));
+      const f = fp.take(seq);
+      if (f.kind === Kind.EVTCHN_IOCTL) this.#settle = true;
+      const reply = this.serve(c, f);
       this.stats.served++;
       if (fp.reply(reply, seq)) {
         this.stats.wakes++;
@@ -195,7 +204,8 @@ export class FastpathHost {
         for (const c of conns) c.fp?.setPolling(true);
         last = prev = performance.now();
       }
-      if (now - start >= SLICE_MS) {
+      if (this.#settle || now - start >= SLICE_MS) {
+        this.#settle = false;
         // Let the sockets in; polling goes on right after (the polling words stay 1 meanwhile).
         setImmediate(() => { this.#poll(); });
         return;
