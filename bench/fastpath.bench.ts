@@ -3,18 +3,21 @@
 // C baselines measured in the same run on the same machine (`native/fastpath-baseline`):
 //   - a C<->C shared-memory spin round trip (the ceiling of any shared-memory transport here),
 //   - a C<->C socketpair round trip (what a blocking socket costs here).
-// And ioreq round trips through the C example device model on both paths (its IOCTL_EVTCHN_NOTIFY
-// takes the region; the event to it is a byte on its evtchn fd either way).
+// And ioreq round trips on both paths through the C example device model and through Debian's QEMU
+// (their IOCTL_EVTCHN_NOTIFY takes the region).
 // Then the idle CPU, after the spin windows, of the server and of a client waiting on a stopped server.
 //   npx tsx bench/fastpath.bench.ts [--quick]
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUILD, CONFORMANCE, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startCliServer, startServer } from "../test/native/harness.js";
 import { cpuShare } from "../test/native/cpu.js";
 import { fmt, median, table, writeResult } from "./lib.js";
 import { ioreqRoundTrips, startExampleDm } from "./example-dm.js";
+import { QEMU_XEN_BINARY } from "../src/toolstack/argv.js";
+import { GuestIo } from "../src/toolstack/guest-io.js";
+import { launchQemu } from "../src/toolstack/qemu.js";
 
 const quick = process.argv.includes("--quick");
 const N = quick ? 5_000 : 40_000;
@@ -78,6 +81,28 @@ async function idle(dir: string): Promise<{ waitingClient: number; idleServer: n
   }
 }
 
+/** Sequential guest reads of the 16550 scratch register at 0x3ff, each a sync ioreq answered by Debian's QEMU. */
+async function qemuRoundTrips(fp: string): Promise<number[] | string> {
+  if (!existsSync(QEMU_XEN_BINARY)) return `${QEMU_XEN_BINARY} missing`;
+  const q = await launchQemu({ memoryMb: 64, vga: "none", env: { XENDM_SHIM_FASTPATH: fp } });
+  try {
+    const io = new GuestIo(q.guest, q.domid, { timeoutMs: 5000 });
+    await io.pioWrite(0x3ff, 1, 0x5a);
+    const m = quick ? 1_000 : 5_000;
+    const one = async (n: number): Promise<number> => {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) if ((await io.pioRead(0x3ff, 1)) !== 0x5a) throw new Error("the scratch register did not read back");
+      return (n / (performance.now() - t0)) * 1000;
+    };
+    await one(m >> 3);
+    const out: number[] = [];
+    for (let i = 0; i < RUNS; i++) out.push(await one(m));
+    return out;
+  } finally {
+    await q.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const missing = nativeMissing();
   if (missing !== undefined) {
@@ -122,6 +147,12 @@ async function main(): Promise<void> {
       } finally {
         await ex.dm.close();
       }
+    }
+    for (const fp of ["1", "0"]) {
+      const name = `ioreq round trip via QEMU (16550 scratch register read), ${fp === "1" ? "fast path" : "socket"}`;
+      const s = await qemuRoundTrips(fp);
+      if (typeof s === "string") process.stdout.write(`${name}: unavailable: ${s}\n`);
+      else rows.push({ name, samples: s, median: median(s) });
     }
     const cpu = await idle(dir);
     const shmM = rows[0]!.median;
