@@ -99,8 +99,8 @@ export class XendmServer {
     );
   }
 
-  /** Requests served through fast-path regions, WAKE frames sent, KICK frames received. */
-  get fastpathStats(): Readonly<{ served: number; wakes: number; kicks: number }> {
+  /** Requests served through fast-path regions, WAKE frames sent, KICK frames received, ms spent serving. */
+  get fastpathStats(): Readonly<{ served: number; wakes: number; kicks: number; serveMs: number }> {
     return { ...this.#fast.stats };
   }
 
