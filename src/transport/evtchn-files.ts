@@ -68,7 +68,7 @@ export class EvtchnFiles {
     };
     // Unmasks waiting in the area are applied before a raise decides whether the port is masked.
     entry.file.beforeRaise = () => { this.drainRing(entry); };
-    entry.file.onMaskedRaise = () => { this.drainRing(entry); };
+    entry.file.onMaskedRaise = () => { this.drainRing(entry, true); };
     this.#files.set(token, entry);
     return entry;
   }
@@ -78,23 +78,29 @@ export class EvtchnFiles {
     e.ring = ring;
   }
 
-  /** Applies the unmasks waiting in the file's event area. */
-  drainRing(e: EvtchnEntry): void {
+  /**
+   * Applies the unmasks waiting in the file's event area. `masked`: a raise just found its port
+   * masked, so the client is asked to kick its unmask (um_wanted) and the ring is looked at once
+   * more: an unmask stored meanwhile is seen here or comes with a KICK.
+   */
+  drainRing(e: EvtchnEntry, masked = false): void {
     const ring = e.ring;
     if (ring === undefined) return;
     if (!ring.live) {
       e.ring = undefined;
       return;
     }
-    // A port left pending asks the client to kick its unmask (um_wanted), then the ring is looked at
-    // once more: an unmask stored meanwhile is seen here or comes with a KICK.
+    let n = ring.drainUnmasks((port) => { e.file.unmask(port); });
+    this.stats.ringUnmasks += n;
+    if (n === 0 && !masked && !e.wanted) return;
     for (let i = 0; i < 2; i++) {
-      this.stats.ringUnmasks += ring.drainUnmasks((port) => { e.file.unmask(port); });
       const want = e.file.hasPending();
-      if (want === e.wanted) break;
+      if (want === e.wanted) return;
       e.wanted = want;
       ring.setWanted(want);
-      if (!want) break;
+      if (!want) return;
+      n = ring.drainUnmasks((port) => { e.file.unmask(port); });
+      this.stats.ringUnmasks += n;
     }
   }
 
