@@ -9,7 +9,7 @@
  *                                        one line at the end (rounds done, the first one that timed out)
  *   evtchnclient timeout DOM WAIT MS P   bind P, take the binding's pending port, then one wait of MS ms
  *                                        with nothing raised: its result and how long it took
- * WAIT is poll, ppoll, select, pselect or epoll.
+ * WAIT is poll, ppoll, select, pselect or epoll (pollv: poll, and the port read with readv).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/uio.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -189,7 +190,14 @@ static int pingpong(unsigned dom, unsigned n, const char *how, unsigned remote)
     for (i = 0; i < n; i++) {
         if (wait_readable(fd, how, 5000) <= 0)
             break;
-        xenevtchn_port_or_error_t p = xenevtchn_pending(x);
+        xenevtchn_port_or_error_t p;
+        if (strcmp(how, "pollv") == 0) { /* the port read with readv (two buffers: a port, then none) */
+            uint32_t got = 0;
+            struct iovec v[2] = { { &got, sizeof(got) }, { NULL, 0 } };
+            p = readv(fd, v, 2) == (ssize_t)sizeof(got) ? (xenevtchn_port_or_error_t)got : -1;
+        } else {
+            p = xenevtchn_pending(x);
+        }
         if (p != (xenevtchn_port_or_error_t)local)
             wrong++;
         if (xenevtchn_unmask(x, local) != 0 || xenevtchn_notify(x, local) != 0)

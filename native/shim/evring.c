@@ -14,11 +14,13 @@ int ev_areas;
 typedef ssize_t (*read_fn)(int, void *, size_t);
 typedef ssize_t (*read_chk_fn)(int, void *, size_t, size_t);
 typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
 
 static struct {
     read_fn read;
     read_chk_fn read_chk;
     write_fn write;
+    readv_fn readv;
 } rw;
 static pthread_once_t rw_once = PTHREAD_ONCE_INIT;
 
@@ -27,6 +29,7 @@ static void rw_resolve(void)
     rw.read = (read_fn)dlsym(RTLD_NEXT, "read");
     rw.read_chk = (read_chk_fn)dlsym(RTLD_NEXT, "__read_chk");
     rw.write = (write_fn)dlsym(RTLD_NEXT, "write");
+    rw.readv = (readv_fn)dlsym(RTLD_NEXT, "readv");
 }
 
 static inline uint32_t *ev_word(const struct conn *c, size_t off)
@@ -73,6 +76,16 @@ int ev_spin_end(struct conn *c)
     uint32_t v = __atomic_fetch_and(ev_word(c, FP_OFF_EV_PROD), ~FP_EV_SPINNING, __ATOMIC_SEQ_CST);
     uint32_t cons = __atomic_load_n(ev_word(c, FP_OFF_EV_CONS), __ATOMIC_RELAXED) & FP_EV_MASK;
     return ((v & FP_EV_MASK) - cons) & FP_EV_MASK ? 1 : 0;
+}
+
+void ev_discard(struct conn *c)
+{
+    if (!ev_readable(c))
+        return;
+    pthread_mutex_lock(&c->ev_lock);
+    uint32_t cons = __atomic_load_n(ev_word(c, FP_OFF_EV_CONS), __ATOMIC_RELAXED) & FP_EV_MASK;
+    __atomic_store_n(ev_word(c, FP_OFF_EV_CONS), (cons + ev_avail(c)) & FP_EV_MASK, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&c->ev_lock);
 }
 
 /* Up to `max` ports from the ring into the caller's buffer; the consumer index moves only after the copy. */
@@ -237,4 +250,41 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count)
     conn_put(c);
     errno = e;
     return r;
+}
+
+/*
+ * readv() of the evtchn fd: the driver has no read_iter, so the VFS calls its read for each buffer
+ * in turn and stops at the first short one (fs/read_write.c:do_loop_readv_writev).
+ */
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+    pthread_once(&rw_once, rw_resolve);
+    struct conn *c = ev_areas > 0 ? ev_conn(fd) : NULL;
+    if (!c)
+        return rw.readv(fd, iov, iovcnt);
+    conn_put(c);
+    if (iovcnt < 0 || iovcnt > 1024) /* UIO_MAXIOV */
+        return rw.readv(fd, iov, iovcnt);
+    ssize_t total = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        struct iovec v;
+        if (mem_read(&v, &iov[i], sizeof(v)) < 0) {
+            if (total > 0)
+                break;
+            errno = EFAULT;
+            return -1;
+        }
+        if (v.iov_len == 0)
+            continue;
+        ssize_t r = read(fd, v.iov_base, v.iov_len);
+        if (r < 0) {
+            if (total > 0)
+                break;
+            return -1;
+        }
+        total += r;
+        if ((size_t)r != v.iov_len)
+            break;
+    }
+    return total;
 }

@@ -175,8 +175,10 @@ long evtchn_ioctl(int fd, struct conn *c, unsigned long req, void *arg)
             }
         }
     }
-    if (ret == 0 && evtchn_ioctls[i].nr == EVTCHN_IOCTL_RESET_NR)
+    if (ret == 0 && evtchn_ioctls[i].nr == EVTCHN_IOCTL_RESET_NR) {
+        ev_discard(c);
         drain(fd);
+    }
     if (capture_on()) {
         struct sbuf s = { 0 };
         sb_printf(&s, "{\"ioctl\":\"%s\"", evtchn_ioctls[i].name);

@@ -87,5 +87,7 @@ uint32_t ev_avail(const struct conn *c);
 /* The client spins on c's ring (1) or stops (0); stopping answers whether ports arrived meanwhile. */
 void ev_spin_begin(struct conn *c);
 int ev_spin_end(struct conn *c);
+/* RESET: the ports the ring holds are dropped, as those the socket holds. */
+void ev_discard(struct conn *c);
 
 #endif

@@ -75,7 +75,7 @@ async function pingpong(how: string, rounds: number, env: Record<string, string>
 suite("evtchn event area through the shim (libxenevtchn)", () => {
   beforeAll(() => { buildNative(); });
 
-  for (const how of ["poll", "ppoll", "select", "pselect"]) {
+  for (const how of ["poll", "ppoll", "select", "pselect", "pollv"]) {
     it(`delivers through the ring while the program spins in ${how}, unmasks through the ring, loses nothing`, async () => {
       const rounds = 1500;
       const { stats } = await pingpong(how, rounds, {});
