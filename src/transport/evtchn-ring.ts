@@ -5,7 +5,15 @@
 // put there. Every index the client writes is checked before use; a bad one is a ProtocolError of
 // that connection (error reply, close), never an access outside the ring.
 import { ErrorCode, ProtocolError } from "./protocol.js";
-import { Layout, type FastChannel } from "./fastpath.js";
+import { Layout } from "./fastpath.js";
+
+/** The region an event area lives in, as the ring sees it (a FastChannel is one). */
+export interface EventAreaMemory {
+  /** False once the region is unmapped: the ring is not touched any more. */
+  readonly open: boolean;
+  /** The region's control page as u32 words. */
+  readonly control: Int32Array;
+}
 
 /** ev_prod bit 31: the client spins on this word (the server may push). */
 export const EV_SPINNING = 0x80000000;
@@ -23,6 +31,7 @@ const UM_RING = Layout.OFF_UM_RING >> 2;
 /** A push retries its compare-exchange at most this often (the client flips only the spinning bit). */
 const PUSH_TRIES = 4;
 
+/** The server's side of one region's event area: pushes ports while the client spins, takes its unmasks. */
 export class EventRing {
   /** The producer count as the server last published it (the client must not change those bits). */
   #prod = 0;
@@ -30,8 +39,9 @@ export class EventRing {
   #dead = false;
 
   /** `fail(e)`: the connection owning the region gets the error reply and is closed. */
-  constructor(private readonly fp: FastChannel, private readonly fail: (e: ProtocolError) => void) {}
+  constructor(private readonly fp: EventAreaMemory, private readonly fail: (e: ProtocolError) => void) {}
 
+  /** Whether the area is still used (its region mapped, nothing bad read from it). */
   get live(): boolean {
     return !this.#dead && this.fp.open;
   }

@@ -10,5 +10,6 @@ export { TraceWriter, TRACE_FORMAT, type TraceCall, type TraceHeader } from "./t
 export { readWorldFile, worldOf } from "./world-file.js";
 export * as protocol from "./protocol.js";
 export { SharedPages, SharedPagesError, mapShared, DEFAULT_SHARED_BYTES } from "./shared-pages.js";
-export { EvtchnFiles, type EvtchnEntry } from "./evtchn-files.js";
+export { EvtchnFiles, type EvtchnEntry, type EvtchnStats } from "./evtchn-files.js";
+export { EventRing, type EventAreaMemory } from "./evtchn-ring.js";
 export { attachSocket, socketIoreqPort, SocketPortError, type SocketIoreqPort, type SocketTarget } from "./ioreq-socket.js";
