@@ -9,7 +9,8 @@
  *                                        one line at the end (rounds done, the first one that timed out)
  *   evtchnclient timeout DOM WAIT MS P   bind P, take the binding's pending port, then one wait of MS ms
  *                                        with nothing raised: its result and how long it took
- * WAIT is poll, ppoll, select, pselect or epoll (pollv: poll, and the port read with readv).
+ * WAIT is poll, ppoll, select, pselect or epoll (pollv: poll, and the port read with readv; poll2:
+ * poll on the port and a pipe that becomes readable half way, reported as pipe_lag in rounds).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -187,8 +188,29 @@ static int pingpong(unsigned dom, unsigned n, const char *how, unsigned remote)
     printf("{\"ready\":%u}\n", local);
     fflush(stdout);
     unsigned i, wrong = 0;
+    /* poll2: a pipe beside the evtchn fd, made readable half way: how many rounds until poll says so */
+    int pipefd[2] = { -1, -1 };
+    int two = strcmp(how, "poll2") == 0;
+    long lag = -1;
+    if (two && pipe(pipefd) != 0)
+        return 1;
     for (i = 0; i < n; i++) {
-        if (wait_readable(fd, how, 5000) <= 0)
+        if (two) {
+            if (i == n / 2 && write(pipefd[1], "x", 1) != 1)
+                return 1;
+            struct pollfd fds[2] = { { fd, POLLIN, 0 }, { pipefd[0], POLLIN, 0 } };
+            for (;;) {
+                if (poll(fds, 2, 5000) <= 0)
+                    goto out;
+                if (fds[1].revents & POLLIN) {
+                    char b;
+                    if (read(pipefd[0], &b, 1) == 1 && lag < 0)
+                        lag = (long)(i - n / 2);
+                }
+                if (fds[0].revents & POLLIN)
+                    break;
+            }
+        } else if (wait_readable(fd, how, 5000) <= 0)
             break;
         xenevtchn_port_or_error_t p;
         if (strcmp(how, "pollv") == 0) { /* the port read with readv (two buffers: a port, then none) */
@@ -203,6 +225,9 @@ static int pingpong(unsigned dom, unsigned n, const char *how, unsigned remote)
         if (xenevtchn_unmask(x, local) != 0 || xenevtchn_notify(x, local) != 0)
             break;
     }
+out:
+    if (two)
+        printf("{\"pipe_lag\":%ld}\n", lag);
     printf("{\"rounds\":%u,\"wrong\":%u}\n", i, wrong);
     xenevtchn_close(x);
     return i == n ? 0 : 1;

@@ -50,6 +50,8 @@ struct waiter {
     int (*sleep)(struct waiter *w, int64_t ns);
     /* The ring's ports make the watched fd readable in the call's result r. */
     int (*merge)(struct waiter *w, int r);
+    /* The result is the ring-ready fds alone (no system call: the others wait for the next call). */
+    int (*only)(struct waiter *w);
     struct ev_watch watch[EV_WATCH_MAX];
     int k;
 };
@@ -144,6 +146,20 @@ static int spin(struct waiter *w, int64_t timeout_ns, int64_t t0, int *rc, int *
 }
 
 /*
+ * The answer when a ring has ports: those fds alone, without a system call, but for every 8th
+ * answer in a row, which looks at the other fds too (a stream of events never hides them for long).
+ */
+static __thread unsigned ring_streak;
+
+static int ring_answer(struct waiter *w)
+{
+    if ((++ring_streak & 7) != 0)
+        return w->only(w);
+    int r = w->check(w);
+    return r < 0 ? r : w->merge(w, r);
+}
+
+/*
  * The common wait, the spinning bits set: w->check already answered r (0: nothing ready yet);
  * timeout_ns -1 waits without bound.
  */
@@ -161,8 +177,7 @@ static int wait_rings(struct waiter *w, int r, int64_t timeout_ns)
     int rc, preempted;
     if (spin(w, timeout_ns, t0, &rc, &preempted)) {
         budget_up();
-        r = w->check(w);
-        return r < 0 ? r : w->merge(w, r);
+        return ring_answer(w);
     }
     if (rc != 0)
         return rc < 0 ? rc : w->merge(w, rc);
@@ -272,9 +287,17 @@ static void p_collect(struct pwaiter *p)
     }
 }
 
+static int p_only(struct waiter *w)
+{
+    struct pwaiter *p = (struct pwaiter *)w;
+    for (nfds_t i = 0; i < p->n; i++)
+        p->fds[i].revents = 0;
+    return p_merge(w, 0);
+}
+
 static int ev_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, int is_ppoll, const sigset_t *mask)
 {
-    struct pwaiter p = { { p_check, p_sleep, p_merge, { { NULL, 0 } }, 0 }, fds, n, is_ppoll, mask };
+    struct pwaiter p = { { p_check, p_sleep, p_merge, p_only, { { NULL, 0 } }, 0 }, fds, n, is_ppoll, mask };
     int r;
     if (fds == known_fds && n <= known_n) {
         /* the bits go up before the first look: a port raised meanwhile already takes the ring */
@@ -282,10 +305,8 @@ static int ev_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, int is_ppol
         spin_begin(&p.w);
         if (p.w.k > 0 && any_ready(&p.w)) {
             /* the ring answers: no system call (the other fds are looked at by the next call) */
-            for (nfds_t i = 0; i < n; i++)
-                fds[i].revents = 0;
             spin_end(&p.w);
-            r = p_merge(&p.w, 0);
+            r = ring_answer(&p.w);
             put_watches(&p.w);
             return r;
         }
@@ -366,8 +387,19 @@ struct swaiter {
     fd_set orig[3];
     int is_pselect;
     const sigset_t *mask;
-    struct timeval *user_tv;
+    size_t bytes; /* what the kernel reads and writes of each set: nfds bits in whole longs */
 };
+
+/* The caller's set may be shorter than an fd_set: only its first s->bytes are touched, as the kernel does. */
+static void set_out(const struct swaiter *s, fd_set *dst, const fd_set *src)
+{
+    memcpy(dst, src, s->bytes);
+}
+
+static void set_zero(const struct swaiter *s, fd_set *dst)
+{
+    memset(dst, 0, s->bytes);
+}
 
 /* One real call on copies of the sets the caller gave; they reach the caller when something is ready. */
 static int s_call(struct swaiter *s, int64_t ns)
@@ -390,7 +422,7 @@ static int s_call(struct swaiter *s, int64_t ns)
     if (r >= 0 && (r > 0 || ns != 0))
         for (int i = 0; i < 3; i++)
             if (s->sets[i])
-                *s->sets[i] = work[i];
+                set_out(s, s->sets[i], &work[i]);
     return r;
 }
 
@@ -414,7 +446,7 @@ static int s_merge(struct waiter *w, int r)
         if (r == 0) /* the sets still hold what the caller asked: only what is ready stays */
             for (int j = 0; j < 3; j++)
                 if (s->sets[j])
-                    FD_ZERO(s->sets[j]);
+                    set_zero(s, s->sets[j]);
         if (!FD_ISSET(fd, s->sets[0])) {
             FD_SET(fd, s->sets[0]);
             r++;
@@ -423,6 +455,14 @@ static int s_merge(struct waiter *w, int r)
     return r;
 }
 
+static int s_only(struct waiter *w)
+{
+    return s_merge(w, 0);
+}
+
+/* The sets this thread's last select found readable: the same ones again are copied directly. */
+static __thread fd_set *known_sets[3];
+
 static int ev_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int64_t ns, int is_pselect, const sigset_t *mask)
 {
     struct swaiter s;
@@ -430,6 +470,7 @@ static int ev_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int64_t ns, i
     s.w.check = s_check;
     s.w.sleep = s_sleep;
     s.w.merge = s_merge;
+    s.w.only = s_only;
     s.nfds = nfds;
     s.sets[0] = rd;
     s.sets[1] = wr;
@@ -439,20 +480,30 @@ static int ev_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int64_t ns, i
     /* the kernel reads the sets first (EFAULT, EBADF, EINVAL); then they are known readable */
     fd_set probe[3];
     fd_set *ps[3];
+    int known = rd == known_sets[0] && wr == known_sets[1] && ex == known_sets[2];
+    size_t bytes = ((size_t)nfds + 8 * sizeof(long) - 1) / (8 * sizeof(long)) * sizeof(long);
+    s.bytes = bytes;
     for (int i = 0; i < 3; i++) {
         ps[i] = s.sets[i] ? &probe[i] : NULL;
-        if (s.sets[i] && mem_read(&probe[i], s.sets[i], sizeof(fd_set)) < 0) {
+        if (!s.sets[i])
+            continue;
+        memset(&probe[i], 0, sizeof(fd_set));
+        if (known)
+            memcpy(&probe[i], s.sets[i], bytes);
+        else if (bytes && mem_read(&probe[i], s.sets[i], bytes) < 0) {
             errno = EFAULT;
             return -1;
         }
-        if (s.sets[i])
-            s.orig[i] = probe[i];
+        s.orig[i] = probe[i];
     }
     struct timespec zero = { 0, 0 };
     struct timeval zt = { 0, 0 };
     int r = is_pselect ? rp.pselect(nfds, ps[0], ps[1], ps[2], &zero, mask) : rp.select(nfds, ps[0], ps[1], ps[2], &zt);
     if (r < 0)
         return r;
+    known_sets[0] = rd;
+    known_sets[1] = wr;
+    known_sets[2] = ex;
     if (rd)
         for (int fd = 0; fd < nfds && s.w.k < EV_WATCH_MAX; fd++) {
             if (!FD_ISSET(fd, &s.orig[0]))
@@ -465,7 +516,7 @@ static int ev_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int64_t ns, i
         if (r > 0 || ns == 0) {
             for (int i = 0; i < 3; i++)
                 if (s.sets[i])
-                    *s.sets[i] = probe[i];
+                    set_out(&s, s.sets[i], &probe[i]);
             r = s.w.k ? s_merge(&s.w, r) : r;
         } else {
             r = s_call(&s, ns);
@@ -478,7 +529,7 @@ static int ev_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int64_t ns, i
     if (r == 0)
         for (int i = 0; i < 3; i++)
             if (s.sets[i])
-                FD_ZERO(s.sets[i]);
+                set_zero(&s, s.sets[i]);
     put_watches(&s.w);
     return r;
 }

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cpuShare } from "./cpu.js";
-import { BUILD, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startServer, type RunningServer } from "./harness.js";
+import { BUILD, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startServer, type Json, type RunningServer } from "./harness.js";
 import { dmop } from "../hypervisor/helpers.js";
 
 const CLIENT = join(BUILD, "evtchnclient");
@@ -30,7 +30,7 @@ function ioreqPort(srv: RunningServer): number {
  * its IOCTL_EVTCHN_NOTIFY, not spinning), after the continuations, or after a short timer (it has
  * stopped spinning or is about to), in turn.
  */
-async function pingpong(how: string, rounds: number, env: Record<string, string>, pause?: { after: number; measure: (pid: number) => Promise<void> }): Promise<{ stats: RunningServer["server"]["evtchnStats"] }> {
+async function pingpong(how: string, rounds: number, env: Record<string, string>, pause?: { after: number; measure: (pid: number) => Promise<void> }): Promise<{ stats: RunningServer["server"]["evtchnStats"]; lines: Json[] }> {
   const srv = await startServer();
   try {
     const remote = ioreqPort(srv);
@@ -66,7 +66,7 @@ async function pingpong(how: string, rounds: number, env: Record<string, string>
     expect(last, err).toEqual({ rounds, wrong: 0 });
     expect(code).toBe(0);
     if (process.env.XENDM_TEST_VERBOSE === "1") process.stderr.write(`${how} ${JSON.stringify(srv.server.evtchnStats)}\n`);
-    return { stats: srv.server.evtchnStats };
+    return { stats: srv.server.evtchnStats, lines: jsonLines(out) };
   } finally {
     await srv.close();
   }
@@ -100,6 +100,13 @@ suite("evtchn event area through the shim (libxenevtchn)", () => {
     await pingpong("poll", 600, {}, { after: 500, measure: async (pid) => { share = await cpuShare(pid, 1500); } });
     expect(share).toBeGreaterThanOrEqual(0);
     expect(share).toBeLessThan(0.01);
+  }, 60_000);
+
+  it("reports the set's other fds while events keep coming through the ring", async () => {
+    const { lines } = await pingpong("poll2", 400, {});
+    const lag = lines.find((l) => l.pipe_lag !== undefined)?.pipe_lag;
+    expect(lag).toBeGreaterThanOrEqual(0);
+    expect(lag).toBeLessThanOrEqual(8);
   }, 60_000);
 
   it("keeps epoll (which the shim does not see) on the socket", async () => {
