@@ -241,9 +241,19 @@ static int timeout_case(unsigned dom, const char *how, int ms, unsigned remote)
         printf("{\"setup\":false,\"errno\":%d}\n", errno);
         return 1;
     }
+    int fd = xenevtchn_fd(x);
     long long t0 = now_ms();
-    int r = wait_readable(xenevtchn_fd(x), how, ms);
-    printf("{\"ret\":%d,\"ms\":%lld}\n", r, now_ms() - t0);
+    int r = wait_readable(fd, how, ms);
+    long long took = now_ms() - t0;
+    /* then, with nothing pending: a non-blocking read is EAGAIN, and one of fewer than 4 bytes reads nothing */
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    uint32_t port;
+    errno = 0;
+    ssize_t nb = read(fd, &port, sizeof(port));
+    int nb_errno = errno;
+    ssize_t small = read(fd, &port, 3);
+    printf("{\"ret\":%d,\"ms\":%lld,\"nonblock_read\":%d,\"nonblock_errno\":%d,\"small_read\":%d}\n", r, took, (int)nb, nb_errno,
+           (int)small);
     xenevtchn_close(x);
     return 0;
 }

@@ -10,6 +10,8 @@
 #include "shim.h"
 
 int ev_areas;
+/* Set at the first evtchn open: from then on read/write look whether their fd is one. */
+int ev_files_seen;
 
 typedef ssize_t (*read_fn)(int, void *, size_t);
 typedef ssize_t (*read_chk_fn)(int, void *, size_t, size_t);
@@ -151,13 +153,13 @@ static int ev_put_unmasks(struct conn *c, const uint32_t *ports, uint32_t n)
     return 1;
 }
 
-/* The connection of an evtchn fd whose event area is armed, with a reference; NULL otherwise. */
+/* The connection of an evtchn fd (with or without an event area), with a reference; NULL otherwise. */
 static struct conn *ev_conn(int fd)
 {
-    if (!fd_is_privcmd(fd))
+    if (!__atomic_load_n(&ev_files_seen, __ATOMIC_RELAXED) || !fd_is_privcmd(fd))
         return NULL;
     struct conn *c = conn_get(fd);
-    if (c && (c->type != CONN_EVTCHN || !ev_readable(c))) {
+    if (c && c->type != CONN_EVTCHN) {
         conn_put(c);
         c = NULL;
     }
@@ -172,6 +174,8 @@ static ssize_t ev_read(int fd, struct conn *c, void *buf, size_t count, size_t b
         return 0;
     if (count > EV_IO_MAX)
         count = EV_IO_MAX;
+    if (!ev_readable(c)) /* no event area: the socket, with the driver's size rules */
+        return rw.read_chk && buflen != (size_t)-1 ? rw.read_chk(fd, buf, count, buflen) : rw.read(fd, buf, count);
     long n = ev_take(c, buf, (uint32_t)(count / 4));
     if (n == 0 && ev_spin_end(c)) /* a NOTIFY left the bit set: ports take the socket from now on */
         n = ev_take(c, buf, (uint32_t)(count / 4));
@@ -193,7 +197,7 @@ static ssize_t ev_read(int fd, struct conn *c, void *buf, size_t count, size_t b
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t count)
 {
     pthread_once(&rw_once, rw_resolve);
-    struct conn *c = ev_areas > 0 ? ev_conn(fd) : NULL;
+    struct conn *c = ev_conn(fd);
     if (!c)
         return rw.read(fd, buf, count);
     ssize_t r = ev_read(fd, c, buf, count, (size_t)-1);
@@ -206,7 +210,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t count)
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen)
 {
     pthread_once(&rw_once, rw_resolve);
-    struct conn *c = ev_areas > 0 ? ev_conn(fd) : NULL;
+    struct conn *c = ev_conn(fd);
     if (!c) {
         if (rw.read_chk)
             return rw.read_chk(fd, buf, count, buflen);
@@ -229,6 +233,8 @@ static ssize_t ev_write(int fd, struct conn *c, const void *buf, size_t count)
         return 0;
     if (count > EV_IO_MAX)
         count = EV_IO_MAX;
+    if (!ev_readable(c)) /* no event area: the socket, with the driver's size rules */
+        return rw.write(fd, buf, count);
     uint32_t ports[EV_IO_MAX / 4];
     if (mem_read(ports, buf, count) < 0) {
         errno = EFAULT;
@@ -242,7 +248,7 @@ static ssize_t ev_write(int fd, struct conn *c, const void *buf, size_t count)
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count)
 {
     pthread_once(&rw_once, rw_resolve);
-    struct conn *c = ev_areas > 0 ? ev_conn(fd) : NULL;
+    struct conn *c = ev_conn(fd);
     if (!c)
         return rw.write(fd, buf, count);
     ssize_t r = ev_write(fd, c, buf, count);
@@ -259,7 +265,7 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count)
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
     pthread_once(&rw_once, rw_resolve);
-    struct conn *c = ev_areas > 0 ? ev_conn(fd) : NULL;
+    struct conn *c = ev_conn(fd);
     if (!c)
         return rw.readv(fd, iov, iovcnt);
     conn_put(c);

@@ -105,6 +105,7 @@ static int open_stream(uint64_t token, int flags)
 
 int open_evtchn(int flags)
 {
+    __atomic_store_n(&ev_files_seen, 1, __ATOMIC_RELAXED);
     struct conn *c = conn_new(CONN_EVTCHN);
     if (!c)
         return -1;

@@ -78,6 +78,8 @@ static inline void fp_cpu_relax(void)
 
 /* Event areas in use in this process (the poll interpositions look only when there is one). */
 extern int ev_areas;
+/* 1 once the process opened /dev/xen/evtchn (read and write then look at their fd). */
+extern int ev_files_seen;
 /* After EVTCHN_OPEN of a new file on c: its ports use the region's event area when the server has one. */
 void ev_arm(struct conn *c);
 /* Whether c's event area may be read (mapped, armed, this process's). */

@@ -10,6 +10,7 @@ import { BUILD, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startS
 import { dmop } from "../hypervisor/helpers.js";
 
 const CLIENT = join(BUILD, "evtchnclient");
+const EAGAIN = 11;
 const fastpath = process.env.XENDM_SHIM_FASTPATH !== "0";
 
 const missing = nativeMissing();
@@ -116,7 +117,7 @@ suite("evtchn event area through the shim (libxenevtchn)", () => {
   }, 60_000);
 
   for (const how of ["poll", "ppoll", "select", "pselect"]) {
-    it(`honours the timeout of ${how} with nothing raised`, async () => {
+    it(`honours the timeout of ${how} with nothing raised; then a non-blocking read is EAGAIN`, async () => {
       const srv = await startServer();
       try {
         const remote = ioreqPort(srv);
@@ -125,6 +126,10 @@ suite("evtchn event area through the shim (libxenevtchn)", () => {
         expect(l?.ret, r.stderr).toBe(0);
         expect(Number(l?.ms)).toBeGreaterThanOrEqual(79);
         expect(Number(l?.ms)).toBeLessThan(80 + 400);
+        // nothing in the ring nor on the socket: O_NONBLOCK gives EAGAIN (evtchn.c:evtchn_read)
+        expect(l).toMatchObject({ nonblock_read: -1, nonblock_errno: EAGAIN });
+        // a count below one port reads nothing (the driver's rule), with or without the event area
+        expect(l?.small_read).toBe(0);
       } finally {
         await srv.close();
       }
