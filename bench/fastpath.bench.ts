@@ -8,6 +8,7 @@
 // while they spin in poll, the socket otherwise).
 // Then the idle CPU, after the spin windows, of the server, of a client waiting on a stopped server, and
 // of the C example device model waiting (in poll, its evtchn fd's event area armed) on an idle domain.
+// Event-channel round trips alone (libxenevtchn's poll, read, unmask, notify) with and without the event area.
 //   npx tsx bench/fastpath.bench.ts [--quick]
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -17,6 +18,7 @@ import { BUILD, CONFORMANCE, DOM, buildNative, jsonLines, nativeMissing, run, sh
 import { cpuShare } from "../test/native/cpu.js";
 import { fmt, median, table, writeResult } from "./lib.js";
 import { exampleIdle, ioreqRoundTrips, startExampleDm } from "./example-dm.js";
+import { evtchnRoundTrips } from "./evtchn-ring.js";
 import { QEMU_XEN_BINARY } from "../src/toolstack/argv.js";
 import { GuestIo } from "../src/toolstack/guest-io.js";
 import { launchQemu } from "../src/toolstack/qemu.js";
@@ -159,6 +161,19 @@ async function main(): Promise<void> {
         await ex.dm.close();
       }
     }
+    // Event-channel round trips alone (no ioreq record): what the event area changes, beside the socket.
+    const ringShare: number[] = [];
+    for (const fp of ["1", "0"]) {
+      const name = `event-channel round trip via libxenevtchn (poll, read, unmask, notify), ${fp === "1" ? "event area" : "socket"}`;
+      const m = quick ? 2_000 : 10_000;
+      const s: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const r = await evtchnRoundTrips({ XENDM_SHIM_FASTPATH: fp }, m);
+        s.push(r.rate);
+        if (fp === "1") ringShare.push(r.stats.ringDeliveries / Math.max(1, r.stats.ringDeliveries + r.stats.socketDeliveries));
+      }
+      rows.push({ name, samples: s, median: median(s) });
+    }
     for (const fp of ["1", "0"]) {
       const name = `ioreq round trip via QEMU (16550 scratch register read), ${fp === "1" ? "fast path" : "socket"}`;
       const s = await qemuRoundTrips(fp);
@@ -183,8 +198,9 @@ async function main(): Promise<void> {
       + "time inside a request (copy-out, checks, the call, the reply's copy-in): the rest of a round trip is the machine's\n"
       + "(the two CPUs handing cache lines across, as in the C shared-memory spin row) and the client's (libxendevicemodel, the shim).\n"
       + "\"calls that slept\": replies that came after the client's spin budget, or after it lost its CPU, and needed a WAKE.\n\n");
+    process.stdout.write(`event area: ${ringShare.length === 0 ? "-" : (median(ringShare) * 100).toFixed(1)}% of the ports of the event-channel round trips took the ring (median of the runs), the rest the socket\n`);
     process.stdout.write(`idle CPU after the spin windows (share of one CPU over 2 s): client waiting on a stopped server ${(cpu.waitingClient * 100).toFixed(2)}%, server with no requests ${(cpu.idleServer * 100).toFixed(2)}%, example device model on an idle domain ${cpu.exampleDm === undefined ? "unavailable" : `${(cpu.exampleDm * 100).toFixed(2)}%`} (goal < 1%)\n`);
-    writeResult("fastpath", { calls: N, runs: RUNS, goal_calls_per_s: GOAL, rows, idle_cpu: cpu });
+    writeResult("fastpath", { calls: N, runs: RUNS, goal_calls_per_s: GOAL, rows, idle_cpu: cpu, event_area_ring_share: ringShare });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
