@@ -56,11 +56,19 @@ struct waiter {
     int k;
 };
 
-/* This thread's spin budget (ns): doubles after an event the spin (or a slightly longer one) caught, halves otherwise. */
+/*
+ * This thread's spin budget (ns): doubles after an event the spin caught, halves after a wait that
+ * slept (down to FP_SPIN_MIN_NS), is left alone when the thread lost its CPU while spinning, and
+ * goes back to the whole XENDM_SHIM_FASTPATH_SPIN_US after 16 sleeps in a row (a probe: on a machine
+ * with more runnable threads than CPUs a spin delays the very answer it waits for, and the budget
+ * stays low; once the machine has room, the probe's catch lets it grow again).
+ */
 static __thread long ev_budget = -1;
+static __thread unsigned ev_misses;
 
 static void budget_up(void)
 {
+    ev_misses = 0;
     ev_budget = ev_budget * 2 + FP_SPIN_MIN_NS;
     if (ev_budget > fp_spin_ns)
         ev_budget = fp_spin_ns;
@@ -68,6 +76,10 @@ static void budget_up(void)
 
 static void budget_down(void)
 {
+    if (++ev_misses % 16 == 0) {
+        ev_budget = fp_spin_ns;
+        return;
+    }
     ev_budget = ev_budget / 2 > FP_SPIN_MIN_NS ? ev_budget / 2 : FP_SPIN_MIN_NS;
 }
 
@@ -184,21 +196,13 @@ static int wait_rings(struct waiter *w, int r, int64_t timeout_ns)
     int64_t left = -1;
     if (timeout_ns >= 0) {
         left = timeout_ns - (fp_now_ns() - t0);
-        if (left <= 0) {
-            budget_down();
+        if (left <= 0)
             return 0;
-        }
     }
-    r = w->sleep(w, left);
-    if (r < 0)
-        return r;
-    r = w->merge(w, r);
-    /* woken by an event soon after the spin ended: a longer spin would have caught it */
-    if (!preempted && r > 0 && fp_now_ns() - t0 <= fp_spin_ns)
-        budget_up();
-    else
+    if (!preempted)
         budget_down();
-    return r;
+    r = w->sleep(w, left);
+    return r < 0 ? r : w->merge(w, r);
 }
 
 static void put_watches(struct waiter *w)
