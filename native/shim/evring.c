@@ -95,6 +95,9 @@ uint32_t ev_avail(const struct conn *c)
 void ev_spin_begin(struct conn *c)
 {
     __atomic_fetch_or(ev_word(c, FP_OFF_EV_PROD), FP_EV_SPINNING, __ATOMIC_SEQ_CST);
+    /* a thread blocked in read() of the socket would not see the ring: the ports keep to the socket */
+    if (__atomic_load_n(&c->ev_blockers, __ATOMIC_SEQ_CST) > 0)
+        __atomic_fetch_and(ev_word(c, FP_OFF_EV_PROD), ~FP_EV_SPINNING, __ATOMIC_SEQ_CST);
 }
 
 /*
@@ -106,6 +109,30 @@ int ev_spin_end(struct conn *c)
     uint32_t v = __atomic_fetch_and(ev_word(c, FP_OFF_EV_PROD), ~FP_EV_SPINNING, __ATOMIC_SEQ_CST);
     uint32_t cons = __atomic_load_n(ev_word(c, FP_OFF_EV_CONS), __ATOMIC_RELAXED) & FP_EV_MASK;
     return ((v & FP_EV_MASK) - cons) & FP_EV_MASK ? 1 : 0;
+}
+
+pid_t ev_tid(void)
+{
+    static __thread pid_t tid;
+    if (tid == 0)
+        tid = (pid_t)syscall(SYS_gettid);
+    return tid;
+}
+
+/*
+ * The answer to a notify usually comes at once: the spinning bit goes up now and stays until the
+ * next wait of this thread ends, so the answer takes the ring.  Only when that wait is sure to look
+ * at the ring first: the program waits on the fd through the shim's poll/select, never through
+ * epoll, from this one thread; and no thread blocks in a read of the socket (checked after the bit
+ * is set, the other half of the reader's count-then-clear: a port that came meanwhile stays in the
+ * ring for this thread's next wait).
+ */
+void ev_before_notify(struct conn *c)
+{
+    if (!c->ev_polled || c->ev_epolled || __atomic_load_n(&c->ev_multi, __ATOMIC_RELAXED) || !ev_readable(c) ||
+        c->broken || __atomic_load_n(&c->ev_waiter, __ATOMIC_RELAXED) != ev_tid())
+        return;
+    ev_spin_begin(c);
 }
 
 void ev_discard(struct conn *c)
@@ -209,14 +236,24 @@ static ssize_t ev_read(int fd, struct conn *c, void *buf, size_t count, size_t b
     if (!ev_readable(c)) /* no event area: the socket, with the driver's size rules */
         return rw.read_chk && buflen != (size_t)-1 ? rw.read_chk(fd, buf, count, buflen) : rw.read(fd, buf, count);
     long n = ev_take(c, buf, (uint32_t)(count / 4));
-    if (n == 0 && ev_spin_end(c)) /* a NOTIFY left the bit set: ports take the socket from now on */
-        n = ev_take(c, buf, (uint32_t)(count / 4));
+    if (n == 0) {
+        /* counted before the bit is cleared: a notify that sets it again sees this reader (ev_before_notify) */
+        __atomic_fetch_add(&c->ev_blockers, 1, __ATOMIC_SEQ_CST);
+        if (ev_spin_end(c)) /* a notify left the bit set: ports take the socket from now on */
+            n = ev_take(c, buf, (uint32_t)(count / 4));
+        ssize_t r = 0;
+        if (n == 0) /* nothing in the ring: the socket as the fd's flags say (blocking, or EAGAIN) */
+            r = rw.read_chk && buflen != (size_t)-1 ? rw.read_chk(fd, buf, count, buflen) : rw.read(fd, buf, count);
+        int e = errno;
+        __atomic_fetch_sub(&c->ev_blockers, 1, __ATOMIC_SEQ_CST);
+        errno = e;
+        if (n == 0)
+            return r;
+    }
     if (n < 0) {
         errno = EFAULT;
         return -1;
     }
-    if (n == 0) /* nothing in the ring: the socket as the fd's flags say (blocking, or EAGAIN) */
-        return rw.read_chk && buflen != (size_t)-1 ? rw.read_chk(fd, buf, count, buflen) : rw.read(fd, buf, count);
     size_t got = (size_t)n * 4;
     if (got < count) {
         ssize_t r = recv(fd, (uint8_t *)buf + got, count - got, MSG_DONTWAIT);

@@ -168,8 +168,8 @@ long evtchn_ioctl(int fd, struct conn *c, unsigned long req, void *arg)
         put32(c->buf + HDR_SIZE + 8, a[0]);
         put32(c->buf + HDR_SIZE + 12, a[1]);
         /* the answer to a kick usually comes at once: it may take the ring until the next wait ends */
-        if (evtchn_ioctls[i].nr == EVTCHN_IOCTL_NOTIFY_NR && c->ev_polled && !c->ev_epolled && ev_readable(c) && !c->broken)
-            ev_spin_begin(c);
+        if (evtchn_ioctls[i].nr == EVTCHN_IOCTL_NOTIFY_NR)
+            ev_before_notify(c);
         if (transact(c, KIND_EVTCHN_IOCTL, 16, &rlen) == 0) {
             if (rlen == 8 && ((int32_t)get32(c->buf) != -1 || (int32_t)get32(c->buf + 4) > 0)) {
                 ret = (int32_t)get32(c->buf);

@@ -224,8 +224,12 @@ static struct conn *watchable(int fd)
         conn_put(c);
         c = NULL;
     }
-    if (c && !__atomic_load_n(&c->ev_epolled, __ATOMIC_RELAXED))
+    if (c && !__atomic_load_n(&c->ev_epolled, __ATOMIC_RELAXED)) {
         c->ev_polled = 1;
+        pid_t me = ev_tid(), was = 0;
+        if (!__atomic_compare_exchange_n(&c->ev_waiter, &was, me, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED) && was != me)
+            __atomic_store_n(&c->ev_multi, 1, __ATOMIC_RELAXED); /* two threads wait on it: notifies leave the bit alone */
+    }
     return c;
 }
 
@@ -585,8 +589,11 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
     if ((op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && fd_is_privcmd(fd)) {
         struct conn *c = conn_get(fd);
         if (c) {
-            if (c->type == CONN_EVTCHN)
+            if (c->type == CONN_EVTCHN) {
                 __atomic_store_n(&c->ev_epolled, 1, __ATOMIC_RELAXED);
+                if (ev_readable(c)) /* a notify's bit goes: from now on its answers take the socket */
+                    (void)ev_spin_end(c);
+            }
             conn_put(c);
         }
     }

@@ -212,6 +212,9 @@ struct conn {
     pthread_mutex_t ev_lock; /* the event area's consumer and unmask producer (set up with ev_on) */
     int ev_polled;        /* the program waits on this fd through the shim's poll/select (poll.c) */
     int ev_epolled;       /* ... and never added it to an epoll set (then ev_polled stays 0) */
+    pid_t ev_waiter;      /* the thread that waits on it there; ev_multi: more than one did */
+    int ev_multi;
+    int ev_blockers;      /* threads in a blocking read of the fd's socket */
 };
 
 #define FD_TABLE_SIZE 65536
