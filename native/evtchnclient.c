@@ -7,6 +7,7 @@
  *   evtchnclient errors DOM P            the driver's refusals (EINVAL, ENOTCONN, EACCES, EFAULT, ENOSYS)
  *   evtchnclient pingpong DOM N WAIT P   bind P, then N times: wait for the port, read, unmask, notify;
  *                                        one line at the end (rounds done, the first one that timed out)
+ *   evtchnclient split DOM N P           bind P; one thread waits in poll and reads, another notifies
  *   evtchnclient timeout DOM WAIT MS P   bind P, take the binding's pending port, then one wait of MS ms
  *                                        with nothing raised: its result and how long it took
  * WAIT is poll, ppoll, select, pselect or epoll (pollv: poll, and the port read with readv; poll2:
@@ -24,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/uio.h>
+#include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -233,6 +235,58 @@ out:
     return i == n ? 0 : 1;
 }
 
+/* split: one thread waits (poll) and reads, another notifies: a notify must not hide the answer from the waiter */
+struct split {
+    xenevtchn_handle *x;
+    evtchn_port_t local;
+    unsigned n;
+    int go[2];
+    unsigned done;
+};
+
+static void *notifier(void *arg)
+{
+    struct split *sp = arg;
+    char b;
+    for (unsigned i = 0; i < sp->n; i++) {
+        if (read(sp->go[0], &b, 1) != 1 || xenevtchn_notify(sp->x, sp->local) != 0)
+            break;
+    }
+    return NULL;
+}
+
+static int split_case(unsigned dom, unsigned n, unsigned remote)
+{
+    struct split sp = { .n = n };
+    sp.x = bind_one(dom, remote, "poll", &sp.local);
+    if (!sp.x || pipe(sp.go) != 0) {
+        printf("{\"setup\":false,\"errno\":%d}\n", errno);
+        return 1;
+    }
+    pthread_t t;
+    pthread_create(&t, NULL, notifier, &sp);
+    int fd = xenevtchn_fd(sp.x);
+    printf("{\"ready\":%u}\n", sp.local);
+    fflush(stdout);
+    unsigned i, slow = 0;
+    for (i = 0; i < n; i++) {
+        long long t0 = now_ms();
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (poll(&p, 1, 3000) <= 0)
+            break;
+        if (now_ms() - t0 > 1000)
+            slow++;
+        if (xenevtchn_pending(sp.x) != (xenevtchn_port_or_error_t)sp.local || xenevtchn_unmask(sp.x, sp.local) != 0)
+            break;
+        if (write(sp.go[1], "g", 1) != 1)
+            break;
+    }
+    close(sp.go[1]);
+    pthread_join(t, NULL);
+    printf("{\"rounds\":%u,\"slow\":%u}\n", i, slow);
+    return i == n ? 0 : 1;
+}
+
 static int timeout_case(unsigned dom, const char *how, int ms, unsigned remote)
 {
     evtchn_port_t local;
@@ -267,6 +321,8 @@ int main(int argc, char **argv)
         return errors((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0));
     if (argc == 6 && strcmp(argv[1], "pingpong") == 0)
         return pingpong((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0), argv[4], (unsigned)strtoul(argv[5], NULL, 0));
+    if (argc == 5 && strcmp(argv[1], "split") == 0)
+        return split_case((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0), (unsigned)strtoul(argv[4], NULL, 0));
     if (argc == 6 && strcmp(argv[1], "timeout") == 0)
         return timeout_case((unsigned)strtoul(argv[2], NULL, 0), argv[3], atoi(argv[4]), (unsigned)strtoul(argv[5], NULL, 0));
     fprintf(stderr, "usage: evtchnclient serve DOM N WAIT PORT... | errors DOM PORT | pingpong DOM N WAIT PORT | timeout DOM WAIT MS PORT\n");

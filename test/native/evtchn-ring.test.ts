@@ -110,6 +110,32 @@ suite("evtchn event area through the shim (libxenevtchn)", () => {
     expect(lag).toBeLessThanOrEqual(8);
   }, 60_000);
 
+  it("delivers every answer when one thread waits and another notifies", async () => {
+    const srv = await startServer();
+    try {
+      const remote = ioreqPort(srv);
+      srv.hv.onXenNotify((d, p) => { if (d === DOM && p === remote) srv.hv.notify(DOM, remote); });
+      const child = spawn(CLIENT, ["split", String(DOM), "500", String(remote)], {
+        env: { ...process.env, ...shimEnv(srv.path) }, stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      let err = "";
+      let started = false;
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (!started && out.includes("\"ready\"")) { started = true; srv.hv.notify(DOM, remote); }
+      });
+      child.stderr.on("data", (d: Buffer) => { err += d.toString(); });
+      const kill = setTimeout(() => { child.kill("SIGKILL"); }, 20_000); // a lost answer must fail, not hang
+      const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+      clearTimeout(kill);
+      expect(jsonLines(out).at(-1), err).toEqual({ rounds: 500, slow: 0 });
+      expect(code).toBe(0);
+    } finally {
+      await srv.close();
+    }
+  }, 60_000);
+
   it("keeps epoll (which the shim does not see) on the socket", async () => {
     const { stats } = await pingpong("epoll", 300, {});
     expect(stats.ringDeliveries).toBe(0);
