@@ -99,6 +99,11 @@ static void do_init(void)
     if (cap && *cap && strlen(cap) < sizeof(capture_path))
         strcpy(capture_path, cap);
     fp_init_env();
+    guard_resolve();
+    /* XENDM_SHIM_GUARD=0: checked copies through process_vm_readv/writev only (no SIGSEGV/SIGBUS handler) */
+    const char *guard = getenv("XENDM_SHIM_GUARD");
+    if (shim_enabled && !(guard && strcmp(guard, "0") == 0))
+        guard_install();
     cached_pid = (pid_t)syscall(SYS_getpid);
     pthread_atfork(NULL, NULL, after_fork_child);
 }
