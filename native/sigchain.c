@@ -1,0 +1,458 @@
+/*
+ * sigchain: a program with its own SIGSEGV/SIGBUS handlers under the shim, one JSON line per case
+ * ({"case":...,"v":N} with N a result, an errno or a count).
+ *
+ *   sigchain all DOM [noguard]  handlers set before the shim's init (raw rt_sigaction, in preinit) and after
+ *                         it (sigaction); real faults reach them with si_addr; DM_OP and open with bad
+ *                         pointers fail EFAULT without calling them; sa_mask, SA_NODEFER, SA_RESETHAND;
+ *                         a thread with SIGSEGV blocked; four threads at once
+ *   sigchain die CASE DOM one way of dying by the default action (the parent checks the signal):
+ *                         segv-dfl, segv-signal-dfl, segv-ign, segv-blocked, segv-resethand,
+ *                         bus-dfl, kill-dfl; and kill-ign, which survives (exit 0)
+ *   sigchain ign-at-start DOM  run with SIGSEGV ignored across exec: sigaction reports SIG_IGN, a bad
+ *                         DM_OP buffer still fails EFAULT, a NULL dereference still kills (exit by 11)
+ *   sigchain loop N DOM   N good DM_OPs (for counting system calls)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct pc_buf { void *uptr; size_t size; };
+struct pc_dm_op { uint16_t dom; uint16_t num; const struct pc_buf *ubufs; };
+#define IOCTL_DM_OP ((unsigned long)((sizeof(struct pc_dm_op) << 16) | (0x50 << 8) | 5))
+
+static unsigned dom;
+static int pfd = -1;
+
+static void out(const char *name, long v)
+{
+    printf("{\"case\":\"%s\",\"v\":%ld}\n", name, v);
+    fflush(stdout);
+}
+
+/* ---- the program's handlers: count calls, remember si_addr and the mask, jump back */
+
+static volatile sig_atomic_t calls, pre_calls;
+static void *volatile last_addr;
+static volatile int last_sig, mask_has_self, mask_has_usr1;
+static sigjmp_buf back;
+
+static void note(int sig, siginfo_t *si)
+{
+    sigset_t m;
+    sigprocmask(SIG_BLOCK, NULL, &m);
+    last_sig = sig;
+    last_addr = si ? si->si_addr : (void *)-1;
+    mask_has_self = sigismember(&m, sig);
+    mask_has_usr1 = sigismember(&m, SIGUSR1);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    calls++;
+    note(sig, si);
+    siglongjmp(back, 1);
+}
+
+static void on_fault_plain(int sig)
+{
+    calls++;
+    note(sig, NULL);
+    siglongjmp(back, 1);
+}
+
+static void on_fault_pre(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    pre_calls++;
+    note(sig, si);
+    siglongjmp(back, 1);
+}
+
+/* ---- a handler set with the raw system call before any shim code runs (x86_64 only) */
+
+#if defined(__x86_64__)
+struct k_sigaction { void *handler; unsigned long flags; void *restorer; uint64_t mask; };
+void sigchain_restorer(void);
+__asm__(".text\n.globl sigchain_restorer\n.type sigchain_restorer,@function\nsigchain_restorer:\n"
+        "  mov $15, %eax\n  syscall\n  hlt\n");
+static int pre_installed;
+static void pre_install(int argc, char **argv, char **envp)
+{
+    (void)argc;
+    (void)envp;
+    if (argc < 2 || strcmp(argv[1], "all") != 0)
+        return;
+    struct k_sigaction k = { (void *)on_fault_pre, SA_SIGINFO | 0x04000000UL /* SA_RESTORER */, (void *)sigchain_restorer, 0 };
+    pre_installed = syscall(SYS_rt_sigaction, SIGSEGV, &k, NULL, 8) == 0;
+}
+__attribute__((section(".preinit_array"), used)) static void (*const preinit)(int, char **, char **) = pre_install;
+#else
+static int pre_installed;
+#endif
+
+/* ---- faults */
+
+static volatile int sink;
+
+/* A real fault at addr (read): 1 when the handler ran and came back. */
+static int fault_at(volatile int *addr)
+{
+    if (sigsetjmp(back, 1) == 0) {
+        sink = *addr;
+        return 0;
+    }
+    return 1;
+}
+
+static void set_handler(int sig, void (*h)(int, siginfo_t *, void *), int flags, int mask_usr1)
+{
+    struct sigaction a;
+    memset(&a, 0, sizeof(a));
+    a.sa_sigaction = h;
+    a.sa_flags = SA_SIGINFO | flags;
+    sigemptyset(&a.sa_mask);
+    if (mask_usr1)
+        sigaddset(&a.sa_mask, SIGUSR1);
+    sigaction(sig, &a, NULL);
+}
+
+/* A file mapping of two pages over a one-page file: the second page gives SIGBUS. */
+static uint8_t *truncated_map(void)
+{
+    char path[] = "/tmp/xendm-sigchain-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    unlink(path);
+    if (ftruncate(fd, 4096) != 0)
+        return NULL;
+    void *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+/* ---- DM_OP */
+
+static uint8_t *good; /* one page, read-write */
+
+/* nr_vcpus (op 20) with its 32-byte buffer at p: the ioctl's -1/errno or 0. */
+static long dm_op(void *p, size_t size)
+{
+    struct pc_buf b = { p, size };
+    struct pc_dm_op u = { (uint16_t)dom, 1, &b };
+    if (p == good) {
+        memset(good, 0, 32);
+        good[0] = 20;
+    }
+    errno = 0;
+    long r = ioctl(pfd, IOCTL_DM_OP, &u);
+    return r < 0 ? -errno : r;
+}
+
+static long dm_op_raw(const void *arg)
+{
+    errno = 0;
+    long r = ioctl(pfd, IOCTL_DM_OP, arg);
+    return r < 0 ? -errno : r;
+}
+
+/* The bad pointers a DM_OP may carry, each answered -EFAULT. */
+struct bad {
+    uint8_t *unmapped, *ro, *none, *bus;
+};
+
+static int bad_dm_ops(const struct bad *b, const char *prefix)
+{
+    char name[64];
+    int efault = 0, n = 0;
+    struct { const char *what; void *p; } cases[] = {
+        { "unmapped", b->unmapped },
+        { "readonly", b->ro },
+        { "prot_none", b->none },
+        { "noncanonical", (void *)(uintptr_t)0xdead000000000000ULL },
+        { "straddle", b->unmapped - 16 },
+        { "truncated_file", b->bus },
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        long r = dm_op(cases[i].p, 32);
+        if (prefix) {
+            snprintf(name, sizeof(name), "%s_%s", prefix, cases[i].what);
+            out(name, r);
+        }
+        efault += r == -EFAULT;
+        n++;
+    }
+    struct pc_dm_op u = { (uint16_t)dom, 1, (const struct pc_buf *)b->unmapped };
+    long r1 = dm_op_raw(b->unmapped), r2 = dm_op_raw(&u);
+    if (prefix) {
+        snprintf(name, sizeof(name), "%s_arg_unmapped", prefix);
+        out(name, r1);
+        snprintf(name, sizeof(name), "%s_ubufs_unmapped", prefix);
+        out(name, r2);
+    }
+    efault += (r1 == -EFAULT) + (r2 == -EFAULT);
+    return efault == n + 2;
+}
+
+static int make_bad(struct bad *b)
+{
+    uint8_t *m = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return -1;
+    /* page 0 writable (straddle starts there), page 1 unmapped, page 2 read-only, page 3 PROT_NONE */
+    munmap(m + 4096, 4096);
+    mprotect(m + 2 * 4096, 4096, PROT_READ);
+    mprotect(m + 3 * 4096, 4096, PROT_NONE);
+    b->unmapped = m + 4096;
+    b->ro = m + 2 * 4096;
+    b->none = m + 3 * 4096;
+    uint8_t *t = truncated_map();
+    if (!t)
+        return -1;
+    b->bus = t + 4096;
+    return 0;
+}
+
+static int open_privcmd(void)
+{
+    pfd = open("/dev/xen/privcmd", O_RDWR | O_CLOEXEC);
+    good = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return pfd >= 0 && good != MAP_FAILED ? 0 : -1;
+}
+
+/* ---- threads */
+
+static struct bad shared_bad;
+
+/* The workers' buffers are static: a page mapped now could fill the hole of b->unmapped. */
+static uint8_t worker_buf[4][64];
+
+static void *worker(void *arg)
+{
+    long rounds = 200, ok = 0;
+    uint8_t *mine = worker_buf[(intptr_t)arg];
+    for (long i = 0; i < rounds; i++) {
+        struct pc_buf b = { mine, 32 };
+        struct pc_dm_op u = { (uint16_t)dom, 1, &b };
+        memset(mine, 0, 32);
+        mine[0] = 20;
+        int good_call = ioctl(pfd, IOCTL_DM_OP, &u) == 0 && mine[8] > 0;
+        b.uptr = shared_bad.unmapped;
+        int bad_call = ioctl(pfd, IOCTL_DM_OP, &u) == -1 && errno == EFAULT;
+        ok += good_call && bad_call;
+    }
+    return (void *)(intptr_t)ok;
+}
+
+static void *blocked_worker(void *arg)
+{
+    (void)arg;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGSEGV);
+    sigaddset(&s, SIGBUS);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    long ok = bad_dm_ops(&shared_bad, NULL) && dm_op(good, 32) == 0;
+    return (void *)(intptr_t)ok;
+}
+
+static long join(pthread_t t)
+{
+    void *r;
+    pthread_join(t, &r);
+    return (long)(intptr_t)r;
+}
+
+static int all(int guarded)
+{
+    struct sigaction old;
+    memset(&old, 0, sizeof(old));
+    out("pre_installed", pre_installed);
+    sigaction(SIGSEGV, NULL, &old);
+    out("before_init_reported", pre_installed && (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_fault_pre);
+    out("before_init_fault", fault_at((volatile int *)16));
+    out("before_init_calls", pre_calls);
+    out("before_init_si_addr", (long)(uintptr_t)last_addr);
+
+    if (open_privcmd() < 0 || make_bad(&shared_bad) < 0) {
+        out("setup", -1);
+        return 1;
+    }
+    /* after the shim's init: sigaction replaces the program's handler (and reports the old one) */
+    struct sigaction a;
+    memset(&a, 0, sizeof(a));
+    a.sa_sigaction = on_fault;
+    a.sa_flags = SA_SIGINFO;
+    sigemptyset(&a.sa_mask);
+    sigaddset(&a.sa_mask, SIGUSR1);
+    memset(&old, 0, sizeof(old));
+    sigaction(SIGSEGV, &a, &old);
+    out("replaced_reported", old.sa_sigaction == on_fault_pre);
+    sigaction(SIGBUS, &a, NULL);
+    memset(&old, 0, sizeof(old));
+    sigaction(SIGSEGV, NULL, &old);
+    out("after_init_reported", (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_fault && sigismember(&old.sa_mask, SIGUSR1));
+
+    calls = 0;
+    pre_calls = 0;
+    out("null_deref_handled", fault_at((volatile int *)24));
+    out("null_deref_si_addr", (long)(uintptr_t)last_addr);
+    out("null_deref_sig", last_sig);
+    out("handler_mask_self", mask_has_self);
+    out("handler_mask_usr1", mask_has_usr1);
+    volatile int *busp = (volatile int *)shared_bad.bus;
+    out("sigbus_handled", fault_at(busp + 1));
+    out("sigbus_sig", last_sig);
+    out("sigbus_si_addr_ok", last_addr == (void *)(busp + 1));
+    out("handler_calls", calls);
+
+    /* the shim's own faults: EFAULT, the program's handler never runs */
+    calls = 0;
+    out("dm_op_good", dm_op(good, 32));
+    out("dm_op_good_vcpus", good[8]);
+    bad_dm_ops(&shared_bad, "dm_op");
+    errno = 0;
+    out("open_bad_path", open((const char *)shared_bad.unmapped, O_RDONLY) < 0 ? -errno : 0);
+    /* without the guard, sigaction is libc's own, which reads act in user space (a crash) */
+    if (guarded) {
+        errno = 0;
+        out("sigaction_bad_act", sigaction(SIGSEGV, (const struct sigaction *)shared_bad.unmapped, NULL) < 0 ? -errno : 0);
+        errno = 0;
+        out("sigaction_bad_oldact", sigaction(SIGSEGV, NULL, (struct sigaction *)shared_bad.ro) < 0 ? -errno : 0);
+    }
+    out("calls_during_bad_calls", calls);
+
+    /* SA_NODEFER: the signal stays unblocked in the handler; signal(): the BSD form */
+    set_handler(SIGSEGV, on_fault, SA_NODEFER, 0);
+    fault_at((volatile int *)32);
+    out("nodefer_mask_self", mask_has_self);
+    calls = 0;
+    signal(SIGSEGV, on_fault_plain);
+    memset(&old, 0, sizeof(old));
+    sigaction(SIGSEGV, NULL, &old);
+    out("signal_reported", old.sa_handler == on_fault_plain && !(old.sa_flags & SA_SIGINFO));
+    out("signal_handled", fault_at((volatile int *)40) && calls == 1 && last_sig == SIGSEGV);
+    /* SA_RESETHAND: one delivery, then SIG_DFL */
+    set_handler(SIGSEGV, on_fault, SA_RESETHAND, 0);
+    out("resethand_first", fault_at((volatile int *)48));
+    memset(&old, 0, sizeof(old));
+    sigaction(SIGSEGV, NULL, &old);
+    out("resethand_reported_dfl", old.sa_handler == SIG_DFL);
+    set_handler(SIGSEGV, on_fault, 0, 1);
+
+    /* a thread with SIGSEGV and SIGBUS blocked still gets EFAULT (the kernel would kill on a blocked fault) */
+    calls = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, blocked_worker, NULL);
+    out("blocked_thread_efault", join(t));
+    /* four threads, each 200 good and 200 bad calls */
+    pthread_t ts[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&ts[i], NULL, worker, (void *)(intptr_t)i);
+    long ok = 0;
+    for (int i = 0; i < 4; i++)
+        ok += join(ts[i]);
+    out("threads_ok", ok);
+    out("calls_during_threads", calls);
+    return 0;
+}
+
+/* ---- dying by the default action (run in a fresh process each) */
+
+static int die(const char *what)
+{
+    if (open_privcmd() < 0 || make_bad(&shared_bad) < 0)
+        return 2;
+    struct sigaction a;
+    memset(&a, 0, sizeof(a));
+    sigemptyset(&a.sa_mask);
+    volatile int *where = (volatile int *)8;
+    if (strcmp(what, "segv-dfl") == 0) {
+        set_handler(SIGSEGV, on_fault, 0, 0);
+        a.sa_handler = SIG_DFL;
+        sigaction(SIGSEGV, &a, NULL);
+    } else if (strcmp(what, "segv-signal-dfl") == 0) {
+        signal(SIGSEGV, on_fault_plain);
+        signal(SIGSEGV, SIG_DFL);
+    } else if (strcmp(what, "segv-ign") == 0) {
+        a.sa_handler = SIG_IGN;
+        sigaction(SIGSEGV, &a, NULL);
+    } else if (strcmp(what, "segv-blocked") == 0) {
+        set_handler(SIGSEGV, on_fault, 0, 0);
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGSEGV);
+        sigprocmask(SIG_BLOCK, &s, NULL);
+    } else if (strcmp(what, "segv-resethand") == 0) {
+        set_handler(SIGSEGV, on_fault, SA_RESETHAND, 0);
+        fault_at((volatile int *)8);
+    } else if (strcmp(what, "bus-dfl") == 0) {
+        where = (volatile int *)shared_bad.bus;
+    } else if (strcmp(what, "kill-dfl") == 0 || strcmp(what, "kill-ign") == 0) {
+        a.sa_handler = what[5] == 'd' ? SIG_DFL : SIG_IGN;
+        sigaction(SIGSEGV, &a, NULL);
+        where = NULL;
+    } else {
+        return 2;
+    }
+    /* the shim's faults stay its own, whatever the program's disposition */
+    if (!bad_dm_ops(&shared_bad, NULL) || dm_op(good, 32) != 0)
+        return 3;
+    if (where)
+        sink = *where;
+    else
+        kill(getpid(), SIGSEGV);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[1], "all") == 0) {
+        dom = (unsigned)atoi(argv[2]);
+        return all(!(argc > 3 && strcmp(argv[3], "noguard") == 0));
+    }
+    if (argc >= 4 && strcmp(argv[1], "die") == 0) {
+        dom = (unsigned)atoi(argv[3]);
+        return die(argv[2]);
+    }
+    if (argc >= 3 && strcmp(argv[1], "ign-at-start") == 0) {
+        dom = (unsigned)atoi(argv[2]);
+        struct sigaction old;
+        memset(&old, 0, sizeof(old));
+        sigaction(SIGSEGV, NULL, &old);
+        out("ign_reported", old.sa_handler == SIG_IGN);
+        if (open_privcmd() < 0 || make_bad(&shared_bad) < 0)
+            return 2;
+        out("ign_bad_dm_ops", bad_dm_ops(&shared_bad, NULL));
+        volatile int *volatile p = (volatile int *)8;
+        sink = *p;
+        return 0;
+    }
+    if (argc >= 4 && strcmp(argv[1], "loop") == 0) {
+        long n = atol(argv[2]);
+        dom = (unsigned)atoi(argv[3]);
+        if (open_privcmd() < 0)
+            return 2;
+        long ok = 0;
+        for (long i = 0; i < n; i++)
+            ok += dm_op(good, 32) == 0 && good[8] > 0;
+        out("loop_ok", ok);
+        return 0;
+    }
+    fprintf(stderr, "usage: sigchain all DOM [noguard] | die CASE DOM | ign-at-start DOM | loop N DOM\n");
+    return 2;
+}
