@@ -5,7 +5,8 @@
  *   sigchain all DOM [noguard]  handlers set before the shim's init (raw rt_sigaction, in preinit) and after
  *                         it (sigaction); real faults reach them with si_addr; DM_OP and open with bad
  *                         pointers fail EFAULT without calling them; sa_mask, SA_NODEFER, SA_RESETHAND;
- *                         a thread with SIGSEGV blocked; four threads at once
+ *                         a thread with SIGSEGV blocked; four threads at once; sigaction with a bad
+ *                         pointer in a SIGALRM handler interrupting the shim's copies
  *   sigchain die CASE DOM one way of dying by the default action (the parent checks the signal):
  *                         segv-dfl, segv-signal-dfl, segv-ign, segv-blocked, segv-resethand,
  *                         bus-dfl, kill-dfl; and kill-ign, which survives (exit 0)
@@ -26,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -270,6 +272,39 @@ static void *blocked_worker(void *arg)
     return (void *)(intptr_t)ok;
 }
 
+/* SIGALRM: sigaction (a guarded copy of its own) in a handler that may interrupt one of the shim's copies */
+static volatile sig_atomic_t alarm_calls, alarm_efault;
+static void on_alarm(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    struct sigaction old;
+    alarm_calls++;
+    if (sigaction(SIGSEGV, (const struct sigaction *)shared_bad.unmapped, NULL) < 0 && errno == EFAULT &&
+        sigaction(SIGSEGV, NULL, &old) == 0 && old.sa_sigaction == on_fault)
+        alarm_efault++;
+    errno = saved;
+}
+
+static void nested(void)
+{
+    struct sigaction a;
+    memset(&a, 0, sizeof(a));
+    a.sa_handler = on_alarm;
+    sigemptyset(&a.sa_mask);
+    sigaction(SIGALRM, &a, NULL);
+    struct itimerval it = { { 0, 50 }, { 0, 50 } };
+    setitimer(ITIMER_REAL, &it, NULL);
+    long efault = 0, n = 3000;
+    for (long i = 0; i < n; i++)
+        efault += dm_op(shared_bad.unmapped - 16, 32) == -EFAULT && dm_op(good, 32) == 0;
+    memset(&it, 0, sizeof(it));
+    setitimer(ITIMER_REAL, &it, NULL);
+    out("nested_main_ok", efault == n);
+    out("nested_alarms", alarm_calls > 0);
+    out("nested_alarm_ok", alarm_efault == alarm_calls);
+}
+
 static long join(pthread_t t)
 {
     void *r;
@@ -367,6 +402,8 @@ static int all(int guarded)
     for (int i = 0; i < 4; i++)
         ok += join(ts[i]);
     out("threads_ok", ok);
+    if (guarded)
+        nested();
     out("calls_during_threads", calls);
     return 0;
 }

@@ -2,7 +2,7 @@
  * Checked access to the caller's memory without a system call, and the chaining of the program's
  * SIGSEGV/SIGBUS handlers (docs/shim.md, "Bad pointers").
  *
- * A guarded copy is a memcpy with this thread's landing point set (a sigjmp_buf saved without the
+ * A guarded copy is a memcpy with this thread's landing point set (a guard_frame) (a sigjmp_buf saved without the
  * signal mask, so no system call).  The shim's SIGSEGV/SIGBUS handler, installed at init with
  * SA_SIGINFO|SA_NODEFER|SA_ONSTACK, sees a fault inside the guarded range and jumps back to the
  * landing point, which returns -1: the kernel's exception table for copy_from_user/copy_to_user
@@ -29,9 +29,16 @@
 
 int guard_on; /* the handler is installed: guarded copies replace process_vm_* */
 
-/* This thread's guarded copy: where a fault lands, and the caller's range it may fault in. */
-static TLS sigjmp_buf *guard_env;
-static TLS uintptr_t guard_lo, guard_hi;
+/*
+ * This thread's guarded copy: where a fault lands and the caller's range it may fault in.  Frames
+ * nest (a copy in a signal handler that interrupted another copy) and live on the copier's stack.
+ */
+struct guard_frame {
+    sigjmp_buf env;
+    uintptr_t lo, hi;
+    struct guard_frame *prev;
+};
+static TLS struct guard_frame *guard_top;
 
 /* This thread's mask as last seen: MASK_UNKNOWN until asked, then whether SIGSEGV or SIGBUS is blocked. */
 enum { MASK_UNKNOWN, MASK_OPEN, MASK_BLOCKED };
@@ -142,13 +149,13 @@ static void chain(int sig, siginfo_t *si, void *uc)
 
 static void guard_handler(int sig, siginfo_t *si, void *uc)
 {
-    sigjmp_buf *env = guard_env;
+    struct guard_frame *f = guard_top;
     uintptr_t a = (uintptr_t)si->si_addr;
     /* Ours: a fault the kernel raised (not a kill) inside the range being copied; a general
      * protection fault (a non-canonical address on x86) carries no address. */
-    if (env && si->si_code > 0 && ((a >= guard_lo && a < guard_hi) || si->si_code == SI_KERNEL)) {
-        guard_env = NULL;
-        real_siglongjmp(*env, 1); /* not through the wrapper below: nothing to re-check */
+    if (f && si->si_code > 0 && ((a >= f->lo && a < f->hi) || si->si_code == SI_KERNEL)) {
+        guard_top = f->prev;
+        real_siglongjmp(f->env, 1); /* not through the wrapper below: nothing to re-check */
     }
     chain(sig, si, uc);
 }
@@ -181,17 +188,18 @@ int guard_copy(void *dst, const void *src, size_t n, const void *user)
 {
     if (!range_ok(user, n))
         return -1;
-    sigjmp_buf env;
-    if (sigsetjmp(env, 0) != 0)
-        return -1;
-    guard_lo = (uintptr_t)user;
-    guard_hi = guard_lo + n;
+    struct guard_frame f;
+    f.lo = (uintptr_t)user;
+    f.hi = f.lo + n;
+    f.prev = guard_top;
+    if (sigsetjmp(f.env, 0) != 0)
+        return -1; /* the handler has popped the frame */
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    guard_env = &env;
+    guard_top = &f;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     memcpy(dst, src, n);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    guard_env = NULL;
+    guard_top = f.prev;
     return 0;
 }
 
@@ -212,17 +220,18 @@ int guard_probe_write(void *p, size_t n)
         return 0;
     if (!range_ok(p, n))
         return -1;
-    sigjmp_buf env;
-    if (sigsetjmp(env, 0) != 0)
+    struct guard_frame f;
+    f.lo = (uintptr_t)p;
+    f.hi = f.lo + n;
+    f.prev = guard_top;
+    if (sigsetjmp(f.env, 0) != 0)
         return -1;
-    guard_lo = (uintptr_t)p;
-    guard_hi = (uintptr_t)p + n;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    guard_env = &env;
+    guard_top = &f;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     touch_pages((uintptr_t)p, (uintptr_t)p + n);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    guard_env = NULL;
+    guard_top = f.prev;
     return 0;
 }
 
