@@ -37,6 +37,7 @@ async function pingpong(mode: "shm" | "sock", n: number): Promise<number> {
 interface Case { name: string; args: (n: number) => string[]; env: Record<string, string> }
 const CASES: Case[] = [
   { name: "fast path, 1 thread", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_FASTPATH: "1" } },
+  { name: "fast path, process_vm copies (XENDM_SHIM_GUARD=0)", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_FASTPATH: "1", XENDM_SHIM_GUARD: "0" } },
   { name: "fast path, 4 threads x 1 handle each", args: (n) => ["ploop", "4", String(n >> 2), String(DOM)], env: { XENDM_SHIM_FASTPATH: "1" } },
   { name: "socket, 1 thread", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_FASTPATH: "0" } },
   { name: "socket, 4 threads x 1 handle each", args: (n) => ["ploop", "4", String(n >> 2), String(DOM)], env: { XENDM_SHIM_FASTPATH: "0" } },
