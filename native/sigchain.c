@@ -12,7 +12,7 @@
  *                         bus-dfl, kill-dfl; and kill-ign, which survives (exit 0)
  *   sigchain ign-at-start DOM  run with SIGSEGV ignored across exec: sigaction reports SIG_IGN, a bad
  *                         DM_OP buffer still fails EFAULT, a NULL dereference still kills (exit by 11)
- *   sigchain loop N DOM   N good DM_OPs (for counting system calls)
+ *   sigchain loop N DOM [block-bus]  N good DM_OPs (for counting system calls), with SIGBUS blocked
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -482,6 +482,12 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "loop") == 0) {
         long n = atol(argv[2]);
         dom = (unsigned)atoi(argv[3]);
+        if (argc > 4 && strcmp(argv[4], "block-bus") == 0) {
+            sigset_t s;
+            sigemptyset(&s);
+            sigaddset(&s, SIGBUS);
+            pthread_sigmask(SIG_BLOCK, &s, NULL);
+        }
         if (open_privcmd() < 0)
             return 2;
         long ok = 0;
@@ -490,6 +496,6 @@ int main(int argc, char **argv)
         out("loop_ok", ok);
         return 0;
     }
-    fprintf(stderr, "usage: sigchain all DOM [noguard] | die CASE DOM | ign-at-start DOM | loop N DOM\n");
+    fprintf(stderr, "usage: sigchain all DOM [noguard] | die CASE DOM | ign-at-start DOM | loop N DOM [block-bus]\n");
     return 2;
 }

@@ -28,6 +28,8 @@
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
 int guard_on; /* the handler is installed: guarded copies replace process_vm_* */
+/* XENDM_SHIM_GUARD=2: guarded copies in a thread with SIGBUS blocked too (a SIGBUS there kills) */
+static int guard_bus_blocked_ok;
 
 /*
  * This thread's guarded copy: where a fault lands and the caller's range it may fault in.  Frames
@@ -168,7 +170,8 @@ static int mask_open(void)
         sigset_t cur;
         if (raw_sigmask(SIG_BLOCK, NULL, &cur) != 0)
             return 0;
-        mask_state = sigismember(&cur, SIGSEGV) || sigismember(&cur, SIGBUS) ? MASK_BLOCKED : MASK_OPEN;
+        int bus = sigismember(&cur, SIGBUS) && !guard_bus_blocked_ok;
+        mask_state = sigismember(&cur, SIGSEGV) || bus ? MASK_BLOCKED : MASK_OPEN;
     }
     return mask_state == MASK_OPEN;
 }
@@ -257,8 +260,9 @@ void guard_resolve(void)
     real_longjmp_chk = (longjmp_fn)next("__longjmp_chk");
 }
 
-void guard_install(void)
+void guard_install(int bus_blocked_ok)
 {
+    guard_bus_blocked_ok = bus_blocked_ok;
     if (!real_sigaction || !real_siglongjmp)
         return;
     struct sigaction mine;

@@ -100,10 +100,11 @@ static void do_init(void)
         strcpy(capture_path, cap);
     fp_init_env();
     guard_resolve();
-    /* XENDM_SHIM_GUARD=0: checked copies through process_vm_readv/writev only (no SIGSEGV/SIGBUS handler) */
-    const char *guard = getenv("XENDM_SHIM_GUARD");
-    if (shim_enabled && !(guard && strcmp(guard, "0") == 0))
-        guard_install();
+    /* XENDM_SHIM_GUARD: 0 checked copies through process_vm_readv/writev only (no SIGSEGV/SIGBUS
+     * handler); 1 (default) guarded copies where SIGSEGV and SIGBUS are unblocked; 2 also where SIGBUS is blocked */
+    long guard = env_long("XENDM_SHIM_GUARD", 0, 2, 1);
+    if (shim_enabled && guard > 0)
+        guard_install(guard == 2);
     cached_pid = (pid_t)syscall(SYS_getpid);
     pthread_atfork(NULL, NULL, after_fork_child);
 }

@@ -153,16 +153,21 @@ suite("guarded copies and the program's SIGSEGV/SIGBUS handlers", () => {
       ctx.skip();
     }
     const calls = 300;
-    const count = async (guard: string): Promise<number> => {
+    const count = async (guard: string, prog: readonly string[]): Promise<number> => {
       const out = join(tmp, `strace-${guard}.txt`);
       // the shim preloaded into the traced program only (-E), not into strace
-      const args = ["-f", "-qq", "-o", out, "-e", "trace=process_vm_readv,process_vm_writev", "-E", `LD_PRELOAD=${SHIM}`, CONFORMANCE, "loop", String(calls), String(DOM)];
+      const args = ["-f", "-qq", "-o", out, "-e", "trace=process_vm_readv,process_vm_writev", "-E", `LD_PRELOAD=${SHIM}`, ...prog];
       const r = await run("strace", args, { XENDM_SOCKET: srv.path, XENDM_SHIM_GUARD: guard });
       expect(r.code, r.stderr).toBe(0);
       return readFileSync(out, "utf8").split("\n").filter((l) => l.includes("process_vm_")).length;
     };
-    expect(await count("1")).toBe(0);
+    const library = [CONFORMANCE, "loop", String(calls), String(DOM)];
+    expect(await count("1", library)).toBe(0);
     // without the guard every call reads the dm_op, the buffer array and the buffer, and probes it writable
-    expect(await count("0")).toBeGreaterThanOrEqual(4 * calls);
+    expect(await count("0", library)).toBeGreaterThanOrEqual(4 * calls);
+    // a program with SIGBUS blocked: process_vm_* unless XENDM_SHIM_GUARD=2
+    const busBlocked = [SIGCHAIN, "loop", String(calls), String(DOM), "block-bus"];
+    expect(await count("1", busBlocked)).toBeGreaterThanOrEqual(4 * calls);
+    expect(await count("2", busBlocked)).toBe(0);
   });
 });
