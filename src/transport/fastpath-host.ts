@@ -66,7 +66,7 @@ export class FastpathHost {
   #settle = false;
   /**
    * Requests served through regions, how many replies needed a WAKE frame, KICKs received, and the
-   * time spent serving them (ms: copy-out, checks, the call itself, the reply's copy-in).
+   * time spent serving them (ms: copy-out, checks, the call itself, the reply's copy-in; not the WAKE).
    */
   readonly stats = { served: 0, wakes: 0, kicks: 0, serveMs: 0 };
 
@@ -126,19 +126,22 @@ export class FastpathHost {
     const seq = fp.pending();
     if (seq === 0) return false;
     const t0 = performance.now();
+    let wake = false;
     try {
       const f = fp.take(seq);
       if (f.kind === Kind.EVTCHN_IOCTL) this.#settle = true;
       const reply = this.serve(c, f);
       this.stats.served++;
-      if (fp.reply(reply, seq)) {
-        this.stats.wakes++;
-        c.send(frame(FastKind.WAKE, seq));
-      }
+      wake = fp.reply(reply, seq);
     } catch (e) {
       this.fail(c, e, seq);
     }
     this.stats.serveMs += performance.now() - t0;
+    if (wake) {
+      // The write wakes the client's sleeping thread: on a VM that costs the sender 20-40 µs of its own.
+      this.stats.wakes++;
+      c.send(frame(FastKind.WAKE, seq));
+    }
     return true;
   }
 
