@@ -312,6 +312,23 @@ static long join(pthread_t t)
     return (long)(intptr_t)r;
 }
 
+/* The handler the kernel holds for sig (the raw system call, past libc and the shim). */
+static void *kernel_handler(int sig)
+{
+    struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } k;
+    memset(&k, 0, sizeof(k));
+    if (syscall(SYS_rt_sigaction, sig, NULL, &k, 8) != 0)
+        return (void *)-1;
+    return k.handler;
+}
+
+static volatile sig_atomic_t usr1_calls;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    usr1_calls++;
+}
+
 static int all(int guarded)
 {
     struct sigaction old;
@@ -354,6 +371,12 @@ static int all(int guarded)
     out("sigbus_sig", last_sig);
     out("sigbus_si_addr_ok", last_addr == (void *)(busp + 1));
     out("handler_calls", calls);
+
+    /* the kernel keeps the shim's handler for SIGSEGV; other signals are the program's own */
+    out("kernel_segv_handler_is_programs", kernel_handler(SIGSEGV) == (void *)on_fault);
+    signal(SIGUSR1, on_usr1);
+    raise(SIGUSR1);
+    out("usr1_passed_through", kernel_handler(SIGUSR1) == (void *)on_usr1 && usr1_calls == 1);
 
     /* the shim's own faults: EFAULT, the program's handler never runs */
     calls = 0;

@@ -54,6 +54,12 @@ static sigaction_fn real_sigaction;
 static sigmask_fn real_sigprocmask, real_pthread_sigmask;
 static intfn_int real_sigblock, real_sigsetmask, real_sighold, real_sigrelse;
 static longjmp_fn real_siglongjmp, real_longjmp, real__longjmp, real_longjmp_chk;
+/* The libc calls that install a handler by its address alone, each passed on for the other signals. */
+typedef sighandler_t (*handler_fn)(int, sighandler_t);
+enum { H_SIGNAL, H_BSD_SIGNAL, H_SSIGNAL, H_SYSV_SIGNAL, H_SYSV_SIGNAL2, H_SIGSET, H_COUNT };
+static const char *const handler_names[H_COUNT] = { "signal", "bsd_signal", "ssignal", "sysv_signal", "__sysv_signal", "sigset" };
+static handler_fn real_handler[H_COUNT];
+static intfn_int real_sigignore;
 
 #define GUARD_FLAGS (SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART)
 
@@ -258,6 +264,9 @@ void guard_resolve(void)
     real_longjmp = (longjmp_fn)next("longjmp");
     real__longjmp = (longjmp_fn)next("_longjmp");
     real_longjmp_chk = (longjmp_fn)next("__longjmp_chk");
+    for (int i = 0; i < H_COUNT; i++)
+        real_handler[i] = (handler_fn)next(handler_names[i]);
+    real_sigignore = (intfn_int)next("sigignore");
 }
 
 void guard_install(int bus_blocked_ok)
@@ -328,10 +337,22 @@ SHIM_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigacti
     return shim_sigaction(sig, act, oldact);
 }
 
-/* signal/bsd_signal/ssignal and sysv_signal, on top of sigaction as glibc builds them. */
-static sighandler_t install(int sig, sighandler_t h, int flags, int mask_self)
+static sighandler_t pass_handler(int which, int sig, sighandler_t h)
 {
-    if (h == SIG_ERR || sig < 1 || sig >= _NSIG) {
+    if (!real_handler[which]) {
+        errno = ENOSYS;
+        return SIG_ERR;
+    }
+    return real_handler[which](sig, h);
+}
+
+/* For SIGSEGV and SIGBUS: sigaction with the flags and mask glibc gives each call. */
+static sighandler_t install(int which, int sig, sighandler_t h, int flags, int mask_self)
+{
+    init();
+    if (!guarded_sig(sig))
+        return pass_handler(which, sig, h);
+    if (h == SIG_ERR) {
         errno = EINVAL;
         return SIG_ERR;
     }
@@ -347,36 +368,48 @@ static sighandler_t install(int sig, sighandler_t h, int flags, int mask_self)
     return old.sa_handler;
 }
 
-/* glibc's signal(): BSD semantics, the handler stays and interrupted calls restart. */
+/* signal(), bsd_signal(), ssignal(): BSD semantics, the handler stays and interrupted calls restart. */
 SHIM_EXPORT sighandler_t signal(int sig, sighandler_t h)
 {
-    return install(sig, h, SA_RESTART, 1);
+    return install(H_SIGNAL, sig, h, SA_RESTART, 1);
 }
 
 SHIM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
 {
-    return install(sig, h, SA_RESTART, 1);
+    return install(H_BSD_SIGNAL, sig, h, SA_RESTART, 1);
 }
 
 SHIM_EXPORT sighandler_t ssignal(int sig, sighandler_t h)
 {
-    return install(sig, h, SA_RESTART, 1);
+    return install(H_SSIGNAL, sig, h, SA_RESTART, 1);
 }
 
 /* System V: the handler is reset on delivery and the signal not blocked in it. */
 SHIM_EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
 {
-    return install(sig, h, SA_RESETHAND | SA_NODEFER, 0);
+    return install(H_SYSV_SIGNAL, sig, h, SA_RESETHAND | SA_NODEFER, 0);
 }
 
 SHIM_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h)
 {
-    return install(sig, h, SA_RESETHAND | SA_NODEFER, 0);
+    return install(H_SYSV_SIGNAL2, sig, h, SA_RESETHAND | SA_NODEFER, 0);
 }
 
 SHIM_EXPORT int sigignore(int sig)
 {
-    return install(sig, SIG_IGN, 0, 0) == SIG_ERR ? -1 : 0;
+    init();
+    if (!guarded_sig(sig)) {
+        if (!real_sigignore) {
+            errno = ENOSYS;
+            return -1;
+        }
+        return real_sigignore(sig);
+    }
+    struct sigaction act;
+    memset(&act, 0, sizeof(act));
+    act.sa_handler = SIG_IGN;
+    sigemptyset(&act.sa_mask);
+    return shim_sigaction(sig, &act, NULL);
 }
 
 /* ---- libc entry points that change the mask: this thread's mask is asked again before the next copy */
@@ -443,14 +476,9 @@ SHIM_EXPORT int sigrelse(int sig)
 SHIM_EXPORT sighandler_t sigset(int sig, sighandler_t disp)
 {
     init();
-    if (sig_index(sig) < 0 || !__atomic_load_n(&guard_on, __ATOMIC_ACQUIRE)) {
-        sighandler_t (*real_sigset)(int, sighandler_t) = (sighandler_t (*)(int, sighandler_t))next("sigset");
-        mask_state = MASK_UNKNOWN;
-        if (!real_sigset) {
-            errno = ENOSYS;
-            return SIG_ERR;
-        }
-        return real_sigset(sig, disp);
+    if (!guarded_sig(sig)) {
+        mask_state = MASK_UNKNOWN; /* SIG_HOLD blocks, anything else unblocks */
+        return pass_handler(H_SIGSET, sig, disp);
     }
     sigset_t one, was;
     sigemptyset(&one);
