@@ -43,6 +43,7 @@ const CASES: Case[] = [
   { name: "fast path, process_vm copies (XENDM_SHIM_GUARD=0)", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_FASTPATH: "1", XENDM_SHIM_GUARD: "0" } },
   { name: "fast path, 4 threads x 1 handle each", args: (n) => ["ploop", "4", String(n >> 2), String(DOM)], env: { XENDM_SHIM_FASTPATH: "1" } },
   { name: "socket, 1 thread", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_FASTPATH: "0" } },
+  { name: "socket, process_vm copies (XENDM_SHIM_GUARD=0)", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_FASTPATH: "0", XENDM_SHIM_GUARD: "0" } },
   { name: "socket, 4 threads x 1 handle each", args: (n) => ["ploop", "4", String(n >> 2), String(DOM)], env: { XENDM_SHIM_FASTPATH: "0" } },
 ];
 
