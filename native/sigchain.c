@@ -5,6 +5,7 @@
  *   sigchain all DOM [noguard]  handlers set before the shim's init (raw rt_sigaction, in preinit) and after
  *                         it (sigaction); real faults reach them with si_addr; DM_OP and open with bad
  *                         pointers fail EFAULT without calling them; sa_mask, SA_NODEFER, SA_RESETHAND;
+ *                         a stack overflow caught on the alternate signal stack;
  *                         a thread with SIGSEGV blocked; four threads at once; sigaction with a bad
  *                         pointer in a SIGALRM handler interrupting the shim's copies
  *   sigchain die CASE DOM one way of dying by the default action (the parent checks the signal):
@@ -322,6 +323,41 @@ static void *kernel_handler(int sig)
     return k.handler;
 }
 
+/* A stack overflow, caught on the alternate signal stack (SA_ONSTACK), as language runtimes do. */
+static uint8_t altstack[64 * 1024];
+static volatile int on_altstack;
+
+static void on_overflow(int sig, siginfo_t *si, void *uc)
+{
+    volatile uint8_t here = 0;
+    on_altstack = (uintptr_t)&here >= (uintptr_t)altstack && (uintptr_t)&here < (uintptr_t)altstack + sizeof(altstack);
+    on_fault(sig, si, uc);
+}
+
+static int recurse(long n)
+{
+    volatile uint8_t frame[1024];
+    frame[0] = (uint8_t)n;
+    if (n > 1000000000L)
+        return 0;
+    return recurse(n + 1) + frame[0];
+}
+
+static int overflow(void)
+{
+    stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack), .ss_flags = 0 };
+    sigaltstack(&ss, NULL);
+    set_handler(SIGSEGV, on_overflow, SA_ONSTACK, 0);
+    int caught = 0;
+    if (sigsetjmp(back, 1) == 0)
+        sink = recurse(0);
+    else
+        caught = 1;
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, NULL);
+    return caught;
+}
+
 static volatile sig_atomic_t usr1_calls;
 static void on_usr1(int sig)
 {
@@ -410,6 +446,8 @@ static int all(int guarded)
     memset(&old, 0, sizeof(old));
     sigaction(SIGSEGV, NULL, &old);
     out("resethand_reported_dfl", old.sa_handler == SIG_DFL);
+    out("stack_overflow_handled", overflow());
+    out("stack_overflow_on_altstack", on_altstack);
     set_handler(SIGSEGV, on_fault, 0, 1);
 
     /* a thread with SIGSEGV and SIGBUS blocked still gets EFAULT (the kernel would kill on a blocked fault) */
