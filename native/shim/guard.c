@@ -2,8 +2,8 @@
  * Checked access to the caller's memory without a system call, and the chaining of the program's
  * SIGSEGV/SIGBUS handlers (docs/shim.md, "Bad pointers").
  *
- * A guarded copy is a memcpy with this thread's landing point set (a guard_frame) (a sigjmp_buf saved without the
- * signal mask, so no system call).  The shim's SIGSEGV/SIGBUS handler, installed at init with
+ * A guarded copy is a memcpy with this thread's landing point set (a guard_frame: a sigjmp_buf saved
+ * without the signal mask, so no system call).  The shim's SIGSEGV/SIGBUS handler, installed at init with
  * SA_SIGINFO|SA_NODEFER|SA_ONSTACK, sees a fault inside the guarded range and jumps back to the
  * landing point, which returns -1: the kernel's exception table for copy_from_user/copy_to_user
  * (mirrors arch/x86/mm/extable.c:fixup_exception).  SA_NODEFER leaves the signal unblocked after the
@@ -122,7 +122,10 @@ static void die_by_default(int sig, const siginfo_t *si)
         syscall(SYS_tgkill, (pid_t)syscall(SYS_getpid), (pid_t)syscall(SYS_gettid), sig);
 }
 
-/* Delivers a signal that is not the shim's to the program's action (mirrors kernel/signal.c:handle_signal). */
+/*
+ * Delivers a signal that is not the shim's to the program's action: SA_RESETHAND as in
+ * kernel/signal.c:get_signal, the mask as in kernel/signal.c:signal_delivered.
+ */
 static void chain(int sig, siginfo_t *si, void *uc)
 {
     int saved_errno = errno;
