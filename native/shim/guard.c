@@ -107,6 +107,12 @@ static void prog_swap(int i, const struct sigaction *act, struct sigaction *old)
     raw_sigmask(SIG_SETMASK, &saved, NULL);
 }
 
+/* A fork while another thread held the lock leaves the child's copy held by nobody. */
+void guard_after_fork_child(void)
+{
+    __atomic_store_n(&prog_lock, 0, __ATOMIC_RELEASE);
+}
+
 /* ---- the handler */
 
 /* The default action, as the kernel takes it for an unhandled fault (mirrors kernel/signal.c:force_sig_info_to_task). */

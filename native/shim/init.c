@@ -27,6 +27,7 @@ static void *next_sym(const char *name)
 static void after_fork_child(void)
 {
     cached_pid = (pid_t)syscall(SYS_getpid);
+    guard_after_fork_child();
     shim_after_fork_child();
 }
 

@@ -194,6 +194,7 @@ uint8_t *scratch(size_t need);
 extern int guard_on;
 void guard_resolve(void);
 void guard_install(int bus_blocked_ok);
+void guard_after_fork_child(void);
 /* 1 when this thread may use the two below (the handler is installed, SIGSEGV and SIGBUS unblocked) */
 int guard_usable(void);
 int guard_copy(void *dst, const void *src, size_t n, const void *user);
