@@ -2,7 +2,8 @@
  * sigchain: a program with its own SIGSEGV/SIGBUS handlers under the shim, one JSON line per case
  * ({"case":...,"v":N} with N a result, an errno or a count).
  *
- *   sigchain all DOM [noguard]  handlers set before the shim's init (raw rt_sigaction, in preinit) and after
+ *   sigchain all DOM [noguard]  handlers set before the shim's init (in preinit: SIGSEGV with the raw
+ *                         rt_sigaction, SIGBUS with sigaction) and after
  *                         it (sigaction); real faults reach them with si_addr; DM_OP and open with bad
  *                         pointers fail EFAULT without calling them; sa_mask, SA_NODEFER, SA_RESETHAND;
  *                         a stack overflow caught on the alternate signal stack;
@@ -101,6 +102,13 @@ static void pre_install(int argc, char **argv, char **envp)
         return;
     struct k_sigaction k = { (void *)on_fault_pre, SA_SIGINFO | 0x04000000UL /* SA_RESTORER */, (void *)sigchain_restorer, 0 };
     pre_installed = syscall(SYS_rt_sigaction, SIGSEGV, &k, NULL, 8) == 0;
+    /* and SIGBUS through libc, still before the shim's constructor */
+    struct sigaction a;
+    memset(&a, 0, sizeof(a));
+    a.sa_sigaction = on_fault_pre;
+    a.sa_flags = SA_SIGINFO;
+    sigemptyset(&a.sa_mask);
+    pre_installed &= sigaction(SIGBUS, &a, NULL) == 0;
 }
 __attribute__((section(".preinit_array"), used)) static void (*const preinit)(int, char **, char **) = pre_install;
 #else
@@ -380,6 +388,11 @@ static int all(int guarded)
         out("setup", -1);
         return 1;
     }
+    memset(&old, 0, sizeof(old));
+    sigaction(SIGBUS, NULL, &old);
+    out("before_init_bus_reported", pre_installed && old.sa_sigaction == on_fault_pre);
+    pre_calls = 0;
+    out("before_init_bus_fault", fault_at((volatile int *)shared_bad.bus) && pre_calls == 1 && last_sig == SIGBUS);
     /* after the shim's init: sigaction replaces the program's handler (and reports the old one) */
     struct sigaction a;
     memset(&a, 0, sizeof(a));

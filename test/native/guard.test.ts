@@ -53,6 +53,8 @@ const ALL_EXPECTED: Record<string, number> = {
   before_init_fault: 1,
   before_init_calls: 1,
   before_init_si_addr: 16,
+  before_init_bus_reported: 1,
+  before_init_bus_fault: 1,
   replaced_reported: 1,
   after_init_reported: 1,
   null_deref_handled: 1,
