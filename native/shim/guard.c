@@ -152,14 +152,14 @@ static void chain(int sig, siginfo_t *si, void *uc)
             sigaddset(&block, sig);
         /* Blocked until the handler returns (the kernel's sigreturn restores the mask of uc). */
         raw_sigmask(SIG_BLOCK, &block, NULL);
-        int outer = mask_state;
+        /* asked again after: the handler may change the mask it returns to (uc_mask) */
         mask_state = MASK_UNKNOWN;
         errno = saved_errno;
         if (pa.sa_flags & SA_SIGINFO)
             pa.sa_sigaction(sig, si, uc);
         else
             pa.sa_handler(sig);
-        mask_state = outer;
+        mask_state = MASK_UNKNOWN;
     }
     errno = saved_errno;
 }
