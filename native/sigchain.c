@@ -6,7 +6,7 @@
  *                         rt_sigaction, SIGBUS with sigaction) and after
  *                         it (sigaction); real faults reach them with si_addr; DM_OP and open with bad
  *                         pointers fail EFAULT without calling them; sa_mask, SA_NODEFER, SA_RESETHAND;
- *                         a stack overflow caught on the alternate signal stack;
+ *                         a stack overflow caught on the alternate signal stack; a forked child;
  *                         a thread with SIGSEGV blocked; four threads at once; sigaction with a bad
  *                         pointer in a SIGALRM handler interrupting the shim's copies
  *   sigchain die CASE DOM one way of dying by the default action (the parent checks the signal):
@@ -459,6 +459,16 @@ static int all(int guarded)
     memset(&old, 0, sizeof(old));
     sigaction(SIGSEGV, NULL, &old);
     out("resethand_reported_dfl", old.sa_handler == SIG_DFL);
+    /* a forked child: the shim's faults still EFAULT, a real one still reaches the program's handler */
+    pid_t child = fork();
+    if (child == 0) {
+        set_handler(SIGSEGV, on_fault, 0, 0);
+        calls = 0;
+        int ok = bad_dm_ops(&shared_bad, NULL) && dm_op(good, 32) == 0 && calls == 0 && fault_at((volatile int *)56) && calls == 1;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    out("fork_child_ok", child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
     out("stack_overflow_handled", overflow());
     out("stack_overflow_on_altstack", on_altstack);
     set_handler(SIGSEGV, on_fault, 0, 1);

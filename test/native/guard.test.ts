@@ -87,6 +87,7 @@ const ALL_EXPECTED: Record<string, number> = {
   signal_handled: 1,
   resethand_first: 1,
   resethand_reported_dfl: 1,
+  fork_child_ok: 1,
   stack_overflow_handled: 1, // SA_ONSTACK with sigaltstack: a runtime's stack-overflow check
   stack_overflow_on_altstack: 1,
   blocked_thread_efault: 1,
