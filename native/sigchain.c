@@ -453,6 +453,32 @@ static int all(int guarded)
     sigaction(SIGSEGV, NULL, &old);
     out("signal_reported", old.sa_handler == on_fault_plain && !(old.sa_flags & SA_SIGINFO));
     out("signal_handled", fault_at((volatile int *)40) && calls == 1 && last_sig == SIGSEGV);
+    /* the System V forms (deprecated, still exported): sysv_signal resets on delivery; sigignore; sigset's
+     * SIG_HOLD blocks, a handler unblocks */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    calls = 0;
+    sysv_signal(SIGSEGV, on_fault_plain);
+    memset(&old, 0, sizeof(old));
+    sigaction(SIGSEGV, NULL, &old);
+    int sysv_flags = (old.sa_flags & (SA_RESETHAND | SA_NODEFER)) == (SA_RESETHAND | SA_NODEFER);
+    fault_at((volatile int *)64);
+    memset(&old, 0, sizeof(old));
+    sigaction(SIGSEGV, NULL, &old);
+    out("sysv_signal_once", sysv_flags && calls == 1 && old.sa_handler == SIG_DFL);
+    sigignore(SIGSEGV);
+    out("sigignore_reported", signal(SIGSEGV, on_fault_plain) == SIG_IGN);
+    sigset_t m;
+    int held = sigset(SIGSEGV, SIG_HOLD) == on_fault_plain;
+    sigprocmask(SIG_BLOCK, NULL, &m);
+    held = held && sigismember(&m, SIGSEGV);
+    /* blocked now: the shim's copies take process_vm_readv, still EFAULT, no death */
+    held = held && bad_dm_ops(&shared_bad, NULL) && dm_op(good, 32) == 0;
+    held = held && sigset(SIGSEGV, on_fault_plain) == SIG_HOLD;
+    sigprocmask(SIG_BLOCK, NULL, &m);
+    out("sigset_hold", held && !sigismember(&m, SIGSEGV));
+#pragma GCC diagnostic pop
+
     /* SA_RESETHAND: one delivery, then SIG_DFL */
     set_handler(SIGSEGV, on_fault, SA_RESETHAND, 0);
     out("resethand_first", fault_at((volatile int *)48));
