@@ -7,6 +7,7 @@
  *                         it (sigaction); real faults reach them with si_addr; DM_OP and open with bad
  *                         pointers fail EFAULT without calling them; sa_mask, SA_NODEFER, SA_RESETHAND;
  *                         a stack overflow caught on the alternate signal stack; a forked child;
+ *                         swapcontext into a context that blocks SIGSEGV;
  *                         a thread with SIGSEGV blocked; four threads at once; sigaction with a bad
  *                         pointer in a SIGALRM handler interrupting the shim's copies
  *   sigchain die CASE DOM one way of dying by the default action (the parent checks the signal):
@@ -31,6 +32,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 struct pc_buf { void *uptr; size_t size; };
@@ -366,6 +368,34 @@ static int overflow(void)
     return caught;
 }
 
+/* swapcontext into a context whose mask blocks SIGSEGV: the shim's copies must not fault there */
+static ucontext_t main_ctx, blocked_ctx;
+static uint8_t ctx_stack[64 * 1024];
+static volatile int ctx_ok;
+
+static void in_blocked_ctx(void)
+{
+    sigset_t m;
+    sigprocmask(SIG_BLOCK, NULL, &m);
+    ctx_ok = sigismember(&m, SIGSEGV) && bad_dm_ops(&shared_bad, NULL) && dm_op(good, 32) == 0;
+}
+
+static int context_switch(void)
+{
+    if (getcontext(&blocked_ctx) != 0)
+        return 0;
+    blocked_ctx.uc_stack.ss_sp = ctx_stack;
+    blocked_ctx.uc_stack.ss_size = sizeof(ctx_stack);
+    blocked_ctx.uc_link = &main_ctx;
+    sigaddset(&blocked_ctx.uc_sigmask, SIGSEGV);
+    makecontext(&blocked_ctx, in_blocked_ctx, 0);
+    if (swapcontext(&main_ctx, &blocked_ctx) != 0)
+        return 0;
+    sigset_t m;
+    sigprocmask(SIG_BLOCK, NULL, &m);
+    return ctx_ok && !sigismember(&m, SIGSEGV) && dm_op(good, 32) == 0;
+}
+
 static volatile sig_atomic_t usr1_calls;
 static void on_usr1(int sig)
 {
@@ -495,6 +525,7 @@ static int all(int guarded)
     }
     int status = 0;
     out("fork_child_ok", child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    out("swapcontext_blocked", context_switch());
     out("stack_overflow_handled", overflow());
     out("stack_overflow_on_altstack", on_altstack);
     set_handler(SIGSEGV, on_fault, 0, 1);

@@ -24,6 +24,7 @@
 
 #include <setjmp.h>
 #include <signal.h>
+#include <ucontext.h>
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
@@ -54,6 +55,10 @@ static sigaction_fn real_sigaction;
 static sigmask_fn real_sigprocmask, real_pthread_sigmask;
 static intfn_int real_sigblock, real_sigsetmask, real_sighold, real_sigrelse;
 static longjmp_fn real_siglongjmp, real_longjmp, real__longjmp, real_longjmp_chk;
+typedef int (*setcontext_fn)(const ucontext_t *);
+typedef int (*swapcontext_fn)(ucontext_t *, const ucontext_t *);
+static setcontext_fn real_setcontext;
+static swapcontext_fn real_swapcontext;
 /* The libc calls that install a handler by its address alone, each passed on for the other signals. */
 typedef sighandler_t (*handler_fn)(int, sighandler_t);
 enum { H_SIGNAL, H_BSD_SIGNAL, H_SSIGNAL, H_SYSV_SIGNAL, H_SYSV_SIGNAL2, H_SIGSET, H_COUNT };
@@ -276,6 +281,8 @@ void guard_resolve(void)
     for (int i = 0; i < H_COUNT; i++)
         real_handler[i] = (handler_fn)next(handler_names[i]);
     real_sigignore = (intfn_int)next("sigignore");
+    real_setcontext = (setcontext_fn)next("setcontext");
+    real_swapcontext = (swapcontext_fn)next("swapcontext");
 }
 
 void guard_install(int bus_blocked_ok)
@@ -541,4 +548,27 @@ SHIM_EXPORT __attribute__((noreturn)) void __longjmp_chk(struct __jmp_buf_tag en
 {
     before_jump(env);
     (real_longjmp_chk ? real_longjmp_chk : real_siglongjmp)(env, val);
+}
+
+/* A context switch installs the target's uc_sigmask (the mask is asked again in this thread). */
+SHIM_EXPORT int setcontext(const ucontext_t *ucp)
+{
+    init();
+    mask_state = MASK_UNKNOWN;
+    if (!real_setcontext) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real_setcontext(ucp);
+}
+
+SHIM_EXPORT int swapcontext(ucontext_t *oucp, const ucontext_t *ucp)
+{
+    init();
+    mask_state = MASK_UNKNOWN;
+    if (!real_swapcontext) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real_swapcontext(oucp, ucp);
 }
