@@ -1,6 +1,6 @@
 /*
- * sigchain (sigchain.c, sigchain-all.c): a program with its own SIGSEGV/SIGBUS handlers under the shim, one JSON line per case
- * ({"case":...,"v":N} with N a result, an errno or a count).
+ * sigchain (sigchain.c, sigchain-all.c): a program with its own SIGSEGV/SIGBUS handlers under the
+ * shim, one JSON line per case ({"case":...,"v":N} with N a result, an errno or a count).
  *
  *   sigchain all DOM [noguard]  handlers set before the shim's init (in preinit: SIGSEGV with the raw
  *                         rt_sigaction, SIGBUS with sigaction) and after
