@@ -3,18 +3,21 @@
 // C baselines measured in the same run on the same machine (`native/fastpath-baseline`):
 //   - a C<->C shared-memory spin round trip (the ceiling of any shared-memory transport here),
 //   - a C<->C socketpair round trip (what a blocking socket costs here).
-// And ioreq round trips through the C example device model on both paths (its IOCTL_EVTCHN_NOTIFY
-// takes the region; the event to it is a byte on its evtchn fd either way).
+// And ioreq round trips on both paths through the C example device model and through Debian's QEMU
+// (their IOCTL_EVTCHN_NOTIFY takes the region).
 // Then the idle CPU, after the spin windows, of the server and of a client waiting on a stopped server.
 //   npx tsx bench/fastpath.bench.ts [--quick]
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUILD, CONFORMANCE, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startCliServer, startServer } from "../test/native/harness.js";
 import { cpuShare } from "../test/native/cpu.js";
 import { fmt, median, table, writeResult } from "./lib.js";
 import { ioreqRoundTrips, startExampleDm } from "./example-dm.js";
+import { QEMU_XEN_BINARY } from "../src/toolstack/argv.js";
+import { GuestIo } from "../src/toolstack/guest-io.js";
+import { launchQemu } from "../src/toolstack/qemu.js";
 
 const quick = process.argv.includes("--quick");
 const N = quick ? 5_000 : 40_000;
@@ -23,7 +26,7 @@ const GOAL = 250_000;
 const IOREQ_GOAL = 100_000;
 const BASELINE = join(BUILD, "fastpath-baseline");
 
-interface Row { name: string; samples: number[]; median: number; clientUs?: number; serverUs?: number }
+interface Row { name: string; samples: number[]; median: number; clientUs?: number; serverUs?: number; serveUs?: number; wakes?: number }
 
 const spread = (xs: readonly number[]): string => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
 
@@ -42,16 +45,24 @@ const CASES: Case[] = [
   { name: "socket, 4 threads x 1 handle each", args: (n) => ["ploop", "4", String(n >> 2), String(DOM)], env: { XENDM_SHIM_FASTPATH: "0" } },
 ];
 
-async function dmop(c: Case, n: number): Promise<{ rate: number; clientUs: number; serverUs: number }> {
+interface DmopRun { rate: number; clientUs: number; serverUs: number; serveUs: number; wakes: number }
+
+async function dmop(c: Case, n: number): Promise<DmopRun> {
   const srv = await startServer();
   try {
+    const fp0 = srv.server.fastpathStats;
     const cpu0 = process.cpuUsage();
     const r = await run(CONFORMANCE, c.args(n), shimEnv(srv.path, c.env));
     const cpu = process.cpuUsage(cpu0);
     const l = jsonLines(r.stdout)[0];
     if (r.code !== 0 || l === undefined || l.failures !== 0) throw new Error(`${c.name}: ${r.stdout} ${r.stderr}`);
     const calls = Number(l.calls);
-    return { rate: calls / (Number(l.ns) / 1e9), clientUs: Number(l.cpu_ns ?? 0) / 1e3 / calls, serverUs: (cpu.user + cpu.system) / calls };
+    const fp = srv.server.fastpathStats;
+    const served = fp.served - fp0.served;
+    return {
+      rate: calls / (Number(l.ns) / 1e9), clientUs: Number(l.cpu_ns ?? 0) / 1e3 / calls, serverUs: (cpu.user + cpu.system) / calls,
+      serveUs: served > 0 ? ((fp.serveMs - fp0.serveMs) * 1000) / served : NaN, wakes: served > 0 ? (fp.wakes - fp0.wakes) / served : NaN,
+    };
   } finally {
     await srv.close();
   }
@@ -78,6 +89,28 @@ async function idle(dir: string): Promise<{ waitingClient: number; idleServer: n
   }
 }
 
+/** Sequential guest reads of the 16550 scratch register at 0x3ff, each a sync ioreq answered by Debian's QEMU. */
+async function qemuRoundTrips(fp: string): Promise<number[] | string> {
+  if (!existsSync(QEMU_XEN_BINARY)) return `${QEMU_XEN_BINARY} missing`;
+  const q = await launchQemu({ memoryMb: 64, vga: "none", env: { XENDM_SHIM_FASTPATH: fp } });
+  try {
+    const io = new GuestIo(q.guest, q.domid, { timeoutMs: 5000 });
+    await io.pioWrite(0x3ff, 1, 0x5a);
+    const m = quick ? 1_000 : 5_000;
+    const one = async (n: number): Promise<number> => {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) if ((await io.pioRead(0x3ff, 1)) !== 0x5a) throw new Error("the scratch register did not read back");
+      return (n / (performance.now() - t0)) * 1000;
+    };
+    await one(m >> 3);
+    const out: number[] = [];
+    for (let i = 0; i < RUNS; i++) out.push(await one(m));
+    return out;
+  } finally {
+    await q.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const missing = nativeMissing();
   if (missing !== undefined) {
@@ -99,11 +132,12 @@ async function main(): Promise<void> {
     rows.push({ name: "C<->C socketpair round trip", samples: sock, median: median(sock) });
     for (const c of CASES) {
       await dmop(c, Math.max(200, N >> 3)); // warm-up
-      const s: { rate: number; clientUs: number; serverUs: number }[] = [];
+      const s: DmopRun[] = [];
       for (let i = 0; i < RUNS; i++) s.push(await dmop(c, N));
       rows.push({
         name: `DM_OP via libxendevicemodel, ${c.name}`, samples: s.map((x) => x.rate), median: median(s.map((x) => x.rate)),
         clientUs: median(s.map((x) => x.clientUs)), serverUs: median(s.map((x) => x.serverUs)),
+        serveUs: median(s.map((x) => x.serveUs)), wakes: median(s.map((x) => x.wakes)),
       });
     }
     for (const fp of ["1", "0"]) {
@@ -123,18 +157,30 @@ async function main(): Promise<void> {
         await ex.dm.close();
       }
     }
+    for (const fp of ["1", "0"]) {
+      const name = `ioreq round trip via QEMU (16550 scratch register read), ${fp === "1" ? "fast path" : "socket"}`;
+      const s = await qemuRoundTrips(fp);
+      if (typeof s === "string") process.stdout.write(`${name}: unavailable: ${s}\n`);
+      else rows.push({ name, samples: s, median: median(s) });
+    }
     const cpu = await idle(dir);
     const shmM = rows[0]!.median;
     const sockM = rows[1]!.median;
     process.stdout.write(`round trips or calls per second: median of ${String(RUNS)} runs (spread min–max); ratios of the medians\n\n`);
     process.stdout.write(table(
-      ["case", "per s", "spread", "vs C shm spin", "vs C socketpair", `vs goal (${fmt(GOAL, 0)} DM_OP, ${fmt(IOREQ_GOAL, 0)} ioreq)`, "client CPU µs/call", "server CPU µs/call"],
+      ["case", "per s", "spread", "vs C shm spin", "vs C socketpair", `vs goal (${fmt(GOAL, 0)} DM_OP, ${fmt(IOREQ_GOAL, 0)} ioreq)`, "client CPU µs/call", "server CPU µs/call", "server serving µs/call", "calls that slept"],
       rows.map((r) => [
         r.name, fmt(r.median), spread(r.samples), (r.median / shmM).toFixed(3), (r.median / sockM).toFixed(2),
         r.clientUs === undefined ? (r.name.startsWith("ioreq") ? (r.median / IOREQ_GOAL).toFixed(2) : "-") : (r.median / GOAL).toFixed(2),
         r.clientUs === undefined ? "-" : r.clientUs.toFixed(1), r.serverUs === undefined ? "-" : r.serverUs.toFixed(1),
+        r.serveUs === undefined || Number.isNaN(r.serveUs) ? "-" : r.serveUs.toFixed(2),
+        r.wakes === undefined || Number.isNaN(r.wakes) ? "-" : `${(r.wakes * 100).toFixed(1)}%`,
       ]),
     ) + "\n\n");
+    process.stdout.write("CPU columns include spinning (client waiting for a reply, server polling its regions); \"serving\" is the server's\n"
+      + "time inside a request (copy-out, checks, the call, the reply's copy-in): the rest of a round trip is the machine's\n"
+      + "(the two CPUs handing cache lines across, as in the C shared-memory spin row) and the client's (libxendevicemodel, the shim).\n"
+      + "\"calls that slept\": replies that came after the client's spin budget, or after it lost its CPU, and needed a WAKE.\n\n");
     process.stdout.write(`idle CPU after the spin windows (share of one CPU over 2 s): client waiting on a stopped server ${(cpu.waitingClient * 100).toFixed(2)}%, server with no requests ${(cpu.idleServer * 100).toFixed(2)}% (goal < 1%)\n`);
     writeResult("fastpath", { calls: N, runs: RUNS, goal_calls_per_s: GOAL, rows, idle_cpu: cpu });
   } finally {

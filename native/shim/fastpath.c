@@ -30,9 +30,11 @@ void fp_init_env(void)
 
 #define FP_SPIN_MIN_NS 1000L
 #define FP_PREEMPTED_NS 30000L
-#define FP_QUICK_NS 10000L
+#define FP_PROBE_EVERY 8u
 /* This thread's current spin budget (ns); -1 until its first fast-path call. */
 static __thread long spin_budget = -1;
+/* Calls of this thread whose reply came after the budget. */
+static __thread unsigned spin_misses;
 
 static inline uint32_t *word(uint8_t *base, size_t off)
 {
@@ -205,11 +207,13 @@ int fp_transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len
         goto broken;
 
     /*
-     * Adaptive spin: the budget doubles after a reply caught within FP_QUICK_NS and halves after
-     * one that took longer or a sleep, within [FP_SPIN_MIN_NS, XENDM_SHIM_FASTPATH_SPIN_US].  A
-     * look that comes FP_PREEMPTED_NS or more after the previous one means this thread lost its CPU
-     * meanwhile (an oversubscribed machine, where the two sides do not run at once): spinning does
-     * not pay then, and the call sleeps at once (the scheduler favours a thread it wakes).
+     * Adaptive spin: the budget doubles after a reply caught while spinning and halves after one it
+     * missed (the call slept), within [FP_SPIN_MIN_NS, XENDM_SHIM_FASTPATH_SPIN_US]; every
+     * FP_PROBE_EVERY-th miss it goes back to the whole window, so a budget that collapsed while the
+     * server was slow (a collection, a long call) recovers once replies are quick again.  A look that
+     * comes FP_PREEMPTED_NS or more after the previous one means this thread lost its CPU meanwhile (an
+     * oversubscribed machine, where the two sides do not run at once): spinning does not pay then, and
+     * the call sleeps at once, the budget unchanged (the scheduler favours a thread it wakes).
      */
     if (spin_budget < 0 || spin_budget > fp_spin_ns)
         spin_budget = fp_spin_ns;
@@ -218,19 +222,20 @@ int fp_transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len
     while (__atomic_load_n(rep_seq, __ATOMIC_ACQUIRE) != seq) {
         if ((++spins & 31) == 0) {
             int64_t t = fp_now_ns();
-            if (t - last >= FP_PREEMPTED_NS || t - t0 >= spin_budget)
+            if (t - last >= FP_PREEMPTED_NS)
                 goto sleep;
+            if (t - t0 >= spin_budget) {
+                spin_budget = ++spin_misses % FP_PROBE_EVERY == 0 ? fp_spin_ns
+                              : spin_budget / 2 > FP_SPIN_MIN_NS ? spin_budget / 2 : FP_SPIN_MIN_NS;
+                goto sleep;
+            }
             last = t;
         }
         cpu_relax();
     }
-    if (fp_now_ns() - t0 <= FP_QUICK_NS)
-        spin_budget = spin_budget * 2 + FP_SPIN_MIN_NS;
-    else
-        spin_budget = spin_budget / 2 > FP_SPIN_MIN_NS ? spin_budget / 2 : FP_SPIN_MIN_NS;
+    spin_budget = spin_budget * 2 + FP_SPIN_MIN_NS;
     goto reply;
 sleep:
-    spin_budget = spin_budget / 2 > FP_SPIN_MIN_NS ? spin_budget / 2 : FP_SPIN_MIN_NS;
     /* Ask for a WAKE frame, then look once more: the compare-exchange on `waiting` decides who owns it. */
     __atomic_store_n(waiting, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(rep_seq, __ATOMIC_SEQ_CST) == seq && __atomic_exchange_n(waiting, 0, __ATOMIC_SEQ_CST) == 1)

@@ -25,8 +25,9 @@ export interface ServerOptions {
   /** Writes every call (see trace.ts). */
   trace?: TraceWriter;
   /**
-   * With `hv`: put the pages the fake allocates from now on in a shared file (in `dir`, default
-   * /dev/shm; `bytes` of address space, default 1 GiB) so clients can map them; false: no file.
+   * With `hv`: put the pages the fake allocates from now on in a shared file (a sealed memfd that
+   * clients open as /proc/<pid>/fd/<n>, or a file in `dir`; `bytes` of address space, default 1 GiB)
+   * so clients can map them; false: no file.
    */
   sharedMemory?: false | { dir?: string; bytes?: number };
   /** Connections served at once (default 256); one more gets an error reply (code 7) and is closed. */
@@ -102,7 +103,7 @@ export class XendmServer {
     this.evtchn = opts.hv !== undefined ? new EvtchnFiles(opts.hv) : undefined;
     let shared: SharedPages | undefined;
     if (opts.hv !== undefined && opts.sharedMemory !== false) {
-      // No /dev/shm (or no room): the server still runs; clients cannot map pages (SHM_INFO: ENODEV).
+      // No shared memory (or no room): the server still runs; clients cannot map pages (SHM_INFO: ENODEV).
       try {
         shared = new SharedPages(opts.sharedMemory ?? {});
         opts.hv.usePages(shared);
@@ -119,8 +120,8 @@ export class XendmServer {
     );
   }
 
-  /** Requests served through fast-path regions, WAKE frames sent, KICK frames received. */
-  get fastpathStats(): Readonly<{ served: number; wakes: number; kicks: number }> {
+  /** Requests served through fast-path regions, WAKE frames sent, KICK frames received, ms spent serving. */
+  get fastpathStats(): Readonly<{ served: number; wakes: number; kicks: number; serveMs: number }> {
     return { ...this.#fast.stats };
   }
 

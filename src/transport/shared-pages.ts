@@ -1,5 +1,5 @@
-// Pages in a shared file, for serving out of process: one sparse file per server (in /dev/shm), mapped
-// MAP_SHARED into this process with koffi; every page the fake allocates (guest RAM on first touch,
+// Pages in a shared file, for serving out of process: one sparse file per server (a sealed memfd, or a
+// file in a directory the caller names), mapped MAP_SHARED into this process with koffi; every page the fake allocates (guest RAM on first touch,
 // ioreq server pages) is a 4 KiB view into that mapping, so a device model that maps the same file
 // offset (the LD_PRELOAD shim does, for MMAP_RESOURCE and MMAPBATCH) shares the bytes: one copy.
 import { closeSync, ftruncateSync, openSync, unlinkSync } from "node:fs";
@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { PAGE_SIZE, type PageSource } from "../hypervisor/guest-memory.js";
+import { sealedMemfd } from "./shm.js";
 
 type KoffiFn = (...args: unknown[]) => unknown;
 interface Koffi {
@@ -39,9 +40,12 @@ export class SharedPagesError extends Error {
 }
 
 export class SharedPages implements PageSource {
+  /** Where clients open the file: /proc/<pid>/fd/<fd> of the memfd, or the file in `dir`. */
   readonly path: string;
   readonly size: number;
   readonly #buffer: ArrayBuffer;
+  /** The memfd, held open for the server's life (the file goes with it, even when the server is killed). */
+  #memfd: number | undefined;
   #next = 0;
   #closed = false;
   /** Pages handed out from the heap because the file was full (they cannot be mapped by clients). */
@@ -53,20 +57,25 @@ export class SharedPages implements PageSource {
       throw new SharedPagesError(`shared memory size ${bytes}: a multiple of ${PAGE_SIZE} between one page and 1 TiB`);
     }
     this.size = bytes;
-    this.path = join(opts.dir ?? "/dev/shm", `xendm-${process.pid}-${randomBytes(6).toString("hex")}`);
-    const fd = openSync(this.path, "wx+", 0o600);
+    // By default a memfd sealed against shrinking and growing: nothing is left behind when the server
+    // dies, and a client cannot truncate the file under the server's mapping (a SIGBUS on next touch).
+    const inDir = opts.dir !== undefined;
+    const fd = inDir ? undefined : sealedMemfd("xendm-pages", bytes);
+    this.path = fd !== undefined ? `/proc/${process.pid}/fd/${fd}` : join(opts.dir!, `xendm-${process.pid}-${randomBytes(6).toString("hex")}`);
+    const open = fd ?? openSync(this.path, "wx+", 0o600);
     try {
-      ftruncateSync(fd, bytes);
+      if (inDir) ftruncateSync(open, bytes);
       const { mmap: map, koffi } = mmap();
-      const p = map(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+      const p = map(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, open, 0);
       if (p === null || (p as bigint) === MAP_FAILED) throw new SharedPagesError(`mmap of ${this.path}: errno ${koffi.errno()}`);
       this.#buffer = koffi.view(p, bytes);
     } catch (e) {
-      try { unlinkSync(this.path); } catch { /* gone */ }
+      if (inDir) { try { unlinkSync(this.path); } catch { /* gone */ } }
+      closeSync(open);
       throw e;
-    } finally {
-      closeSync(fd);
     }
+    if (inDir) closeSync(open);
+    else this.#memfd = fd;
   }
 
   /** Pages handed out so far. */
@@ -92,12 +101,17 @@ export class SharedPages implements PageSource {
   }
 
   /**
-   * Removes the file (clients that opened it keep their mappings). The mapping stays in this process:
-   * the fake may still hold views of its pages.
+   * Removes the file (clients that opened it keep their mappings): closes the memfd, or unlinks the
+   * file in `dir`. The mapping stays in this process: the fake may still hold views of its pages.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#memfd !== undefined) {
+      closeSync(this.#memfd);
+      this.#memfd = undefined;
+      return;
+    }
     try { unlinkSync(this.path); } catch { /* gone */ }
   }
 }

@@ -1,5 +1,7 @@
 // Pages in a shared file: what the fake writes through a page view is in the file, at the offset given.
-import { readFileSync } from "node:fs";
+import { existsSync, ftruncateSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SharedPages, SharedPagesError } from "../../src/transport/shared-pages.js";
 
@@ -24,6 +26,36 @@ describe("SharedPages", () => {
       expect(s.offsetOf(heap)).toBeUndefined();
     } finally {
       s.close();
+    }
+  });
+  it("lives in a sealed memfd by default: nothing in /dev/shm, no client can truncate it, gone with close()", () => {
+    const before = existsSync("/dev/shm") ? readdirSync("/dev/shm").filter((f) => f.startsWith(`xendm-${process.pid}-`)).length : 0;
+    const s = new SharedPages({ bytes: 2 * 4096 });
+    expect(s.path).toMatch(new RegExp(`^/proc/${process.pid}/fd/\\d+$`));
+    if (existsSync("/dev/shm")) expect(readdirSync("/dev/shm").filter((f) => f.startsWith(`xendm-${process.pid}-`)).length).toBe(before);
+    s.page()[0] = 1;
+    const fd = openSync(s.path, "r+"); // as a client opens it
+    try {
+      expect(() => { ftruncateSync(fd, 4096); }).toThrow(/EPERM/);
+      expect(() => { ftruncateSync(fd, 4 * 4096); }).toThrow(/EPERM/);
+      expect(readFileSync(s.path)[0]).toBe(1);
+    } finally {
+      closeSync(fd);
+    }
+    const path = s.path;
+    s.close();
+    expect(existsSync(path)).toBe(false);
+  });
+  it("with `dir`, is a file there, unlinked by close()", () => {
+    const dir = mkdtempSync(join(tmpdir(), "xendm-pages-"));
+    try {
+      const s = new SharedPages({ dir, bytes: 4096 });
+      expect(s.path.startsWith(dir)).toBe(true);
+      expect(readFileSync(s.path).length).toBe(4096);
+      s.close();
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
   it("refuses a size that is not whole pages", () => {
