@@ -14,6 +14,11 @@ export type DmOpStep = "more" | number;
 /** Where a finished call's passes and refusal go (the hypervisor's "last call" state). */
 export type DmOpSettle = (call: DmOpCall) => void;
 
+/**
+ * One dm_op hypercall between its passes (Hypervisor.beginDmOp, dmOpSliced): step() makes the next
+ * pass, the way the vCPU re-enters a continued hypercall. It owns the call's state, so runs stepped
+ * in any interleaving each end as dm_op would.
+ */
 export class DmOpRun {
   #call: DmOpCall;
   #rc: number | undefined;

@@ -80,6 +80,7 @@ export class PendingIoctl {
     }
   }
 
+  /** Makes no more passes: the ioctl has no result. */
   abandon(): void {
     this.call.abandon();
   }
