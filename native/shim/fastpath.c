@@ -30,11 +30,8 @@ void fp_init_env(void)
 
 #define FP_SPIN_MIN_NS 1000L
 #define FP_PREEMPTED_NS 30000L
-#define FP_PROBE_EVERY 8u
 /* This thread's current spin budget (ns); -1 until its first fast-path call. */
 static __thread long spin_budget = -1;
-/* Calls of this thread whose reply came after the budget. */
-static __thread unsigned spin_misses;
 
 static inline uint32_t *word(uint8_t *base, size_t off)
 {
@@ -207,17 +204,19 @@ int fp_transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len
         goto broken;
 
     /*
-     * Adaptive spin: the budget doubles after a reply caught while spinning and halves after one it
-     * missed (the call slept), within [FP_SPIN_MIN_NS, XENDM_SHIM_FASTPATH_SPIN_US]; every
-     * FP_PROBE_EVERY-th miss it goes back to the whole window, so a budget that collapsed while the
-     * server was slow (a collection, a long call) recovers once replies are quick again.  A look that
-     * comes FP_PREEMPTED_NS or more after the previous one means this thread lost its CPU meanwhile (an
-     * oversubscribed machine, where the two sides do not run at once): spinning does not pay then, and
-     * the call sleeps at once, the budget unchanged (the scheduler favours a thread it wakes).
+     * Adaptive spin: the budget doubles after a reply caught while spinning; after one that came later
+     * (the call slept), it goes back to the whole XENDM_SHIM_FASTPATH_SPIN_US window when the reply
+     * came within that window, sleep and wake-up included (spinning longer would have caught it), and
+     * halves, down to FP_SPIN_MIN_NS, when it came later still (the server is slower than any spin
+     * pays for).  A look that comes FP_PREEMPTED_NS or more after the previous one means this thread
+     * lost its CPU meanwhile (an oversubscribed machine, where the two sides do not run at once):
+     * spinning does not pay then, and the call sleeps at once, the budget unchanged (the scheduler
+     * favours a thread it wakes).
      */
     if (spin_budget < 0 || spin_budget > fp_spin_ns)
         spin_budget = fp_spin_ns;
     unsigned spins = 0;
+    int missed = 0;
     int64_t last = t0;
     while (__atomic_load_n(rep_seq, __ATOMIC_ACQUIRE) != seq) {
         if ((++spins & 31) == 0) {
@@ -225,8 +224,7 @@ int fp_transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len
             if (t - last >= FP_PREEMPTED_NS)
                 goto sleep;
             if (t - t0 >= spin_budget) {
-                spin_budget = ++spin_misses % FP_PROBE_EVERY == 0 ? fp_spin_ns
-                              : spin_budget / 2 > FP_SPIN_MIN_NS ? spin_budget / 2 : FP_SPIN_MIN_NS;
+                missed = 1;
                 goto sleep;
             }
             last = t;
@@ -236,12 +234,23 @@ int fp_transact(struct conn *c, uint8_t kind, size_t body_len, size_t *reply_len
     spin_budget = spin_budget * 2 + FP_SPIN_MIN_NS;
     goto reply;
 sleep:
-    /* Ask for a WAKE frame, then look once more: the compare-exchange on `waiting` decides who owns it. */
-    __atomic_store_n(waiting, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(rep_seq, __ATOMIC_SEQ_CST) == seq && __atomic_exchange_n(waiting, 0, __ATOMIC_SEQ_CST) == 1)
+    /*
+     * Ask for a WAKE frame for this seq, then look once more: the compare-exchange on `waiting` decides
+     * who owns it.  The word holds the seq, not a flag, so a server that stored the previous reply and
+     * only now gets to its compare-exchange cannot take this call's request for a WAKE.
+     */
+    __atomic_store_n(waiting, seq, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(rep_seq, __ATOMIC_SEQ_CST) == seq && __atomic_exchange_n(waiting, 0, __ATOMIC_SEQ_CST) == seq)
         goto reply; /* taken back before the server saw it: no WAKE comes */
     if (await_wake(c, seq, deadline, &timed_out) < 0 || __atomic_load_n(rep_seq, __ATOMIC_ACQUIRE) != seq)
         goto broken;
+    if (missed) {
+        /* A reply within the window (wake-up included) would have been caught by spinning the whole window. */
+        if (fp_now_ns() - t0 <= fp_spin_ns)
+            spin_budget = fp_spin_ns;
+        else
+            spin_budget = spin_budget / 2 > FP_SPIN_MIN_NS ? spin_budget / 2 : FP_SPIN_MIN_NS;
+    }
 reply: {
     uint32_t len = get32(data);
     if (len < 8 || len > FP_DATA_SIZE - 4 || data[4] != PROTO_VERSION || get32(data + 8) != seq)

@@ -15,7 +15,7 @@
 
 /* Region layout: one control page, then the data area (offsets in bytes, every word u32 LE). */
 #define FP_MAGIC 0x50464458u /* "XDFP" */
-#define FP_LAYOUT 1u
+#define FP_LAYOUT 2u
 #define FP_OFF_MAGIC 0
 #define FP_OFF_LAYOUT 4
 #define FP_OFF_SIZE 8

@@ -71,7 +71,7 @@ export class FastpathHost {
   #settle = false;
   /**
    * Requests served through regions, how many replies needed a WAKE frame, KICKs received, and the
-   * time spent serving them (ms: copy-out, checks, the call itself, the reply's copy-in).
+   * time spent serving them (ms: copy-out, checks, the call itself, the reply's copy-in; not the WAKE).
    */
   readonly stats = { served: 0, wakes: 0, kicks: 0, serveMs: 0 };
 
@@ -131,15 +131,17 @@ export class FastpathHost {
     const seq = fp.pending();
     if (seq === 0) return false;
     const t0 = performance.now();
+    let wake = false;
     try {
       const f = fp.take(seq);
       if (f.kind === Kind.EVTCHN_IOCTL) this.#settle = true;
       const reply = this.serve(c, f);
-      if (reply !== undefined) this.#publish(c, fp, reply, seq);
+      if (reply !== undefined) wake = this.#publish(fp, reply, seq);
     } catch (e) {
       this.fail(c, e, seq);
     }
     this.stats.serveMs += performance.now() - t0;
+    if (wake) this.#wake(c, seq);
     return true;
   }
 
@@ -147,19 +149,25 @@ export class FastpathHost {
   complete(c: FastConn, seq: number, reply: Uint8Array): void {
     const fp = c.fp;
     if (fp === undefined || c.closing) return;
+    let wake = false;
     try {
-      this.#publish(c, fp, reply, seq);
+      wake = this.#publish(fp, reply, seq);
     } catch (e) {
       this.fail(c, e, seq);
     }
+    if (wake) this.#wake(c, seq);
   }
 
-  #publish(c: FastConn, fp: FastChannel, reply: Uint8Array, seq: number): void {
+  /** Writes the reply into the region; true when the client sleeps and needs a WAKE. */
+  #publish(fp: FastChannel, reply: Uint8Array, seq: number): boolean {
     this.stats.served++;
-    if (fp.reply(reply, seq)) {
-      this.stats.wakes++;
-      c.send(frame(FastKind.WAKE, seq));
-    }
+    return fp.reply(reply, seq);
+  }
+
+  #wake(c: FastConn, seq: number): void {
+    // The write wakes the client's sleeping thread: on a VM that costs the sender 20-40 µs of its own.
+    this.stats.wakes++;
+    c.send(frame(FastKind.WAKE, seq));
   }
 
   /** The connection is gone: its region is unmapped and its file removed. */

@@ -23,7 +23,7 @@ export const FEATURE_FASTPATH = 1;
 /** Region layout: byte offsets of the u32 words of the control page, then the data area. */
 export const Layout = {
   MAGIC: 0x50464458, // "XDFP"
-  VERSION: 1,
+  VERSION: 2,
   OFF_MAGIC: 0,
   OFF_LAYOUT: 4,
   OFF_SIZE: 8,
@@ -129,7 +129,9 @@ export class FastChannel {
     if (frame.length > Layout.DATA_SIZE) throw new ProtocolError(ErrorCode.INTERNAL, `reply of ${frame.length} bytes exceeds the fast-path data area`, seq);
     this.#data.set(frame, 0);
     Atomics.store(this.#i32, REP, seq | 0);
-    return Atomics.compareExchange(this.#i32, WAITING, 1, 0) === 1;
+    // `waiting` holds the seq the client sleeps for: a late look after the client went on to its next
+    // call (and asked for that one's WAKE) does not match.
+    return Atomics.compareExchange(this.#i32, WAITING, seq | 0, 0) === (seq | 0);
   }
 
   /** The server's polling word: while 1 the client sends no KICK. */

@@ -46,6 +46,11 @@ export class RawFastClient {
     return c;
   }
 
+  /** The last seq used. */
+  get seq(): number {
+    return this.#seq;
+  }
+
   nextSeq(): number {
     return ++this.#seq;
   }
@@ -83,10 +88,11 @@ export class RawFastClient {
   }
 
   /** A request through the region; resolves with the reply frame read from it. */
-  async call(req: Request, opts: { wait?: boolean } = {}): Promise<RawFrame> {
+  async call(req: Request, opts: { wait?: boolean; waiting?: number } = {}): Promise<RawFrame> {
     const seq = this.nextSeq();
     const { kind, body } = encodeRequest(req);
-    if (opts.wait === true) Atomics.store(this.i32, Layout.OFF_WAITING >> 2, 1);
+    // `wait`: ask for this call's WAKE (the waiting word holds its seq); `waiting`: store that word instead
+    if (opts.wait === true || opts.waiting !== undefined) Atomics.store(this.i32, Layout.OFF_WAITING >> 2, opts.waiting ?? seq);
     this.post(frame(kind, seq, body), seq);
     const end = Date.now() + 5000;
     while ((Atomics.load(this.i32, Layout.OFF_REP_SEQ >> 2) >>> 0) !== seq) {

@@ -81,7 +81,7 @@ describe("fast path (server side)", () => {
       closeSync(fd);
     }
     const dv = new DataView(c.map!.buffer);
-    expect([dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true)]).toEqual([Layout.MAGIC, 1, Layout.DATA_OFF + Layout.DATA_SIZE]);
+    expect([dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true)]).toEqual([Layout.MAGIC, Layout.VERSION, Layout.DATA_OFF + Layout.DATA_SIZE]);
     const r = await c.call(nrVcpus(1).req);
     expect(r.kind).toBe(Kind.DM_OP | 0x80);
     expect(vcpusOf(r.body)).toBe(3);
@@ -101,6 +101,24 @@ describe("fast path (server side)", () => {
     expect(wake).toMatchObject({ kind: FastKind.WAKE, seq: r.seq, body: new Uint8Array(0) });
     expect(Atomics.load(c.i32, Layout.OFF_WAITING >> 2)).toBe(0);
     expect(server.fastpathStats.wakes).toBe(before + 1);
+    c.close();
+  });
+
+  it("sends a WAKE only for the seq in the waiting word: a late look at an earlier reply cannot take the next call's", async () => {
+    const c = await RawFastClient.open(path);
+    await c.call(nrVcpus(1).req); // seq > 1 from here on
+    const before = server.fastpathStats.wakes;
+    // the word asks for another call's WAKE (the old flag value 1, and the next seq): this reply sends none
+    for (const later of [false, true]) {
+      const other = later ? c.seq + 2 : 1;
+      const r = await c.call(nrVcpus(1).req, { waiting: other });
+      expect(r.seq).not.toBe(other);
+      expect(Atomics.load(c.i32, Layout.OFF_WAITING >> 2)).toBe(other);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    expect(c.frames).toEqual([]);
+    expect(server.fastpathStats.wakes).toBe(before);
+    Atomics.store(c.i32, Layout.OFF_WAITING >> 2, 0);
     c.close();
   });
 
