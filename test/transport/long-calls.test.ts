@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Hypervisor } from "../../src/hypervisor/hypervisor.js";
 import type { WorldConfig } from "../../src/hypervisor/world.js";
-import { Kind, encodeRequest, frame, parseCallReply } from "../../src/transport/protocol.js";
+import { FrameReader, Kind, encodeRequest, frame, parseCallReply, type RawFrame } from "../../src/transport/protocol.js";
 import { createFakeHost } from "../../src/transport/fake.js";
 import { replayTrace } from "../../src/transport/replay.js";
-import { XendmServer } from "../../src/transport/server.js";
+import { XendmServer, type ServerOptions } from "../../src/transport/server.js";
 import { SocketTransport } from "../../src/transport/socket.js";
 import { TRACE_FORMAT, TraceWriter, type TraceCall } from "../../src/transport/trace.js";
 import { RawFastClient } from "./fastpath-raw.js";
@@ -21,11 +21,11 @@ const RELOCATE = 17, NR_VCPUS = 20;
 const PAGES = 0x3000;
 
 /** relocate_memory of PAGES pages from 0x100 to 0x20000: one pass per page with preempt "always". */
-function relocateOp(): Uint8Array {
+function relocateOp(pages = PAGES): Uint8Array {
   const b = new Uint8Array(32);
   const dv = new DataView(b.buffer);
   dv.setUint32(0, RELOCATE, true);
-  dv.setUint32(8, PAGES, true);
+  dv.setUint32(8, pages, true);
   dv.setBigUint64(16, 0x100n, true);
   dv.setBigUint64(24, 0x20000n, true);
   return b;
@@ -53,7 +53,7 @@ let path: string;
 let hv: Hypervisor;
 let server: XendmServer | undefined;
 
-async function start(opts: { trace?: TraceWriter } = {}): Promise<XendmServer> {
+async function start(opts: Partial<ServerOptions> = {}): Promise<XendmServer> {
   const host = createFakeHost(WORLD);
   hv = host.hv;
   server = new XendmServer({ hv, device: host.device, sharedMemory: false, ...opts });
@@ -170,6 +170,38 @@ describe("long calls in the server", () => {
     const b = await SocketTransport.connect(path);
     expect((await b.dmOp(1, [{ bytes: nrVcpusOp() }])).ret).toBe(0);
     await b.close();
+  });
+
+  it("the frame timer does not run while the connection waits for its call: a frame split around it is served", async () => {
+    await start({ frameTimeoutMs: 20 });
+    const big = 0x7f00;
+    const sock = connect(path);
+    await new Promise<void>((resolve) => sock.once("connect", resolve));
+    const reader = new FrameReader();
+    const got: RawFrame[] = [];
+    sock.on("data", (d: Buffer) => { got.push(...reader.push(new Uint8Array(d))); });
+    let closed = false;
+    sock.on("close", () => { closed = true; });
+    const hello = frame(Kind.HELLO, 1, new Uint8Array([0, 0, 0, 0, 0x74]));
+    const long = encodeRequest({ kind: Kind.DM_OP, dom: 1, num: 1, bufs: [{ size: 32n, flags: 0, bytes: relocateOp(big) }] });
+    const short = encodeRequest({ kind: Kind.DM_OP, dom: 1, num: 1, bufs: [{ size: 32n, flags: 0, bytes: nrVcpusOp() }] });
+    const shortFrame = frame(short.kind, 3, short.body);
+    const longFrame = frame(long.kind, 2, long.body);
+    // the long call split over two writes (the frame timer starts at the first), half of the next
+    // frame after it, the other half well after frameTimeoutMs
+    sock.write(Buffer.concat([hello, longFrame.subarray(0, 10)]));
+    await new Promise((r) => setTimeout(r, 5));
+    sock.write(Buffer.concat([longFrame.subarray(10), shortFrame.subarray(0, 10)]));
+    await new Promise((r) => setTimeout(r, 60));
+    const running = hv.preemptHook.count;
+    sock.write(shortFrame.subarray(10));
+    const t0 = Date.now();
+    while (got.length < 3 && !closed && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 5));
+    sock.destroy();
+    expect(running).toBeLessThan(big - 1); // the second half came while the call still ran
+    expect(got.map((f) => [f.kind, f.seq])).toEqual([[Kind.HELLO | 0x80, 1], [Kind.DM_OP | 0x80, 2], [Kind.DM_OP | 0x80, 3]]);
+    expect(parseCallReply(got[1]!.body).ret).toBe(0);
+    expect(parseCallReply(got[2]!.body).ret).toBe(0);
   });
 
   it("records a long call once, with its final result, and the trace replays", async () => {
