@@ -21,13 +21,13 @@ const RELOCATE = 17, NR_VCPUS = 20;
 const PAGES = 0x3000;
 
 /** relocate_memory of PAGES pages from 0x100 to 0x20000: one pass per page with preempt "always". */
-function relocateOp(pages = PAGES): Uint8Array {
+function relocateOp(pages = PAGES, dst = 0x20000n): Uint8Array {
   const b = new Uint8Array(32);
   const dv = new DataView(b.buffer);
   dv.setUint32(0, RELOCATE, true);
   dv.setUint32(8, pages, true);
   dv.setBigUint64(16, 0x100n, true);
-  dv.setBigUint64(24, 0x20000n, true);
+  dv.setBigUint64(24, dst, true);
   return b;
 }
 function nrVcpusOp(): Uint8Array {
@@ -53,8 +53,8 @@ let path: string;
 let hv: Hypervisor;
 let server: XendmServer | undefined;
 
-async function start(opts: Partial<ServerOptions> = {}): Promise<XendmServer> {
-  const host = createFakeHost(WORLD);
+async function start(opts: Partial<ServerOptions> = {}, world: WorldConfig = WORLD): Promise<XendmServer> {
+  const host = createFakeHost(world);
   hv = host.hv;
   server = new XendmServer({ hv, device: host.device, sharedMemory: false, ...opts });
   await server.listen(path);
@@ -173,8 +173,9 @@ describe("long calls in the server", () => {
   });
 
   it("the frame timer does not run while the connection waits for its call: a frame split around it is served", async () => {
-    await start({ frameTimeoutMs: 20 });
-    const big = 0x7f00;
+    // RAM from pfn 0x100 to 0x7ffff: a relocation of 0xffff pages (the most one call moves), one pass per page
+    await start({ frameTimeoutMs: 20 }, { preempt: "always", domains: [{ domid: 1, ram: [[0x100, 0x7ffff]] }] });
+    const big = 0xffff;
     const sock = connect(path);
     await new Promise<void>((resolve) => sock.once("connect", resolve));
     const reader = new FrameReader();
@@ -183,16 +184,16 @@ describe("long calls in the server", () => {
     let closed = false;
     sock.on("close", () => { closed = true; });
     const hello = frame(Kind.HELLO, 1, new Uint8Array([0, 0, 0, 0, 0x74]));
-    const long = encodeRequest({ kind: Kind.DM_OP, dom: 1, num: 1, bufs: [{ size: 32n, flags: 0, bytes: relocateOp(big) }] });
+    const long = encodeRequest({ kind: Kind.DM_OP, dom: 1, num: 1, bufs: [{ size: 32n, flags: 0, bytes: relocateOp(big, 0x100000n) }] });
     const short = encodeRequest({ kind: Kind.DM_OP, dom: 1, num: 1, bufs: [{ size: 32n, flags: 0, bytes: nrVcpusOp() }] });
     const shortFrame = frame(short.kind, 3, short.body);
     const longFrame = frame(long.kind, 2, long.body);
     // the long call split over two writes (the frame timer starts at the first), half of the next
     // frame after it, the other half well after frameTimeoutMs
     sock.write(Buffer.concat([hello, longFrame.subarray(0, 10)]));
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 2));
     sock.write(Buffer.concat([longFrame.subarray(10), shortFrame.subarray(0, 10)]));
-    await new Promise((r) => setTimeout(r, 60));
+    await new Promise((r) => setTimeout(r, 30));
     const running = hv.preemptHook.count;
     sock.write(shortFrame.subarray(10));
     const t0 = Date.now();
