@@ -18,7 +18,7 @@ import { RawFastClient } from "./fastpath-raw.js";
 
 const WORLD: WorldConfig = { preempt: "always", domains: [{ domid: 1 }] };
 const RELOCATE = 17, NR_VCPUS = 20;
-const PAGES = 0x3000;
+const PAGES = 0x7000;
 
 /** relocate_memory of PAGES pages from 0x100 to 0x20000: one pass per page with preempt "always". */
 function relocateOp(pages = PAGES, dst = 0x20000n): Uint8Array {
@@ -45,7 +45,7 @@ function syncRelocation(): { rc: number; out: string; p2m: unknown; passes: numb
 }
 function p2mState(hv: Hypervisor): unknown {
   const p = hv.domain(1)!.p2m;
-  return { src: p.ranges(0x0, 0x4000), dst: p.ranges(0x20000, 0x24000) };
+  return { src: p.ranges(0x0, 0x8000), dst: p.ranges(0x20000, 0x28000) };
 }
 
 let dir: string;
