@@ -89,6 +89,7 @@ async function main(): Promise<void> {
   const server = await startServer(sock);
   const rows: (string | number)[][] = [];
   const cpuRows: (string | number)[][] = [];
+  const fastRows: (string | number)[][] = [];
   const results: Record<string, unknown>[] = [];
   const us = (x: number | undefined): string => (x === undefined ? "-" : x.toFixed(1));
   try {
@@ -96,6 +97,8 @@ async function main(): Promise<void> {
       const local = await callsPerSec(new InProcessTransportFactory(createFakeHost({ domains: [{ domid: 1, type: "hvm" }] }).device), call, N_LOCAL);
       const remote = await callsPerSec(new SocketTransportFactory(sock), call, N_SOCKET, 1, server.pid);
       const piped = await callsPerSec(new SocketTransportFactory(sock), call, N_SOCKET * 2, 32, server.pid);
+      const fast = await callsPerSec(new SocketTransportFactory(sock, { fastpath: true }), call, N_SOCKET * 4, 1, server.pid);
+      fastRows.push([name, fmt(remote.median), fmt(fast.median), `${(fast.median / remote.median).toFixed(1)}x`, `${(fast.median / piped.median).toFixed(1)}x`, us(fast.cpuUs), us(fast.serverCpuUs)]);
       const before = BEFORE[name];
       const vs = (now: number, then: number | undefined): string => (then === undefined ? "-" : `${(now / then).toFixed(1)}x`);
       rows.push([
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
         socket_32_in_flight_client_cpu_us_per_call: piped.cpuUs, socket_32_in_flight_server_cpu_us_per_call: piped.serverCpuUs ?? null,
         before: before ?? null,
         in_process_samples: local.samples, socket_samples: remote.samples, socket_32_in_flight_samples: piped.samples,
+        fastpath_calls_per_s: fast.median, fastpath_samples: fast.samples, fastpath_client_cpu_us_per_call: fast.cpuUs, fastpath_server_cpu_us_per_call: fast.serverCpuUs ?? null,
       });
     }
   } finally {
@@ -122,7 +126,9 @@ async function main(): Promise<void> {
   process.stdout.write(`DeviceModel calls/s (median of ${RUNS}; each call awaited; socket server in a child process; "vs before": the same bench at 04405d8)\n\n`);
   process.stdout.write(table(["call", "in-process", "vs before", "socket", "vs before", "in-process / socket", "socket, 32 in flight", "vs before", "vs 1 in flight"], rows) + "\n\n");
   process.stdout.write("CPU µs per call (median; before in parentheses): this process (client; in-process: client and fake) and the server process\n\n");
-  process.stdout.write(table(["call", "in-process", "socket client", "socket server", "32 in flight client", "32 in flight server"], cpuRows) + "\n");
+  process.stdout.write(table(["call", "in-process", "socket client", "socket server", "32 in flight client", "32 in flight server"], cpuRows) + "\n\n");
+  process.stdout.write("The same server, SocketTransport with `fastpath: true` (the shared-memory region; each call awaited; CPU includes spinning)\n\n");
+  process.stdout.write(table(["call", "socket", "fast path", "vs socket", "vs socket, 32 in flight", "client CPU µs", "server CPU µs"], fastRows) + "\n");
   writeResult("client", { runs: RUNS, calls_in_process: N_LOCAL, calls_socket: N_SOCKET, results });
 }
 

@@ -1,9 +1,11 @@
 // Socket transport: one connection to `xendm serve` is one privcmd file handle (docs/protocol.md).
 import { connect, type Socket } from "node:net";
 import {
-  ErrorCode, FrameReader, Kind, REPLY_BIT, ProtocolError, parseCallReply, parseErrorReply,
+  ErrorCode, FrameReader, Kind, frame, REPLY_BIT, ProtocolError, parseCallReply, parseErrorReply,
   parseHelloReply, parseRestrictReply, requestFrame, type CallReply, type HelloReply, type Request, type WireBuf,
 } from "./protocol.js";
+import { FEATURE_FASTPATH, FastKind } from "./fastpath.js";
+import { FastClientRegion } from "./fastpath-client.js";
 import { bufSize, copyBack, type CallOutcome, type IoctlOutcome, type Transport, type TransportBuf, type TransportFactory } from "./types.js";
 
 export const ABI_CODES = { x86_64: 0, i386: 1, arm64: 2, arm32: 3 } as const;
@@ -15,7 +17,17 @@ export interface SocketOptions {
   abi?: AbiName;
   /** Client name sent in HELLO. */
   name?: string;
+  /**
+   * Take the server's shared-memory fast path when it offers one (HELLO features bit 0): DM_OP,
+   * RESTRICT and HYPERCALL requests go through a region both processes map, one at a time, and each
+   * call spins up to `spinUs` (default 100) for its reply before it waits on the socket. The spin
+   * holds this thread (the event loop) for that long at most. Off by default.
+   */
+  fastpath?: boolean | { spinUs?: number };
 }
+
+/** The request kinds that travel through a fast-path region. */
+const FAST_KINDS: ReadonlySet<number> = new Set([Kind.DM_OP, Kind.RESTRICT, Kind.HYPERCALL, Kind.EVTCHN_IOCTL]);
 
 /** The server answered with an error frame, or the connection closed under a pending call. */
 export class TransportError extends Error {
@@ -51,6 +63,11 @@ export class SocketTransport implements Transport {
   readonly #reader = new FrameReader();
   #dead: Error | undefined;
   #server: HelloReply | undefined;
+  #fast: FastClientRegion | undefined;
+  /** The fast-path call waiting for its WAKE frame. */
+  #fastWaiter: Pending | undefined;
+  /** Fast-path calls run one at a time, in order: the last one's settling. */
+  #fastTail: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly sock: Socket) {
     sock.on("data", (chunk: Buffer) => { this.#onData(chunk); });
@@ -68,7 +85,28 @@ export class SocketTransport implements Transport {
     const t = new SocketTransport(sock);
     const body = await t.#call({ kind: Kind.HELLO, caller: opts.caller ?? 0, abi: ABI_CODES[opts.abi ?? "x86_64"], name: opts.name ?? "xendm-client" });
     t.#server = parseHelloReply(body);
+    if (opts.fastpath !== undefined && opts.fastpath !== false && (t.#server.features & FEATURE_FASTPATH) !== 0) {
+      const spinUs = typeof opts.fastpath === "object" ? opts.fastpath.spinUs ?? 100 : 100;
+      if (!Number.isFinite(spinUs) || spinUs < 0 || spinUs > 100_000) throw new RangeError(`fastpath.spinUs ${spinUs}: a number of µs in 0..100000`);
+      t.#fast = await t.#openRegion(spinUs);
+    }
     return t;
+  }
+
+  /** Whether calls go through a fast-path region. */
+  get fastpath(): boolean {
+    return this.#fast !== undefined;
+  }
+
+  /** FASTPATH: the region's path, mapped; undefined (the socket it is) when the server has none to give. */
+  async #openRegion(spinUs: number): Promise<FastClientRegion | undefined> {
+    const seq = (this.#seq = (this.#seq + 1) >>> 0);
+    const body = await new Promise<Uint8Array>((resolve, reject) => {
+      this.#pending.push({ seq, kind: FastKind.FASTPATH, resolve, reject });
+      this.#send(frame(FastKind.FASTPATH, seq));
+    });
+    if (body.length < 8 || new DataView(body.buffer, body.byteOffset).getInt32(0, true) !== 0) return undefined;
+    return FastClientRegion.open(new TextDecoder().decode(body.subarray(8)), spinUs);
   }
 
   /** The server's HELLO reply. */
@@ -86,6 +124,10 @@ export class SocketTransport implements Transport {
       return;
     }
     for (const f of frames) {
+      if (f.kind === FastKind.WAKE) {
+        this.#onWake(f.seq);
+        continue;
+      }
       // An error reply has at least its 4-byte code; BYE's reply (0x7f | 0x80) is the same kind, empty.
       if (f.kind === Kind.ERROR && f.body.length > 0) {
         const { code, message } = parseErrorReply(f.body);
@@ -107,6 +149,38 @@ export class SocketTransport implements Transport {
   #fail(e: Error): void {
     this.#dead ??= e;
     for (const p of this.#pending.splice(0)) p.reject(e);
+    const w = this.#fastWaiter;
+    this.#fastWaiter = undefined;
+    w?.reject(e);
+  }
+
+  #onWake(seq: number): void {
+    const w = this.#fastWaiter;
+    if (w === undefined || w.seq !== seq || this.#fast === undefined) {
+      this.#fail(new TransportError(`WAKE for seq ${seq}, which no fast-path call waits for`));
+      this.sock.destroy();
+      return;
+    }
+    this.#fastWaiter = undefined;
+    try {
+      w.resolve(this.#fast.reply(seq, w.kind));
+    } catch (e) {
+      this.#fail(new TransportError((e as Error).message));
+      this.sock.destroy();
+    }
+  }
+
+  /** One request through the region, after the ones before it. */
+  #fastCall(fast: FastClientRegion, f: Uint8Array, seq: number, kind: number): Promise<Uint8Array> {
+    const run = (): Promise<Uint8Array> => {
+      if (this.#dead !== undefined) return Promise.reject(this.#dead);
+      const out = fast.call(f, seq, () => { this.sock.write(frame(FastKind.KICK, seq)); });
+      if (out.done) return Promise.resolve(out.body);
+      return new Promise<Uint8Array>((resolve, reject) => { this.#fastWaiter = { seq, kind, resolve, reject }; });
+    };
+    const p = this.#fastTail.then(run, run);
+    this.#fastTail = p.catch(() => undefined);
+    return p;
   }
 
   #queued: Uint8Array[] = [];
@@ -132,6 +206,8 @@ export class SocketTransport implements Transport {
     const kind = req.kind;
     // Built before the call is queued: a request that cannot be framed leaves no reply expected.
     const f = requestFrame(req, seq);
+    const fast = this.#fast;
+    if (fast !== undefined && FAST_KINDS.has(kind) && fast.fits(f.length)) return this.#fastCall(fast, f, seq, kind);
     return new Promise<Uint8Array>((resolve, reject) => {
       this.#pending.push({ seq, kind, resolve, reject });
       this.#send(f);
@@ -166,6 +242,7 @@ export class SocketTransport implements Transport {
       }
     }
     this.sock.destroy();
+    this.#fast?.close();
   }
 
   /** For tests: raw bytes onto the connection. */
