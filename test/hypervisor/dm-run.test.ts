@@ -172,3 +172,52 @@ describe("dmOpSliced", () => {
     expect(hv.lastPasses).toBeGreaterThan(1);
   });
 });
+
+describe("random interleavings", () => {
+  // xorshift32: the same interleavings every run
+  function rng(seed: number): () => number {
+    let x = seed;
+    return () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 0x1_0000_0000;
+    };
+  }
+  const world = (): WorldConfig => ({ preempt: "always", domains: [{ domid: 1, paging: [0x1800, 0x3800, 0x5800, 0x7800] }] });
+
+  it("calls on disjoint ranges, stepped in random order, each end as dm_op does (rc, bytes, passes, explain, p2m)", () => {
+    const rand = rng(0x2545f491);
+    for (let round = 0; round < 25; round++) {
+      const kinds = [0, 1, 2, 3].map(() => Math.floor(rand() * 3));
+      const calls = kinds.map((kind, j) => {
+        const base = 0x100 + j * 0x2000;
+        if (kind === 0) return dmop(RELOCATE, { size: 16 + Math.floor(rand() * 300), src_gfn: BigInt(base), dst_gfn: BigInt(0x20000 + j * 0x1000) });
+        // kind 2 reaches the paged-out pfn at base + 0x1700: -EAGAIN after some continuations
+        const nr = kind === 1 ? 256 + Math.floor(rand() * 0x1000) : 0x1800;
+        return dmop(SMT, { nr, mem_type: 1, first_pfn: BigInt(base) });
+      });
+      const sync = makeHv(world());
+      const want = calls.map((c) => {
+        const b = c.slice();
+        const rc = sync.dm_op(0, 1, [{ bytes: b }]);
+        return { rc, bytes: hex(b), passes: sync.lastPasses, explain: sync.explain() };
+      });
+      const hv = makeHv(world());
+      const bufs = calls.map((c) => c.slice());
+      const runs = bufs.map((b) => hv.beginDmOp(0, 1, [{ bytes: b }]));
+      const open = new Set(runs.keys());
+      while (open.size > 0) {
+        const k = [...open][Math.floor(rand() * open.size)]!;
+        if (runs[k]!.step() !== "more") open.delete(k);
+      }
+      const got = runs.map((r, k) => ({ rc: r.rc, bytes: hex(bufs[k]!), passes: r.passes, explain: r.explain() }));
+      expect(got).toEqual(want);
+      expect({ low: p2mOf(hv).ranges(0, 0x8100), high: p2mOf(hv).ranges(0x20000, 0x24000) })
+        .toEqual({ low: p2mOf(sync).ranges(0, 0x8100), high: p2mOf(sync).ranges(0x20000, 0x24000) });
+      // the calls that reach a paged-out pfn, and only those, fail with -EAGAIN after their continuations
+      expect(want.map((w) => w.rc === -11)).toEqual(kinds.map((k) => k === 2));
+      for (const [j, w] of want.entries()) if (kinds[j] === 2) expect(w.passes).toBeGreaterThan(1);
+    }
+  });
+});
