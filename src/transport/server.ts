@@ -100,6 +100,7 @@ export class XendmServer {
     if (dev === undefined) throw new TypeError("XendmServer: give `hv` (the fake host) or `device`");
     this.#device = dev;
     this.#slice = opts.callSliceMs ?? DEFAULT_CALL_SLICE_MS;
+    if (!(this.#slice >= 0)) throw new RangeError(`XendmServer: callSliceMs must be a number of ms >= 0, got ${String(opts.callSliceMs)}`);
     this.evtchn = opts.hv !== undefined ? new EvtchnFiles(opts.hv) : undefined;
     let shared: SharedPages | undefined;
     if (opts.hv !== undefined && opts.sharedMemory !== false) {

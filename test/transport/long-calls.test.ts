@@ -205,6 +205,13 @@ describe("long calls in the server", () => {
     expect(parseCallReply(got[2]!.body).ret).toBe(0);
   });
 
+  it("refuses a callSliceMs that is not a number of ms >= 0", () => {
+    const { hv: h, device } = createFakeHost(WORLD);
+    for (const bad of [-1, Number.NaN]) {
+      expect(() => new XendmServer({ hv: h, device, sharedMemory: false, callSliceMs: bad })).toThrow(/callSliceMs must be a number of ms >= 0/);
+    }
+  });
+
   it("records a long call once, with its final result, and the trace replays", async () => {
     const file = join(dir, "t.jsonl");
     const trace = new TraceWriter(file, { xendm_trace: TRACE_FORMAT, world: WORLD });
