@@ -72,6 +72,17 @@ export class PendingIoctl {
     return r === "more" ? undefined : result(r);
   }
 
+  /** One pass of the hypercall: the ioctl's result once it returned, else undefined. */
+  step(): IoctlResult | undefined {
+    const r = this.call.step();
+    return r === "more" ? undefined : result(r);
+  }
+
+  /** Passes the hypercall made so far. */
+  get passes(): number {
+    return this.call.passes;
+  }
+
   /** Runs it to the end. */
   finish(): IoctlResult {
     for (;;) {

@@ -19,6 +19,10 @@ export type DmOpFn = (caller: number, domid: number, bufs: DmOpBuf[]) => number;
 export interface SlicedCall {
   /** Passes for up to `sliceMs` (at least one): "more" while the call goes on, else its rc. */
   run(sliceMs: number): "more" | number;
+  /** One pass: "more" while the call goes on, else its rc. */
+  step(): "more" | number;
+  /** Passes made so far. */
+  readonly passes: number;
   /** No more passes; the call has no result. */
   abandon(): void;
 }

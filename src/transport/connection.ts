@@ -6,7 +6,7 @@ import {
   encodeEvtchnOpenReply, encodeHelloReply, encodeMmapBatchReply, encodeMmapResourceReply, encodeShmInfoReply, encodeRestrictReply, frame, type DmOpRequest, type HypercallRequest, type Request,
   type WireBuf,
 } from "./protocol.js";
-import { hex, type TraceBuf, type TraceCall } from "./trace.js";
+import { hex, type TraceAbandoned, type TraceBuf, type TraceCall } from "./trace.js";
 import { evtchnIoctlName } from "../privcmd/evtchn.js";
 import type { EvtchnEntry, EvtchnFiles } from "./evtchn-files.js";
 import { errno as ERRNO } from "../../abi/xen/errno.js";
@@ -37,7 +37,12 @@ export interface Executed {
  * the request's Executed (its reply frame and trace line, made once, at the end).
  */
 export class PendingCall {
-  constructor(private readonly ioctl: PendingIoctl, private readonly done: (r: IoctlResult) => Executed) {}
+  constructor(
+    private readonly ioctl: PendingIoctl,
+    private readonly done: (r: IoctlResult) => Executed,
+    /** With `record`: the trace line of the call if it is abandoned. */
+    private readonly abandoned?: (passes: number) => TraceAbandoned,
+  ) {}
 
   /** Passes for up to `sliceMs`: the Executed once the call returned, else undefined. */
   run(sliceMs: number): Executed | undefined {
@@ -45,13 +50,25 @@ export class PendingCall {
     return r === undefined ? undefined : this.done(r);
   }
 
+  /** One pass: the Executed once the call returned, else undefined. */
+  step(): Executed | undefined {
+    const r = this.ioctl.step();
+    return r === undefined ? undefined : this.done(r);
+  }
+
+  /** Passes the call made so far. */
+  get passes(): number {
+    return this.ioctl.passes;
+  }
+
   finish(): Executed {
     return this.done(this.ioctl.finish());
   }
 
-  /** The connection went away: no more passes, no reply, no trace line. */
-  abandon(): void {
+  /** The connection went away: no more passes, no reply. Returns its trace line when recording. */
+  abandon(): TraceAbandoned | undefined {
     this.ioctl.abandon();
+    return this.abandoned?.(this.ioctl.passes);
   }
 }
 
@@ -164,6 +181,11 @@ function refuse(req: DmOpRequest | HypercallRequest, seq: number, errno: number)
   return { frame: callReplyFrame(req.kind | REPLY_BIT, seq, -1, errno, out) };
 }
 
+/** An abandoned HYPERCALL's buffers as it left them (hex), where their contents travelled. */
+function contentsLeft(wire: readonly WireBuf[], bufs: readonly DmOpBuf[]): string[] {
+  return wire.some((d) => d.bytes !== undefined) ? bufs.map((b, i) => (wire[i]!.bytes !== undefined ? hex(b.bytes) : "")) : [];
+}
+
 /** A DM_OP's reply and trace line, from the ioctl's result and the buffers as the call left them. */
 function dmOpExecuted(s: Connection, req: DmOpRequest, seq: number, record: boolean, before: TraceBuf[], bufs: DmOpBuf[], res: IoctlResult): Executed {
   const ret = res.ret;
@@ -212,7 +234,13 @@ const HANDLERS: Handlers = {
     const before = record ? traceBufs(req.bufs) : [];
     const bufs = toDmOpBufs(req.bufs);
     const res = slice === undefined ? s.handle.dm_op(req.dom, req.num, bufs) : s.handle.dmOpSliced(req.dom, req.num, bufs, slice);
-    if (res instanceof PendingIoctl) return new PendingCall(res, (r) => dmOpExecuted(s, req, seq, record, before, bufs, r));
+    if (res instanceof PendingIoctl) {
+      const left = (passes: number): TraceAbandoned => ({
+        conn: s.id, kind: "abandoned", of: "dm_op", dom: req.dom, num: req.num, bufs: before, passes,
+        out: dmOpContentsSent(req.bufs) ? bufs.map((b) => hex(b.bytes)) : [],
+      });
+      return new PendingCall(res, (r) => dmOpExecuted(s, req, seq, record, before, bufs, r), record ? left : undefined);
+    }
     return dmOpExecuted(s, req, seq, record, before, bufs, res);
   },
 
@@ -233,7 +261,13 @@ const HANDLERS: Handlers = {
     const memop = isMemopHypercall(req.op);
     if (!memop) {
       const res = slice === undefined ? s.handle.hypercall(req.op, req.args, bufs) : s.handle.hypercallSliced(req.op, req.args, bufs, slice);
-      if (res instanceof PendingIoctl) return new PendingCall(res, (r) => hypercallExecuted(s, req, seq, record, before, bufs, split(r)));
+      if (res instanceof PendingIoctl) {
+        const left = (passes: number): TraceAbandoned => ({
+          conn: s.id, kind: "abandoned", of: "hypercall", op: req.op.toString(), args: req.args.map((a) => a.toString()),
+          bufs: before, passes, out: contentsLeft(req.bufs, bufs),
+        });
+        return new PendingCall(res, (r) => hypercallExecuted(s, req, seq, record, before, bufs, split(r)), record ? left : undefined);
+      }
       return hypercallExecuted(s, req, seq, record, before, bufs, split(res));
     }
     const r = host === undefined ? { ret: -1, errno: ERRNO.ENOSYS }

@@ -397,8 +397,9 @@ export class XendmServer {
     if (!this.#conns.delete(c)) return;
     c.closing = true;
     this.#fast.drop(c);
-    // A call in progress is abandoned: no more passes, no reply, no trace line.
-    c.busy?.call.abandon();
+    // A call in progress is abandoned: no more passes, no reply; the trace says how far it went.
+    const left = c.busy?.call.abandon();
+    if (left !== undefined) this.opts.trace?.write(left);
     c.busy = undefined;
     c.held.length = 0;
     if (c.timer !== undefined) clearTimeout(c.timer);

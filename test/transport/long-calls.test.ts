@@ -1,7 +1,7 @@
 // Long calls in the server: a DMOP that continues (hypercall continuations) runs a slice at a time and
 // the other connections are served between its slices; its own connection's later frames wait for it;
 // a connection closing mid-call abandons it; the call is recorded once, with its final result.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -170,6 +170,44 @@ describe("long calls in the server", () => {
     const b = await SocketTransport.connect(path);
     expect((await b.dmOp(1, [{ bytes: nrVcpusOp() }])).ret).toBe(0);
     await b.close();
+  });
+
+  it("records a call abandoned mid-way with the passes it made; replay makes the same passes and leaves the same state", async () => {
+    const file = join(dir, "t.jsonl");
+    const trace = new TraceWriter(file, { xendm_trace: TRACE_FORMAT, world: WORLD });
+    await start({ trace });
+    const b = await SocketTransport.connect(path);
+    const sock = connect(path);
+    await new Promise<void>((resolve) => sock.once("connect", resolve));
+    sock.on("error", () => undefined);
+    const { kind, body } = encodeRequest({ kind: Kind.DM_OP, dom: 1, num: 1, bufs: [{ size: 32n, flags: 0, bytes: relocateOp() }] });
+    sock.write(Buffer.concat([frame(Kind.HELLO, 1, new Uint8Array([0, 0, 0, 0, 0x74])), frame(kind, 2, body)]));
+    const t0 = Date.now();
+    while (hv.preemptHook.count < 300 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 1));
+    sock.destroy();
+    await new Promise((r) => setTimeout(r, 30));
+    expect((await b.dmOp(1, [{ bytes: nrVcpusOp() }])).ret).toBe(0);
+    await b.close();
+    const made = hv.preemptHook.count;
+    const state = p2mState(hv);
+    await server!.close();
+    server = undefined;
+    trace.close();
+    const lines = readFileSync(file, "utf8").trim().split("\n").slice(1).map((l) => JSON.parse(l) as TraceCall);
+    const left = lines.filter((l) => l.kind === "abandoned");
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatchObject({ of: "dm_op", dom: 1, num: 1, passes: made });
+    expect(made).toBeGreaterThan(1);
+    expect(made).toBeLessThan(PAGES);
+    expect(lines.findIndex((l) => l.kind === "abandoned")).toBeLessThan(lines.findIndex((l) => l.kind === "close"));
+    const again = createFakeHost(WORLD);
+    expect(replayTrace(file, again.device).divergence).toBeUndefined();
+    expect(p2mState(again.hv)).toEqual(state);
+    expect(again.hv.preemptHook.count).toBe(made);
+    // a recording that claims other passes diverges
+    const text = readFileSync(file, "utf8").replace(`"passes":${made}`, `"passes":${made + 1}`);
+    writeFileSync(file, text);
+    expect(replayTrace(file).divergence).toMatchObject({ kind: "abandoned", field: "out" });
   });
 
   it("the frame timer does not run while the connection waits for its call: a frame split around it is served", async () => {
