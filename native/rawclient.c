@@ -233,7 +233,7 @@ static int privcmd(unsigned dom)
     return 0;
 }
 
-/* ---- stub server: answers HELLO, and DM_OP / HYPERCALL / RESTRICT with ret 0 */
+/* ---- stub server: answers HELLO, SHM_INFO (-1/ENODEV), and DM_OP / HYPERCALL / RESTRICT with ret 0 */
 
 static int full_read(int fd, uint8_t *p, size_t n)
 {
@@ -279,6 +279,13 @@ static int stub_frame(int fd)
         st32(o, 0);
         st32(o + 4, 0);
         olen = 8;
+    } else if (kind == 0x20) {
+        /* SHM_INFO: no shared pages here (-1/ENODEV) */
+        st32(o, (uint32_t)-1);
+        st32(o + 4, 19);
+        st32(o + 8, 0);
+        st32(o + 12, 0);
+        olen = 16;
     } else if (kind == 0x02 || kind == 0x04) {
         size_t off = kind == 0x02 ? 4 : 48;
         if (blen < off + 4)

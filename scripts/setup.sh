@@ -3,7 +3,7 @@
 # cross compilers, the real QEMU device model and the real xenstore clients).
 # Idempotent: does nothing when everything is already present. Needs root (or sudo) on a fresh machine.
 set -euo pipefail
-pkgs=(gcc make libc6-dev libxen-dev gcc-i686-linux-gnu gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-system-xen xenstore-utils)
+pkgs=(gcc make libc6-dev libxen-dev gcc-i686-linux-gnu gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-system-xen xenstore-utils strace)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

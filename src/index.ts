@@ -15,6 +15,7 @@ export { Hypervisor, type HypervisorOptions, type NotifyListener } from "./hyper
 export type { WorldConfig, DomainConfig } from "./hypervisor/world.js";
 export { WorldError } from "./hypervisor/world.js";
 export type { DmOpBuf } from "./hypervisor/context.js";
+export { DmOpRun, type DmOpStep } from "./hypervisor/dm-run.js";
 export type { Explanation } from "./hypervisor/explain.js";
 export type { PersonaName } from "./hypervisor/persona.js";
 export type { ServerSnapshot, DomainSnapshot } from "./hypervisor/introspect.js";
@@ -30,8 +31,8 @@ export { attachInProcess, inProcessIoreqPort, flood, IoreqAttachError } from "./
 export * from "./devicemodel/index.js";
 
 // The Linux privcmd driver, transports, the server
-export { PrivcmdDevice, PrivcmdArgumentError, RegionMemory, encodeXenDmOpBufs, decodeXenDmOpBufs } from "./privcmd/index.js";
-export type { PrivcmdHandle, PrivcmdOptions, IoctlResult, UserMemory, XenDmOpBufDesc } from "./privcmd/index.js";
+export { PrivcmdDevice, PrivcmdArgumentError, PendingIoctl, RegionMemory, encodeXenDmOpBufs, decodeXenDmOpBufs } from "./privcmd/index.js";
+export type { PrivcmdHandle, PrivcmdOptions, IoctlResult, SlicedCall, UserMemory, XenDmOpBufDesc } from "./privcmd/index.js";
 export * from "./transport/index.js";
 
 // Conformance to libxendevicemodel (xendm serve --conform)

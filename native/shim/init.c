@@ -3,7 +3,8 @@
 
 struct real_fns real;
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT, config_once = PTHREAD_ONCE_INIT;
+static int config_done;
 int shim_enabled;
 int no_dmop;
 /* XENDM_SHIM_SPIN_US: how long a call polls for its reply before sleeping (0: never). */
@@ -27,6 +28,7 @@ static void *next_sym(const char *name)
 static void after_fork_child(void)
 {
     cached_pid = (pid_t)syscall(SYS_getpid);
+    guard_after_fork_child();
     shim_after_fork_child();
 }
 
@@ -69,7 +71,12 @@ static void do_init(void)
     if (!real.open64) real.open64 = real.open;
     if (!real.openat64) real.openat64 = real.openat;
     if (!real.fcntl64) real.fcntl64 = real.fcntl;
+    guard_resolve();
+}
 
+/* The environment: read once libc has set it up (the caller may come earlier, from .preinit_array). */
+static void do_config(void)
+{
     const char *sock = getenv("XENDM_SOCKET");
     if (sock && *sock) {
         shim_enabled = 1;
@@ -99,13 +106,26 @@ static void do_init(void)
     if (cap && *cap && strlen(cap) < sizeof(capture_path))
         strcpy(capture_path, cap);
     fp_init_env();
+    /* XENDM_SHIM_GUARD: 0 checked copies through process_vm_readv/writev only (no SIGSEGV/SIGBUS
+     * handler); 1 (default) guarded copies where SIGSEGV and SIGBUS are unblocked; 2 also where SIGBUS is blocked */
+    long guard = env_long("XENDM_SHIM_GUARD", 0, 2, 1);
+    if (shim_enabled && guard > 0)
+        guard_install(guard == 2);
     cached_pid = (pid_t)syscall(SYS_getpid);
     pthread_atfork(NULL, NULL, after_fork_child);
+    __atomic_store_n(&config_done, 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * Every entry point calls this first.  A call made before libc's own initialisation (a program's
+ * .preinit_array) finds no environment yet: it gets the libc functions, and the shim stays
+ * disabled until the environment is there (at the latest, the shim's constructor).
+ */
 void init(void)
 {
     pthread_once(&init_once, do_init);
+    if (!__atomic_load_n(&config_done, __ATOMIC_ACQUIRE) && environ != NULL)
+        pthread_once(&config_once, do_config);
 }
 
 __attribute__((constructor)) static void shim_ctor(void)

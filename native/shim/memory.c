@@ -1,4 +1,8 @@
-/* The caller's memory: read and write without crashing on bad pointers. */
+/*
+ * The caller's memory: read and write without crashing on bad pointers.  Guarded copies (guard.c)
+ * when this thread can take them, else process_vm_readv/writev on the process itself, else (both
+ * forbidden, a seccomp filter) plain copies that catch NULL only.
+ */
 #include "shim.h"
 
 /* 0 on success, -1 when any byte of [src, src+n) is not readable. */
@@ -8,6 +12,8 @@ int mem_read(void *dst, const void *src, size_t n)
         return 0;
     if (src == NULL)
         return -1;
+    if (guard_usable())
+        return guard_copy(dst, src, n, src);
     if (!vm_rw_broken) {
         struct iovec local = { dst, n }, remote = { (void *)src, n };
         ssize_t r = process_vm_readv(cached_pid, &local, 1, &remote, 1, 0);
@@ -28,6 +34,8 @@ int mem_write(void *dst, const void *src, size_t n)
         return 0;
     if (dst == NULL)
         return -1;
+    if (guard_usable())
+        return guard_copy(dst, src, n, dst);
     if (!vm_rw_broken) {
         struct iovec local = { (void *)src, n }, remote = { dst, n };
         ssize_t r = process_vm_writev(cached_pid, &local, 1, &remote, 1, 0);
@@ -51,16 +59,24 @@ long mem_read_str(char *dst, const char *src, size_t cap)
 {
     if (src == NULL)
         return -1;
-    if (vm_rw_broken) {
-        size_t n = strnlen(src, cap);
-        memcpy(dst, src, n < cap ? n + 1 : cap);
-        return (long)(n < cap ? n + 1 : cap);
-    }
     const size_t page = 4096;
     uintptr_t a = (uintptr_t)src;
     size_t first = page - (a & (page - 1));
     if (first > cap)
         first = cap;
+    if (guard_usable()) {
+        /* The page the string starts in, then the rest: a NUL before the unreadable page is enough. */
+        if (guard_copy(dst, src, first, src) < 0)
+            return -1;
+        if (first == cap || guard_copy(dst + first, src + first, cap - first, src + first) == 0)
+            return (long)cap;
+        return memchr(dst, 0, first) ? (long)first : -1;
+    }
+    if (vm_rw_broken) {
+        size_t n = strnlen(src, cap);
+        memcpy(dst, src, n < cap ? n + 1 : cap);
+        return (long)(n < cap ? n + 1 : cap);
+    }
     struct iovec local = { dst, cap };
     struct iovec remote[2] = { { (void *)src, first }, { (void *)(a + first), cap - first } };
     ssize_t r = process_vm_readv(cached_pid, &local, 1, remote, cap > first ? 2 : 1, 0);

@@ -42,7 +42,17 @@ static int read_bufs(struct dbuf *b, unsigned n, int *send_contents)
             *send_contents = 0;
         }
     }
-    /* lock_pages pins every buffer writable: probe them all in one call, each alone only on failure. */
+    /* lock_pages pins every buffer writable: probe each page, changing nothing (guard.c). */
+    if (guard_usable()) {
+        for (unsigned i = 0; i < n; i++)
+            if (b[i].in && guard_probe_write(b[i].uptr, (size_t)b[i].size) < 0) {
+                b[i].fault = 1;
+                b[i].in = NULL;
+                *send_contents = 0;
+            }
+        return 0;
+    }
+    /* Without the guard: probe them all in one call, each alone only on failure. */
     if (!vm_rw_broken) {
         struct iovec local[DM_OP_MAX_NR_BUFS], remote[DM_OP_MAX_NR_BUFS];
         unsigned k = 0;

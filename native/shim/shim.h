@@ -189,6 +189,17 @@ int mem_write(void *dst, const void *src, size_t n);
 long mem_read_str(char *dst, const char *src, size_t cap);
 uint8_t *scratch(size_t need);
 
+/* ---- guarded copies and the program's SIGSEGV/SIGBUS handlers (guard.c) */
+
+extern int guard_on;
+void guard_resolve(void);
+void guard_install(int bus_blocked_ok);
+void guard_after_fork_child(void);
+/* 1 when this thread may use the two below (the handler is installed, SIGSEGV and SIGBUS unblocked) */
+int guard_usable(void);
+int guard_copy(void *dst, const void *src, size_t n, const void *user);
+int guard_probe_write(void *p, size_t n);
+
 /* ---- connections and the fd table (fdtable.c) */
 
 enum { CONN_PRIVCMD, CONN_EVTCHN, CONN_GNTDEV, CONN_GNTALLOC };

@@ -3,7 +3,8 @@
 import type { AbiName } from "./world.js";
 import type { DmOpBuf, OpContext } from "./context.js";
 import type { Domain } from "./domain.js";
-import { E2BIG, EFAULT, EINVAL, ENODATA, ENOSYS, EOPNOTSUPP, EPERM, ERESTART, ESRCH } from "./explain.js";
+import { E2BIG, EFAULT, EINVAL, ENODATA, ENOSYS, EOPNOTSUPP, EPERM, ERESTART, ESRCH, explanation } from "./explain.js";
+import type { Explanation } from "./explain.js";
 import type { Hypervisor } from "./hypervisor.js";
 import type { Persona } from "./persona.js";
 import { opTable } from "./ops/index.js";
@@ -49,13 +50,21 @@ function descSize(b: DmOpBuf): number {
   return s > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(s);
 }
 
-/** One hypercall in flight; reused across calls to keep the hot path allocation-free. */
+/**
+ * One hypercall in flight: everything a call keeps between its passes. The synchronous path reuses
+ * one across calls (allocation-free); a call left between passes (DmOpRun) owns its own.
+ */
 export class DmOpCall implements OpContext {
   caller = 0;
+  domid = 0;
   d!: Domain;
   nrBufs = 0;
   bufs: readonly DmOpBuf[] = [];
   refused = false;
+  /** Passes made so far (1 + continuations). */
+  passes = 0;
+  /** Why this call was refused (explain()), null while it was not. */
+  explanation: Explanation | null = null;
   private lastBytes: Uint8Array | null = null;
   private lastView: DataView | null = null;
 
@@ -105,7 +114,7 @@ export class DmOpCall implements OpContext {
 
   refuse(rc: number, rule: string, mirrors: string): number {
     this.refused = true;
-    this.hv.recordRefusal(rc, rule, mirrors);
+    this.explanation = explanation(rc, rule, mirrors);
     return rc;
   }
 }
@@ -188,26 +197,44 @@ function dmOpWhole(call: DmOpCall, t: DmOpTables): number {
   return rc;
 }
 
-/** The whole hypercall, continuations included. mirrors common/dm.c:do_dm_op */
-export function doDmOp(call: DmOpCall, t: DmOpTables, caller: number, domid: number, bufs: readonly DmOpBuf[], nrBufs: number): number {
+/**
+ * do_dm_op's checks before the first pass: 0 when passes are due, else the refusal's rc.
+ * mirrors common/dm.c:do_dm_op
+ */
+export function enterDmOp(call: DmOpCall, caller: number, domid: number, bufs: readonly DmOpBuf[], nrBufs: number): number {
   const persona = call.persona;
   call.caller = caller;
+  call.domid = domid;
   call.bufs = bufs;
   call.nrBufs = nrBufs;
   call.refused = false;
+  call.passes = 0;
+  call.explanation = null;
   if (persona.arch === "arm" && !persona.armDmOp) {
     return call.refuse(ENOSYS, `Xen ${persona.release} on Arm has no dm_op hypercall`, "arch/arm/traps.c:hypercall table");
   }
   if (persona.noDataCheck && nrBufs === 0) return call.refuse(ENODATA, "nr_bufs is 0", "common/dm.c:do_dm_op");
   if (nrBufs > 2) return call.refuse(E2BIG, `nr_bufs ${nrBufs} > 2`, "common/dm.c:do_dm_op");
   if (nrBufs > bufs.length) return call.refuse(EFAULT, `nr_bufs ${nrBufs} but only ${bufs.length} descriptors`, "common/dm.c:do_dm_op");
+  return 0;
+}
+
+/**
+ * One pass of the hypercall: the first, or the re-entry a continuation makes (hypercall_create_continuation
+ * re-issues dm_op with the same arguments; the buffers carry the progress). -ERESTART: another pass is due.
+ */
+export function dmOpPass(call: DmOpCall, t: DmOpTables): number {
+  call.passes++;
+  call.refused = false;
+  return archDmOp(call, t, call.domid);
+}
+
+/** The whole hypercall, continuations included. mirrors common/dm.c:do_dm_op */
+export function doDmOp(call: DmOpCall, t: DmOpTables, caller: number, domid: number, bufs: readonly DmOpBuf[], nrBufs: number): number {
+  const entry = enterDmOp(call, caller, domid, bufs, nrBufs);
+  if (entry !== 0) return entry;
   let rc: number;
-  let passes = 0;
-  do {
-    passes++;
-    call.refused = false;
-    rc = archDmOp(call, t, domid);
-  } while (rc === ERESTART);
-  call.hv.lastPasses = passes;
+  do rc = dmOpPass(call, t);
+  while (rc === ERESTART);
   return rc;
 }

@@ -1,11 +1,13 @@
 // One fake Xen host: domains, a persona, a preemption hook, and the dm_op hypercall.
+import { performance } from "node:perf_hooks";
 import type { DmOpBuf } from "./context.js";
-import { DmOpCall, DmOpTables, doDmOp } from "./dm.js";
+import { DmOpCall, DmOpTables, doDmOp, dmOpPass, enterDmOp } from "./dm.js";
+import { DmOpRun } from "./dm-run.js";
 import { Domain } from "./domain.js";
 import { destroyAllServers } from "./ioreq-server.js";
 import * as evtchnOps from "./evtchn-ops.js";
 import type { EvtchnHost } from "./evtchn-ops.js";
-import { explanation } from "./explain.js";
+import { ERESTART, explanation } from "./explain.js";
 import type { Explanation } from "./explain.js";
 import { domainSnapshot, serverSnapshot } from "./introspect.js";
 import type { DomainSnapshot, ServerSnapshot } from "./introspect.js";
@@ -47,12 +49,18 @@ const OVERLAY_KEYS = [
   ["ram_ro", "ram_ro"], ["mmio_direct", "mmio_direct"], ["pod", "populate_on_demand"], ["broken", "ram_broken"],
 ] as const;
 
+function checkDmOpArgs(caller: number, domid: number, nrBufs: number): void {
+  if (!Number.isInteger(caller) || caller < 0 || caller > 0xffff) throw new RangeError(`caller must be a domid_t, got ${caller}`);
+  if (!Number.isInteger(domid) || domid < 0 || domid > 0xffff) throw new RangeError(`domid must be a domid_t, got ${domid}`);
+  if (!Number.isInteger(nrBufs) || nrBufs < 0 || nrBufs > 0xffffffff) throw new RangeError(`nr_bufs must be an unsigned int, got ${nrBufs}`);
+}
+
 export class Hypervisor {
   readonly persona: Persona;
   readonly abi: AbiName;
   readonly preemptHook: Preempt;
   readonly domains = new Map<number, Domain>();
-  /** Passes the last dm_op made (1 + continuations). */
+  /** Passes the last dm_op to return made (1 + continuations; 0 when refused before the first). */
   lastPasses = 0;
   private lastRefusal: Explanation | null = null;
   private readonly listeners = new Set<NotifyListener>();
@@ -65,7 +73,13 @@ export class Hypervisor {
     xenNotified: (domid, port) => { for (const l of this.xenListeners) l(domid, port); },
   };
   private readonly tables: DmOpTables;
-  private readonly call: DmOpCall;
+  /** The synchronous path's call, reused; a call left between passes takes it with it (dmOpSliced). */
+  private call: DmOpCall;
+  /** A finished call's passes and refusal become the "last call" state. */
+  private readonly settle = (call: DmOpCall): void => {
+    this.lastPasses = call.passes;
+    this.lastRefusal = call.explanation;
+  };
 
   constructor(world: WorldConfig = {}, opts: HypervisorOptions = {}) {
     checkWorld(world);
@@ -147,11 +161,57 @@ export class Hypervisor {
 
   /** HYPERVISOR_dm_op(domid, nr_bufs, bufs) issued by domain `caller`. rc: 0, positive, or -errno. */
   dm_op(caller: number, domid: number, bufs: readonly DmOpBuf[], nrBufs: number = bufs.length): number {
-    if (!Number.isInteger(caller) || caller < 0 || caller > 0xffff) throw new RangeError(`caller must be a domid_t, got ${caller}`);
-    if (!Number.isInteger(domid) || domid < 0 || domid > 0xffff) throw new RangeError(`domid must be a domid_t, got ${domid}`);
-    if (!Number.isInteger(nrBufs) || nrBufs < 0 || nrBufs > 0xffffffff) throw new RangeError(`nr_bufs must be an unsigned int, got ${nrBufs}`);
-    this.lastRefusal = null;
-    return doDmOp(this.call, this.tables, caller, domid, bufs, nrBufs);
+    checkDmOpArgs(caller, domid, nrBufs);
+    const call = this.call;
+    const rc = doDmOp(call, this.tables, caller, domid, bufs, nrBufs);
+    this.settle(call);
+    return rc;
+  }
+
+  /**
+   * The same hypercall, run one pass at a time (step()) or a time slice at a time (run(ms)), so that
+   * other calls can run between its continuations. The call has its own state: calls begun and
+   * stepped in any interleaving each return what dm_op would have. The buffers are read and written
+   * in place at every pass, so they must stay alive and unshared until the call returns.
+   */
+  beginDmOp(caller: number, domid: number, bufs: readonly DmOpBuf[], nrBufs: number = bufs.length): DmOpRun {
+    checkDmOpArgs(caller, domid, nrBufs);
+    const call = new DmOpCall(this, this.persona);
+    const entry = enterDmOp(call, caller, domid, bufs, nrBufs);
+    if (entry !== 0) this.settle(call);
+    return new DmOpRun(call, this.tables, this.settle, entry !== 0 ? entry : undefined);
+  }
+
+  /**
+   * dm_op for servers: passes until the call returns (its rc) or, once it continues, until `sliceMs`
+   * has gone by; then what is left of it, a DmOpRun to go on with. A call that returns in one pass
+   * allocates nothing and reads no clock.
+   */
+  dmOpSliced(caller: number, domid: number, bufs: readonly DmOpBuf[], nrBufs: number, sliceMs: number): number | DmOpRun {
+    checkDmOpArgs(caller, domid, nrBufs);
+    const call = this.call;
+    const entry = enterDmOp(call, caller, domid, bufs, nrBufs);
+    if (entry !== 0) {
+      this.settle(call);
+      return entry;
+    }
+    let rc = dmOpPass(call, this.tables);
+    if (rc !== ERESTART) {
+      this.settle(call);
+      return rc;
+    }
+    const until = performance.now() + sliceMs;
+    for (;;) {
+      rc = dmOpPass(call, this.tables);
+      if (rc !== ERESTART) {
+        this.settle(call);
+        return rc;
+      }
+      if (performance.now() >= until) break;
+    }
+    // The call goes on later with its own state; later calls get a fresh one.
+    this.call = new DmOpCall(this, this.persona);
+    return new DmOpRun(call, this.tables, this.settle);
   }
 
   domain(domid: number): Domain | undefined {

@@ -2,7 +2,7 @@
 import { decodeXenDmOpBufs, xenDmOpBufSize } from "./dmopbuf-array.js";
 import { E2BIG, EFAULT, EINVAL, ENOSYS, EPERM } from "./errno.js";
 import type { UserMemory } from "./memory.js";
-import type { CallerAbi, DmOpBuf, DmOpFn, DmOpTarget, IoctlResult } from "./types.js";
+import type { CallerAbi, DmOpBuf, DmOpFn, DmOpTarget, IoctlResult, SlicedCall } from "./types.js";
 
 export const DOMID_INVALID = 0x7ff4;
 export const HYPERVISOR_DM_OP = 41;
@@ -38,6 +38,13 @@ export interface PrivcmdHandle {
   restrict(dom: number): IoctlResult;
   dm_op(dom: number, num: number, bufs: DmOpBuf[]): IoctlResult;
   hypercall(op: bigint | number, args: readonly bigint[], bufs?: DmOpBuf[]): IoctlResult;
+  /**
+   * dm_op whose continuation passes may run later: the result, or, for a call still going on after
+   * `sliceMs`, a PendingIoctl to run on (the buffers must stay untouched until it returns).
+   */
+  dmOpSliced(dom: number, num: number, bufs: DmOpBuf[], sliceMs: number): IoctlResult | PendingIoctl;
+  /** hypercall() the same way (a raw HYPERVISOR_dm_op may continue). */
+  hypercallSliced(op: bigint | number, args: readonly bigint[], bufs: DmOpBuf[] | undefined, sliceMs: number): IoctlResult | PendingIoctl;
   close(): void;
 }
 
@@ -50,10 +57,53 @@ function result(rc: number): IoctlResult {
   return rc < 0 ? { ret: -1, errno: -rc } : { ret: rc };
 }
 
+/** Without a slice the hypervisor ran the whole call; a PendingIoctl cannot come back (else: run it out). */
+function settled(r: IoctlResult | PendingIoctl): IoctlResult {
+  return r instanceof PendingIoctl ? r.finish() : r;
+}
+
+/** An ioctl whose hypercall is between continuation passes (Linux: the vCPU re-enters it; here the caller does). */
+export class PendingIoctl {
+  constructor(readonly call: SlicedCall) {}
+
+  /** Runs the hypercall for up to `sliceMs`: the ioctl's result once it returned, else undefined. */
+  run(sliceMs: number): IoctlResult | undefined {
+    const r = this.call.run(sliceMs);
+    return r === "more" ? undefined : result(r);
+  }
+
+  /** One pass of the hypercall: the ioctl's result once it returned, else undefined. */
+  step(): IoctlResult | undefined {
+    const r = this.call.step();
+    return r === "more" ? undefined : result(r);
+  }
+
+  /** Passes the hypercall made so far. */
+  get passes(): number {
+    return this.call.passes;
+  }
+
+  /** Runs it to the end. */
+  finish(): IoctlResult {
+    for (;;) {
+      const r = this.run(Infinity);
+      if (r !== undefined) return r;
+    }
+  }
+
+  /** Makes no more passes: the ioctl has no result. */
+  abandon(): void {
+    this.call.abandon();
+  }
+}
+
+/** How a handle enters the hypervisor: sliced when `sliceMs` is given and the hypervisor can. */
+type HvEntry = (caller: number, domid: number, bufs: DmOpBuf[], sliceMs: number | undefined) => IoctlResult | PendingIoctl;
+
 const FAULTING_BUF: DmOpBuf = { bytes: new Uint8Array(0), size: 0, fault: { read: true, write: true } };
 
 export class PrivcmdDevice {
-  readonly #dmOp: DmOpFn;
+  readonly #dmOp: HvEntry;
   readonly maxNrBufs: number;
   readonly maxBufSize: number;
   readonly zeroPageBufEfault: boolean;
@@ -61,7 +111,14 @@ export class PrivcmdDevice {
   readonly memory: UserMemory | undefined;
 
   constructor(hv: DmOpTarget | DmOpFn, opts: PrivcmdOptions = {}) {
-    this.#dmOp = typeof hv === "function" ? hv : (caller, domid, bufs) => hv.dm_op(caller, domid, bufs);
+    if (typeof hv === "function") this.#dmOp = (caller, domid, bufs) => result(hv(caller, domid, bufs));
+    else {
+      this.#dmOp = (caller, domid, bufs, sliceMs) => {
+        if (sliceMs === undefined || hv.dmOpSliced === undefined) return result(hv.dm_op(caller, domid, bufs));
+        const r = hv.dmOpSliced(caller, domid, bufs, bufs.length, sliceMs);
+        return typeof r === "number" ? result(r) : new PendingIoctl(r);
+      };
+    }
     this.maxNrBufs = opts.dm_op_max_nr_bufs ?? 16;
     this.maxBufSize = opts.dm_op_buf_max_size ?? PAGE_SIZE;
     for (const [k, v] of [["dm_op_max_nr_bufs", this.maxNrBufs], ["dm_op_buf_max_size", this.maxBufSize]] as const) {
@@ -85,7 +142,7 @@ class Handle implements PrivcmdHandle {
   constructor(
     readonly dev: PrivcmdDevice,
     readonly caller: number,
-    readonly hvDmOp: DmOpFn,
+    readonly hvDmOp: HvEntry,
   ) {}
 
   get restriction(): number {
@@ -105,8 +162,24 @@ class Handle implements PrivcmdHandle {
     return { ret: 0 };
   }
 
-  // mirrors privcmd.c:privcmd_ioctl_dm_op
   dm_op(dom: number, num: number, bufs: DmOpBuf[]): IoctlResult {
+    return settled(this.#dmOp(dom, num, bufs, undefined));
+  }
+
+  dmOpSliced(dom: number, num: number, bufs: DmOpBuf[], sliceMs: number): IoctlResult | PendingIoctl {
+    return this.#dmOp(dom, num, bufs, sliceMs);
+  }
+
+  hypercall(op: bigint | number, args: readonly bigint[], bufs?: DmOpBuf[]): IoctlResult {
+    return settled(this.#hypercall(op, args, bufs, undefined));
+  }
+
+  hypercallSliced(op: bigint | number, args: readonly bigint[], bufs: DmOpBuf[] | undefined, sliceMs: number): IoctlResult | PendingIoctl {
+    return this.#hypercall(op, args, bufs, sliceMs);
+  }
+
+  // mirrors privcmd.c:privcmd_ioctl_dm_op
+  #dmOp(dom: number, num: number, bufs: DmOpBuf[], sliceMs: number | undefined): IoctlResult | PendingIoctl {
     this.#check();
     u16("dom", dom);
     u16("num", num);
@@ -130,11 +203,11 @@ class Handle implements PrivcmdHandle {
       if (b.fault?.write === true) return { ret: -1, errno: EFAULT };
       if ((b.size ?? b.bytes.length) === 0 && this.dev.zeroPageBufEfault) return { ret: -1, errno: EFAULT };
     }
-    return result(this.hvDmOp(this.caller, dom, used));
+    return this.hvDmOp(this.caller, dom, used, sliceMs);
   }
 
   // mirrors privcmd.c:privcmd_ioctl_hypercall
-  hypercall(op: bigint | number, args: readonly bigint[], bufs?: DmOpBuf[]): IoctlResult {
+  #hypercall(op: bigint | number, args: readonly bigint[], bufs: DmOpBuf[] | undefined, sliceMs: number | undefined): IoctlResult | PendingIoctl {
     this.#check();
     if (this.#restriction !== DOMID_INVALID) return { ret: -1, errno: EPERM };
     if (args.length > 5) throw new PrivcmdArgumentError("arg", `${args.length} arguments, at most 5`);
@@ -150,10 +223,10 @@ class Handle implements PrivcmdHandle {
     const [domArg, nrArg, ptrArg] = a as [bigint, bigint, bigint, bigint, bigint];
     const domid = Number(domArg & 0xffffn); // do_dm_op takes a domid_t
     const nr = nrArg & 0xffff_ffffn; // and an unsigned int count
-    if (nr === 0n) return result(this.hvDmOp(this.caller, domid, []));
+    if (nr === 0n) return this.hvDmOp(this.caller, domid, [], sliceMs);
     if (nr > 2n) {
       // Xen refuses more than two before reading a descriptor; three unreadable ones say so without allocating.
-      return result(this.hvDmOp(this.caller, domid, [FAULTING_BUF, FAULTING_BUF, FAULTING_BUF]));
+      return this.hvDmOp(this.caller, domid, [FAULTING_BUF, FAULTING_BUF, FAULTING_BUF], sliceMs);
     }
     const n = Number(nr);
     let xbufs: DmOpBuf[];
@@ -170,7 +243,7 @@ class Handle implements PrivcmdHandle {
         return bytes === null ? { bytes: new Uint8Array(0), size, fault: { read: true, write: true } } : { bytes, size };
       });
     }
-    return result(this.hvDmOp(this.caller, domid, xbufs));
+    return this.hvDmOp(this.caller, domid, xbufs, sliceMs);
   }
 
   close(): void {

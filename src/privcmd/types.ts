@@ -15,9 +15,23 @@ export type IoctlResult = { ret: number } | { ret: -1; errno: number };
 /** The one hypervisor entry point the driver needs. */
 export type DmOpFn = (caller: number, domid: number, bufs: DmOpBuf[]) => number;
 
-/** Anything with the hypervisor's `dm_op` method. */
+/** A hypercall between its continuation passes (the hypervisor's DmOpRun): runs on in slices. */
+export interface SlicedCall {
+  /** Passes for up to `sliceMs` (at least one): "more" while the call goes on, else its rc. */
+  run(sliceMs: number): "more" | number;
+  /** One pass: "more" while the call goes on, else its rc. */
+  step(): "more" | number;
+  /** Passes made so far. */
+  readonly passes: number;
+  /** No more passes; the call has no result. */
+  abandon(): void;
+}
+
+/** Anything with the hypervisor's `dm_op` method (and, to let long calls run in slices, `dmOpSliced`). */
 export interface DmOpTarget {
   dm_op(caller: number, domid: number, bufs: DmOpBuf[]): number;
+  /** Passes until the call returns (its rc) or, once it continues, `sliceMs` went by (what is left of it). */
+  dmOpSliced?(caller: number, domid: number, bufs: DmOpBuf[], nrBufs: number, sliceMs: number): number | SlicedCall;
 }
 
 /** Caller ABI for the xen_dm_op_buf array of a raw hypercall. */

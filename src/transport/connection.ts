@@ -1,12 +1,12 @@
 // One connection's state: its privcmd file handle (opened as the HELLO's caller) and the execution of
 // requests against it. Socket-free, so `xendm replay` runs recorded calls through the same code.
-import type { DmOpBuf, PrivcmdDevice, PrivcmdHandle, IoctlResult } from "../privcmd/index.js";
+import { PendingIoctl, type DmOpBuf, type PrivcmdDevice, type PrivcmdHandle, type IoctlResult } from "../privcmd/index.js";
 import {
   DESC_UNREADABLE, ErrorCode, Kind, PROTOCOL_VERSION, ProtocolError, REPLY_BIT, callReplyFrame, dmOpContentsSent, isMemopHypercall,
   encodeEvtchnOpenReply, encodeHelloReply, encodeMmapBatchReply, encodeMmapResourceReply, encodeShmInfoReply, encodeRestrictReply, frame, type DmOpRequest, type HypercallRequest, type Request,
   type WireBuf,
 } from "./protocol.js";
-import { hex, type TraceBuf, type TraceCall } from "./trace.js";
+import { hex, type TraceAbandoned, type TraceBuf, type TraceCall } from "./trace.js";
 import { evtchnIoctlName } from "../privcmd/evtchn.js";
 import type { EvtchnEntry, EvtchnFiles } from "./evtchn-files.js";
 import { errno as ERRNO } from "../../abi/xen/errno.js";
@@ -30,6 +30,46 @@ export interface Executed {
   stream?: EvtchnEntry;
   /** What `--record` writes for this request (nothing for BYE). */
   trace?: TraceCall;
+}
+
+/**
+ * A request whose hypercall is between continuation passes: run() it on, in slices, until it gives
+ * the request's Executed (its reply frame and trace line, made once, at the end).
+ */
+export class PendingCall {
+  constructor(
+    private readonly ioctl: PendingIoctl,
+    private readonly done: (r: IoctlResult) => Executed,
+    /** With `record`: the trace line of the call if it is abandoned. */
+    private readonly abandoned?: (passes: number) => TraceAbandoned,
+  ) {}
+
+  /** Passes for up to `sliceMs`: the Executed once the call returned, else undefined. */
+  run(sliceMs: number): Executed | undefined {
+    const r = this.ioctl.run(sliceMs);
+    return r === undefined ? undefined : this.done(r);
+  }
+
+  /** One pass: the Executed once the call returned, else undefined. */
+  step(): Executed | undefined {
+    const r = this.ioctl.step();
+    return r === undefined ? undefined : this.done(r);
+  }
+
+  /** Passes the call made so far. */
+  get passes(): number {
+    return this.ioctl.passes;
+  }
+
+  finish(): Executed {
+    return this.done(this.ioctl.finish());
+  }
+
+  /** The connection went away: no more passes, no reply. Returns its trace line when recording. */
+  abandon(): TraceAbandoned | undefined {
+    this.ioctl.abandon();
+    return this.abandoned?.(this.ioctl.passes);
+  }
 }
 
 const EMPTY = new Uint8Array(0);
@@ -95,9 +135,18 @@ export class Connection {
    * returns the trace line (hex of the buffers before and after).
    */
   execute(req: Request, seq: number, record = false): Executed {
+    const r = this.start(req, seq, record);
+    return r instanceof PendingCall ? r.finish() : r;
+  }
+
+  /**
+   * execute(), except that a DM_OP or raw dm_op HYPERCALL still going on after `sliceMs` of
+   * continuations comes back as a PendingCall, to be run on later (docs/protocol.md, "Long calls").
+   */
+  start(req: Request, seq: number, record = false, sliceMs?: number): Executed | PendingCall {
     const first = this.#requests++ === 0;
     const handler = HANDLERS[req.kind] as Handler<Request>;
-    return handler(this, req, { seq, record, first });
+    return handler(this, req, { seq, record, first, slice: sliceMs });
   }
 
   /** HELLO: the connection's calling domain and ABI; the handle opens with them on first use. */
@@ -118,8 +167,10 @@ interface Ctx {
   seq: number;
   record: boolean;
   first: boolean;
+  /** Set: a long hypercall may come back as a PendingCall after this many ms. */
+  slice: number | undefined;
 }
-type Handler<R extends Request> = (s: Connection, req: R, ctx: Ctx) => Executed;
+type Handler<R extends Request> = (s: Connection, req: R, ctx: Ctx) => Executed | PendingCall;
 type Handlers = { [K in Request["kind"]]: Handler<Extract<Request, { kind: K }>> };
 
 const reply = (kind: number, seq: number, body: Uint8Array): Uint8Array => frame(kind | REPLY_BIT, seq, body);
@@ -128,6 +179,38 @@ const reply = (kind: number, seq: number, body: Uint8Array): Uint8Array => frame
 function refuse(req: DmOpRequest | HypercallRequest, seq: number, errno: number): Executed {
   const out = req.bufs.some((d) => d.bytes !== undefined) ? req.bufs.map((d) => d.bytes ?? EMPTY) : [];
   return { frame: callReplyFrame(req.kind | REPLY_BIT, seq, -1, errno, out) };
+}
+
+/** An abandoned HYPERCALL's buffers as it left them (hex), where their contents travelled. */
+function contentsLeft(wire: readonly WireBuf[], bufs: readonly DmOpBuf[]): string[] {
+  return wire.some((d) => d.bytes !== undefined) ? bufs.map((b, i) => (wire[i]!.bytes !== undefined ? hex(b.bytes) : "")) : [];
+}
+
+/** A DM_OP's reply and trace line, from the ioctl's result and the buffers as the call left them. */
+function dmOpExecuted(s: Connection, req: DmOpRequest, seq: number, record: boolean, before: TraceBuf[], bufs: DmOpBuf[], res: IoctlResult): Executed {
+  const ret = res.ret;
+  const errno = errnoOf(res);
+  // The buffers as they are after the call, when their contents travelled.
+  let out: Uint8Array[] = [];
+  if (dmOpContentsSent(req.bufs)) {
+    out = new Array<Uint8Array>(bufs.length);
+    for (let i = 0; i < bufs.length; i++) out[i] = bufs[i]!.bytes;
+  }
+  const f = callReplyFrame(Kind.DM_OP | REPLY_BIT, seq, ret, errno, out);
+  if (!record) return { frame: f };
+  return { frame: f, trace: { conn: s.id, kind: "dm_op", dom: req.dom, num: req.num, bufs: before, ret, errno, out: out.map(hex) } };
+}
+
+function hypercallExecuted(s: Connection, req: HypercallRequest, seq: number, record: boolean, before: TraceBuf[], bufs: DmOpBuf[], r: { ret: number; errno: number }): Executed {
+  const sent = req.bufs.some((d) => d.bytes !== undefined);
+  const out = sent ? req.bufs.map((d, i) => (d.bytes !== undefined ? bufs[i]!.bytes : EMPTY)) : [];
+  const f = callReplyFrame(Kind.HYPERCALL | REPLY_BIT, seq, r.ret, r.errno, out);
+  if (!record) return { frame: f };
+  const trace: TraceCall = {
+    conn: s.id, kind: "hypercall", op: req.op.toString(), args: req.args.map((a) => a.toString()),
+    bufs: before, ...r, out: out.map(hex),
+  };
+  return { frame: f, trace };
 }
 
 /**
@@ -145,23 +228,20 @@ const HANDLERS: Handlers = {
   },
 
   // IOCTL_PRIVCMD_DM_OP through the privcmd layer (the kernel's checks), then the hypervisor.
-  [Kind.DM_OP]: (s, req, { seq, record }) => {
+  [Kind.DM_OP]: (s, req, { seq, record, slice }) => {
     const refused = s.observer?.(s, req);
     if (refused !== undefined) return refuse(req, seq, refused);
     const before = record ? traceBufs(req.bufs) : [];
     const bufs = toDmOpBufs(req.bufs);
-    const res = s.handle.dm_op(req.dom, req.num, bufs);
-    const ret = res.ret;
-    const errno = errnoOf(res);
-    // The buffers as they are after the call, when their contents travelled.
-    let out: Uint8Array[] = [];
-    if (dmOpContentsSent(req.bufs)) {
-      out = new Array<Uint8Array>(bufs.length);
-      for (let i = 0; i < bufs.length; i++) out[i] = bufs[i]!.bytes;
+    const res = slice === undefined ? s.handle.dm_op(req.dom, req.num, bufs) : s.handle.dmOpSliced(req.dom, req.num, bufs, slice);
+    if (res instanceof PendingIoctl) {
+      const left = (passes: number): TraceAbandoned => ({
+        conn: s.id, kind: "abandoned", of: "dm_op", dom: req.dom, num: req.num, bufs: before, passes,
+        out: dmOpContentsSent(req.bufs) ? bufs.map((b) => hex(b.bytes)) : [],
+      });
+      return new PendingCall(res, (r) => dmOpExecuted(s, req, seq, record, before, bufs, r), record ? left : undefined);
     }
-    const f = callReplyFrame(Kind.DM_OP | REPLY_BIT, seq, ret, errno, out);
-    if (!record) return { frame: f };
-    return { frame: f, trace: { conn: s.id, kind: "dm_op", dom: req.dom, num: req.num, bufs: before, ret, errno, out: out.map(hex) } };
+    return dmOpExecuted(s, req, seq, record, before, bufs, res);
   },
 
   [Kind.RESTRICT]: (s, req, { seq }) => {
@@ -172,26 +252,28 @@ const HANDLERS: Handlers = {
     };
   },
 
-  [Kind.HYPERCALL]: (s, req, { seq, record }) => {
+  [Kind.HYPERCALL]: (s, req, { seq, record, slice }) => {
     const refused = s.observer?.(s, req);
     if (refused !== undefined) return refuse(req, seq, refused);
     const before = record ? traceBufs(req.bufs) : [];
     const bufs = toDmOpBufs(req.bufs);
     const host = s.host;
     const memop = isMemopHypercall(req.op);
-    const r = !memop ? split(s.handle.hypercall(req.op, req.args, bufs))
-      : host === undefined ? { ret: -1, errno: ERRNO.ENOSYS }
-        : runMemopHypercall(host.hv, s.caller, s.handle.restriction !== DOMID_INVALID, req.op, req.args, req.bufs);
-    if (memop) for (let i = 0; i < bufs.length; i++) bufs[i]!.bytes = req.bufs[i]!.bytes ?? EMPTY;
-    const sent = req.bufs.some((d) => d.bytes !== undefined);
-    const out = sent ? req.bufs.map((d, i) => (d.bytes !== undefined ? bufs[i]!.bytes : EMPTY)) : [];
-    const f = callReplyFrame(Kind.HYPERCALL | REPLY_BIT, seq, r.ret, r.errno, out);
-    if (!record) return { frame: f };
-    const trace: TraceCall = {
-      conn: s.id, kind: "hypercall", op: req.op.toString(), args: req.args.map((a) => a.toString()),
-      bufs: before, ...r, out: out.map(hex),
-    };
-    return { frame: f, trace };
+    if (!memop) {
+      const res = slice === undefined ? s.handle.hypercall(req.op, req.args, bufs) : s.handle.hypercallSliced(req.op, req.args, bufs, slice);
+      if (res instanceof PendingIoctl) {
+        const left = (passes: number): TraceAbandoned => ({
+          conn: s.id, kind: "abandoned", of: "hypercall", op: req.op.toString(), args: req.args.map((a) => a.toString()),
+          bufs: before, passes, out: contentsLeft(req.bufs, bufs),
+        });
+        return new PendingCall(res, (r) => hypercallExecuted(s, req, seq, record, before, bufs, split(r)), record ? left : undefined);
+      }
+      return hypercallExecuted(s, req, seq, record, before, bufs, split(res));
+    }
+    const r = host === undefined ? { ret: -1, errno: ERRNO.ENOSYS }
+      : runMemopHypercall(host.hv, s.caller, s.handle.restriction !== DOMID_INVALID, req.op, req.args, req.bufs);
+    for (let i = 0; i < bufs.length; i++) bufs[i]!.bytes = req.bufs[i]!.bytes ?? EMPTY;
+    return hypercallExecuted(s, req, seq, record, before, bufs, r);
   },
 
   // /dev/xen/evtchn: open (or attach to) a file; make this connection its stream; its ioctls.

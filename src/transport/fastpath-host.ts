@@ -24,14 +24,19 @@ export interface FastConn {
   readonly id: number;
   fp: FastChannel | undefined;
   readonly closing: boolean;
+  /** Set while a call of this connection is in progress: its region waits until the call returned. */
+  readonly busy: unknown;
   /** Writes a frame on the connection's socket. */
   send(frame: Uint8Array): void;
   /** Takes what the region's event area holds for the server (evtchn-ring.ts); throws ProtocolError. */
   drainEvents?: () => void;
 }
 
-/** Runs one request frame (validated header) and returns its reply frame; throws ProtocolError. */
-export type ServeFrame = (c: FastConn, f: RawFrame) => Uint8Array;
+/**
+ * Runs one request frame (validated header) and returns its reply frame; throws ProtocolError.
+ * undefined: the call goes on, and its reply comes through FastpathHost.complete.
+ */
+export type ServeFrame = (c: FastConn, f: RawFrame) => Uint8Array | undefined;
 /** Answers a bad frame with an error reply and closes that connection. */
 export type FailConn = (c: FastConn, e: unknown, seq: number) => void;
 
@@ -124,7 +129,7 @@ export class FastpathHost {
   /** Serves the request waiting in c's region, if any (true when one was). */
   serveOne(c: FastConn): boolean {
     const fp = c.fp;
-    if (fp === undefined || c.closing || !fp.open) return false;
+    if (fp === undefined || c.closing || c.busy !== undefined || !fp.open) return false;
     if (c.drainEvents !== undefined) {
       // Unmasks first: a port the client unmasked before this request is enabled when it runs.
       try {
@@ -143,18 +148,38 @@ export class FastpathHost {
       const f = fp.take(seq);
       if (f.kind === Kind.EVTCHN_IOCTL) this.#settle = true;
       const reply = this.serve(c, f);
-      this.stats.served++;
-      wake = fp.reply(reply, seq);
+      if (reply !== undefined) wake = this.#publish(fp, reply, seq);
     } catch (e) {
       this.fail(c, e, seq);
     }
     this.stats.serveMs += performance.now() - t0;
-    if (wake) {
-      // The write wakes the client's sleeping thread: on a VM that costs the sender 20-40 µs of its own.
-      this.stats.wakes++;
-      c.send(frame(FastKind.WAKE, seq));
-    }
+    if (wake) this.#wake(c, seq);
     return true;
+  }
+
+  /** The reply of a request whose call went on (ServeFrame gave undefined) is ready. */
+  complete(c: FastConn, seq: number, reply: Uint8Array): void {
+    const fp = c.fp;
+    if (fp === undefined || c.closing) return;
+    let wake = false;
+    try {
+      wake = this.#publish(fp, reply, seq);
+    } catch (e) {
+      this.fail(c, e, seq);
+    }
+    if (wake) this.#wake(c, seq);
+  }
+
+  /** Writes the reply into the region; true when the client sleeps and needs a WAKE. */
+  #publish(fp: FastChannel, reply: Uint8Array, seq: number): boolean {
+    this.stats.served++;
+    return fp.reply(reply, seq);
+  }
+
+  #wake(c: FastConn, seq: number): void {
+    // The write wakes the client's sleeping thread: on a VM that costs the sender 20-40 µs of its own.
+    this.stats.wakes++;
+    c.send(frame(FastKind.WAKE, seq));
   }
 
   /** The connection is gone: its region is unmapped and its file removed. */

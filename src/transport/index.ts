@@ -6,7 +6,7 @@ export { PrivcmdTransport, PrivcmdTransportFactory, PrivcmdOpenError } from "./p
 export { XendmServer, type ServerOptions } from "./server.js";
 export { createFakeHost, worldForDomains, type FakeHost } from "./fake.js";
 export { replayTrace, readTrace, type ReplayResult, type Divergence } from "./replay.js";
-export { TraceWriter, TRACE_FORMAT, type TraceCall, type TraceHeader } from "./trace.js";
+export { TraceWriter, TRACE_FORMAT, type TraceAbandoned, type TraceCall, type TraceHeader } from "./trace.js";
 export { readWorldFile, worldOf } from "./world-file.js";
 export * as protocol from "./protocol.js";
 export { SharedPages, SharedPagesError, mapShared, DEFAULT_SHARED_BYTES } from "./shared-pages.js";

@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import type { PrivcmdDevice } from "../privcmd/index.js";
 import { createFakeHost } from "./fake.js";
 import { Kind, type Request, type WireBuf } from "./protocol.js";
-import { Connection } from "./connection.js";
-import { TRACE_FORMAT, unhex, type TraceBuf, type TraceCall, type TraceHeader } from "./trace.js";
+import { Connection, PendingCall } from "./connection.js";
+import { TRACE_FORMAT, unhex, type TraceAbandoned, type TraceBuf, type TraceCall, type TraceHeader } from "./trace.js";
 import { worldOf } from "./world-file.js";
 
 export interface Divergence {
@@ -55,6 +55,7 @@ const CALL_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldKind>>>>
   dm_op: { dom: "int", num: "int", bufs: "bufs", ret: "int", errno: "int", out: "hexes" },
   restrict: { dom: "int", flags: "int", ret: "int", errno: "int" },
   hypercall: { op: "u64", args: "u64s", bufs: "bufs", ret: "int", errno: "int", out: "hexes" },
+  abandoned: { of: "string", bufs: "bufs", passes: "int", out: "hexes" },
   close: {},
   error: { code: "int", message: "string" },
 };
@@ -88,11 +89,22 @@ function checkCall(v: unknown, where: string): TraceCall {
   const kind = r.kind;
   const fields = typeof kind === "string" && Object.hasOwn(CALL_FIELDS, kind) ? CALL_FIELDS[kind]! : undefined;
   if (fields === undefined) throw new Error(`${where}: not a trace call: unknown kind ${JSON.stringify(kind)} (one of ${Object.keys(CALL_FIELDS).join(", ")})`);
-  for (const [name, fk] of Object.entries(fields)) {
-    if (!(name in r)) throw new Error(`${where}: incomplete ${String(kind)} line: "${name}" is missing`);
-    if (!FIELD_OK[fk](r[name])) throw new Error(`${where}: ${String(kind)} line: "${name}" must be ${FIELD_WANT[fk]}, got ${JSON.stringify(r[name])}`);
+  checkFields(r, fields, String(kind), where);
+  if (kind === "abandoned") {
+    // the abandoned call's own request fields
+    const of = r.of;
+    if (of !== "dm_op" && of !== "hypercall") throw new Error(`${where}: abandoned line: "of" must be "dm_op" or "hypercall", got ${JSON.stringify(of)}`);
+    const { bufs: _b, ret: _r, errno: _e, out: _o, ...own } = CALL_FIELDS[of]!;
+    checkFields(r, own, "abandoned", where);
   }
   return v as TraceCall;
+}
+
+function checkFields(r: Record<string, unknown>, fields: Readonly<Record<string, FieldKind>>, kind: string, where: string): void {
+  for (const [name, fk] of Object.entries(fields)) {
+    if (!(name in r)) throw new Error(`${where}: incomplete ${kind} line: "${name}" is missing`);
+    if (!FIELD_OK[fk](r[name])) throw new Error(`${where}: ${kind} line: "${name}" must be ${FIELD_WANT[fk]}, got ${JSON.stringify(r[name])}`);
+  }
 }
 
 function wire(bufs: readonly TraceBuf[], what: string): WireBuf[] {
@@ -109,6 +121,7 @@ function request(c: TraceCall, where: string): Request | undefined {
     case "dm_op": return { kind: Kind.DM_OP, dom: c.dom, num: c.num, bufs: wire(c.bufs, where) };
     case "restrict": return { kind: Kind.RESTRICT, dom: c.dom, flags: c.flags };
     case "hypercall": return { kind: Kind.HYPERCALL, op: BigInt(c.op), args: c.args.map((a) => BigInt(a)), bufs: wire(c.bufs, where) };
+    case "abandoned": return c.of === "dm_op" ? request({ ...c, kind: "dm_op", ret: 0, errno: 0 }, where) : request({ ...c, kind: "hypercall", ret: 0, errno: 0 }, where);
     default: return undefined;
   }
 }
@@ -133,8 +146,13 @@ export function replayTrace(path: string, device?: PrivcmdDevice): ReplayResult 
       s = new Connection(call.conn, dev);
       conns.set(call.conn, s);
     }
-    const got = s.execute(req, 0, true).trace;
     n++;
+    if (call.kind === "abandoned") {
+      const d = replayAbandoned(s, req, call);
+      if (d !== undefined) return { calls: n, divergence: { line, conn: call.conn, kind: call.kind, ...d } };
+      continue;
+    }
+    const got = s.execute(req, 0, true).trace;
     if (got === undefined) continue;
     for (const field of ["ret", "errno", "out"] as const) {
       const rec = (call as Record<string, unknown>)[field];
@@ -146,4 +164,20 @@ export function replayTrace(path: string, device?: PrivcmdDevice): ReplayResult 
   }
   for (const s of conns.values()) s.close();
   return { calls: n };
+}
+
+/**
+ * An abandoned call again: the same passes (the server makes at least two before a call can be left),
+ * then abandoned; what differs from the recording, or undefined.
+ */
+function replayAbandoned(s: Connection, req: Request, call: TraceAbandoned): Pick<Divergence, "field" | "recorded" | "replayed"> | undefined {
+  const r = s.start(req, 0, true, 0);
+  if (!(r instanceof PendingCall)) return { field: "passes", recorded: call.passes, replayed: "returned in its first slice" };
+  while (r.passes < call.passes) {
+    if (r.step() !== undefined) return { field: "passes", recorded: call.passes, replayed: `returned after ${r.passes}` };
+  }
+  const left = r.abandon();
+  if (r.passes !== call.passes) return { field: "passes", recorded: call.passes, replayed: r.passes };
+  if (JSON.stringify(left?.out) !== JSON.stringify(call.out)) return { field: "out", recorded: call.out, replayed: left?.out };
+  return undefined;
 }

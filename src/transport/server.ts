@@ -12,7 +12,7 @@ import { SharedPages } from "./shared-pages.js";
 import {
   ErrorCode, FrameReader, Kind, PROTOCOL_VERSION, ProtocolError, encodeErrorReply, frame, parseRequest, type RawFrame,
 } from "./protocol.js";
-import { Connection, type CallObserver, type Executed } from "./connection.js";
+import { Connection, PendingCall, type CallObserver, type Executed } from "./connection.js";
 import { FastpathHost, type FastConn, type FastpathOptions } from "./fastpath-host.js";
 import type { FastChannel } from "./fastpath.js";
 import { EventRing } from "./evtchn-ring.js";
@@ -35,6 +35,11 @@ export interface ServerOptions {
   maxConnections?: number;
   /** A frame must be complete this long after its first byte arrived (default 10000 ms), else code 7. */
   frameTimeoutMs?: number;
+  /**
+   * A call that continues (Xen's hypercall continuations) runs for this long at a time, the other
+   * connections served between (default 1 ms); see docs/protocol.md, "Long calls".
+   */
+  callSliceMs?: number;
   /** Called with one line per connection event, for -v logging. */
   log?: (line: string) => void;
   /** Sees every DM_OP and HYPERCALL request before it runs (see Connection). */
@@ -49,6 +54,7 @@ export const SUN_PATH_MAX = 107;
 let tmpSeq = 0;
 export const DEFAULT_MAX_CONNECTIONS = 256;
 export const DEFAULT_FRAME_TIMEOUT_MS = 10_000;
+export const DEFAULT_CALL_SLICE_MS = 1;
 
 interface Conn extends FastConn {
   sock: Socket;
@@ -62,6 +68,18 @@ interface Conn extends FastConn {
   stream?: { entry: EvtchnEntry; words: PortWords };
   /** The event area of its region, once it opened an evtchn file (evtchn-ring.ts). */
   ring?: EventRing;
+  /** The connection's call in progress (at most one), and the frames parsed after it. */
+  busy: Busy | undefined;
+  /** Chunks that arrived while busy, unparsed. */
+  held: Buffer[];
+}
+
+interface Busy {
+  call: PendingCall;
+  seq: number;
+  /** It came through the fast-path region (its reply goes there). */
+  fast: boolean;
+  rest: RawFrame[];
 }
 
 export class XendmServer {
@@ -73,6 +91,7 @@ export class XendmServer {
   #made: { dev: number; ino: number } | undefined;
   #stats = { connections: 0, requests: 0, errors: 0 };
   readonly #fast: FastpathHost;
+  readonly #slice: number;
   readonly #device: PrivcmdDevice;
   /** The open /dev/xen/evtchn files (only with a hypervisor). */
   readonly evtchn: EvtchnFiles | undefined;
@@ -83,6 +102,8 @@ export class XendmServer {
     const dev = opts.device ?? (opts.hv !== undefined ? new PrivcmdDevice(opts.hv, { abi: opts.hv.abi }) : undefined);
     if (dev === undefined) throw new TypeError("XendmServer: give `hv` (the fake host) or `device`");
     this.#device = dev;
+    this.#slice = opts.callSliceMs ?? DEFAULT_CALL_SLICE_MS;
+    if (!(this.#slice >= 0)) throw new RangeError(`XendmServer: callSliceMs must be a number of ms >= 0, got ${String(opts.callSliceMs)}`);
     this.evtchn = opts.hv !== undefined ? new EvtchnFiles(opts.hv) : undefined;
     let shared: SharedPages | undefined;
     if (opts.hv !== undefined && opts.sharedMemory !== false) {
@@ -98,7 +119,7 @@ export class XendmServer {
     this.#server = createServer((sock) => { this.#accept(sock); });
     this.#fast = new FastpathHost(
       opts.fastpath ?? {},
-      (c, f) => this.#run(c as Conn, f).frame,
+      (c, f) => this.#runFast(c as Conn, f),
       (c, e, seq) => { this.#fail(c as Conn, e, seq); },
     );
   }
@@ -172,7 +193,7 @@ export class XendmServer {
     }
     const state = new Connection(this.#nextId++, this.#device, this.evtchn, this.opts.hv !== undefined ? { hv: this.opts.hv, shared: this.shared } : undefined);
     const c: Conn = {
-      sock, state, reader: new FrameReader(), closing: false, fp: undefined, id: state.id,
+      sock, state, reader: new FrameReader(), closing: false, fp: undefined, id: state.id, busy: undefined, held: [],
       send: (f) => { if (!c.closing) sock.write(f); },
     };
     c.state.observer = this.opts.observer;
@@ -195,23 +216,53 @@ export class XendmServer {
       c.stream.words.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), (port) => { files?.socketUnmask(entry, port); });
       return;
     }
+    if (c.busy) {
+      // Its call is in progress: what comes meanwhile waits, unread, and the socket is not read.
+      c.held.push(chunk);
+      c.sock.pause();
+      return;
+    }
+    let frames: RawFrame[];
+    try {
+      // A plain Uint8Array view: Buffer methods (slice is a view there) must not reach the fake.
+      frames = c.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    } catch (e) {
+      this.#fail(c, e, 0);
+      return;
+    }
+    this.#serveFrames(c, frames, 0);
+  }
+
+  /** Serves frames[from...] in order; stops at a call that goes on (the rest waits for it). */
+  #serveFrames(c: Conn, frames: RawFrame[], from: number): void {
     let seq = 0;
     // Replies to every frame of this chunk go out in one write.
     let one: Uint8Array | undefined;
     let more: Uint8Array[] | undefined;
     try {
-      // A plain Uint8Array view: Buffer methods (slice is a view there) must not reach the fake.
-      const frames = c.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      for (const f of frames) {
+      for (let i = from; i < frames.length; i++) {
+        const f = frames[i]!;
         seq = f.seq;
         if (f.kind >= 0x08 && f.kind <= 0x0f) {
           checkHeader(f);
           // Replies queued so far go first: FASTPATH's reply and WAKE frames are written at once.
           this.#flush(c, one, more);
           one = more = undefined;
-          if (this.#fast.onFrame(c, f)) continue;
+          if (this.#fast.onFrame(c, f)) {
+            // A KICK whose request goes on: the frames after it wait for that call too.
+            if (c.busy !== undefined) {
+              c.busy.rest = frames.slice(i + 1);
+              return;
+            }
+            continue;
+          }
         }
         const done = this.#run(c, f);
+        if (done instanceof PendingCall) {
+          this.#flush(c, one, more);
+          this.#hold(c, done, f.seq, false, frames.slice(i + 1));
+          return;
+        }
         if (one === undefined) one = done.frame;
         else (more ??= [one]).push(done.frame);
         if (done.close === true) {
@@ -220,7 +271,7 @@ export class XendmServer {
           return;
         }
         if (done.stream !== undefined) {
-          if (frames.length > frames.indexOf(f) + 1 || c.reader.pending > 0) {
+          if (frames.length > i + 1 || c.reader.pending > 0) {
             throw new ProtocolError(ErrorCode.BAD_FRAME, "bytes after EVTCHN_STREAM before its reply", f.seq);
           }
           this.#flush(c, one, more);
@@ -236,14 +287,55 @@ export class XendmServer {
     }
   }
 
-  /** One request frame (from the socket or a fast-path region) through the connection's handlers. */
-  #run(c: Conn, f: RawFrame): Executed {
+  /**
+   * A call went on past its first slice: the connection waits for it (its later frames, `rest`, and
+   * whatever arrives, unread), and the call runs on a slice at a time, the event loop between.
+   */
+  #hold(c: Conn, call: PendingCall, seq: number, fast: boolean, rest: RawFrame[]): void {
+    c.busy = { call, seq, fast, rest };
+    c.sock.pause();
+    if (c.timer !== undefined) clearTimeout(c.timer); // the frame timer starts again once the call returned
+    c.timer = undefined;
+    setImmediate(() => { this.#goOn(c); });
+  }
+
+  #goOn(c: Conn): void {
+    const b = c.busy;
+    if (b === undefined || c.closing) return;
+    let done: Executed | undefined;
+    try {
+      done = b.call.run(this.#slice);
+    } catch (e) {
+      c.busy = undefined;
+      this.#fail(c, e, b.seq);
+      return;
+    }
+    if (done === undefined) {
+      setImmediate(() => { this.#goOn(c); });
+      return;
+    }
+    c.busy = undefined;
+    if (done.trace !== undefined) this.opts.trace?.write(done.trace);
+    if (b.fast) this.#fast.complete(c, b.seq, done.frame);
+    else this.#flush(c, done.frame, undefined);
+    // Then the frames that waited, in order, until one more call goes on.
+    if (b.rest.length > 0) this.#serveFrames(c, b.rest, 0);
+    else this.#frameTimer(c);
+    while (c.busy === undefined && !c.closing && c.held.length > 0) this.#onData(c, c.held.shift()!);
+    if (c.busy === undefined && !c.closing && !c.sock.writableNeedDrain) c.sock.resume();
+  }
+
+  /**
+   * One request frame (from the socket or a fast-path region) through the connection's handlers.
+   * A call still going on after a slice comes back pending (its trace line is written when it returns).
+   */
+  #run(c: Conn, f: RawFrame): Executed | PendingCall {
     checkHeader(f);
     const req = parseRequest(f.kind, f.body, f.seq);
     this.#stats.requests++;
     const trace = this.opts.trace;
-    const done = c.state.execute(req, f.seq, trace !== undefined);
-    if (done.trace !== undefined) trace?.write(done.trace);
+    const done = c.state.start(req, f.seq, trace !== undefined, this.#slice);
+    if (!(done instanceof PendingCall) && done.trace !== undefined) trace?.write(done.trace);
     if (req.kind === Kind.EVTCHN_OPEN && req.token === 0n) this.#armEvents(c);
     return done;
   }
@@ -262,6 +354,14 @@ export class XendmServer {
     c.drainEvents = () => { files.drainRing(entry); };
   }
 
+  /** A fast-path request: its reply frame, or undefined when its call goes on (the reply comes later). */
+  #runFast(c: Conn, f: RawFrame): Uint8Array | undefined {
+    const done = this.#run(c, f);
+    if (!(done instanceof PendingCall)) return done.frame;
+    this.#hold(c, done, f.seq, true, []);
+    return undefined;
+  }
+
   /** A bad frame: the error reply, then that connection is closed. */
   #fail(c: Conn, e: unknown, seq: number): void {
     if (c.closing) return;
@@ -275,7 +375,7 @@ export class XendmServer {
 
   /** Bounds how long a connection may hold an incomplete frame (and the memory it buffers). */
   #frameTimer(c: Conn): void {
-    if (c.reader.pending === 0) {
+    if (c.reader.pending === 0 || c.busy !== undefined) {
       if (c.timer !== undefined) clearTimeout(c.timer);
       c.timer = undefined;
       return;
@@ -306,7 +406,7 @@ export class XendmServer {
     if (!c.sock.write(more === undefined ? one : Buffer.concat(more)) && !c.closing) {
       // A client that sends without reading: stop reading its requests until its replies drain.
       c.sock.pause();
-      c.sock.once("drain", () => { c.sock.resume(); });
+      c.sock.once("drain", () => { if (c.busy === undefined) c.sock.resume(); });
     }
   }
 
@@ -322,6 +422,11 @@ export class XendmServer {
     c.closing = true;
     c.ring?.close();
     this.#fast.drop(c);
+    // A call in progress is abandoned: no more passes, no reply; the trace says how far it went.
+    const left = c.busy?.call.abandon();
+    if (left !== undefined) this.opts.trace?.write(left);
+    c.busy = undefined;
+    c.held.length = 0;
     if (c.timer !== undefined) clearTimeout(c.timer);
     c.state.close();
     if (c.stream !== undefined) this.evtchn?.streamClosed(c.stream.entry);

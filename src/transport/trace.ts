@@ -27,8 +27,17 @@ export type TraceCall =
   | { conn: number; kind: "evtchn_ioctl"; op: string; a0: number; a1: number; flags: number; ret: number; errno: number }
   | { conn: number; kind: "mmap_resource"; dom: number; type: number; id: number; idx: number; num: string; flags: number; ret: number; errno: number; frames: number; nr_frames: number }
   | { conn: number; kind: "mmapbatch"; dom: number; n: number; first: string; failed: number }
+  | TraceAbandoned
   | { conn: number; kind: "close" }
   | { conn: number; kind: "error"; code: number; message: string };
+
+/**
+ * A long call its connection closed in the middle of: the request (`of` names its kind, with that
+ * kind's fields), the passes it made and its buffers as they were left. It has no result.
+ */
+export type TraceAbandoned =
+  | { conn: number; kind: "abandoned"; of: "dm_op"; dom: number; num: number; bufs: TraceBuf[]; passes: number; out: string[] }
+  | { conn: number; kind: "abandoned"; of: "hypercall"; op: string; args: string[]; bufs: TraceBuf[]; passes: number; out: string[] };
 
 export type TraceLine = TraceHeader | TraceCall;
 
