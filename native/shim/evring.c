@@ -39,34 +39,6 @@ static inline uint32_t *ev_word(const struct conn *c, size_t off)
     return (uint32_t *)(void *)(c->fp_base + off);
 }
 
-/*
- * Whether [p, p + n) lies in this thread's live stack frames (above the current frame, within the
- * thread's stack): such memory is mapped and writable, so the caller's buffer is copied directly,
- * without the system call of a checked copy.  libxenevtchn's port and ioctl argument live there.
- */
-static __thread uintptr_t stack_lo, stack_hi;
-
-int ev_on_stack(const void *p, size_t n)
-{
-    if (stack_hi == 0) {
-        pthread_attr_t a;
-        void *lo = NULL;
-        size_t size = 0;
-        stack_hi = 1; /* unknown: never direct */
-        if (pthread_getattr_np(pthread_self(), &a) == 0) {
-            if (pthread_attr_getstack(&a, &lo, &size) == 0 && lo != NULL && size > 0) {
-                stack_lo = (uintptr_t)lo;
-                stack_hi = (uintptr_t)lo + size;
-            }
-            pthread_attr_destroy(&a);
-        }
-    }
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0), x = (uintptr_t)p;
-    if (sp < stack_lo || sp >= stack_hi) /* on a signal stack: not this one */
-        return 0;
-    return x >= sp && n <= stack_hi - x && x < stack_hi;
-}
-
 /* The driver's read()/write() size rules: whole ports only, at most a page (evtchn.c:evtchn_read, evtchn_write). */
 #define EV_IO_MAX 4096u
 
@@ -158,9 +130,7 @@ static long ev_take(struct conn *c, void *buf, uint32_t max)
         ports[i] = __atomic_load_n(ev_word(c, FP_OFF_EV_RING + 4 * ((cons + i) % FP_RING_SIZE)), __ATOMIC_RELAXED);
     long r = (long)n;
     if (n > 0) {
-        if (ev_on_stack(buf, (size_t)n * 4))
-            memcpy(buf, ports, (size_t)n * 4);
-        else if (mem_write(buf, ports, (size_t)n * 4) < 0)
+        if (mem_write(buf, ports, (size_t)n * 4) < 0)
             r = -1;
         if (r > 0) /* taken only once the caller has them */
             __atomic_store_n(ev_word(c, FP_OFF_EV_CONS), (cons + n) & FP_EV_MASK, __ATOMIC_RELEASE);
@@ -305,9 +275,7 @@ static ssize_t ev_write(int fd, struct conn *c, const void *buf, size_t count)
     if (!ev_readable(c)) /* no event area: the socket, with the driver's size rules */
         return rw.write(fd, buf, count);
     uint32_t ports[EV_IO_MAX / 4];
-    if (ev_on_stack(buf, count))
-        memcpy(ports, buf, count);
-    else if (mem_read(ports, buf, count) < 0) {
+    if (mem_read(ports, buf, count) < 0) {
         errno = EFAULT;
         return -1;
     }

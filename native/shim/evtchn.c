@@ -143,10 +143,7 @@ long evtchn_ioctl(int fd, struct conn *c, unsigned long req, void *arg)
     uint8_t raw[8] = { 0 };
     int fault = 0;
     if (evtchn_ioctls[i].size > 0) {
-        if (ev_on_stack(arg, evtchn_ioctls[i].size))
-            memcpy(raw, arg, evtchn_ioctls[i].size);
-        else
-            fault = mem_read(raw, arg, evtchn_ioctls[i].size) < 0;
+        fault = mem_read(raw, arg, evtchn_ioctls[i].size) < 0;
         if (!fault && evtchn_ioctls[i].size == 2) {
             a[0] = (uint32_t)raw[0] | (uint32_t)raw[1] << 8;
         } else if (!fault) {

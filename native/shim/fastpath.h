@@ -89,8 +89,6 @@ uint32_t ev_avail(const struct conn *c);
 /* The client spins on c's ring (1) or stops (0); stopping answers whether ports arrived meanwhile. */
 void ev_spin_begin(struct conn *c);
 int ev_spin_end(struct conn *c);
-/* Whether [p, p + n) is in this thread's live stack frames (copied directly, without a checked copy). */
-int ev_on_stack(const void *p, size_t n);
 /* Before an IOCTL_EVTCHN_NOTIFY on c: lets the ring carry the answer until the next wait ends, when safe. */
 void ev_before_notify(struct conn *c);
 /* This thread's id (cached). */
