@@ -19,7 +19,7 @@ import { RawFastClient } from "./fastpath-raw.js";
 const DOM = 1;
 const W = {
   EV_PROD: Layout.OFF_EV_PROD >> 2, EV_CONS: Layout.OFF_EV_CONS >> 2, UM_PROD: Layout.OFF_UM_PROD >> 2,
-  UM_CONS: Layout.OFF_UM_CONS >> 2, EV_RING: Layout.OFF_EV_RING >> 2, UM_RING: Layout.OFF_UM_RING >> 2, POLLING: Layout.OFF_POLLING >> 2,
+  UM_CONS: Layout.OFF_UM_CONS >> 2, UM_WANTED: Layout.OFF_UM_WANTED >> 2, EV_RING: Layout.OFF_EV_RING >> 2, UM_RING: Layout.OFF_UM_RING >> 2, POLLING: Layout.OFF_POLLING >> 2,
 };
 
 let dir: string;
@@ -106,15 +106,19 @@ describe("evtchn event area (server side)", () => {
     hv.notify(DOM, remote);
     expect(Atomics.load(w, W.EV_PROD) >>> 0).toBe((EV_SPINNING | 1) >>> 0);
     expect(Atomics.load(w, W.EV_RING)).toBe(local);
-    // masked until unmasked: raised again meanwhile, it waits (neither ring nor socket)
+    expect(Atomics.load(w, W.UM_WANTED)).toBe(0); // no port waits for its unmask: unmasks need no KICK
+    // masked until unmasked: raised again meanwhile, it waits (neither ring nor socket), and the
+    // client is asked to kick the unmask that releases it
     hv.notify(DOM, remote);
     expect(Atomics.load(w, W.EV_PROD) & 0x7fffffff).toBe(1);
+    expect(Atomics.load(w, W.UM_WANTED)).toBe(1);
     Atomics.store(w, W.EV_CONS, 1); // the client took it
     // the client stops spinning; the unmask releases the pending raise onto the socket
     Atomics.and(w, W.EV_PROD, ~EV_SPINNING);
     ringUnmask(c, local);
     await until(() => s.bytes.length === 4);
     expect(Buffer.from(s.bytes).readUInt32LE(0)).toBe(local);
+    expect(Atomics.load(w, W.UM_WANTED)).toBe(0);
     const after = server.evtchnStats;
     expect(after.ringDeliveries - before.ringDeliveries).toBe(1);
     expect(after.socketDeliveries - before.socketDeliveries).toBe(1);
