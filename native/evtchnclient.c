@@ -8,6 +8,7 @@
  *   evtchnclient pingpong DOM N WAIT P   bind P, then N times: wait for the port, read, unmask, notify;
  *                                        one line at the end (rounds done, the first one that timed out)
  *   evtchnclient split DOM N P           bind P; one thread waits in poll and reads, another notifies
+ *   evtchnclient late DOM N P            bind P; N times: wait, read, and unmask 20 ms later
  *   evtchnclient timeout DOM WAIT MS P   bind P, take the binding's pending port, then one wait of MS ms
  *                                        with nothing raised: its result and how long it took
  * WAIT is poll, ppoll, select, pselect or epoll (pollv: poll, and the port read with readv; poll2:
@@ -287,6 +288,38 @@ static int split_case(unsigned dom, unsigned n, unsigned remote)
     return i == n ? 0 : 1;
 }
 
+/* late: each port is unmasked 20 ms after it was read (a raise meanwhile finds it masked) */
+static int late_case(unsigned dom, unsigned n, unsigned remote)
+{
+    evtchn_port_t local;
+    xenevtchn_handle *x = bind_one(dom, remote, "poll", &local);
+    if (!x) {
+        printf("{\"setup\":false,\"errno\":%d}\n", errno);
+        return 1;
+    }
+    int fd = xenevtchn_fd(x);
+    unsigned i;
+    long long worst = 0;
+    printf("{\"ready\":%u}\n", local);
+    fflush(stdout);
+    for (i = 0; i < n; i++) {
+        long long t0 = now_ms();
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (poll(&p, 1, 3000) <= 0 || xenevtchn_pending(x) != (xenevtchn_port_or_error_t)local)
+            break;
+        if (i > 0 && now_ms() - t0 > worst)
+            worst = now_ms() - t0;
+        printf("{\"got\":%u}\n", i);
+        fflush(stdout);
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep(&ts, NULL);
+        if (xenevtchn_unmask(x, local) != 0)
+            break;
+    }
+    printf("{\"rounds\":%u,\"worst_ms\":%lld}\n", i, worst);
+    return i == n ? 0 : 1;
+}
+
 static int timeout_case(unsigned dom, const char *how, int ms, unsigned remote)
 {
     evtchn_port_t local;
@@ -321,6 +354,8 @@ int main(int argc, char **argv)
         return errors((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0));
     if (argc == 6 && strcmp(argv[1], "pingpong") == 0)
         return pingpong((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0), argv[4], (unsigned)strtoul(argv[5], NULL, 0));
+    if (argc == 5 && strcmp(argv[1], "late") == 0)
+        return late_case((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0), (unsigned)strtoul(argv[4], NULL, 0));
     if (argc == 5 && strcmp(argv[1], "split") == 0)
         return split_case((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0), (unsigned)strtoul(argv[4], NULL, 0));
     if (argc == 6 && strcmp(argv[1], "timeout") == 0)

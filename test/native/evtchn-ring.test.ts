@@ -136,6 +136,36 @@ suite("evtchn event area through the shim (libxenevtchn)", () => {
     }
   }, 60_000);
 
+  it("delivers a port raised while masked as soon as the program unmasks it", async () => {
+    const srv = await startServer();
+    try {
+      const remote = ioreqPort(srv);
+      const child = spawn(CLIENT, ["late", String(DOM), "20", String(remote)], {
+        env: { ...process.env, ...shimEnv(srv.path) }, stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      let err = "";
+      let seen = 0;
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        const lines = jsonLines(out);
+        // the port is masked now (the program unmasks it 20 ms later): the raise waits for the unmask
+        for (const l of lines.slice(seen)) if (l.ready !== undefined || l.got !== undefined) srv.hv.notify(DOM, remote);
+        seen = lines.length;
+      });
+      child.stderr.on("data", (d: Buffer) => { err += d.toString(); });
+      const kill = setTimeout(() => { child.kill("SIGKILL"); }, 30_000);
+      const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+      clearTimeout(kill);
+      const last = jsonLines(out).at(-1);
+      expect(last?.rounds, err).toBe(20);
+      expect(Number(last?.worst_ms)).toBeLessThan(1000); // the unmask was kicked, not found at a later raise
+      expect(code).toBe(0);
+    } finally {
+      await srv.close();
+    }
+  }, 60_000);
+
   it("keeps epoll (which the shim does not see) on the socket", async () => {
     const { stats } = await pingpong("epoll", 300, {});
     expect(stats.ringDeliveries).toBe(0);
