@@ -9,6 +9,7 @@
  *                                        one line at the end (rounds done, the first one that timed out)
  *   evtchnclient split DOM N P           bind P; one thread waits in poll and reads, another notifies
  *   evtchnclient late DOM N P            bind P; N times: wait, read, and unmask 20 ms later
+ *   evtchnclient reset DOM P             bind P, notify (answered at once), RESET, then a non-blocking read
  *   evtchnclient timeout DOM WAIT MS P   bind P, take the binding's pending port, then one wait of MS ms
  *                                        with nothing raised: its result and how long it took
  * WAIT is poll, ppoll, select, pselect or epoll (pollv: poll, and the port read with readv; poll2:
@@ -320,6 +321,28 @@ static int late_case(unsigned dom, unsigned n, unsigned remote)
     return i == n ? 0 : 1;
 }
 
+/* reset: a notify whose answer is raised at once, then IOCTL_EVTCHN_RESET: nothing is left to read */
+static int reset_case(unsigned dom, unsigned remote)
+{
+    evtchn_port_t local;
+    xenevtchn_handle *x = bind_one(dom, remote, "poll", &local);
+    if (!x) {
+        printf("{\"setup\":false,\"errno\":%d}\n", errno);
+        return 1;
+    }
+    int fd = xenevtchn_fd(x);
+    int nr = xenevtchn_notify(x, local);
+    struct timespec ts = { 0, 50 * 1000000L };
+    nanosleep(&ts, NULL); /* the answer is there by now (ring or socket) */
+    int rr = ioctl(fd, IOCTL_EVTCHN_RESET, 0);
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    uint32_t port;
+    errno = 0;
+    int r = (int)read(fd, &port, sizeof(port));
+    printf("{\"notify\":%d,\"reset\":%d,\"read\":%d,\"errno\":%d}\n", nr, rr, r, r < 0 ? errno : 0);
+    return 0;
+}
+
 static int timeout_case(unsigned dom, const char *how, int ms, unsigned remote)
 {
     evtchn_port_t local;
@@ -354,6 +377,8 @@ int main(int argc, char **argv)
         return errors((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0));
     if (argc == 6 && strcmp(argv[1], "pingpong") == 0)
         return pingpong((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0), argv[4], (unsigned)strtoul(argv[5], NULL, 0));
+    if (argc == 4 && strcmp(argv[1], "reset") == 0)
+        return reset_case((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0));
     if (argc == 5 && strcmp(argv[1], "late") == 0)
         return late_case((unsigned)strtoul(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0), (unsigned)strtoul(argv[4], NULL, 0));
     if (argc == 5 && strcmp(argv[1], "split") == 0)

@@ -166,6 +166,20 @@ suite("evtchn event area through the shim (libxenevtchn)", () => {
     }
   }, 60_000);
 
+  it("drops the ports the ring holds at IOCTL_EVTCHN_RESET, as those on the socket", async () => {
+    const srv = await startServer();
+    try {
+      const remote = ioreqPort(srv);
+      srv.hv.onXenNotify((d, p) => { if (d === DOM && p === remote) srv.hv.notify(DOM, remote); });
+      const r = await run(CLIENT, ["reset", String(DOM), String(remote)], shimEnv(srv.path));
+      expect(jsonLines(r.stdout)[0], r.stderr).toEqual({ notify: 0, reset: 0, read: -1, errno: EAGAIN });
+      // the answer was raised while the notify was in flight: on the fast path it took the ring
+      if (fastpath) expect(srv.server.evtchnStats.ringDeliveries).toBe(1);
+    } finally {
+      await srv.close();
+    }
+  }, 30_000);
+
   it("keeps epoll (which the shim does not see) on the socket", async () => {
     const { stats } = await pingpong("epoll", 300, {});
     expect(stats.ringDeliveries).toBe(0);
