@@ -6,12 +6,11 @@
 // in the same run: the C stub server (native/rawclient stub, the shim + socket ceiling) and the idle
 // xendm server. Also: the long call's own time over the socket in slices vs run synchronously here.
 //   npx tsx bench/long-call.bench.ts [--quick]
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { CONFORMANCE, DOM, RAWCLIENT, buildNative, jsonLines, nativeMissing, run, shimEnv } from "../test/native/harness.js";
+import { CONFORMANCE, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startStub } from "../test/native/harness.js";
 import { Hypervisor } from "../src/hypervisor/hypervisor.js";
 import type { WorldConfig } from "../src/hypervisor/world.js";
 import { createFakeHost, worldForDomains } from "../src/transport/fake.js";
@@ -51,16 +50,6 @@ function relocation(src: bigint, dst: bigint): Uint8Array {
 }
 const THERE = (): Uint8Array => relocation(0x100n, 0x20000n);
 const BACK = (): Uint8Array => relocation(0x20000n, 0x100n);
-
-async function startStub(path: string): Promise<ChildProcess> {
-  const child = spawn(RAWCLIENT, ["stub", path], { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.once("data", () => { resolve(); });
-    child.once("error", reject);
-    child.once("exit", (code) => { reject(new Error(`stub server exited ${String(code)}`)); });
-  });
-  return child;
-}
 
 interface Sample { callsPerSec: number; longMs: number[] }
 

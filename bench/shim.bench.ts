@@ -4,11 +4,10 @@
 //   - the xendm socket server in this process (fake hypervisor + privcmd checks),
 // on the DM_OP ioctl path, the hypercall fallback, and with 4 threads on 4 handles.
 //   npx tsx bench/shim.bench.ts [--quick]
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CONFORMANCE, DOM, RAWCLIENT, buildNative, jsonLines, nativeMissing, run, shimEnv, startServer } from "../test/native/harness.js";
+import { CONFORMANCE, DOM, buildNative, jsonLines, nativeMissing, run, shimEnv, startServer, startStub } from "../test/native/harness.js";
 import { fmt, median, table, writeResult } from "./lib.js";
 
 const quick = process.argv.includes("--quick");
@@ -41,16 +40,6 @@ const CASES: Case[] = [
   { name: "C stub server, ioctl path, 1 handle, shim polls 200 us", server: "stub", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_SPIN_US: "200" } },
   { name: "xendm server, ioctl path, 1 handle, shim polls 200 us", server: "xendm", args: (n) => ["loop", String(n), String(DOM)], env: { XENDM_SHIM_SPIN_US: "200" } },
 ];
-
-async function startStub(path: string): Promise<ChildProcess> {
-  const child = spawn(RAWCLIENT, ["stub", path], { stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.once("data", () => { resolve(); });
-    child.once("error", reject);
-    child.once("exit", (code) => { reject(new Error(`stub server exited ${String(code)}`)); });
-  });
-  return child;
-}
 
 interface Sample { callsPerSec: number; clientUs: number; serverUs: number | undefined }
 

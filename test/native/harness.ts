@@ -132,6 +132,17 @@ export function run(bin: string, args: readonly string[], env: Record<string, st
   });
 }
 
+/** The C stub server (`native/rawclient stub PATH`), once it says it listens: the baseline beside xendm's server. */
+export async function startStub(path: string): Promise<ChildProcess> {
+  const child = spawn(RAWCLIENT, ["stub", path], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.once("data", () => { resolve(); });
+    child.once("error", reject);
+    child.once("exit", (code) => { reject(new Error(`stub server exited ${String(code)}`)); });
+  });
+  return child;
+}
+
 export function shimEnv(socket: string, extra: Record<string, string> = {}): Record<string, string> {
   return { LD_PRELOAD: SHIM, XENDM_SOCKET: socket, ...extra };
 }
