@@ -196,13 +196,18 @@ static struct conn *ev_conn(int fd)
 }
 
 /* read() of the evtchn fd: the ring's ports, then (without blocking) what the socket holds. */
-static ssize_t ev_read(int fd, struct conn *c, void *buf, size_t count, size_t buflen)
+/* The driver's size rule for read() and write(): whole ports, at most EV_IO_MAX bytes (0: nothing to do). */
+static size_t ev_count(size_t count)
 {
     count &= ~(size_t)3;
+    return count > EV_IO_MAX ? EV_IO_MAX : count;
+}
+
+static ssize_t ev_read(int fd, struct conn *c, void *buf, size_t count, size_t buflen)
+{
+    count = ev_count(count);
     if (count == 0)
         return 0;
-    if (count > EV_IO_MAX)
-        count = EV_IO_MAX;
     if (!ev_readable(c)) /* no event area: the socket, with the driver's size rules */
         return rw.read_chk && buflen != (size_t)-1 ? rw.read_chk(fd, buf, count, buflen) : rw.read(fd, buf, count);
     long n = ev_take(c, buf, (uint32_t)(count / 4));
@@ -267,11 +272,9 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen)
 /* write() of the evtchn fd: unmasks into the ring when they fit, else on the socket as before. */
 static ssize_t ev_write(int fd, struct conn *c, const void *buf, size_t count)
 {
-    count &= ~(size_t)3;
+    count = ev_count(count);
     if (count == 0)
         return 0;
-    if (count > EV_IO_MAX)
-        count = EV_IO_MAX;
     if (!ev_readable(c)) /* no event area: the socket, with the driver's size rules */
         return rw.write(fd, buf, count);
     uint32_t ports[EV_IO_MAX / 4];
