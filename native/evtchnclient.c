@@ -165,6 +165,13 @@ static long long now_ms(void)
     return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* The line a case prints when its binding could not be set up; the exit status. */
+static int setup_failed(void)
+{
+    printf("{\"setup\":false,\"errno\":%d}\n", errno);
+    return 1;
+}
+
 static xenevtchn_handle *bind_one(unsigned dom, unsigned remote, const char *how, evtchn_port_t *local)
 {
     xenevtchn_handle *x = xenevtchn_open(NULL, 0);
@@ -184,10 +191,8 @@ static int pingpong(unsigned dom, unsigned n, const char *how, unsigned remote)
 {
     evtchn_port_t local;
     xenevtchn_handle *x = bind_one(dom, remote, how, &local);
-    if (!x) {
-        printf("{\"setup\":false,\"errno\":%d}\n", errno);
-        return 1;
-    }
+    if (!x)
+        return setup_failed();
     int fd = xenevtchn_fd(x);
     printf("{\"ready\":%u}\n", local);
     fflush(stdout);
@@ -261,10 +266,8 @@ static int split_case(unsigned dom, unsigned n, unsigned remote)
 {
     struct split sp = { .n = n };
     sp.x = bind_one(dom, remote, "poll", &sp.local);
-    if (!sp.x || pipe(sp.go) != 0) {
-        printf("{\"setup\":false,\"errno\":%d}\n", errno);
-        return 1;
-    }
+    if (!sp.x || pipe(sp.go) != 0)
+        return setup_failed();
     pthread_t t;
     pthread_create(&t, NULL, notifier, &sp);
     int fd = xenevtchn_fd(sp.x);
@@ -294,10 +297,8 @@ static int late_case(unsigned dom, unsigned n, unsigned remote)
 {
     evtchn_port_t local;
     xenevtchn_handle *x = bind_one(dom, remote, "poll", &local);
-    if (!x) {
-        printf("{\"setup\":false,\"errno\":%d}\n", errno);
-        return 1;
-    }
+    if (!x)
+        return setup_failed();
     int fd = xenevtchn_fd(x);
     unsigned i;
     long long worst = 0;
@@ -326,10 +327,8 @@ static int reset_case(unsigned dom, unsigned remote)
 {
     evtchn_port_t local;
     xenevtchn_handle *x = bind_one(dom, remote, "poll", &local);
-    if (!x) {
-        printf("{\"setup\":false,\"errno\":%d}\n", errno);
-        return 1;
-    }
+    if (!x)
+        return setup_failed();
     int fd = xenevtchn_fd(x);
     int nr = xenevtchn_notify(x, local);
     struct timespec ts = { 0, 50 * 1000000L };
@@ -347,10 +346,8 @@ static int timeout_case(unsigned dom, const char *how, int ms, unsigned remote)
 {
     evtchn_port_t local;
     xenevtchn_handle *x = bind_one(dom, remote, how, &local);
-    if (!x) {
-        printf("{\"setup\":false,\"errno\":%d}\n", errno);
-        return 1;
-    }
+    if (!x)
+        return setup_failed();
     int fd = xenevtchn_fd(x);
     long long t0 = now_ms();
     int r = wait_readable(fd, how, ms);
