@@ -80,6 +80,46 @@ static int read_bufs(struct dbuf *b, unsigned n, int *send_contents)
     return 0;
 }
 
+/* One descriptor of IOCTL_PRIVCMD_DM_OP's array (privcmd_dm_op_buf_t) or of a dm_op hypercall's (xen_dm_op_buf_t). */
+static void take_privcmd_buf(struct dbuf *b, const uint8_t *raw)
+{
+    struct shim_privcmd_dm_op_buf d;
+    memcpy(&d, raw, sizeof(d));
+    b->uptr = d.uptr;
+    b->size = d.size;
+}
+
+static void take_xen_buf(struct dbuf *b, const uint8_t *raw)
+{
+    struct shim_xen_dm_op_buf d;
+    memcpy(&d, raw, sizeof(d));
+    b->uptr = (void *)(uintptr_t)d.h;
+    b->size = d.size;
+}
+
+#define DESC_MAX_SIZE 16
+_Static_assert(sizeof(struct shim_privcmd_dm_op_buf) <= DESC_MAX_SIZE, "privcmd_dm_op_buf");
+_Static_assert(sizeof(struct shim_xen_dm_op_buf) <= DESC_MAX_SIZE, "xen_dm_op_buf");
+_Static_assert(DM_OP_HCALL_MAX_BUFS <= DM_OP_MAX_NR_BUFS, "descriptor counts");
+
+/*
+ * The n descriptors (elem bytes each, decoded by take) at array, then their buffers (read_bufs).
+ * An unreadable array flags every descriptor, size 0.  -1 only when no memory was had.
+ */
+static int load_bufs(struct dbuf *b, unsigned n, const void *array, size_t elem,
+                     void (*take)(struct dbuf *, const uint8_t *), int *send_contents)
+{
+    uint8_t raw[DM_OP_MAX_NR_BUFS * DESC_MAX_SIZE];
+    if (mem_read(raw, array, n * elem) < 0) {
+        for (unsigned i = 0; i < n; i++)
+            b[i].fault = 1;
+    } else {
+        for (unsigned i = 0; i < n; i++)
+            take(&b[i], raw + i * elem);
+    }
+    return read_bufs(b, n, send_contents);
+}
+
 /* Append ndesc, descriptors and (maybe) contents at c->buf + HDR_SIZE + off. */
 static int put_descs(struct conn *c, size_t *off, struct dbuf *b, unsigned n, int send_contents)
 {
@@ -206,19 +246,8 @@ static long do_dm_op(struct conn *c, void *arg)
     }
     memset(b, 0, sizeof(b));
     if (uop.num >= 1 && uop.num <= DM_OP_MAX_NR_BUFS) {
-        struct shim_privcmd_dm_op_buf kb[DM_OP_MAX_NR_BUFS];
         n = uop.num;
-        if (mem_read(kb, uop.ubufs, n * sizeof(kb[0])) < 0) {
-            /* The array itself is unreadable: every descriptor flagged, size 0. */
-            for (unsigned i = 0; i < n; i++)
-                b[i].fault = 1;
-        } else {
-            for (unsigned i = 0; i < n; i++) {
-                b[i].uptr = kb[i].uptr;
-                b[i].size = kb[i].size;
-            }
-        }
-        if (read_bufs(b, n, &send_contents) < 0) {
+        if (load_bufs(b, n, uop.ubufs, sizeof(struct shim_privcmd_dm_op_buf), take_privcmd_buf, &send_contents) < 0) {
             errno = ENOMEM;
             return -1;
         }
@@ -301,6 +330,20 @@ static long do_restrict(struct conn *c, void *arg)
  */
 static const uint8_t no_bytes[1];
 
+/* The HYPERCALL body's head: op and the five arguments (u64 each). */
+#define HCALL_HEAD_SIZE 48
+
+/* 0, or -1 when the buffer could not grow (ENOMEM). */
+static int put_hypercall_head(struct conn *c, const struct shim_privcmd_hypercall *hc)
+{
+    if (ensure_cap(c, HDR_SIZE + HCALL_HEAD_SIZE) < 0)
+        return -1;
+    put64(c->buf + HDR_SIZE, hc->op);
+    for (int i = 0; i < 5; i++)
+        put64(c->buf + HDR_SIZE + 8 + 8 * i, hc->arg[i]);
+    return 0;
+}
+
 static int memop_cmd_has_reservation(uint64_t cmd)
 {
     uint64_t c = cmd & 0x3f; /* MEMOP_CMD_MASK */
@@ -381,12 +424,9 @@ static long do_memop_hypercall(struct conn *c, const struct shim_privcmd_hyperca
 
     pthread_mutex_lock(&c->lock);
     conn_after_fork(c);
-    size_t off = 48;
-    int ok = ensure_cap(c, HDR_SIZE + off) == 0;
+    size_t off = HCALL_HEAD_SIZE;
+    int ok = put_hypercall_head(c, hc) == 0;
     if (ok) {
-        put64(c->buf + HDR_SIZE, hc->op);
-        for (int i = 0; i < 5; i++)
-            put64(c->buf + HDR_SIZE + 8 + 8 * i, hc->arg[i]);
         ok = put_descs(c, &off, b, n, 1) == 0;
         if (!ok)
             err = errno;
@@ -435,18 +475,9 @@ static long do_hypercall(struct conn *c, void *arg)
     memset(b, 0, sizeof(b));
     int is_dm_op = hc.op == HYPERVISOR_DM_OP;
     if (is_dm_op && hc.arg[1] >= 1 && hc.arg[1] <= DM_OP_HCALL_MAX_BUFS) {
-        struct shim_xen_dm_op_buf xb[DM_OP_HCALL_MAX_BUFS];
         n = (unsigned)hc.arg[1];
-        if (mem_read(xb, (const void *)(uintptr_t)hc.arg[2], n * sizeof(xb[0])) < 0) {
-            for (unsigned i = 0; i < n; i++)
-                b[i].fault = 1;
-        } else {
-            for (unsigned i = 0; i < n; i++) {
-                b[i].uptr = (void *)(uintptr_t)xb[i].h;
-                b[i].size = xb[i].size;
-            }
-        }
-        if (read_bufs(b, n, &send_contents) < 0) {
+        if (load_bufs(b, n, (const void *)(uintptr_t)hc.arg[2], sizeof(struct shim_xen_dm_op_buf), take_xen_buf,
+                      &send_contents) < 0) {
             errno = ENOMEM;
             return -1;
         }
@@ -454,12 +485,9 @@ static long do_hypercall(struct conn *c, void *arg)
 
     pthread_mutex_lock(&c->lock);
     conn_after_fork(c);
-    size_t off = 48;
-    int ok = ensure_cap(c, HDR_SIZE + off) == 0;
+    size_t off = HCALL_HEAD_SIZE;
+    int ok = put_hypercall_head(c, &hc) == 0;
     if (ok) {
-        put64(c->buf + HDR_SIZE, hc.op);
-        for (int i = 0; i < 5; i++)
-            put64(c->buf + HDR_SIZE + 8 + 8 * i, hc.arg[i]);
         if (is_dm_op) {
             ok = put_descs(c, &off, b, n, send_contents) == 0;
             if (!ok)
