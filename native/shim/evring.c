@@ -13,26 +13,7 @@ int ev_areas;
 /* Set at the first evtchn open: from then on read/write look whether their fd is one. */
 int ev_files_seen;
 
-typedef ssize_t (*read_fn)(int, void *, size_t);
-typedef ssize_t (*read_chk_fn)(int, void *, size_t, size_t);
-typedef ssize_t (*write_fn)(int, const void *, size_t);
-typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
 
-static struct {
-    read_fn read;
-    read_chk_fn read_chk;
-    write_fn write;
-    readv_fn readv;
-} rw;
-static pthread_once_t rw_once = PTHREAD_ONCE_INIT;
-
-static void rw_resolve(void)
-{
-    rw.read = (read_fn)dlsym(RTLD_NEXT, "read");
-    rw.read_chk = (read_chk_fn)dlsym(RTLD_NEXT, "__read_chk");
-    rw.write = (write_fn)dlsym(RTLD_NEXT, "write");
-    rw.readv = (readv_fn)dlsym(RTLD_NEXT, "readv");
-}
 
 static inline uint32_t *ev_word(const struct conn *c, size_t off)
 {
@@ -209,7 +190,7 @@ static ssize_t ev_read(int fd, struct conn *c, void *buf, size_t count, size_t b
     if (count == 0)
         return 0;
     if (!ev_readable(c)) /* no event area: the socket, with the driver's size rules */
-        return rw.read_chk && buflen != (size_t)-1 ? rw.read_chk(fd, buf, count, buflen) : rw.read(fd, buf, count);
+        return real.read_chk && buflen != (size_t)-1 ? real.read_chk(fd, buf, count, buflen) : real.read(fd, buf, count);
     long n = ev_take(c, buf, (uint32_t)(count / 4));
     if (n == 0) {
         /* counted before the bit is cleared: a notify that sets it again sees this reader (ev_before_notify) */
@@ -218,7 +199,7 @@ static ssize_t ev_read(int fd, struct conn *c, void *buf, size_t count, size_t b
             n = ev_take(c, buf, (uint32_t)(count / 4));
         ssize_t r = 0;
         if (n == 0) /* nothing in the ring: the socket as the fd's flags say (blocking, or EAGAIN) */
-            r = rw.read_chk && buflen != (size_t)-1 ? rw.read_chk(fd, buf, count, buflen) : rw.read(fd, buf, count);
+            r = real.read_chk && buflen != (size_t)-1 ? real.read_chk(fd, buf, count, buflen) : real.read(fd, buf, count);
         int e = errno;
         __atomic_fetch_sub(&c->ev_blockers, 1, __ATOMIC_SEQ_CST);
         errno = e;
@@ -240,10 +221,10 @@ static ssize_t ev_read(int fd, struct conn *c, void *buf, size_t count, size_t b
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t count)
 {
-    pthread_once(&rw_once, rw_resolve);
+    init_real();
     struct conn *c = ev_conn(fd);
     if (!c)
-        return rw.read(fd, buf, count);
+        return real.read(fd, buf, count);
     ssize_t r = ev_read(fd, c, buf, count, (size_t)-1);
     int e = errno;
     conn_put(c);
@@ -253,15 +234,15 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t count)
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen)
 {
-    pthread_once(&rw_once, rw_resolve);
+    init_real();
     struct conn *c = ev_conn(fd);
     if (!c) {
-        if (rw.read_chk)
-            return rw.read_chk(fd, buf, count, buflen);
-        return rw.read(fd, buf, count);
+        if (real.read_chk)
+            return real.read_chk(fd, buf, count, buflen);
+        return real.read(fd, buf, count);
     }
     if (count > buflen)
-        return rw.read_chk(fd, buf, count, buflen); /* the fortified libc reports the overflow */
+        return real.read_chk(fd, buf, count, buflen); /* the fortified libc reports the overflow */
     ssize_t r = ev_read(fd, c, buf, count, buflen);
     int e = errno;
     conn_put(c);
@@ -276,7 +257,7 @@ static ssize_t ev_write(int fd, struct conn *c, const void *buf, size_t count)
     if (count == 0)
         return 0;
     if (!ev_readable(c)) /* no event area: the socket, with the driver's size rules */
-        return rw.write(fd, buf, count);
+        return real.write(fd, buf, count);
     uint32_t ports[EV_IO_MAX / 4];
     if (mem_read(ports, buf, count) < 0) {
         errno = EFAULT;
@@ -284,15 +265,15 @@ static ssize_t ev_write(int fd, struct conn *c, const void *buf, size_t count)
     }
     if (ev_put_unmasks(c, ports, (uint32_t)(count / 4)))
         return (ssize_t)count;
-    return rw.write(fd, ports, count);
+    return real.write(fd, ports, count);
 }
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count)
 {
-    pthread_once(&rw_once, rw_resolve);
+    init_real();
     struct conn *c = ev_conn(fd);
     if (!c)
-        return rw.write(fd, buf, count);
+        return real.write(fd, buf, count);
     ssize_t r = ev_write(fd, c, buf, count);
     int e = errno;
     conn_put(c);
@@ -306,13 +287,13 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count)
  */
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-    pthread_once(&rw_once, rw_resolve);
+    init_real();
     struct conn *c = ev_conn(fd);
     if (!c)
-        return rw.readv(fd, iov, iovcnt);
+        return real.readv(fd, iov, iovcnt);
     conn_put(c);
     if (iovcnt < 0 || iovcnt > 1024) /* UIO_MAXIOV */
-        return rw.readv(fd, iov, iovcnt);
+        return real.readv(fd, iov, iovcnt);
     ssize_t total = 0;
     for (int i = 0; i < iovcnt; i++) {
         struct iovec v;

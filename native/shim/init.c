@@ -68,6 +68,17 @@ static void do_init(void)
     real.mmap = (mmap_fn)next_sym("mmap");
     real.mmap64 = (mmap64_fn)next_sym("mmap64");
     real.munmap = (munmap_fn)next_sym("munmap");
+    real.read = (read_fn)next_sym("read");
+    real.read_chk = (read_chk_fn)next_sym("__read_chk");
+    real.write = (write_fn)next_sym("write");
+    real.readv = (readv_fn)next_sym("readv");
+    real.poll = (poll_fn)next_sym("poll");
+    real.ppoll = (ppoll_fn)next_sym("ppoll");
+    real.poll_chk = (poll_chk_fn)next_sym("__poll_chk");
+    real.ppoll_chk = (ppoll_chk_fn)next_sym("__ppoll_chk");
+    real.select = (select_fn)next_sym("select");
+    real.pselect = (pselect_fn)next_sym("pselect");
+    real.epoll_ctl = (epoll_ctl_fn)next_sym("epoll_ctl");
     if (!real.open64) real.open64 = real.open;
     if (!real.openat64) real.openat64 = real.openat;
     if (!real.fcntl64) real.fcntl64 = real.fcntl;
@@ -114,6 +125,11 @@ static void do_config(void)
     cached_pid = (pid_t)syscall(SYS_getpid);
     pthread_atfork(NULL, NULL, after_fork_child);
     __atomic_store_n(&config_done, 1, __ATOMIC_RELEASE);
+}
+
+void init_real(void)
+{
+    pthread_once(&init_once, do_init);
 }
 
 /*

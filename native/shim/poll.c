@@ -7,20 +7,6 @@
 #include <poll.h>
 #include <signal.h>
 
-typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
-typedef int (*ppoll_fn)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
-
-static struct {
-    poll_fn poll;
-    ppoll_fn ppoll;
-} rp;
-static pthread_once_t rp_once = PTHREAD_ONCE_INIT;
-
-static void rp_resolve(void)
-{
-    rp.poll = (poll_fn)dlsym(RTLD_NEXT, "poll");
-    rp.ppoll = (ppoll_fn)dlsym(RTLD_NEXT, "ppoll");
-}
 
 struct pwaiter {
     struct waiter w;
@@ -35,9 +21,9 @@ static int p_check(struct waiter *w)
     struct pwaiter *p = (struct pwaiter *)w;
     if (p->is_ppoll) {
         struct timespec zero = { 0, 0 };
-        return rp.ppoll(p->fds, p->n, &zero, p->mask);
+        return real.ppoll(p->fds, p->n, &zero, p->mask);
     }
-    return rp.poll(p->fds, p->n, 0);
+    return real.poll(p->fds, p->n, 0);
 }
 
 static int p_sleep(struct waiter *w, int64_t ns)
@@ -45,9 +31,9 @@ static int p_sleep(struct waiter *w, int64_t ns)
     struct pwaiter *p = (struct pwaiter *)w;
     if (p->is_ppoll) {
         struct timespec ts = { (time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL) };
-        return rp.ppoll(p->fds, p->n, ns < 0 ? NULL : &ts, p->mask);
+        return real.ppoll(p->fds, p->n, ns < 0 ? NULL : &ts, p->mask);
     }
-    return rp.poll(p->fds, p->n, ns < 0 ? -1 : (int)((ns + 999999) / 1000000));
+    return real.poll(p->fds, p->n, ns < 0 ? -1 : (int)((ns + 999999) / 1000000));
 }
 
 static int p_merge(struct waiter *w, int r)
@@ -126,17 +112,17 @@ static int ev_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, int is_ppol
 
 SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-    pthread_once(&rp_once, rp_resolve);
+    init_real();
     if (__atomic_load_n(&ev_areas, __ATOMIC_RELAXED) <= 0)
-        return rp.poll(fds, n, timeout);
+        return real.poll(fds, n, timeout);
     return ev_poll(fds, n, timeout < 0 ? -1 : (int64_t)timeout * 1000000LL, 0, NULL);
 }
 
 SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
 {
-    pthread_once(&rp_once, rp_resolve);
+    init_real();
     if (__atomic_load_n(&ev_areas, __ATOMIC_RELAXED) <= 0 || (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)))
-        return rp.ppoll(fds, n, ts, mask); /* an invalid timeout: the kernel's EINVAL */
+        return real.ppoll(fds, n, ts, mask); /* an invalid timeout: the kernel's EINVAL */
     int64_t ns = -1;
     if (ts)
         ns = wait_ts_ns(ts->tv_sec, ts->tv_nsec);
@@ -144,15 +130,12 @@ SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, c
 }
 
 /* The fortified forms: a set longer than the caller's array goes to libc, which reports the overflow. */
-typedef int (*poll_chk_fn)(struct pollfd *, nfds_t, int, size_t);
-typedef int (*ppoll_chk_fn)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t);
-
 SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 {
     if (fdslen / sizeof(*fds) < n) {
-        poll_chk_fn f = (poll_chk_fn)dlsym(RTLD_NEXT, "__poll_chk");
-        if (f)
-            return f(fds, n, timeout, fdslen);
+        init_real();
+        if (real.poll_chk)
+            return real.poll_chk(fds, n, timeout, fdslen);
         abort();
     }
     return poll(fds, n, timeout);
@@ -161,9 +144,9 @@ SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fds
 SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask, size_t fdslen)
 {
     if (fdslen / sizeof(*fds) < n) {
-        ppoll_chk_fn f = (ppoll_chk_fn)dlsym(RTLD_NEXT, "__ppoll_chk");
-        if (f)
-            return f(fds, n, ts, mask, fdslen);
+        init_real();
+        if (real.ppoll_chk)
+            return real.ppoll_chk(fds, n, ts, mask, fdslen);
         abort();
     }
     return ppoll(fds, n, ts, mask);

@@ -6,20 +6,6 @@
 #include <signal.h>
 #include <sys/select.h>
 
-typedef int (*select_fn)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
-typedef int (*pselect_fn)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
-
-static struct {
-    select_fn select;
-    pselect_fn pselect;
-} rp;
-static pthread_once_t rp_once = PTHREAD_ONCE_INIT;
-
-static void rp_resolve(void)
-{
-    rp.select = (select_fn)dlsym(RTLD_NEXT, "select");
-    rp.pselect = (pselect_fn)dlsym(RTLD_NEXT, "pselect");
-}
 
 struct swaiter {
     struct waiter w;
@@ -55,10 +41,10 @@ static int s_call(struct swaiter *s, int64_t ns)
     int r;
     if (s->is_pselect) {
         struct timespec ts = { (time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL) };
-        r = rp.pselect(s->nfds, ws[0], ws[1], ws[2], ns < 0 ? NULL : &ts, s->mask);
+        r = real.pselect(s->nfds, ws[0], ws[1], ws[2], ns < 0 ? NULL : &ts, s->mask);
     } else {
         struct timeval tv = { (time_t)(ns / 1000000000LL), (suseconds_t)((ns % 1000000000LL + 999) / 1000) };
-        r = rp.select(s->nfds, ws[0], ws[1], ws[2], ns < 0 ? NULL : &tv);
+        r = real.select(s->nfds, ws[0], ws[1], ws[2], ns < 0 ? NULL : &tv);
     }
     if (r >= 0 && (r > 0 || ns != 0))
         for (int i = 0; i < 3; i++)
@@ -139,7 +125,7 @@ static int ev_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int64_t ns, i
     }
     struct timespec zero = { 0, 0 };
     struct timeval zt = { 0, 0 };
-    int r = is_pselect ? rp.pselect(nfds, ps[0], ps[1], ps[2], &zero, mask) : rp.select(nfds, ps[0], ps[1], ps[2], &zt);
+    int r = is_pselect ? real.pselect(nfds, ps[0], ps[1], ps[2], &zero, mask) : real.select(nfds, ps[0], ps[1], ps[2], &zt);
     if (r < 0)
         return r;
     known_sets[0] = rd;
@@ -177,10 +163,10 @@ static int ev_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int64_t ns, i
 
 SHIM_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 {
-    pthread_once(&rp_once, rp_resolve);
+    init_real();
     if (__atomic_load_n(&ev_areas, __ATOMIC_RELAXED) <= 0 || nfds < 0 || nfds > FD_SETSIZE || !rd ||
         (tv && (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000)))
-        return rp.select(nfds, rd, wr, ex, tv);
+        return real.select(nfds, rd, wr, ex, tv);
     int64_t ns = tv ? wait_ts_ns(tv->tv_sec, (int64_t)tv->tv_usec * 1000LL) : -1;
     int64_t t0 = fp_now_ns();
     int r = ev_select(nfds, rd, wr, ex, ns, 0, NULL);
@@ -196,9 +182,9 @@ SHIM_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct time
 
 SHIM_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts, const sigset_t *mask)
 {
-    pthread_once(&rp_once, rp_resolve);
+    init_real();
     if (__atomic_load_n(&ev_areas, __ATOMIC_RELAXED) <= 0 || nfds < 0 || nfds > FD_SETSIZE || !rd ||
         (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)))
-        return rp.pselect(nfds, rd, wr, ex, ts, mask);
+        return real.pselect(nfds, rd, wr, ex, ts, mask);
     return ev_select(nfds, rd, wr, ex, ts ? wait_ts_ns(ts->tv_sec, ts->tv_nsec) : -1, 1, mask);
 }

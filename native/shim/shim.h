@@ -7,14 +7,18 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -147,6 +151,17 @@ typedef int (*fcntl_fn)(int, int, ...);
 typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
 typedef void *(*mmap64_fn)(void *, size_t, int, int, int, off64_t);
 typedef int (*munmap_fn)(void *, size_t);
+typedef ssize_t (*read_fn)(int, void *, size_t);
+typedef ssize_t (*read_chk_fn)(int, void *, size_t, size_t);
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
+typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
+typedef int (*ppoll_fn)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+typedef int (*poll_chk_fn)(struct pollfd *, nfds_t, int, size_t);
+typedef int (*ppoll_chk_fn)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t);
+typedef int (*select_fn)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+typedef int (*pselect_fn)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
+typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
 
 struct real_fns {
     open_fn open, open64;
@@ -162,8 +177,22 @@ struct real_fns {
     mmap_fn mmap;
     mmap64_fn mmap64;
     munmap_fn munmap;
+    /* the event area's (evring.c, poll.c, select.c, wait.c); read_chk, poll_chk, ppoll_chk may be NULL */
+    read_fn read;
+    read_chk_fn read_chk;
+    write_fn write;
+    readv_fn readv;
+    poll_fn poll;
+    ppoll_fn ppoll;
+    poll_chk_fn poll_chk;
+    ppoll_chk_fn ppoll_chk;
+    select_fn select;
+    pselect_fn pselect;
+    epoll_ctl_fn epoll_ctl;
 };
 extern struct real_fns real;
+/* `real` resolved, without the configuration: for the wrappers of calls libc itself makes (read, poll...). */
+void init_real(void);
 
 /* ---- configuration (init.c) */
 

@@ -197,7 +197,6 @@ int64_t wait_ts_ns(int64_t sec, int64_t nsec)
 
 /* ---- epoll_ctl: a program that waits on the fd where the shim does not look */
 
-typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
 
 /*
  * An evtchn fd added to an epoll set may be waited on there (epoll_wait is not interposed): from
@@ -206,9 +205,7 @@ typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
  */
 SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-    static epoll_ctl_fn real_ctl;
-    if (!real_ctl)
-        real_ctl = (epoll_ctl_fn)dlsym(RTLD_NEXT, "epoll_ctl");
+    init_real();
     if ((op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && fd_is_privcmd(fd)) {
         struct conn *c = conn_get(fd);
         if (c) {
@@ -220,5 +217,5 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
             conn_put(c);
         }
     }
-    return real_ctl(epfd, op, fd, ev);
+    return real.epoll_ctl(epfd, op, fd, ev);
 }
