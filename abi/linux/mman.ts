@@ -2,6 +2,7 @@
 export const PROT_READ = 0x1;
 export const PROT_WRITE = 0x2;
 export const MAP_SHARED = 0x01;
+export const MAP_NORESERVE = 0x4000;
 /** mmap's failure return, (void *)-1, as an address. */
 export const MAP_FAILED_ADDR = 0xffff_ffff_ffff_ffffn;
 /** memfd_create(2) flags and the file seals of fcntl(2) (<linux/memfd.h>, <linux/fcntl.h>). */

@@ -1,32 +1,21 @@
 // Pages in a shared file, for serving out of process: one sparse file per server (a sealed memfd, or a
-// file in a directory the caller names), mapped MAP_SHARED into this process with koffi; every page the fake allocates (guest RAM on first touch,
-// ioreq server pages) is a 4 KiB view into that mapping, so a device model that maps the same file
+// file in a directory the caller names), mapped MAP_SHARED into this process (shm.ts); every page the
+// fake allocates (guest RAM on first touch, ioreq server pages) is a 4 KiB view into that mapping, so a device model that maps the same file
 // offset (the LD_PRELOAD shim does, for MMAP_RESOURCE and MMAPBATCH) shares the bytes: one copy.
 import { closeSync, ftruncateSync, openSync, unlinkSync } from "node:fs";
-import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { PAGE_SIZE, type PageSource } from "../hypervisor/guest-memory.js";
-import { sealedMemfd } from "./shm.js";
+import { SharedMapping, ShmMapError, sealedMemfd } from "./shm.js";
 
-type KoffiFn = (...args: unknown[]) => unknown;
-interface Koffi {
-  load(path: string | null): { func(decl: string): KoffiFn };
-  view(ptr: unknown, len: number): ArrayBuffer;
-  errno(): number;
-}
-
-const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1, MAP_NORESERVE = 0x4000;
-const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
-
-let mmapFn: KoffiFn | undefined;
-let koffiMod: Koffi | undefined;
-function mmap(): { mmap: KoffiFn; koffi: Koffi } {
-  if (mmapFn === undefined || koffiMod === undefined) {
-    koffiMod = createRequire(import.meta.url)("koffi") as Koffi;
-    mmapFn = koffiMod.load(null).func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, intptr_t off)");
+/** `bytes` of `fd` from `offset`, mapped shared; a failed mmap is a SharedPagesError naming `what`. */
+function mapFile(fd: number, bytes: number, offset: number, noReserve: boolean, what: string): ArrayBuffer {
+  try {
+    return SharedMapping.map(fd, bytes, { offset, noReserve }).buffer;
+  } catch (e) {
+    if (e instanceof ShmMapError) throw new SharedPagesError(`mmap of ${what}: errno ${e.errno}`);
+    throw e;
   }
-  return { mmap: mmapFn, koffi: koffiMod };
 }
 
 /** Default size of a server's shared file: address space only, pages cost memory when first used. */
@@ -65,10 +54,7 @@ export class SharedPages implements PageSource {
     const open = fd ?? openSync(this.path, "wx+", 0o600);
     try {
       if (inDir) ftruncateSync(open, bytes);
-      const { mmap: map, koffi } = mmap();
-      const p = map(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, open, 0);
-      if (p === null || (p as bigint) === MAP_FAILED) throw new SharedPagesError(`mmap of ${this.path}: errno ${koffi.errno()}`);
-      this.#buffer = koffi.view(p, bytes);
+      this.#buffer = mapFile(open, bytes, 0, true, this.path);
     } catch (e) {
       if (inDir) { try { unlinkSync(this.path); } catch { /* gone */ } }
       closeSync(open);
@@ -121,8 +107,5 @@ export class SharedPages implements PageSource {
  * client of a server's shared file does; the view stays valid for the life of the process.
  */
 export function mapShared(fd: number, offset: number, bytes: number): Uint8Array {
-  const { mmap: map, koffi } = mmap();
-  const p = map(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
-  if (p === null || BigInt(p as number | bigint) === MAP_FAILED) throw new SharedPagesError(`mmap of ${bytes} bytes at offset ${offset}: errno ${koffi.errno()}`);
-  return new Uint8Array(koffi.view(p, bytes));
+  return new Uint8Array(mapFile(fd, bytes, offset, false, `${bytes} bytes at offset ${offset}`));
 }

@@ -1,8 +1,9 @@
 // A file mapped MAP_SHARED into this process through koffi (mmap/munmap from the process's libc),
-// seen as an ArrayBuffer: what the fast path (fastpath.ts) shares with a client process.
+// seen as an ArrayBuffer: what the fast path (fastpath.ts) and the shared pages (shared-pages.ts) share
+// with a client process.
 import { createRequire } from "node:module";
 import {
-  F_ADD_SEALS, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, MAP_FAILED_ADDR, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, PROT_READ, PROT_WRITE,
+  F_ADD_SEALS, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, MAP_FAILED_ADDR, MAP_NORESERVE, MAP_SHARED, MFD_ALLOW_SEALING, MFD_CLOEXEC, PROT_READ, PROT_WRITE,
 } from "../../abi/linux/mman.js";
 import { closeSync, ftruncateSync } from "node:fs";
 
@@ -53,10 +54,13 @@ export class SharedMapping {
     this.#ptr = ptr;
   }
 
-  /** Maps `length` bytes of the open file `fd` read-write, shared with every other mapper. */
-  static map(fd: number, length: number): SharedMapping {
+  /**
+   * Maps `length` bytes of the open file `fd` from `offset` (default 0) read-write, shared with every
+   * other mapper; `noReserve`: MAP_NORESERVE (address space only, for a large sparse file).
+   */
+  static map(fd: number, length: number, opts: { offset?: number; noReserve?: boolean } = {}): SharedMapping {
     const m = load();
-    const ptr = m.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    const ptr = m.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED | (opts.noReserve === true ? MAP_NORESERVE : 0), fd, opts.offset ?? 0);
     const addr = m.koffi.address(ptr);
     if (addr === MAP_FAILED_ADDR || addr === 0n) {
       const errno = m.koffi.errno();
